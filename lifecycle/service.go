@@ -1,0 +1,360 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Config holds what the Service needs to know about the App itself.
+type Config struct {
+	// AppID and AppSecret are the App's client credentials issued by Zenvia Sales.
+	AppID, AppSecret string
+	// AccountLookupTimeout bounds the GET /integration call made during install, so a slow
+	// Sales cannot make install itself time out. Zero means 3 seconds.
+	AccountLookupTimeout time.Duration
+}
+
+// Service runs the lifecycle hooks. It is safe for concurrent use.
+type Service struct {
+	store    Store
+	accounts AccountLookup
+	checker  CredentialChecker
+	logger   *slog.Logger
+	now      func() time.Time
+
+	appIDHash, appSecretHash [sha256.Size]byte
+	lookupTimeout            time.Duration
+}
+
+// NewService returns a Service persisting to store, asking Sales through accounts and checking
+// 7Targets credentials with checker.
+func NewService(cfg Config, store Store, accounts AccountLookup, checker CredentialChecker, logger *slog.Logger) *Service {
+	timeout := cfg.AccountLookupTimeout
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	return &Service{
+		store:         store,
+		accounts:      accounts,
+		checker:       checker,
+		logger:        logger,
+		now:           func() time.Time { return time.Now().UTC() },
+		appIDHash:     sha256.Sum256([]byte(cfg.AppID)),
+		appSecretHash: sha256.Sum256([]byte(cfg.AppSecret)),
+		lookupTimeout: timeout,
+	}
+}
+
+// CheckApp verifies the App client credentials a hook call presents. It returns
+// ErrUnauthorized unless both match. Comparing fixed-size hashes in constant time leaks
+// neither the values nor their lengths.
+func (s *Service) CheckApp(appID, appSecret string) error {
+	id := sha256.Sum256([]byte(appID))
+	sec := sha256.Sum256([]byte(appSecret))
+	okID := subtle.ConstantTimeCompare(id[:], s.appIDHash[:])
+	okSecret := subtle.ConstantTimeCompare(sec[:], s.appSecretHash[:])
+	if okID&okSecret != 1 || appID == "" || appSecret == "" {
+		return fmt.Errorf("%w: wrong or missing App credentials", ErrUnauthorized)
+	}
+	return nil
+}
+
+// InstallRequest is the install hook's integration part.
+type InstallRequest struct {
+	APIKey  string
+	Enabled *bool
+}
+
+// Install creates the instance for req.APIKey. It reports created=false when the key is
+// already installed (Sales may repeat the call), leaving that instance untouched. A key whose
+// instance was uninstalled gets a fresh instance: nothing of the old one is reused.
+func (s *Service) Install(ctx context.Context, req InstallRequest) (created bool, err error) {
+	if msg := apiKeyProblem(req.APIKey); msg != "" {
+		return false, invalidField("integration.apiKey", msg)
+	}
+	existing, err := s.store.InstanceByAPIKey(ctx, req.APIKey)
+	switch {
+	case err == nil:
+		s.audit(ctx, existing.ID, HookInstall, nil, "already installed")
+		return false, nil
+	case !errors.Is(err, ErrNotFound):
+		return false, wrap("Install", err)
+	}
+
+	now := s.now()
+	state := StateDisabled
+	if req.Enabled != nil && *req.Enabled {
+		state = StateEnabled
+	}
+	inst := Instance{
+		ID:          newID(),
+		State:       state,
+		APIKey:      req.APIKey,
+		Settings:    DefaultSettings(),
+		InstalledAt: now,
+		UpdatedAt:   now,
+	}
+	if err := s.store.CreateInstance(ctx, inst); err != nil {
+		if errors.Is(err, ErrConflict) {
+			// A concurrent install of the same key won the race: this call is a repeat.
+			if winner, lerr := s.store.InstanceByAPIKey(ctx, req.APIKey); lerr == nil {
+				s.audit(ctx, winner.ID, HookInstall, nil, "already installed")
+				return false, nil
+			}
+		}
+		return false, wrap("Install", err)
+	}
+	s.logger.InfoContext(ctx, "instance installed", "instance", inst.ID, "state", inst.State)
+	s.resolveAccount(ctx, inst)
+	s.audit(ctx, inst.ID, HookInstall, nil, "state "+string(state))
+	return true, nil
+}
+
+// Form returns the settings form for the instance named by apiKey.
+func (s *Service) Form(ctx context.Context, apiKey string) (f Form, err error) {
+	inst, err := s.instance(ctx, apiKey)
+	if err != nil {
+		return Form{}, err
+	}
+	s.audit(ctx, inst.ID, HookSettingsForm, nil, "")
+	return SettingsForm(), nil
+}
+
+// Settings returns the instance's settings.
+func (s *Service) Settings(ctx context.Context, apiKey string) (Settings, error) {
+	inst, err := s.instance(ctx, apiKey)
+	if err != nil {
+		return Settings{}, err
+	}
+	s.audit(ctx, inst.ID, HookSettingsRead, nil, "")
+	return inst.Settings, nil
+}
+
+// maxSettingsAttempts bounds the compare-and-swap retries of a settings update racing other
+// hooks on the same instance.
+const maxSettingsAttempts = 8
+
+// UpdateSettings merges p into the instance's settings and returns the result. Changed 7Targets
+// credentials are checked with 7Targets before anything is saved.
+func (s *Service) UpdateSettings(ctx context.Context, apiKey string, p SettingsPatch) (Settings, error) {
+	inst, err := s.instance(ctx, apiKey)
+	if err != nil {
+		return Settings{}, err
+	}
+	detail := "keys " + strings.Join(p.Keys(), ",")
+	settings, err := s.updateSettings(ctx, inst, apiKey, p)
+	s.audit(ctx, inst.ID, HookSettingsUpdate, err, detail)
+	return settings, err
+}
+
+func (s *Service) updateSettings(ctx context.Context, inst Instance, apiKey string, p SettingsPatch) (Settings, error) {
+	var checkedID, checkedSecret string
+	for range maxSettingsAttempts {
+		next, err := p.Apply(inst.Settings)
+		if err != nil {
+			return Settings{}, err
+		}
+		credsChanged := next.ClientID != inst.Settings.ClientID || next.ClientSecret != inst.Settings.ClientSecret
+		alreadyChecked := next.ClientID == checkedID && next.ClientSecret == checkedSecret
+		if credsChanged && next.ClientID != "" && next.ClientSecret != "" && !alreadyChecked {
+			if err := s.checkCredentials(ctx, next.ClientID, next.ClientSecret); err != nil {
+				return Settings{}, err
+			}
+			checkedID, checkedSecret = next.ClientID, next.ClientSecret
+		}
+		updated, err := s.store.ReplaceSettings(ctx, inst.ID, apiKey, inst.Version, next, s.now())
+		switch {
+		case err == nil:
+			return updated.Settings, nil
+		case errors.Is(err, ErrNotFound):
+			return Settings{}, fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
+		case !errors.Is(err, ErrConflict):
+			return Settings{}, wrap("UpdateSettings", err)
+		}
+		// Another hook changed the instance meanwhile: merge again onto what it left.
+		if inst, err = s.instance(ctx, apiKey); err != nil {
+			return Settings{}, err
+		}
+	}
+	return Settings{}, fmt.Errorf("%w: the instance is changing too fast, try again", ErrConflict)
+}
+
+func (s *Service) checkCredentials(ctx context.Context, clientID, clientSecret string) error {
+	err := s.checker.CheckCredentials(ctx, clientID, clientSecret)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrInvalid):
+		return &ValidationError{Fields: map[string]string{
+			"clientSecret": "7Targets rejected this client id and secret",
+		}}
+	default:
+		return fmt.Errorf("%w: 7Targets could not be reached to check the credentials; nothing was saved, try again: %w", ErrUpstream, err)
+	}
+}
+
+// SetEnabled enables or disables the instance and returns the state it ended in.
+func (s *Service) SetEnabled(ctx context.Context, apiKey string, enabled bool) (bool, error) {
+	inst, err := s.instance(ctx, apiKey)
+	if err != nil {
+		return false, err
+	}
+	state := StateDisabled
+	if enabled {
+		state = StateEnabled
+	}
+	updated, err := s.store.SetState(ctx, inst.ID, apiKey, state, s.now())
+	if errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
+	}
+	s.audit(ctx, inst.ID, HookEnabled, err, "state "+string(state))
+	if err != nil {
+		return false, wrap("SetEnabled", err)
+	}
+	return updated.State == StateEnabled, nil
+}
+
+// RefreshAPIKey replaces the instance's API key; the old key stops working at once.
+func (s *Service) RefreshAPIKey(ctx context.Context, apiKey, newKey string) error {
+	inst, err := s.instance(ctx, apiKey)
+	if err != nil {
+		return err
+	}
+	if msg := apiKeyProblem(newKey); msg != "" {
+		err = invalidField("newApiKey", msg)
+	} else if err = s.store.RotateAPIKey(ctx, inst.ID, apiKey, newKey, s.now()); errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
+	}
+	s.audit(ctx, inst.ID, HookAPIKeyRefresh, err, "")
+	if err != nil {
+		return wrap("RefreshAPIKey", err)
+	}
+	s.logger.InfoContext(ctx, "instance API key refreshed", "instance", inst.ID)
+	return nil
+}
+
+// Uninstall soft-deletes the instance: the record stays, marked uninstalled, its secrets wiped
+// and its key unbound, so nothing is forwarded for it any more.
+func (s *Service) Uninstall(ctx context.Context, apiKey string) error {
+	inst, err := s.instance(ctx, apiKey)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.Uninstall(ctx, inst.ID, apiKey, s.now())
+	if errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
+	}
+	s.audit(ctx, inst.ID, HookUninstall, err, "")
+	if err != nil {
+		return wrap("Uninstall", err)
+	}
+	s.logger.InfoContext(ctx, "instance uninstalled", "instance", inst.ID)
+	return nil
+}
+
+// ResolveAccounts retries the account lookup of instances whose install could not reach
+// Zenvia Sales. It returns how many were resolved.
+func (s *Service) ResolveAccounts(ctx context.Context) (int, error) {
+	pending, err := s.store.InstancesWithoutAccount(ctx, 100)
+	if err != nil {
+		return 0, wrap("ResolveAccounts", err)
+	}
+	resolved := 0
+	for _, inst := range pending {
+		if ctx.Err() != nil {
+			break
+		}
+		if s.resolveAccount(ctx, inst) {
+			resolved++
+		}
+	}
+	return resolved, nil
+}
+
+func (s *Service) resolveAccount(ctx context.Context, inst Instance) bool {
+	lctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
+	defer cancel()
+	acct, err := s.accounts.LookupAccount(lctx, inst.APIKey)
+	if err != nil {
+		s.logger.WarnContext(ctx, "account lookup failed; will retry", "instance", inst.ID, "error", err)
+		return false
+	}
+	acct.ResolvedAt = s.now()
+	if err := s.store.SetAccount(ctx, inst.ID, acct); err != nil {
+		s.logger.WarnContext(ctx, "recording the account failed; will retry", "instance", inst.ID, "error", err)
+		return false
+	}
+	return true
+}
+
+// instance authenticates apiKey and returns its live instance.
+func (s *Service) instance(ctx context.Context, apiKey string) (Instance, error) {
+	if apiKey == "" {
+		return Instance{}, fmt.Errorf("%w: missing api-key", ErrUnauthorized)
+	}
+	inst, err := s.store.InstanceByAPIKey(ctx, apiKey)
+	if errors.Is(err, ErrNotFound) {
+		return Instance{}, fmt.Errorf("%w: unknown api-key", ErrUnauthorized)
+	}
+	if err != nil {
+		return Instance{}, wrap("instance", err)
+	}
+	return inst, nil
+}
+
+// audit records a hook call. A failure to record is logged, not returned: the hook's effect
+// has already happened and the caller must learn its true outcome.
+func (s *Service) audit(ctx context.Context, instanceID, hook string, hookErr error, detail string) {
+	e := AuditEntry{InstanceID: instanceID, Hook: hook, At: s.now(), Outcome: outcome(hookErr), Detail: detail}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.RecordAudit(actx, e); err != nil {
+		s.logger.ErrorContext(ctx, "audit record failed", "instance", instanceID, "hook", hook, "error", err)
+	}
+}
+
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, ErrInvalid):
+		return "invalid"
+	case errors.Is(err, ErrConflict):
+		return "conflict"
+	case errors.Is(err, ErrUpstream):
+		return "upstream_unavailable"
+	default:
+		return "error"
+	}
+}
+
+// apiKeyProblem says what is wrong with an API key as Sales sends it, or "" if nothing.
+func apiKeyProblem(k string) string {
+	switch {
+	case k == "":
+		return "is required"
+	case len(k) > 512:
+		return "must be at most 512 characters"
+	case strings.IndexFunc(k, func(r rune) bool { return r > unicode.MaxASCII || !unicode.IsGraphic(r) || r == ' ' }) >= 0:
+		return "must be printable ASCII without spaces"
+	}
+	return ""
+}
+
+// newID returns a random instance id: 24 hex characters, the shape of Sales' own ids.
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

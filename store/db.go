@@ -1,0 +1,227 @@
+// Package store persists the App's data in MongoDB. With no connection string it starts an
+// embedded MongoDB-compatible store (FerretDB on SQLite) in-process and talks to it through the
+// same driver and the same code, so development, tests and production differ only in the URI.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Config says which store to open.
+type Config struct {
+	// URI is a MongoDB connection string. Empty starts the embedded store in DataDir.
+	URI string
+	// Database is the database name.
+	Database string
+	// DataDir holds the embedded store's files.
+	DataDir string
+	// Logger receives the store's own messages (the embedded store's only at error level).
+	Logger *slog.Logger
+}
+
+// DB is an open store: one MongoDB client for the whole process and the App's database.
+type DB struct {
+	client   *mongo.Client
+	db       *mongo.Database
+	embedded *Embedded // nil when connected to a MongoDB server
+}
+
+// Open connects to the store cfg names, pings it and ensures the indexes.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &DB{}
+	uri := cfg.URI
+	if uri == "" {
+		e, err := StartEmbedded(cfg.DataDir, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		d.embedded, uri = e, e.URI()
+	}
+	client, err := Connect(ctx, uri, d.embedded != nil)
+	if err != nil {
+		d.stopEmbedded()
+		return nil, err
+	}
+	d.client, d.db = client, client.Database(cfg.Database)
+	if err := d.EnsureIndexes(ctx); err != nil {
+		_ = d.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return d, nil
+}
+
+// Connect returns a pinged client for uri. embedded selects a single connection: FerretDB v1
+// runs each update as an unisolated read-modify-write, and only one connection serialises
+// them, which makes single-document conditional updates atomic as they are on MongoDB.
+func Connect(ctx context.Context, uri string, embedded bool) (*mongo.Client, error) {
+	opts := options.Client().ApplyURI(uri).
+		SetAppName("zenvia-7targets").
+		SetServerSelectionTimeout(10 * time.Second).
+		SetConnectTimeout(10 * time.Second)
+	if embedded {
+		opts.SetMaxPoolSize(1)
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("store.Connect: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx, nil); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("store.Connect: ping: %w", err)
+	}
+	return client, nil
+}
+
+// WithDatabase returns a DB on another database of the same client, for tests that need a
+// fresh database each. Closing it is a no-op.
+func (d *DB) WithDatabase(name string) *DB {
+	return &DB{db: d.client.Database(name)}
+}
+
+// Embedded reports whether the DB runs on the in-process embedded store.
+func (d *DB) Embedded() bool { return d.embedded != nil }
+
+// Ping checks the store answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.db.Client().Ping(ctx, nil); err != nil {
+		return fmt.Errorf("store.Ping: %w", err)
+	}
+	return nil
+}
+
+// Drop deletes the database with everything in it (tests use it to clean up).
+func (d *DB) Drop(ctx context.Context) error {
+	if err := d.db.Drop(ctx); err != nil {
+		return fmt.Errorf("store.Drop: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects and stops the embedded store if one was started.
+func (d *DB) Close(ctx context.Context) error {
+	var err error
+	if d.client != nil {
+		err = d.client.Disconnect(ctx)
+	}
+	d.stopEmbedded()
+	if err != nil {
+		return fmt.Errorf("store.Close: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) stopEmbedded() {
+	if d.embedded != nil {
+		d.embedded.Stop()
+	}
+}
+
+func (d *DB) collection(name string) *mongo.Collection { return d.db.Collection(name) }
+
+// Collection names.
+const (
+	colInstances = "instances"
+	colAPIKeys   = "api_keys"
+	colAudit     = "audit"
+)
+
+// indexes declares every secondary index, by collection. Hot lookups go by _id (API key hash,
+// instance id) and need none; these serve the rarer scans. It is a function because the driver
+// writes into the option values it is given.
+func indexes() map[string][]mongo.IndexModel {
+	return map[string][]mongo.IndexModel{
+		colInstances: {
+			{Keys: bson.D{{Key: "state", Value: 1}, {Key: "account.groupId", Value: 1}}, Options: options.Index().SetName("state_group")},
+		},
+		colAudit: {
+			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("instance_at")},
+		},
+	}
+}
+
+// EnsureIndexes creates the declared indexes; it is idempotent.
+func (d *DB) EnsureIndexes(ctx context.Context) error {
+	for col, models := range indexes() {
+		if _, err := d.collection(col).Indexes().CreateMany(ctx, models); err != nil {
+			return fmt.Errorf("store.EnsureIndexes %s: %w", col, err)
+		}
+	}
+	return nil
+}
+
+// Embedded is a FerretDB server running in this process on loopback, storing in SQLite files.
+type Embedded struct {
+	uri    string
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// StartEmbedded starts FerretDB with its SQLite backend in dir on a free loopback port.
+func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
+	if dir == "" {
+		return nil, errors.New("store.StartEmbedded: no data directory")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/",
+		Logger:    slog.New(quietHandler{logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "embedded-store")})}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Embedded{uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		_ = f.Run(ctx)
+	}()
+	return e, nil
+}
+
+// URI returns the connection string of the embedded store.
+func (e *Embedded) URI() string { return e.uri }
+
+// Stop stops the server and waits for it to close its files.
+func (e *Embedded) Stop() {
+	e.once.Do(func() {
+		e.cancel()
+		<-e.done
+	})
+}
+
+// quietHandler passes on only errors: FerretDB logs every connection at info level.
+type quietHandler struct{ slog.Handler }
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(a)}
+}
+func (h quietHandler) WithGroup(n string) slog.Handler { return quietHandler{h.Handler.WithGroup(n)} }

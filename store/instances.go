@@ -1,0 +1,530 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/secret"
+)
+
+// Instances persists App instances, their API key bindings and their audit trail.
+//
+// An instance's API key is found by its hash, which is the _id of a small binding document
+// (collection api_keys): the hot lookup of every hook is two reads by _id. The instance
+// document is the truth: a binding counts only while the instance it points to carries the
+// same hash and is not uninstalled, so a binding left behind by a crash never authenticates.
+// Every change is one conditional single-document update guarded by that hash, which is
+// atomic on MongoDB and on the embedded store with its single connection.
+type Instances struct {
+	db   *DB
+	keys *secret.Keyring
+}
+
+// NewInstances returns the instance store of db, sealing secrets with keys.
+func NewInstances(db *DB, keys *secret.Keyring) *Instances {
+	return &Instances{db: db, keys: keys}
+}
+
+var _ lifecycle.Store = (*Instances)(nil)
+
+type sealedDoc struct {
+	KeyID string `bson:"kid"`
+	Data  []byte `bson:"ct"`
+}
+
+type settingsDoc struct {
+	ClientID            string     `bson:"clientId"`
+	ClientSecret        *sealedDoc `bson:"clientSecret,omitempty"`
+	UserIdentifier      string     `bson:"userIdentifier"`
+	AssistantEmail      string     `bson:"assistantEmail"`
+	ScheduleName        string     `bson:"scheduleName"`
+	Source              string     `bson:"source"`
+	AutoForward         bool       `bson:"autoForward"`
+	StopFollowupOnClaim bool       `bson:"stopFollowupOnClaim"`
+}
+
+type accountDoc struct {
+	IntegrationID string     `bson:"integrationId"`
+	GroupID       string     `bson:"groupId"`
+	AccountID     string     `bson:"accountId"`
+	Language      string     `bson:"language"`
+	ResolvedAt    *time.Time `bson:"resolvedAt,omitempty"`
+}
+
+type instanceDoc struct {
+	ID            string      `bson:"_id"`
+	State         string      `bson:"state"`
+	Version       int64       `bson:"version"`
+	APIKeyHash    string      `bson:"apiKeyHash,omitempty"`
+	APIKey        *sealedDoc  `bson:"apiKey,omitempty"`
+	Settings      settingsDoc `bson:"settings"`
+	Account       accountDoc  `bson:"account"`
+	InstalledAt   time.Time   `bson:"installedAt"`
+	UpdatedAt     time.Time   `bson:"updatedAt"`
+	UninstalledAt *time.Time  `bson:"uninstalledAt,omitempty"`
+}
+
+type apiKeyDoc struct {
+	ID         string    `bson:"_id"` // hash of the API key
+	InstanceID string    `bson:"instanceId"`
+	CreatedAt  time.Time `bson:"createdAt"`
+}
+
+type auditDoc struct {
+	ID         bson.ObjectID `bson:"_id"`
+	InstanceID string        `bson:"instanceId"`
+	Hook       string        `bson:"hook"`
+	At         time.Time     `bson:"at"`
+	Outcome    string        `bson:"outcome"`
+	Detail     string        `bson:"detail,omitempty"`
+}
+
+// hashAPIKey returns the lookup key of an API key. Sales API keys are long random strings, so
+// a plain SHA-256 cannot be reversed by guessing; a keyed hash would tie every lookup to the
+// encryption key and break on its rotation.
+func hashAPIKey(k string) string {
+	sum := sha256.Sum256([]byte("zenvia-7targets api key\x00" + k))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Instances) seal(plain, context string) *sealedDoc {
+	if plain == "" {
+		return nil
+	}
+	sealed := s.keys.Seal([]byte(plain), context)
+	return &sealedDoc{KeyID: sealed.KeyID, Data: sealed.Ciphertext}
+}
+
+func (s *Instances) open(d *sealedDoc, context string) (string, error) {
+	if d == nil {
+		return "", nil
+	}
+	plain, err := s.keys.Open(secret.Sealed{KeyID: d.KeyID, Ciphertext: d.Data}, context)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", context, err)
+	}
+	return string(plain), nil
+}
+
+func apiKeyContext(id string) string       { return "instances/" + id + "/apiKey" }
+func clientSecretContext(id string) string { return "instances/" + id + "/settings.clientSecret" }
+
+func (s *Instances) toSettingsDoc(id string, in lifecycle.Settings) settingsDoc {
+	return settingsDoc{
+		ClientID:            in.ClientID,
+		ClientSecret:        s.seal(in.ClientSecret, clientSecretContext(id)),
+		UserIdentifier:      in.UserIdentifier,
+		AssistantEmail:      in.AssistantEmail,
+		ScheduleName:        in.ScheduleName,
+		Source:              in.Source,
+		AutoForward:         in.AutoForward,
+		StopFollowupOnClaim: in.StopFollowupOnClaim,
+	}
+}
+
+func (s *Instances) toInstanceDoc(in lifecycle.Instance) instanceDoc {
+	return instanceDoc{
+		ID:          in.ID,
+		State:       string(in.State),
+		Version:     in.Version,
+		APIKeyHash:  hashAPIKey(in.APIKey),
+		APIKey:      s.seal(in.APIKey, apiKeyContext(in.ID)),
+		Settings:    s.toSettingsDoc(in.ID, in.Settings),
+		Account:     toAccountDoc(in.Account),
+		InstalledAt: in.InstalledAt,
+		UpdatedAt:   in.UpdatedAt,
+	}
+}
+
+func toAccountDoc(a lifecycle.Account) accountDoc {
+	d := accountDoc{IntegrationID: a.IntegrationID, GroupID: a.GroupID, AccountID: a.AccountID, Language: a.Language}
+	if !a.ResolvedAt.IsZero() {
+		t := a.ResolvedAt
+		d.ResolvedAt = &t
+	}
+	return d
+}
+
+func (s *Instances) toInstance(d instanceDoc) (lifecycle.Instance, error) {
+	apiKey, err := s.open(d.APIKey, apiKeyContext(d.ID))
+	if err != nil {
+		return lifecycle.Instance{}, err
+	}
+	clientSecret, err := s.open(d.Settings.ClientSecret, clientSecretContext(d.ID))
+	if err != nil {
+		return lifecycle.Instance{}, err
+	}
+	in := lifecycle.Instance{
+		ID:      d.ID,
+		State:   lifecycle.State(d.State),
+		APIKey:  apiKey,
+		Version: d.Version,
+		Settings: lifecycle.Settings{
+			ClientID:            d.Settings.ClientID,
+			ClientSecret:        clientSecret,
+			UserIdentifier:      d.Settings.UserIdentifier,
+			AssistantEmail:      d.Settings.AssistantEmail,
+			ScheduleName:        d.Settings.ScheduleName,
+			Source:              d.Settings.Source,
+			AutoForward:         d.Settings.AutoForward,
+			StopFollowupOnClaim: d.Settings.StopFollowupOnClaim,
+		},
+		Account: lifecycle.Account{
+			IntegrationID: d.Account.IntegrationID,
+			GroupID:       d.Account.GroupID,
+			AccountID:     d.Account.AccountID,
+			Language:      d.Account.Language,
+		},
+		InstalledAt: d.InstalledAt.UTC(),
+		UpdatedAt:   d.UpdatedAt.UTC(),
+	}
+	if d.Account.ResolvedAt != nil {
+		in.Account.ResolvedAt = d.Account.ResolvedAt.UTC()
+	}
+	if d.UninstalledAt != nil {
+		in.UninstalledAt = d.UninstalledAt.UTC()
+	}
+	return in, nil
+}
+
+// liveFilter matches the instance only while hash is its current key and it is installed.
+func liveFilter(id, hash string) bson.D {
+	return bson.D{
+		{Key: "_id", Value: id},
+		{Key: "apiKeyHash", Value: hash},
+		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}},
+	}
+}
+
+// CreateInstance implements lifecycle.Store.
+func (s *Instances) CreateInstance(ctx context.Context, in lifecycle.Instance) error {
+	if _, err := s.db.collection(colInstances).InsertOne(ctx, s.toInstanceDoc(in)); err != nil {
+		return fmt.Errorf("store.CreateInstance: %w", err)
+	}
+	err := s.bindKey(ctx, hashAPIKey(in.APIKey), in.ID, in.InstalledAt)
+	if err != nil {
+		// Leave no unreachable instance behind; if this delete fails too, the orphan is inert.
+		_, _ = s.db.collection(colInstances).DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: in.ID}})
+		return fmt.Errorf("store.CreateInstance: %w", err)
+	}
+	return nil
+}
+
+// bindKey points the API key hash at instance id. The unique _id of the binding is what makes
+// concurrent installs (or refreshes to one key) pick one winner, in one process or many.
+// It returns lifecycle.ErrConflict if the key is bound to another live instance.
+func (s *Instances) bindKey(ctx context.Context, hash, id string, at time.Time) error {
+	keys := s.db.collection(colAPIKeys)
+	for range 3 {
+		_, err := keys.InsertOne(ctx, apiKeyDoc{ID: hash, InstanceID: id, CreatedAt: at})
+		if err == nil {
+			return nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return err
+		}
+		var existing apiKeyDoc
+		switch err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&existing); {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			continue // unbound meanwhile: try again
+		case err != nil:
+			return err
+		}
+		if existing.InstanceID == id {
+			return nil // a repeat of the same binding
+		}
+		live, err := s.isLive(ctx, existing.InstanceID, hash)
+		if err != nil {
+			return err
+		}
+		if live {
+			return lifecycle.ErrConflict
+		}
+		// A stale binding of an uninstalled or re-keyed instance: drop it, but only it.
+		if _, err := keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: hash}, {Key: "instanceId", Value: existing.InstanceID}}); err != nil {
+			return err
+		}
+	}
+	return lifecycle.ErrConflict
+}
+
+func (s *Instances) isLive(ctx context.Context, id, hash string) (bool, error) {
+	n, err := s.db.collection(colInstances).CountDocuments(ctx, liveFilter(id, hash))
+	if err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// InstanceByAPIKey implements lifecycle.Store.
+func (s *Instances) InstanceByAPIKey(ctx context.Context, apiKey string) (lifecycle.Instance, error) {
+	hash := hashAPIKey(apiKey)
+	var binding apiKeyDoc
+	err := s.db.collection(colAPIKeys).FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&binding)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return lifecycle.Instance{}, lifecycle.ErrNotFound
+	}
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
+	}
+	doc, err := s.findDoc(ctx, binding.InstanceID)
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
+	}
+	if doc.State == string(lifecycle.StateUninstalled) ||
+		subtle.ConstantTimeCompare([]byte(doc.APIKeyHash), []byte(hash)) != 1 {
+		return lifecycle.Instance{}, lifecycle.ErrNotFound
+	}
+	in, err := s.toInstance(doc)
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
+	}
+	return in, nil
+}
+
+// Instance returns the instance with id, whatever its state.
+// It returns lifecycle.ErrNotFound if there is none.
+func (s *Instances) Instance(ctx context.Context, id string) (lifecycle.Instance, error) {
+	doc, err := s.findDoc(ctx, id)
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.Instance: %w", err)
+	}
+	in, err := s.toInstance(doc)
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.Instance: %w", err)
+	}
+	return in, nil
+}
+
+func (s *Instances) findDoc(ctx context.Context, id string) (instanceDoc, error) {
+	var doc instanceDoc
+	err := s.db.collection(colInstances).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return doc, lifecycle.ErrNotFound
+	}
+	return doc, err
+}
+
+// update applies update to the instance matching filter and returns it as it is after.
+// It returns errNoMatch if nothing matched.
+func (s *Instances) update(ctx context.Context, filter, update bson.D) (lifecycle.Instance, error) {
+	var doc instanceDoc
+	err := s.db.collection(colInstances).
+		FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).
+		Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return lifecycle.Instance{}, errNoMatch
+	}
+	if err != nil {
+		return lifecycle.Instance{}, err
+	}
+	return s.toInstance(doc)
+}
+
+var errNoMatch = errors.New("no instance matched")
+
+// SetState implements lifecycle.Store.
+func (s *Instances) SetState(ctx context.Context, id, apiKey string, state lifecycle.State, at time.Time) (lifecycle.Instance, error) {
+	hash := hashAPIKey(apiKey)
+	filter := bson.D{
+		{Key: "_id", Value: id},
+		{Key: "apiKeyHash", Value: hash},
+		{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{string(lifecycle.StateUninstalled), string(state)}}}},
+	}
+	in, err := s.update(ctx, filter, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "state", Value: string(state)}, {Key: "updatedAt", Value: at}}},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+	})
+	if errors.Is(err, errNoMatch) {
+		// Already in that state (a repeated hook), or no longer live.
+		in, err = s.liveInstance(ctx, id, hash)
+	}
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.SetState: %w", err)
+	}
+	return in, nil
+}
+
+func (s *Instances) liveInstance(ctx context.Context, id, hash string) (lifecycle.Instance, error) {
+	var doc instanceDoc
+	err := s.db.collection(colInstances).FindOne(ctx, liveFilter(id, hash)).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return lifecycle.Instance{}, lifecycle.ErrNotFound
+	}
+	if err != nil {
+		return lifecycle.Instance{}, err
+	}
+	return s.toInstance(doc)
+}
+
+// ReplaceSettings implements lifecycle.Store.
+func (s *Instances) ReplaceSettings(ctx context.Context, id, apiKey string, version int64, set lifecycle.Settings, at time.Time) (lifecycle.Instance, error) {
+	hash := hashAPIKey(apiKey)
+	filter := append(liveFilter(id, hash), bson.E{Key: "version", Value: version})
+	in, err := s.update(ctx, filter, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "settings", Value: s.toSettingsDoc(id, set)}, {Key: "updatedAt", Value: at}}},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+	})
+	if errors.Is(err, errNoMatch) {
+		live, lerr := s.isLive(ctx, id, hash)
+		switch {
+		case lerr != nil:
+			err = lerr
+		case live:
+			err = lifecycle.ErrConflict
+		default:
+			err = lifecycle.ErrNotFound
+		}
+	}
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.ReplaceSettings: %w", err)
+	}
+	return in, nil
+}
+
+// RotateAPIKey implements lifecycle.Store. It binds the new key first, then moves the instance
+// to it, then drops the old binding: a crash between steps leaves at most an inert binding,
+// and Sales repeating the refresh completes it.
+func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) error {
+	oldHash, newHash := hashAPIKey(oldKey), hashAPIKey(newKey)
+	if oldHash == newHash {
+		if _, err := s.liveInstance(ctx, id, oldHash); err != nil {
+			return fmt.Errorf("store.RotateAPIKey: %w", err)
+		}
+		return nil
+	}
+	if err := s.bindKey(ctx, newHash, id, at); err != nil {
+		return fmt.Errorf("store.RotateAPIKey: %w", err)
+	}
+	res, err := s.db.collection(colInstances).UpdateOne(ctx, liveFilter(id, oldHash), bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "apiKeyHash", Value: newHash},
+			{Key: "apiKey", Value: s.seal(newKey, apiKeyContext(id))},
+			{Key: "updatedAt", Value: at},
+		}},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+	})
+	if err != nil {
+		return fmt.Errorf("store.RotateAPIKey: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		if live, err := s.isLive(ctx, id, newHash); err != nil || !live {
+			// The old key lost the instance to another hook: undo our binding.
+			_, _ = s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: newHash}, {Key: "instanceId", Value: id}})
+			if err == nil {
+				err = lifecycle.ErrNotFound
+			}
+			return fmt.Errorf("store.RotateAPIKey: %w", err)
+		}
+	}
+	if _, err := s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: oldHash}, {Key: "instanceId", Value: id}}); err != nil {
+		return fmt.Errorf("store.RotateAPIKey: drop old binding: %w", err)
+	}
+	return nil
+}
+
+// Uninstall implements lifecycle.Store.
+func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Time) (lifecycle.Instance, error) {
+	hash := hashAPIKey(apiKey)
+	in, err := s.update(ctx, liveFilter(id, hash), bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "state", Value: string(lifecycle.StateUninstalled)},
+			{Key: "uninstalledAt", Value: at},
+			{Key: "updatedAt", Value: at},
+		}},
+		{Key: "$unset", Value: bson.D{
+			{Key: "apiKeyHash", Value: ""},
+			{Key: "apiKey", Value: ""},
+			{Key: "settings.clientSecret", Value: ""},
+		}},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+	})
+	if errors.Is(err, errNoMatch) {
+		err = lifecycle.ErrNotFound
+	}
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.Uninstall: %w", err)
+	}
+	// The binding no longer authenticates (the instance lost its hash); dropping it lets the
+	// same key be installed afresh without a stale-binding cleanup.
+	if _, err := s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: hash}, {Key: "instanceId", Value: id}}); err != nil {
+		return in, fmt.Errorf("store.Uninstall: drop binding: %w", err)
+	}
+	return in, nil
+}
+
+// SetAccount implements lifecycle.Store.
+func (s *Instances) SetAccount(ctx context.Context, id string, a lifecycle.Account) error {
+	_, err := s.db.collection(colInstances).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "account", Value: toAccountDoc(a)}}}})
+	if err != nil {
+		return fmt.Errorf("store.SetAccount: %w", err)
+	}
+	return nil
+}
+
+// InstancesWithoutAccount implements lifecycle.Store. It scans, which is fine for this rare
+// background query; the hot paths go by _id.
+func (s *Instances) InstancesWithoutAccount(ctx context.Context, limit int) ([]lifecycle.Instance, error) {
+	filter := bson.D{
+		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}},
+		{Key: "account.groupId", Value: ""},
+	}
+	cur, err := s.db.collection(colInstances).Find(ctx, filter, options.Find().SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("store.InstancesWithoutAccount: %w", err)
+	}
+	var docs []instanceDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store.InstancesWithoutAccount: %w", err)
+	}
+	out := make([]lifecycle.Instance, 0, len(docs))
+	for _, d := range docs {
+		in, err := s.toInstance(d)
+		if err != nil {
+			return nil, fmt.Errorf("store.InstancesWithoutAccount: %w", err)
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// RecordAudit implements lifecycle.Store.
+func (s *Instances) RecordAudit(ctx context.Context, e lifecycle.AuditEntry) error {
+	_, err := s.db.collection(colAudit).InsertOne(ctx, auditDoc{
+		ID: bson.NewObjectID(), InstanceID: e.InstanceID, Hook: e.Hook, At: e.At, Outcome: e.Outcome, Detail: e.Detail,
+	})
+	if err != nil {
+		return fmt.Errorf("store.RecordAudit: %w", err)
+	}
+	return nil
+}
+
+// AuditTrail returns the instance's audit entries, oldest first.
+func (s *Instances) AuditTrail(ctx context.Context, instanceID string) ([]lifecycle.AuditEntry, error) {
+	cur, err := s.db.collection(colAudit).Find(ctx, bson.D{{Key: "instanceId", Value: instanceID}},
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("store.AuditTrail: %w", err)
+	}
+	var docs []auditDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store.AuditTrail: %w", err)
+	}
+	out := make([]lifecycle.AuditEntry, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, lifecycle.AuditEntry{InstanceID: d.InstanceID, Hook: d.Hook, At: d.At.UTC(), Outcome: d.Outcome, Detail: d.Detail})
+	}
+	return out, nil
+}
