@@ -1,0 +1,78 @@
+// Package app is the App's HTTP layer: the router, the middleware every request passes, the one
+// table that turns errors into the contract's JSON errors, the lifecycle hook handlers, and the
+// health and metrics endpoints. The rules live in the feature packages; this package only
+// translates between them and HTTP.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+)
+
+// MaxBodyBytes is the largest request body accepted (1 MiB).
+const MaxBodyBytes = 1 << 20
+
+// Pinger reports whether the store answers; /readyz uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config holds the App's HTTP dependencies.
+type Config struct {
+	Logger    *slog.Logger
+	Lifecycle *lifecycle.Service
+	Store     Pinger
+	// Registry collects the App's metrics and is served at /metrics. Nil makes a fresh one.
+	Registry *prometheus.Registry
+}
+
+func init() {
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// New returns the App's HTTP handler.
+func New(cfg Config) http.Handler {
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	_ = r.SetTrustedProxies(nil)
+
+	r.Use(
+		requestID(),
+		observe(cfg.Logger, newHTTPMetrics(cfg.Registry)),
+		renderErrors(cfg.Logger),
+		recoverPanics(cfg.Logger),
+		securityHeaders(),
+		limitBody(MaxBodyBytes),
+	)
+	r.NoRoute(func(c *gin.Context) { fail(c, errNoRoute) })
+	r.NoMethod(func(c *gin.Context) { fail(c, errMethodNotAllowed) })
+
+	r.GET("/healthz", healthz)
+	r.GET("/readyz", readyz(cfg.Store))
+	metrics := promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})
+	r.GET("/metrics", gin.WrapH(metrics))
+
+	lh := lifecycleHandlers{svc: cfg.Lifecycle}
+	hooks := r.Group("/lifecycle")
+	hooks.POST("/install", requireJSON(), lh.install)
+	authed := hooks.Group("", lh.authenticateApp, requireJSON())
+	authed.GET("/settings/form", lh.settingsForm)
+	authed.GET("/settings", lh.readSettings)
+	authed.PUT("/settings", lh.updateSettings)
+	authed.PUT("/enabled", lh.setEnabled)
+	authed.PUT("/api-key", lh.refreshAPIKey)
+	authed.DELETE("/uninstall", lh.uninstall)
+	return r
+}

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+)
+
+// Errors raised by the HTTP layer itself.
+var (
+	errNoRoute          = errors.New("no such route")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errMediaType        = errors.New("unsupported media type")
+	errMalformed        = errors.New("malformed JSON body")
+	errPanic            = errors.New("handler panicked")
+)
+
+// errorBody is the contract's JSON error: {"error":{"code","message","fields"}}.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// fieldErrors is implemented by validation errors that say which input field is wrong.
+type fieldErrors interface {
+	FieldErrors() map[string]string
+}
+
+// errorRows is the one table from errors to statuses and safe messages. Order matters: the
+// first row whose error matches wins. Messages are fixed text: nothing of the error's own
+// text, which may hold internals, reaches the client.
+var errorRows = []struct {
+	err     error
+	status  int
+	code    string
+	message string
+}{
+	{errNoRoute, http.StatusNotFound, "not_found", "no such route"},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route"},
+	{errMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"},
+	{errMalformed, http.StatusBadRequest, "malformed_json", "the body is not the JSON object this route expects"},
+	{lifecycle.ErrMalformed, http.StatusBadRequest, "malformed_json", "the body is not the JSON object this route expects"},
+	{lifecycle.ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "missing or wrong credentials or api-key"},
+	{lifecycle.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request has invalid fields"},
+	{lifecycle.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with the instance's current state"},
+	{lifecycle.ErrUpstream, http.StatusBadGateway, "upstream_unavailable", "7Targets could not be reached; nothing was saved, try again"},
+}
+
+// toErrorBody maps err to its status and JSON body.
+func toErrorBody(err error) (int, errorBody) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return http.StatusRequestEntityTooLarge, errorBody{errorDetail{Code: "body_too_large", Message: "the body is larger than 1 MiB"}}
+	}
+	for _, row := range errorRows {
+		if !errors.Is(err, row.err) {
+			continue
+		}
+		body := errorBody{errorDetail{Code: row.code, Message: row.message}}
+		var fe fieldErrors
+		if errors.As(err, &fe) {
+			body.Error.Fields = fe.FieldErrors()
+		}
+		return row.status, body
+	}
+	return http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "internal error"}}
+}
+
+// fail records err for the error renderer and stops the handler chain.
+func fail(c *gin.Context, err error) {
+	_ = c.Error(err)
+	c.Abort()
+}
+
+// renderErrors writes the last error a handler recorded, once the chain has run. Only 5xx are
+// logged as errors: 4xx are the client's business.
+func renderErrors(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		if len(c.Errors) == 0 || c.Writer.Written() {
+			return
+		}
+		err := c.Errors.Last().Err
+		status, body := toErrorBody(err)
+		if status >= 500 {
+			logger.ErrorContext(c.Request.Context(), "request failed", "route", route(c), "error", err)
+		}
+		if status == http.StatusUnauthorized && c.GetHeader("Authorization") == "" {
+			c.Header("WWW-Authenticate", `Basic realm="zenvia-7targets"`)
+		}
+		c.JSON(status, body)
+	}
+}

@@ -1,0 +1,28 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// healthz says the process is up and serving; it checks nothing else, so an orchestrator
+// restarts the process only when the process itself is stuck.
+func healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz says whether the App can do its work: the store must answer.
+func readyz(store Pinger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			c.JSON(http.StatusServiceUnavailable, errorBody{errorDetail{Code: "not_ready", Message: "the database is not reachable"}})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	}
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/7targets/zenvia-sales-app/secret"
+)
+
+// config is the App's configuration, read once from the environment (contract section 1).
+type config struct {
+	Port                 int
+	PublicBaseURL        string
+	MongoURI             string
+	MongoDatabase        string
+	DataDir              string
+	AppID                string
+	AppSecret            string
+	SigningKey           string
+	ZenviaAPIURL         string
+	SevenTargetsAPIURL   string
+	SevenTargetsTokenURL string
+	EncryptionKey        []byte
+	LogLevel             slog.Level
+	// DevMode: no MongoDB and no App credentials given, so the App makes its own and keeps
+	// them in DataDir.
+	DevMode bool
+}
+
+// LogValue keeps secrets out of logs.
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("port", c.Port),
+		slog.String("public_base_url", c.PublicBaseURL),
+		slog.Bool("embedded_store", c.MongoURI == ""),
+		slog.String("database", c.MongoDatabase),
+		slog.String("zenvia_api_url", c.ZenviaAPIURL),
+		slog.String("seventargets_api_url", c.SevenTargetsAPIURL),
+		slog.String("seventargets_token_url", c.SevenTargetsTokenURL),
+		slog.Bool("dev_mode", c.DevMode),
+	)
+}
+
+// configError names the variable at fault; main prints it as the one line before exiting.
+type configError struct {
+	name, problem string
+}
+
+func (e *configError) Error() string { return "config: " + e.name + ": " + e.problem }
+
+// loadConfig reads the configuration from getenv. It does no I/O beyond getenv: the secrets a
+// development run generates are added by ensureLocalSecrets.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		MongoURI:      strings.TrimSpace(getenv("MONGODB_URI")),
+		MongoDatabase: orDefault(getenv("MONGODB_DATABASE"), "zenvia7targets"),
+		DataDir:       orDefault(getenv("DATA_DIR"), "./data"),
+		AppID:         getenv("ZENVIA_APP_ID"),
+		AppSecret:     getenv("ZENVIA_APP_SECRET"),
+		SigningKey:    getenv("ZENVIA_SIGNING_KEY"),
+	}
+
+	port, err := strconv.Atoi(orDefault(getenv("PORT"), "8080"))
+	if err != nil || port < 0 || port > 65535 {
+		return config{}, &configError{"PORT", "must be a port number from 1 to 65535"}
+	}
+	c.Port = port
+
+	urls := []struct {
+		name, def string
+		dst       *string
+	}{
+		{"PUBLIC_BASE_URL", "http://localhost:" + strconv.Itoa(port), &c.PublicBaseURL},
+		{"ZENVIA_API_URL", "https://sales.zenvia.com/api/v1", &c.ZenviaAPIURL},
+		{"SEVENTARGETS_API_URL", "https://api.7targets.com", &c.SevenTargetsAPIURL},
+		{"SEVENTARGETS_TOKEN_URL", "https://login.7targets.com/oauth2/token", &c.SevenTargetsTokenURL},
+	}
+	for _, u := range urls {
+		v := orDefault(getenv(u.name), u.def)
+		if err := checkHTTPURL(v); err != nil {
+			return config{}, &configError{u.name, err.Error()}
+		}
+		*u.dst = strings.TrimRight(v, "/")
+	}
+
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		return config{}, &configError{"MONGODB_URI", "must start with mongodb:// or mongodb+srv://"}
+	}
+	if strings.ContainsAny(c.MongoDatabase, `/\. "$`) || len(c.MongoDatabase) > 63 {
+		return config{}, &configError{"MONGODB_DATABASE", "must be a MongoDB database name (no / \\ . space \" $, at most 63 characters)"}
+	}
+
+	switch {
+	case c.AppID == "" && c.AppSecret != "":
+		return config{}, &configError{"ZENVIA_APP_ID", "is required when ZENVIA_APP_SECRET is set"}
+	case c.AppID != "" && c.AppSecret == "":
+		return config{}, &configError{"ZENVIA_APP_SECRET", "is required when ZENVIA_APP_ID is set"}
+	case c.MongoURI != "" && c.AppID == "":
+		return config{}, &configError{"ZENVIA_APP_ID", "is required with MONGODB_URI (with ZENVIA_APP_SECRET)"}
+	}
+
+	if raw := getenv("ENCRYPTION_KEY"); raw != "" {
+		key, err := secret.ParseKey(raw)
+		if err != nil {
+			return config{}, &configError{"ENCRYPTION_KEY", err.Error()}
+		}
+		c.EncryptionKey = key
+	} else if c.MongoURI != "" {
+		return config{}, &configError{"ENCRYPTION_KEY", "is required with MONGODB_URI (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"}
+	}
+
+	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
+		return config{}, &configError{"LOG_LEVEL", "must be debug, info, warn or error"}
+	}
+	if c.SigningKey == "" {
+		c.SigningKey = c.AppSecret
+	}
+	c.DevMode = c.MongoURI == "" && c.AppID == ""
+	return c, nil
+}
+
+func checkHTTPURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http(s) URL")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must not carry a query, fragment or user info")
+	}
+	return nil
+}
+
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v == "" {
+		return def
+	}
+	return v
+}
+
+// localSecrets are what a run without MongoDB generates for itself and keeps in DATA_DIR.
+type localSecrets struct {
+	AppID         string `json:"appId,omitempty"`
+	AppSecret     string `json:"appSecret,omitempty"`
+	EncryptionKey string `json:"encryptionKey"`
+}
+
+const localSecretsFile = "local-secrets.json"
+
+// ensureLocalSecrets fills in, for a run on the embedded store, the encryption key (and in dev
+// mode the App credentials) that the environment does not give, generating them on first
+// start and reusing them after, so stored secrets stay readable across restarts. Newly
+// generated App credentials are printed once to out.
+func ensureLocalSecrets(c *config, out io.Writer) error {
+	if c.MongoURI != "" || (c.EncryptionKey != nil && !c.DevMode) {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, localSecretsFile)
+	var ls localSecrets
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &ls); err != nil {
+			return fmt.Errorf("config: %s is not valid JSON: %w", path, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("config: %w", err)
+	}
+
+	changed, printCreds := false, false
+	if ls.EncryptionKey == "" {
+		ls.EncryptionKey, changed = secret.NewKey(), true
+	}
+	if c.DevMode && ls.AppID == "" {
+		ls.AppID, ls.AppSecret = "dev-"+randomToken(8), randomToken(24)
+		changed, printCreds = true, true
+	}
+	if changed {
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		b, _ := json.MarshalIndent(ls, "", "  ")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+
+	if c.EncryptionKey == nil {
+		key, err := secret.ParseKey(ls.EncryptionKey)
+		if err != nil {
+			return fmt.Errorf("config: %s: encryptionKey %w", path, err)
+		}
+		c.EncryptionKey = key
+	}
+	if c.DevMode {
+		c.AppID, c.AppSecret = ls.AppID, ls.AppSecret
+		if c.SigningKey == "" {
+			c.SigningKey = c.AppSecret
+		}
+		if printCreds {
+			fmt.Fprintf(out, "Development mode: generated App credentials, kept in %s (shown only now):\n"+
+				"  ZENVIA_APP_ID=%s\n  ZENVIA_APP_SECRET=%s\n", path, ls.AppID, ls.AppSecret)
+		}
+	}
+	return nil
+}
+
+// randomToken returns n random bytes as hex.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/7targets/zenvia-sales-app/secret"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	key := secret.NewKey()
+	prod := map[string]string{
+		"MONGODB_URI": "mongodb://db:27017", "ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "sec", "ENCRYPTION_KEY": key,
+	}
+	with := func(base map[string]string, k, v string) map[string]string {
+		m := map[string]string{}
+		for kk, vv := range base {
+			m[kk] = vv
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // the variable the one error line must name; "" for success
+		check   func(t *testing.T, c config)
+	}{
+		{name: "empty is dev mode with defaults", env: map[string]string{}, check: func(t *testing.T, c config) {
+			if !c.DevMode || c.Port != 8080 || c.PublicBaseURL != "http://localhost:8080" || c.MongoDatabase != "zenvia7targets" ||
+				c.DataDir != "./data" || c.ZenviaAPIURL != "https://sales.zenvia.com/api/v1" ||
+				c.SevenTargetsTokenURL != "https://login.7targets.com/oauth2/token" || c.SevenTargetsAPIURL != "https://api.7targets.com" {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		{name: "production", env: prod, check: func(t *testing.T, c config) {
+			if c.DevMode || c.SigningKey != "sec" || len(c.EncryptionKey) != 32 {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "signing key overrides secret", env: with(prod, "ZENVIA_SIGNING_KEY", "sign"), check: func(t *testing.T, c config) {
+			if c.SigningKey != "sign" {
+				t.Errorf("SigningKey = %q", c.SigningKey)
+			}
+		}},
+		{name: "public base url follows port", env: map[string]string{"PORT": "9090"}, check: func(t *testing.T, c config) {
+			if c.PublicBaseURL != "http://localhost:9090" {
+				t.Errorf("PublicBaseURL = %q", c.PublicBaseURL)
+			}
+		}},
+		{name: "app credentials without mongo", env: map[string]string{"ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "s"}, check: func(t *testing.T, c config) {
+			if c.DevMode {
+				t.Error("DevMode with App credentials given")
+			}
+		}},
+		{name: "bad port", env: map[string]string{"PORT": "http"}, wantErr: "PORT"},
+		{name: "port out of range", env: map[string]string{"PORT": "70000"}, wantErr: "PORT"},
+		{name: "mongo without encryption key", env: with(prod, "ENCRYPTION_KEY", ""), wantErr: "ENCRYPTION_KEY"},
+		{name: "malformed encryption key", env: with(prod, "ENCRYPTION_KEY", "c2hvcnQ="), wantErr: "ENCRYPTION_KEY"},
+		{name: "mongo without app id", env: with(with(prod, "ZENVIA_APP_ID", ""), "ZENVIA_APP_SECRET", ""), wantErr: "ZENVIA_APP_ID"},
+		{name: "secret without id", env: map[string]string{"ZENVIA_APP_SECRET": "s"}, wantErr: "ZENVIA_APP_ID"},
+		{name: "id without secret", env: map[string]string{"ZENVIA_APP_ID": "i"}, wantErr: "ZENVIA_APP_SECRET"},
+		{name: "bad mongo uri", env: with(prod, "MONGODB_URI", "postgres://x"), wantErr: "MONGODB_URI"},
+		{name: "bad database", env: map[string]string{"MONGODB_DATABASE": "a.b"}, wantErr: "MONGODB_DATABASE"},
+		{name: "relative public url", env: map[string]string{"PUBLIC_BASE_URL": "app.example.com"}, wantErr: "PUBLIC_BASE_URL"},
+		{name: "api url with query", env: map[string]string{"ZENVIA_API_URL": "https://x/api?k=1"}, wantErr: "ZENVIA_API_URL"},
+		{name: "ftp token url", env: map[string]string{"SEVENTARGETS_TOKEN_URL": "ftp://x/token"}, wantErr: "SEVENTARGETS_TOKEN_URL"},
+		{name: "bad 7targets url", env: map[string]string{"SEVENTARGETS_API_URL": "::"}, wantErr: "SEVENTARGETS_API_URL"},
+		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("loadConfig succeeded, want an error naming %s", tt.wantErr)
+				}
+				if msg := err.Error(); !strings.HasPrefix(msg, "config: "+tt.wantErr+": ") || strings.Contains(msg, "\n") {
+					t.Fatalf("error %q: want one line naming %s", msg, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestEnsureLocalSecrets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	load := func(out *bytes.Buffer) config {
+		t.Helper()
+		c, err := loadConfig(env(map[string]string{"DATA_DIR": dir}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ensureLocalSecrets(&c, out); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var first, second bytes.Buffer
+	c1 := load(&first)
+	c2 := load(&second)
+	if c1.AppID == "" || c1.AppSecret == "" || len(c1.EncryptionKey) != 32 || c1.SigningKey != c1.AppSecret {
+		t.Fatalf("generated config = %+v", c1)
+	}
+	if c1.AppID != c2.AppID || c1.AppSecret != c2.AppSecret || !bytes.Equal(c1.EncryptionKey, c2.EncryptionKey) {
+		t.Fatal("a restart generated new secrets: what was stored would become unreadable")
+	}
+	if !strings.Contains(first.String(), c1.AppSecret) {
+		t.Fatalf("first start did not print the credentials: %q", first.String())
+	}
+	if second.Len() != 0 {
+		t.Fatalf("second start printed %q; credentials are printed once", second.String())
+	}
+	info, err := os.Stat(filepath.Join(dir, localSecretsFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file: %v, mode %v; want 0600", err, info.Mode())
+	}
+}

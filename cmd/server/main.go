@@ -1,0 +1,133 @@
+// Command server is the production backend of the Zenvia Sales App that hands sales leads to
+// 7Targets. It reads its configuration from the environment (see README.md), serves the
+// lifecycle hooks, webhooks and embedded pages, and stops cleanly on SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/secret"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+	"github.com/7targets/zenvia-sales-app/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run starts the App and blocks until ctx ends, then shuts down in order: HTTP first (finish
+// in-flight requests), then background workers, then the store. ready, if not nil, receives
+// the listening address once the App serves.
+func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if err := ensureLocalSecrets(&cfg, stdout); err != nil {
+		return err
+	}
+	logger := slog.New(app.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+
+	keys, err := secret.NewKeyring(cfg.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := db.Close(cctx); err != nil {
+			logger.Error("closing the store", "error", err)
+		}
+	}()
+
+	salesClient, err := sales.New(cfg.ZenviaAPIURL)
+	if err != nil {
+		return fmt.Errorf("ZENVIA_API_URL: %w", err)
+	}
+	stClient, err := seventargets.New(cfg.SevenTargetsAPIURL, cfg.SevenTargetsTokenURL)
+	if err != nil {
+		return fmt.Errorf("SEVENTARGETS_API_URL: %w", err)
+	}
+
+	instances := store.NewInstances(db, keys)
+	svc := lifecycle.NewService(lifecycle.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret},
+		instances, salesAccounts{salesClient}, credentialChecker{stClient}, logger)
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := app.New(app.Config{Logger: logger, Lifecycle: svc, Store: db, Registry: registry})
+
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("PORT: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = (&lifecycle.AccountSync{Service: svc, Logger: logger}).Run(workers) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("serving", "addr", ln.Addr().String(), "config", cfg)
+	if cfg.DevMode {
+		logger.Info("development mode: App credentials are in " + cfg.DataDir + "/" + localSecretsFile)
+	}
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-serveErr:
+		stopWorkers()
+		wg.Wait()
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("http shutdown", "error", err)
+	}
+	stopWorkers()
+	wg.Wait()
+	logger.Info("stopped")
+	return nil
+}
