@@ -78,7 +78,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 
 	instances := store.NewInstances(db, keys)
 	svc := lifecycle.NewService(lifecycle.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret},
-		instances, salesAccounts{salesClient}, credentialChecker{stClient}, logger)
+		instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

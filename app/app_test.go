@@ -1,0 +1,224 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/sales/salesfake"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
+	"github.com/7targets/zenvia-sales-app/store"
+	"github.com/7targets/zenvia-sales-app/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+const (
+	appID     = "app-id-for-tests"
+	appSecret = "app-secret-for-tests-0123456789"
+	// 7Targets credentials known to the fake.
+	stClientID     = "st-client"
+	stClientSecret = "st-client-secret-abcdef"
+	stUser         = "st-user-1"
+)
+
+// testEnv is the App served over loopback HTTP on a fresh database, with fake Zenvia Sales and
+// fake 7Targets servers, and everything it logs captured.
+type testEnv struct {
+	t         testing.TB
+	url       string
+	sales     *salesfake.Server
+	st        *seventargetsfake.Server
+	instances *store.Instances
+	svc       *lifecycle.Service
+	logs      *syncBuffer
+	bodies    *syncBuffer // every response body, to scan for secrets
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newTestEnv(tb testing.TB) *testEnv {
+	tb.Helper()
+	e := &testEnv{t: tb, sales: salesfake.New(), st: seventargetsfake.New(), logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	tb.Cleanup(e.sales.Close)
+	tb.Cleanup(e.st.Close)
+	e.st.Seed()
+	e.st.AddClient(stClientID, stClientSecret, stUser)
+
+	logger := slog.New(app.LogHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	db := storetest.NewDB(tb)
+	e.instances = store.NewInstances(db, storetest.NewKeyring(tb))
+	salesClient, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stClient, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(2*time.Second))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.svc = lifecycle.NewService(lifecycle.Config{AppID: appID, AppSecret: appSecret, AccountLookupTimeout: time.Second},
+		e.instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
+	srv := httptest.NewServer(app.New(app.Config{Logger: logger, Lifecycle: e.svc, Store: db}))
+	tb.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// request describes one call to the App.
+type request struct {
+	method, path string
+	apiKey       string // sent as ?api-key= when set
+	body         string
+	contentType  string // defaults to application/json when there is a body
+	noAuth       bool
+	user, pass   string // Basic credentials; default the App's own
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(tb testing.TB) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		tb.Fatalf("response %d is not a JSON object: %q", r.status, r.body)
+	}
+	return m
+}
+
+// errorCode returns error.code of a contract error body, and its fields.
+func (r response) errorCode(tb testing.TB) (string, map[string]any) {
+	tb.Helper()
+	m := r.json(tb)
+	e, ok := m["error"].(map[string]any)
+	if !ok {
+		tb.Fatalf("status %d body %s: not the contract's error JSON", r.status, r.body)
+	}
+	fields, _ := e["fields"].(map[string]any)
+	if msg, _ := e["message"].(string); msg == "" {
+		tb.Fatalf("error without message: %s", r.body)
+	}
+	return e["code"].(string), fields
+}
+
+func (e *testEnv) do(r request) response {
+	e.t.Helper()
+	u := e.url + r.path
+	if r.apiKey != "" {
+		u += "?api-key=" + r.apiKey
+	}
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	req, err := http.NewRequest(r.method, u, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if r.body != "" {
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	if !r.noAuth {
+		user, pass := r.user, r.pass
+		if user == "" && pass == "" {
+			user, pass = appID, appSecret
+		}
+		req.SetBasicAuth(user, pass)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	_, _ = e.bodies.Write(append(b, '\n'))
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && r.path != "/metrics" {
+		e.t.Errorf("%s %s: Content-Type %q, want JSON", r.method, r.path, res.Header.Get("Content-Type"))
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (e *testEnv) install(apiKey string) {
+	e.t.Helper()
+	res := e.do(request{method: "POST", path: "/lifecycle/install", body: `{"integration":{"apiKey":"` + apiKey + `","enabled":true}}`})
+	if res.status != http.StatusCreated {
+		e.t.Fatalf("install %s: %d %s", apiKey, res.status, res.body)
+	}
+}
+
+// configure saves valid, complete settings through the hook.
+func (e *testEnv) configure(apiKey string) {
+	e.t.Helper()
+	res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: apiKey, body: `{"clientId":"` + stClientID +
+		`","clientSecret":"` + stClientSecret + `","userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `"}`})
+	if res.status != http.StatusOK {
+		e.t.Fatalf("configure %s: %d %s", apiKey, res.status, res.body)
+	}
+}
+
+func (e *testEnv) settings(apiKey string) map[string]any {
+	e.t.Helper()
+	res := e.do(request{method: "GET", path: "/lifecycle/settings", apiKey: apiKey})
+	if res.status != http.StatusOK {
+		e.t.Fatalf("read settings: %d %s", res.status, res.body)
+	}
+	return res.json(e.t)
+}
+
+// instance returns the stored instance for apiKey, failing if it is not live.
+func (e *testEnv) instance(apiKey string) lifecycle.Instance {
+	e.t.Helper()
+	in, err := e.instances.InstanceByAPIKey(context.Background(), apiKey)
+	if err != nil {
+		e.t.Fatalf("instance for key: %v", err)
+	}
+	return in
+}
+
+// assertNoSecrets fails if any secret shows in a log line or a response body.
+func (e *testEnv) assertNoSecrets(secrets ...string) {
+	e.t.Helper()
+	logs, bodies := e.logs.String(), e.bodies.String()
+	for _, s := range append(secrets, appSecret, stClientSecret) {
+		if strings.Contains(logs, s) {
+			e.t.Errorf("secret %q appears in the logs", s)
+		}
+		if strings.Contains(bodies, s) {
+			e.t.Errorf("secret %q appears in a response", s)
+		}
+	}
+}

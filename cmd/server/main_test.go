@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/sales/salesfake"
+	"github.com/7targets/zenvia-sales-app/secret"
+	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServer runs the App as main does, on a free port, until the returned stop is called.
+func startServer(t *testing.T, environ map[string]string, stdout, stderr io.Writer) (baseURL string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env(environ), stdout, stderr, ready) }()
+	select {
+	case addr := <-ready:
+		baseURL = "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return baseURL, func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v after stop", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("server did not stop")
+		}
+	}
+}
+
+func call(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.SetBasicAuth("the-app", "the-app-secret-xyz")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+func TestSettingsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	salesFake := salesfake.New()
+	defer salesFake.Close()
+	st := seventargetsfake.New()
+	defer st.Close()
+	st.Seed()
+	st.AddClient("st-id", "st-secret-value-123", "st-user")
+	const apiKey = "sales-api-key-restart-01"
+	salesFake.AddIntegration(apiKey, sales.Integration{})
+
+	environ := map[string]string{
+		"PORT":                   "0",
+		"DATA_DIR":               t.TempDir(),
+		"ZENVIA_APP_ID":          "the-app",
+		"ZENVIA_APP_SECRET":      "the-app-secret-xyz",
+		"ENCRYPTION_KEY":         secret.NewKey(),
+		"ZENVIA_API_URL":         salesFake.BaseURL(),
+		"SEVENTARGETS_API_URL":   st.APIURL(),
+		"SEVENTARGETS_TOKEN_URL": st.TokenURL(),
+		"LOG_LEVEL":              "debug",
+	}
+	var stdout, stderr lockedBuffer
+
+	url, stop := startServer(t, environ, &stdout, &stderr)
+	if status, _ := call(t, "POST", url+"/lifecycle/install", `{"integration":{"apiKey":"`+apiKey+`","enabled":true}}`); status != 201 {
+		t.Fatalf("install: %d", status)
+	}
+	status, saved := call(t, "PUT", url+"/lifecycle/settings?api-key="+apiKey,
+		`{"clientId":"st-id","clientSecret":"st-secret-value-123","userIdentifier":"st-user","assistantEmail":"a@example.com","autoForward":false}`)
+	if status != 200 {
+		t.Fatalf("settings: %d %v", status, saved)
+	}
+	stop()
+
+	url, stop = startServer(t, environ, &stdout, &stderr)
+	defer stop()
+	status, read := call(t, "GET", url+"/lifecycle/settings?api-key="+apiKey, "")
+	if status != 200 {
+		t.Fatalf("read after restart: %d", status)
+	}
+	for k, v := range saved {
+		if read[k] != v {
+			t.Errorf("after restart %s = %v, want %v", k, read[k], v)
+		}
+	}
+	if read["clientSecret"] == "" {
+		t.Error("the stored client secret was lost in the restart")
+	}
+
+	// Zenvia's calls are logged, and never with a secret.
+	logs := stdout.String() + stderr.String()
+	if !strings.Contains(logs, `"route":"/lifecycle/settings"`) {
+		t.Fatalf("no access log lines: %s", logs)
+	}
+	for _, s := range []string{apiKey, "st-secret-value-123", "the-app-secret-xyz", environ["ENCRYPTION_KEY"]} {
+		if strings.Contains(logs, s) {
+			t.Errorf("secret %q appears in the logs", s)
+		}
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), env(map[string]string{"MONGODB_URI": "mongodb://127.0.0.1:1", "ZENVIA_APP_ID": "a", "ZENVIA_APP_SECRET": "b"}),
+		io.Discard, io.Discard, nil)
+	if err == nil || err.Error() != "config: ENCRYPTION_KEY: is required with MONGODB_URI (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)" {
+		t.Fatalf("run = %v, want the one ENCRYPTION_KEY line", err)
+	}
+}

@@ -1,0 +1,41 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// SalesAccounts answers account lookups with the Zenvia Sales API (GET /integration).
+func SalesAccounts(c *sales.Client) AccountLookup { return salesAccounts{c} }
+
+type salesAccounts struct{ c *sales.Client }
+
+func (a salesAccounts) LookupAccount(ctx context.Context, apiKey string) (Account, error) {
+	in, err := a.c.Integration(ctx, apiKey)
+	if err != nil {
+		return Account{}, err
+	}
+	return Account{IntegrationID: in.ID, GroupID: in.GroupID, AccountID: in.AccountID, Language: in.Language}, nil
+}
+
+// SevenTargetsChecker checks credentials with the 7Targets token endpoint, translating the
+// client's errors to the ones CredentialChecker promises.
+func SevenTargetsChecker(c *seventargets.Client) CredentialChecker { return checker{c} }
+
+type checker struct{ c *seventargets.Client }
+
+func (c checker) CheckCredentials(ctx context.Context, clientID, clientSecret string) error {
+	err := c.c.CheckCredentials(ctx, clientID, clientSecret)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, seventargets.ErrInvalidCredentials):
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrUpstream, err)
+	}
+}
