@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
@@ -28,6 +29,7 @@ type Pinger interface {
 type Config struct {
 	Logger    *slog.Logger
 	Lifecycle *lifecycle.Service
+	Intake    *forwarding.Intake
 	Store     Pinger
 	// Registry collects the App's metrics and is served at /metrics. Nil makes a fresh one.
 	Registry *prometheus.Registry
@@ -74,5 +76,8 @@ func New(cfg Config) http.Handler {
 	authed.PUT("/enabled", lh.setEnabled)
 	authed.PUT("/api-key", lh.refreshAPIKey)
 	authed.DELETE("/uninstall", lh.uninstall)
+
+	wh := webhookHandlers{intake: cfg.Intake}
+	r.POST("/webhooks/sales/:instanceId", requireJSON(), wh.sales)
 	return r
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
@@ -53,6 +54,10 @@ var errorRows = []struct {
 	{lifecycle.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request has invalid fields"},
 	{lifecycle.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with the instance's current state"},
 	{lifecycle.ErrUpstream, http.StatusBadGateway, "upstream_unavailable", "7Targets could not be reached; nothing was saved, try again"},
+	{forwarding.ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "unknown instance or wrong webhook token"},
+	{forwarding.ErrMalformed, http.StatusBadRequest, "malformed_notification", "the body is not a Zenvia Sales notification"},
+	{forwarding.ErrNotFound, http.StatusNotFound, "not_found", "no such delivery"},
+	{forwarding.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request cannot apply"},
 }
 
 // toErrorBody maps err to its status and JSON body.

@@ -187,7 +187,7 @@ func decodeJSON(c *gin.Context, v any) error {
 		}
 		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: trailing data", errMalformed)
 	}
 	return nil

@@ -77,7 +77,9 @@ type Instance struct {
 	APIKey   string // the instance's Sales API key; a secret
 	Settings Settings
 	Account  Account
-	Version  int64 // bumped by every change; settings updates compare and swap on it
+	// Subscription is the instance's Sales notification subscription, if it has one.
+	Subscription Subscription
+	Version      int64 // bumped by every change; settings updates compare and swap on it
 
 	InstalledAt   time.Time
 	UpdatedAt     time.Time
@@ -97,10 +99,29 @@ type Account struct {
 	AccountID     string
 	Language      string
 	ResolvedAt    time.Time
+	// LastTriedAt is when a lookup last failed; pending lookups are retried oldest-tried first,
+	// so instances whose lookup keeps failing cannot hold the others back.
+	LastTriedAt time.Time
 }
 
 // Resolved reports whether the account lookup has succeeded.
 func (a Account) Resolved() bool { return a.GroupID != "" }
+
+// Subscription is a Sales notification subscription made for an instance.
+type Subscription struct {
+	ID string
+	At time.Time
+}
+
+// Subscriptions keeps an instance's Sales notification subscription in line with its state
+// after a hook changed it. Failures are the caller's to log: a background pass repairs them.
+type Subscriptions interface {
+	// Sync subscribes an enabled instance with complete settings and unsubscribes any other;
+	// force subscribes again even if a subscription is recorded.
+	Sync(ctx context.Context, inst Instance, force bool) error
+	// Cancel removes the instance's subscription.
+	Cancel(ctx context.Context, inst Instance) error
+}
 
 // AuditEntry records one hook call on an instance: what, when, and how it ended. It never
 // holds a secret: Detail lists setting names, not values.
@@ -147,7 +168,8 @@ type Store interface {
 	Uninstall(ctx context.Context, id, apiKey string, at time.Time) (Instance, error)
 	// SetAccount records where the instance lives in Sales.
 	SetAccount(ctx context.Context, id string, a Account) error
-	// InstancesWithoutAccount returns up to limit live instances whose account lookup is pending.
+	// InstancesWithoutAccount returns up to limit live instances whose account lookup is
+	// pending, least recently tried (Account.LastTriedAt) first.
 	InstancesWithoutAccount(ctx context.Context, limit int) ([]Instance, error)
 	// RecordAudit appends an entry to the instance's audit trail.
 	RecordAudit(ctx context.Context, e AuditEntry) error

@@ -28,6 +28,7 @@ type Service struct {
 	store    Store
 	accounts AccountLookup
 	checker  CredentialChecker
+	subs     Subscriptions
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -51,6 +52,23 @@ func NewService(cfg Config, store Store, accounts AccountLookup, checker Credent
 		appIDHash:     sha256.Sum256([]byte(cfg.AppID)),
 		appSecretHash: sha256.Sum256([]byte(cfg.AppSecret)),
 		lookupTimeout: timeout,
+	}
+}
+
+// SetSubscriptions makes hooks that enable, disable, configure, re-key or uninstall an instance
+// keep its Sales notification subscription in line. Call it before serving.
+func (s *Service) SetSubscriptions(subs Subscriptions) { s.subs = subs }
+
+// syncSubscription brings the subscription in line after a hook; the hook has succeeded
+// whatever happens here, and the background repair retries what fails.
+func (s *Service) syncSubscription(ctx context.Context, inst Instance, force bool) {
+	if s.subs == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.subs.Sync(sctx, inst, force); err != nil {
+		s.logger.WarnContext(ctx, "syncing the Sales subscription failed; will retry", "instance", inst.ID, "error", err)
 	}
 }
 
@@ -174,6 +192,7 @@ func (s *Service) updateSettings(ctx context.Context, inst Instance, apiKey stri
 		updated, err := s.store.ReplaceSettings(ctx, inst.ID, apiKey, inst.Version, next, s.now())
 		switch {
 		case err == nil:
+			s.syncSubscription(ctx, updated, false)
 			return updated.Settings, nil
 		case errors.Is(err, ErrNotFound):
 			return Settings{}, fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
@@ -220,6 +239,7 @@ func (s *Service) SetEnabled(ctx context.Context, apiKey string, enabled bool) (
 	if err != nil {
 		return false, wrap("SetEnabled", err)
 	}
+	s.syncSubscription(ctx, updated, false)
 	return updated.State == StateEnabled, nil
 }
 
@@ -239,6 +259,9 @@ func (s *Service) RefreshAPIKey(ctx context.Context, apiKey, newKey string) erro
 		return wrap("RefreshAPIKey", err)
 	}
 	s.logger.InfoContext(ctx, "instance API key refreshed", "instance", inst.ID)
+	if rekeyed, err := s.store.InstanceByAPIKey(ctx, newKey); err == nil {
+		s.syncSubscription(ctx, rekeyed, true) // the subscription belonged to the old key
+	}
 	return nil
 }
 
@@ -248,6 +271,14 @@ func (s *Service) Uninstall(ctx context.Context, apiKey string) error {
 	inst, err := s.instance(ctx, apiKey)
 	if err != nil {
 		return err
+	}
+	// Unsubscribe while the API key is still known; uninstall wipes it.
+	if s.subs != nil && inst.Subscription.ID != "" {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := s.subs.Cancel(sctx, inst); err != nil {
+			s.logger.WarnContext(ctx, "removing the Sales subscription failed", "instance", inst.ID, "error", err)
+		}
+		cancel()
 	}
 	_, err = s.store.Uninstall(ctx, inst.ID, apiKey, s.now())
 	if errors.Is(err, ErrNotFound) {
@@ -286,6 +317,9 @@ func (s *Service) resolveAccount(ctx context.Context, inst Instance) bool {
 	acct, err := s.accounts.LookupAccount(lctx, inst.APIKey)
 	if err != nil {
 		s.logger.WarnContext(ctx, "account lookup failed; will retry", "instance", inst.ID, "error", err)
+		if err := s.store.SetAccount(ctx, inst.ID, Account{LastTriedAt: s.now()}); err != nil {
+			s.logger.WarnContext(ctx, "recording the failed account lookup failed", "instance", inst.ID, "error", err)
+		}
 		return false
 	}
 	acct.ResolvedAt = s.now()

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
@@ -95,7 +97,7 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return SettingsPatch{}, fmt.Errorf("%w: %v", ErrMalformed, jsonProblem(err))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return SettingsPatch{}, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
 	}
 	if raw == nil {
@@ -130,6 +132,7 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 // patch keeps the stored one: Sales sends back what it read.
 func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 	out := s
+	touched := maps.Clone(p.fields)
 	for _, f := range settingFields() {
 		raw, ok := p.fields[f.name]
 		if !ok {
@@ -140,6 +143,7 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 			if f.kind == reflect.String && f.name != "clientSecret" {
 				field.SetString("")
 			}
+			delete(touched, f.name) // clearing, or keeping the secret, needs no validation
 			continue
 		}
 		switch f.kind {
@@ -148,6 +152,7 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 			_ = json.Unmarshal(raw, &v) // type checked by ParseSettingsPatch
 			v = strings.TrimSpace(v)
 			if f.name == "clientSecret" && (v == SecretMask || v == "") {
+				delete(touched, f.name) // "keep the stored secret": not an edit to validate
 				continue
 			}
 			field.SetString(v)
@@ -157,7 +162,7 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 			field.SetBool(v)
 		}
 	}
-	if err := validateSettings(out, p.fields); err != nil {
+	if err := validateSettings(out, touched); err != nil {
 		return Settings{}, err
 	}
 	return out, nil

@@ -137,9 +137,14 @@ func (d *DB) collection(name string) *mongo.Collection { return d.db.Collection(
 
 // Collection names.
 const (
-	colInstances = "instances"
-	colAPIKeys   = "api_keys"
-	colAudit     = "audit"
+	colInstances  = "instances"
+	colAPIKeys    = "api_keys"
+	colAudit      = "audit"
+	colOutbox     = "outbox"
+	colDeliveries = "deliveries"
+	colClaims     = "delivery_claims"
+	colLeads      = "leads"
+	colCreations  = "lead_creations"
 )
 
 // indexes declares every secondary index, by collection. Hot lookups go by _id (API key hash,
@@ -153,14 +158,24 @@ func indexes() map[string][]mongo.IndexModel {
 		colAudit: {
 			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("instance_at")},
 		},
+		colOutbox: {
+			{Keys: bson.D{{Key: "nextAttemptAt", Value: 1}}, Options: options.Index().SetName("next_attempt")},
+		},
+		colDeliveries: {
+			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "day", Value: 1}}, Options: options.Index().SetName("instance_day")},
+			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "prospect.id", Value: 1}}, Options: options.Index().SetName("instance_prospect")},
+		},
 	}
 }
 
-// EnsureIndexes creates the declared indexes; it is idempotent.
+// EnsureIndexes creates the declared indexes; it is idempotent. Indexes are created one call
+// each: FerretDB v1 panics on a createIndexes command holding two compound indexes.
 func (d *DB) EnsureIndexes(ctx context.Context) error {
 	for col, models := range indexes() {
-		if _, err := d.collection(col).Indexes().CreateMany(ctx, models); err != nil {
-			return fmt.Errorf("store.EnsureIndexes %s: %w", col, err)
+		for _, m := range models {
+			if _, err := d.collection(col).Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("store.EnsureIndexes %s: %w", col, err)
+			}
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
@@ -59,6 +60,7 @@ type accountDoc struct {
 	AccountID     string     `bson:"accountId"`
 	Language      string     `bson:"language"`
 	ResolvedAt    *time.Time `bson:"resolvedAt,omitempty"`
+	LastTriedAt   *time.Time `bson:"lastTriedAt,omitempty"`
 }
 
 type instanceDoc struct {
@@ -69,9 +71,18 @@ type instanceDoc struct {
 	APIKey        *sealedDoc  `bson:"apiKey,omitempty"`
 	Settings      settingsDoc `bson:"settings"`
 	Account       accountDoc  `bson:"account"`
+	Webhook       *webhookDoc `bson:"webhook,omitempty"`
 	InstalledAt   time.Time   `bson:"installedAt"`
 	UpdatedAt     time.Time   `bson:"updatedAt"`
 	UninstalledAt *time.Time  `bson:"uninstalledAt,omitempty"`
+}
+
+// webhookDoc is the instance's Sales notification subscription and the hash of the token in
+// its callback URL.
+type webhookDoc struct {
+	SubscriptionID string    `bson:"subscriptionId"`
+	TokenHash      string    `bson:"tokenHash"`
+	At             time.Time `bson:"at"`
 }
 
 type apiKeyDoc struct {
@@ -152,6 +163,10 @@ func toAccountDoc(a lifecycle.Account) accountDoc {
 		t := a.ResolvedAt
 		d.ResolvedAt = &t
 	}
+	if !a.LastTriedAt.IsZero() {
+		t := a.LastTriedAt
+		d.LastTriedAt = &t
+	}
 	return d
 }
 
@@ -190,6 +205,12 @@ func (s *Instances) toInstance(d instanceDoc) (lifecycle.Instance, error) {
 	}
 	if d.Account.ResolvedAt != nil {
 		in.Account.ResolvedAt = d.Account.ResolvedAt.UTC()
+	}
+	if d.Account.LastTriedAt != nil {
+		in.Account.LastTriedAt = d.Account.LastTriedAt.UTC()
+	}
+	if d.Webhook != nil {
+		in.Subscription = lifecycle.Subscription{ID: d.Webhook.SubscriptionID, At: d.Webhook.At.UTC()}
 	}
 	if d.UninstalledAt != nil {
 		in.UninstalledAt = d.UninstalledAt.UTC()
@@ -446,6 +467,7 @@ func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Ti
 			{Key: "apiKeyHash", Value: ""},
 			{Key: "apiKey", Value: ""},
 			{Key: "settings.clientSecret", Value: ""},
+			{Key: "webhook", Value: ""},
 		}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
 	})
@@ -477,27 +499,96 @@ func (s *Instances) SetAccount(ctx context.Context, id string, a lifecycle.Accou
 // InstancesWithoutAccount implements lifecycle.Store. It scans, which is fine for this rare
 // background query; the hot paths go by _id.
 func (s *Instances) InstancesWithoutAccount(ctx context.Context, limit int) ([]lifecycle.Instance, error) {
-	filter := bson.D{
+	return s.find(ctx, "store.InstancesWithoutAccount", bson.D{
 		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}},
 		{Key: "account.groupId", Value: ""},
+	}, limit, bson.D{{Key: "account.lastTriedAt", Value: 1}, {Key: "_id", Value: 1}})
+}
+
+// InstancesToReconcile implements forwarding.SubscriptionStore: enabled instances without a
+// subscription and disabled ones with one (settings completeness is the caller's to judge).
+func (s *Instances) InstancesToReconcile(ctx context.Context) ([]lifecycle.Instance, error) {
+	return s.find(ctx, "store.InstancesToReconcile", bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "state", Value: string(lifecycle.StateEnabled)}, {Key: "webhook", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "state", Value: string(lifecycle.StateDisabled)}, {Key: "webhook", Value: bson.D{{Key: "$exists", Value: true}}}},
+	}}}, 0, nil)
+}
+
+// LiveInstances implements forwarding.SubscriptionStore.
+func (s *Instances) LiveInstances(ctx context.Context) ([]lifecycle.Instance, error) {
+	return s.find(ctx, "store.LiveInstances", bson.D{
+		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}},
+	}, 0, nil)
+}
+
+func (s *Instances) find(ctx context.Context, op string, filter bson.D, limit int, sort bson.D) ([]lifecycle.Instance, error) {
+	opts := options.Find()
+	if limit > 0 {
+		opts.SetLimit(int64(limit))
 	}
-	cur, err := s.db.collection(colInstances).Find(ctx, filter, options.Find().SetLimit(int64(limit)))
+	if sort != nil {
+		opts.SetSort(sort)
+	}
+	cur, err := s.db.collection(colInstances).Find(ctx, filter, opts)
 	if err != nil {
-		return nil, fmt.Errorf("store.InstancesWithoutAccount: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	var docs []instanceDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("store.InstancesWithoutAccount: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	out := make([]lifecycle.Instance, 0, len(docs))
 	for _, d := range docs {
 		in, err := s.toInstance(d)
 		if err != nil {
-			return nil, fmt.Errorf("store.InstancesWithoutAccount: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		out = append(out, in)
 	}
 	return out, nil
+}
+
+// SetSubscription implements forwarding.SubscriptionStore.
+func (s *Instances) SetSubscription(ctx context.Context, id string, sub lifecycle.Subscription, tokenHash string) error {
+	_, err := s.db.collection(colInstances).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "webhook", Value: webhookDoc{SubscriptionID: sub.ID, TokenHash: tokenHash, At: sub.At}}}}})
+	if err != nil {
+		return fmt.Errorf("store.SetSubscription: %w", err)
+	}
+	return nil
+}
+
+// ClearSubscription implements forwarding.SubscriptionStore.
+func (s *Instances) ClearSubscription(ctx context.Context, id, subscriptionID string) error {
+	_, err := s.db.collection(colInstances).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "webhook.subscriptionId", Value: subscriptionID}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "webhook", Value: ""}}}})
+	if err != nil {
+		return fmt.Errorf("store.ClearSubscription: %w", err)
+	}
+	return nil
+}
+
+// WebhookTarget implements forwarding.WebhookTargets: one read by _id, projected to what the
+// webhook check needs, with nothing to decrypt.
+func (s *Instances) WebhookTarget(ctx context.Context, id string) (lifecycle.State, string, error) {
+	var doc struct {
+		State   string      `bson:"state"`
+		Webhook *webhookDoc `bson:"webhook"`
+	}
+	err := s.db.collection(colInstances).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+		options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "webhook", Value: 1}})).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", "", forwarding.ErrNotFound
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("store.WebhookTarget: %w", err)
+	}
+	if doc.Webhook == nil || doc.State == string(lifecycle.StateUninstalled) {
+		return lifecycle.State(doc.State), "", nil
+	}
+	return lifecycle.State(doc.State), doc.Webhook.TokenHash, nil
 }
 
 // RecordAudit implements lifecycle.Store.

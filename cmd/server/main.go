@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -67,22 +68,29 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 	}()
 
-	salesClient, err := sales.New(cfg.ZenviaAPIURL)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := forwarding.NewMetrics(registry)
+
+	salesClient, err := sales.New(cfg.ZenviaAPIURL, sales.WithObserver(metrics.ObserveSalesCall))
 	if err != nil {
 		return fmt.Errorf("ZENVIA_API_URL: %w", err)
 	}
-	stClient, err := seventargets.New(cfg.SevenTargetsAPIURL, cfg.SevenTargetsTokenURL)
+	stClient, err := seventargets.New(cfg.SevenTargetsAPIURL, cfg.SevenTargetsTokenURL, seventargets.WithObserver(metrics))
 	if err != nil {
 		return fmt.Errorf("SEVENTARGETS_API_URL: %w", err)
 	}
 
 	instances := store.NewInstances(db, keys)
+	outbox := store.NewOutbox(db)
 	svc := lifecycle.NewService(lifecycle.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret},
 		instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
+	subscriber := forwarding.NewSubscriber(salesClient, instances, cfg.PublicBaseURL, logger)
+	svc.SetSubscriptions(subscriber)
+	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
+	intake := forwarding.NewIntake(outbox, instances, worker.Wake, metrics)
 
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler := app.New(app.Config{Logger: logger, Lifecycle: svc, Store: db, Registry: registry})
+	handler := app.New(app.Config{Logger: logger, Lifecycle: svc, Intake: intake, Store: db, Registry: registry})
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
@@ -102,6 +110,8 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = (&lifecycle.AccountSync{Service: svc, Logger: logger}).Run(workers) })
+	wg.Go(func() { _ = subscriber.Run(workers, time.Minute) })
+	wg.Go(func() { _ = worker.Run(workers) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -45,7 +45,7 @@ func startServer(t *testing.T, environ map[string]string, stdout, stderr io.Writ
 	case addr := <-ready:
 		baseURL = "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
 	case err := <-done:
-		t.Fatalf("run: %v", err)
+		t.Fatalf("run: %v\n%s", err, stderr)
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")
 	}

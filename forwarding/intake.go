@@ -1,0 +1,98 @@
+package forwarding
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+)
+
+// WebhookTargets tells the intake which instance a webhook is for and how to check its token.
+type WebhookTargets interface {
+	// WebhookTarget returns the instance's state and the hash of its current webhook token
+	// ("" when it has none). It returns ErrNotFound for an unknown instance.
+	WebhookTarget(ctx context.Context, instanceID string) (lifecycle.State, string, error)
+}
+
+// HashToken returns what is stored of a webhook token: Sales keeps the token in the callback
+// URL, the App only its SHA-256.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte("zenvia-7targets webhook token\x00" + token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Intake accepts Sales webhooks into the outbox.
+type Intake struct {
+	store   Store
+	targets WebhookTargets
+	wake    func()
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// NewIntake returns an intake that queues into store and calls wake after queueing work.
+func NewIntake(store Store, targets WebhookTargets, wake func(), metrics *Metrics) *Intake {
+	if wake == nil {
+		wake = func() {}
+	}
+	return &Intake{store: store, targets: targets, wake: wake, metrics: metrics, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Accept authenticates a webhook for instanceID by its token, parses its body and stores its
+// prospect events durably; it returns only once they are stored. It returns ErrUnauthorized
+// for an unknown instance or a wrong token, and ErrMalformed for a body it cannot read.
+// Notifications for a disabled instance are accepted and dropped: it forwards nothing.
+func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte) (queued int, err error) {
+	state, hash, err := in.targets.WebhookTarget(ctx, instanceID)
+	if errors.Is(err, ErrNotFound) {
+		return 0, fmt.Errorf("%w: unknown instance", ErrUnauthorized)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("forwarding.Accept: %w", err)
+	}
+	got := HashToken(token)
+	if token == "" || hash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(hash)) != 1 {
+		return 0, fmt.Errorf("%w: wrong webhook token", ErrUnauthorized)
+	}
+	events, err := ParseNotifications(body)
+	if err != nil {
+		return 0, err
+	}
+	if state != lifecycle.StateEnabled {
+		in.metrics.webhookEvents("ignored", len(events))
+		return 0, nil
+	}
+	now := in.now()
+	ds := make([]Delivery, len(events))
+	for i, e := range events {
+		snapshotAt := e.Prospect.UpdatedAt
+		if snapshotAt.IsZero() {
+			snapshotAt = now
+		}
+		ds[i] = Delivery{
+			ID:            instanceID + ":" + e.Key,
+			InstanceID:    instanceID,
+			Kind:          KindNotification,
+			Prospect:      e.Prospect,
+			SnapshotAt:    snapshotAt,
+			CreatedAt:     now,
+			NextAttemptAt: now,
+			State:         StatePending,
+		}
+	}
+	n, err := in.store.Enqueue(ctx, ds)
+	if err != nil {
+		return 0, fmt.Errorf("forwarding.Accept: %w", err)
+	}
+	in.metrics.webhookEvents("queued", n)
+	in.metrics.webhookEvents("duplicate", len(ds)-n)
+	if n > 0 {
+		in.wake()
+	}
+	return n, nil
+}

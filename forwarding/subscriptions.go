@@ -1,0 +1,160 @@
+package forwarding
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/sales"
+)
+
+// SalesSubscriptions is the Sales notifications API.
+type SalesSubscriptions interface {
+	Subscribe(ctx context.Context, apiKey string, topics []string, callbackURL string) (sales.Subscription, error)
+	Subscriptions(ctx context.Context, apiKey string) ([]sales.Subscription, error)
+	Unsubscribe(ctx context.Context, apiKey, id string) error
+}
+
+// SubscriptionStore records each instance's subscription and webhook token hash.
+type SubscriptionStore interface {
+	// SetSubscription records the instance's subscription and the hash of the token in its
+	// callback URL; the previous token stops working.
+	SetSubscription(ctx context.Context, instanceID string, sub lifecycle.Subscription, tokenHash string) error
+	// ClearSubscription forgets the instance's subscription and token, if it is still id.
+	ClearSubscription(ctx context.Context, instanceID, id string) error
+	// InstancesToReconcile returns the live instances whose subscription may not match their
+	// state: enabled without a subscription, or disabled with one.
+	InstancesToReconcile(ctx context.Context) ([]lifecycle.Instance, error)
+	// LiveInstances returns every live instance (for the start-up check with Sales).
+	LiveInstances(ctx context.Context) ([]lifecycle.Instance, error)
+}
+
+// Subscriber keeps each instance's Sales notification subscription in line with its state:
+// subscribed while enabled with complete settings, unsubscribed otherwise.
+type Subscriber struct {
+	sales   SalesSubscriptions
+	store   SubscriptionStore
+	baseURL string
+	logger  *slog.Logger
+	now     func() time.Time
+}
+
+// NewSubscriber returns a Subscriber building callback URLs on publicBaseURL.
+func NewSubscriber(s SalesSubscriptions, store SubscriptionStore, publicBaseURL string, logger *slog.Logger) *Subscriber {
+	return &Subscriber{sales: s, store: store, baseURL: publicBaseURL, logger: logger, now: func() time.Time { return time.Now().UTC() }}
+}
+
+var _ lifecycle.Subscriptions = (*Subscriber)(nil)
+
+func wantsSubscription(in lifecycle.Instance) bool {
+	return in.State == lifecycle.StateEnabled && in.Settings.Complete()
+}
+
+// Sync implements lifecycle.Subscriptions. force subscribes again even if a subscription is
+// recorded (after a key refresh, the old one belongs to the old key).
+func (s *Subscriber) Sync(ctx context.Context, in lifecycle.Instance, force bool) error {
+	switch {
+	case wantsSubscription(in) && (force || in.Subscription.ID == ""):
+		return s.subscribe(ctx, in)
+	case !wantsSubscription(in) && in.Subscription.ID != "":
+		return s.Cancel(ctx, in)
+	}
+	return nil
+}
+
+func (s *Subscriber) subscribe(ctx context.Context, in lifecycle.Instance) error {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	callback := s.baseURL + "/webhooks/sales/" + url.PathEscape(in.ID) + "?token=" + token
+	sub, err := s.sales.Subscribe(ctx, in.APIKey, []string{sales.TopicProspects}, callback)
+	if err != nil {
+		return fmt.Errorf("forwarding.Subscribe: %w", err)
+	}
+	if err := s.store.SetSubscription(ctx, in.ID, lifecycle.Subscription{ID: sub.ID, At: s.now()}, HashToken(token)); err != nil {
+		return fmt.Errorf("forwarding.Subscribe: %w", err)
+	}
+	if old := in.Subscription.ID; old != "" && old != sub.ID {
+		// Sales keeps one subscription per group and deactivates the old one itself; removing
+		// it is tidiness, and it may already belong to a refreshed-away key.
+		_ = s.sales.Unsubscribe(ctx, in.APIKey, old)
+	}
+	s.logger.InfoContext(ctx, "subscribed to Sales notifications", "instance", in.ID, "subscription", sub.ID)
+	return nil
+}
+
+// Cancel implements lifecycle.Subscriptions: it removes the subscription at Sales and forgets
+// the webhook token, so notifications still in flight are refused.
+func (s *Subscriber) Cancel(ctx context.Context, in lifecycle.Instance) error {
+	if in.Subscription.ID == "" {
+		return nil
+	}
+	err := s.sales.Unsubscribe(ctx, in.APIKey, in.Subscription.ID)
+	if cerr := s.store.ClearSubscription(ctx, in.ID, in.Subscription.ID); cerr != nil {
+		return fmt.Errorf("forwarding.Cancel: %w", cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("forwarding.Cancel: %w", err)
+	}
+	s.logger.InfoContext(ctx, "unsubscribed from Sales notifications", "instance", in.ID)
+	return nil
+}
+
+// Repair brings every instance whose subscription may be off in line. With verify, it also
+// asks Sales whether each recorded subscription still exists and subscribes again if not
+// (run at start: Sales may have dropped one while the App was down).
+func (s *Subscriber) Repair(ctx context.Context, verify bool) error {
+	list := s.store.InstancesToReconcile
+	if verify {
+		list = s.store.LiveInstances
+	}
+	instances, err := list(ctx)
+	if err != nil {
+		return fmt.Errorf("forwarding.Repair: %w", err)
+	}
+	var errs []error
+	for _, in := range instances {
+		if ctx.Err() != nil {
+			break
+		}
+		force := false
+		if verify && wantsSubscription(in) && in.Subscription.ID != "" {
+			subs, err := s.sales.Subscriptions(ctx, in.APIKey)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			force = !slices.ContainsFunc(subs, func(x sales.Subscription) bool { return x.ID == in.Subscription.ID })
+		}
+		if err := s.Sync(ctx, in, force); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run repairs subscriptions at start (verifying them with Sales) and then every interval.
+func (s *Subscriber) Run(ctx context.Context, interval time.Duration) error {
+	verify := true
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := s.Repair(ctx, verify); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "subscription repair incomplete; will retry", "error", err)
+		} else if err == nil {
+			verify = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

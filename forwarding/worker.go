@@ -1,0 +1,491 @@
+package forwarding
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// LeadSender is the 7Targets API as the worker uses it. Its errors say whether they are worth
+// retrying (seventargets.IsRetryable).
+type LeadSender interface {
+	CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error)
+	UpdateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error)
+	StopFollowup(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error)
+}
+
+// ProspectSource looks a prospect up in Zenvia Sales, for notifications that carry only its id.
+type ProspectSource interface {
+	Prospect(ctx context.Context, apiKey, prospectID string) (sales.Prospect, error)
+}
+
+// WorkerConfig tunes a Worker; zero values take the defaults in brackets.
+type WorkerConfig struct {
+	Concurrency  int           // deliveries in flight at once [8]
+	Lease        time.Duration // how long a claim holds [2m]; must exceed JobTimeout
+	JobTimeout   time.Duration // budget of one delivery attempt [30s]
+	PollInterval time.Duration // how often to look for work other processes queued or that fell due [1s]
+	BaseBackoff  time.Duration // first retry delay [2s]
+	MaxBackoff   time.Duration // retry delay cap [5m]
+	MaxAge       time.Duration // a delivery still failing after this is dead-lettered [24h]
+}
+
+func (c WorkerConfig) withDefaults() WorkerConfig {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
+	}
+	def(&c.Lease, 2*time.Minute)
+	def(&c.JobTimeout, 30*time.Second)
+	def(&c.PollInterval, time.Second)
+	def(&c.BaseBackoff, 2*time.Second)
+	def(&c.MaxBackoff, 5*time.Minute)
+	def(&c.MaxAge, 24*time.Hour)
+	return c
+}
+
+// Worker delivers the outbox to 7Targets. Several workers, in one process or many, may share
+// one database: claims make each attempt of a delivery run in one of them only.
+type Worker struct {
+	cfg       WorkerConfig
+	store     Store
+	instances Instances
+	leads     LeadSender
+	prospects ProspectSource
+	metrics   *Metrics
+	logger    *slog.Logger
+	owner     string
+	wake      chan struct{}
+	now       func() time.Time
+	prospect  keyedMutex
+}
+
+// NewWorker returns a worker; metrics may be nil.
+func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSender, prospects ProspectSource, metrics *Metrics, logger *slog.Logger) *Worker {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return &Worker{
+		cfg:       cfg.withDefaults(),
+		store:     store,
+		instances: instances,
+		leads:     leads,
+		prospects: prospects,
+		metrics:   metrics,
+		logger:    logger,
+		owner:     hex.EncodeToString(b),
+		wake:      make(chan struct{}, 1),
+		now:       func() time.Time { return time.Now().UTC() },
+		prospect:  keyedMutex{m: map[string]*keyedEntry{}},
+	}
+}
+
+// Wake tells the worker new work is queued, so it need not wait for its next poll.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for the deliveries in flight to finish (each within
+// its JobTimeout) and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, w.cfg.Concurrency)
+	batch := 4 * w.cfg.Concurrency
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	lastStats := time.Time{}
+	for {
+		if now := w.now(); now.Sub(lastStats) >= 5*time.Second {
+			w.recordStats(ctx)
+			lastStats = now
+		}
+		due, err := w.store.Due(ctx, w.now(), batch)
+		if err != nil && ctx.Err() == nil {
+			w.logger.WarnContext(ctx, "reading the outbox failed", "error", err)
+		}
+		for _, d := range due {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			now := w.now()
+			claimed, err := w.store.Claim(ctx, d, w.owner, now, now.Add(w.cfg.Lease))
+			if err != nil {
+				<-slots
+				if !errors.Is(err, ErrClaimed) && ctx.Err() == nil {
+					w.logger.WarnContext(ctx, "claiming a delivery failed", "delivery", d.ID, "error", err)
+				}
+				continue
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				w.process(context.WithoutCancel(ctx), claimed)
+			})
+		}
+		if len(due) == batch {
+			continue // more may be due right now
+		}
+		timer.Reset(w.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+func (w *Worker) recordStats(ctx context.Context) {
+	if w.metrics == nil {
+		return
+	}
+	depth, oldest, err := w.store.Stats(ctx)
+	if err != nil {
+		return
+	}
+	w.metrics.setQueue(depth, oldest, w.now())
+}
+
+// process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
+func (w *Worker) process(ctx context.Context, d Delivery) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
+	defer cancel()
+	// One prospect's deliveries run one at a time in this process, so they see each other's
+	// effects; across processes the creation reservation keeps creations unique.
+	unlock := w.prospect.lock(d.InstanceID + ":" + d.Prospect.ID)
+	defer unlock()
+
+	res := w.attempt(ctx, d)
+	d.LastError = res.err
+	switch {
+	case res.retry:
+		w.retry(ctx, d, res)
+	default:
+		w.finish(ctx, d, res)
+	}
+}
+
+// result is how one attempt ended.
+type result struct {
+	state   DeliveryState
+	outcome Outcome
+	reason  string
+	lead    *Lead
+	// retry asks for another attempt after at least after; called says whether the attempt
+	// reached 7Targets (so counts as one).
+	retry  bool
+	after  time.Duration
+	called bool
+	err    string
+}
+
+func done(o Outcome, reason string) result { return result{state: StateDone, outcome: o, reason: reason} }
+func skipped(reason string) result         { return result{state: StateSkipped, outcome: OutcomeNone, reason: reason} }
+func failed(reason string) result          { return result{state: StateFailed, outcome: OutcomeNone, reason: reason} }
+func retryLater(err error, after time.Duration, called bool) result {
+	return result{retry: true, after: after, called: called, err: errorText(err)}
+}
+
+// waitBriefly is how long a delivery waits for another one of its prospect to finish creating.
+const waitBriefly = time.Second
+
+func (w *Worker) attempt(ctx context.Context, d Delivery) result {
+	inst, err := w.instances.Instance(ctx, d.InstanceID)
+	switch {
+	case errors.Is(err, lifecycle.ErrNotFound):
+		return skipped("the instance no longer exists")
+	case err != nil:
+		return retryLater(err, 0, false)
+	case inst.State != lifecycle.StateEnabled:
+		return skipped("the instance is " + string(inst.State))
+	case !inst.Settings.Complete():
+		return skipped("the instance's 7Targets settings are incomplete")
+	}
+
+	if d.Prospect.Partial && d.Kind == KindNotification {
+		p, err := w.prospects.Prospect(ctx, inst.APIKey, d.Prospect.ID)
+		switch {
+		case errors.Is(err, sales.ErrNotFound):
+			return skipped("the prospect no longer exists in Zenvia Sales")
+		case err != nil && sales.IsRetryable(err):
+			return retryLater(err, retryAfterOf(err), false)
+		case err != nil:
+			return failed("looking the prospect up in Zenvia Sales failed: " + errorText(err))
+		}
+		full := FromSales(p)
+		full.UpdatedAt = d.Prospect.UpdatedAt
+		d.Prospect = full
+	}
+
+	var lead *Lead
+	switch l, err := w.store.Lead(ctx, d.InstanceID, d.Prospect.ID); {
+	case err == nil:
+		lead = &l
+	case !errors.Is(err, ErrNotFound):
+		return retryLater(err, 0, false)
+	}
+
+	overrides := d.Overrides
+	if lead != nil && lead.LeadID != 0 {
+		overrides.Email = lead.Email // 7Targets cannot change a lead's email
+	}
+	body, mapErr := ToLead(inst.Settings, d.Prospect, overrides)
+	act, reason := decide(inst.Settings, lead, d, Fingerprint(body))
+	if act == actCreate || act == actSkip {
+		// Another delivery of this prospect, perhaps in another process, may be creating its lead
+		// right now: wait for it rather than create twice or record a skip it would overwrite.
+		holder, err := w.store.CreationHolder(ctx, d.InstanceID, d.Prospect.ID)
+		if err != nil {
+			return retryLater(err, 0, false)
+		}
+		if holder != "" && holder != d.ID {
+			return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
+		}
+	}
+	if act == actCreate && errors.Is(mapErr, ErrNoEmail) {
+		act, reason = actSkip, reasonNoEmail
+	}
+
+	creds := seventargets.Credentials{
+		ClientID: inst.Settings.ClientID, ClientSecret: inst.Settings.ClientSecret, UserIdentifier: inst.Settings.UserIdentifier,
+	}
+	switch act {
+	case actNone:
+		return w.noteSnapshot(ctx, lead, d, done(OutcomeNone, reason))
+	case actSkip:
+		return w.skip(ctx, lead, d, reason)
+	case actCreate:
+		return w.create(ctx, inst, creds, d, body)
+	case actUpdate:
+		body.ID = lead.LeadID
+		res, err := w.leads.UpdateLead(ctx, inst.ID, creds, body)
+		return w.afterCall(ctx, d, lead, body, res, err, OutcomeUpdated)
+	default: // actStop
+		body.ID = lead.LeadID
+		res, err := w.leads.StopFollowup(ctx, inst.ID, creds, body)
+		return w.afterCall(ctx, d, lead, body, res, err, OutcomeStopped)
+	}
+}
+
+func (w *Worker) create(ctx context.Context, inst lifecycle.Instance, creds seventargets.Credentials, d Delivery, body seventargets.Lead) result {
+	holder, err := w.store.ClaimCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID)
+	if err != nil {
+		return retryLater(err, 0, false)
+	}
+	if holder != d.ID {
+		return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
+	}
+	res, err := w.leads.CreateLead(ctx, inst.ID, creds, body)
+	r := w.afterCall(ctx, d, nil, body, res, err, OutcomeCreated)
+	if r.state == StateFailed {
+		// Refused for good: let a later delivery (an agent adding an email, say) try again.
+		if err := w.store.ReleaseCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID); err != nil {
+			w.logger.WarnContext(ctx, "releasing a lead creation failed", "delivery", d.ID, "error", err)
+		}
+	}
+	return r
+}
+
+// afterCall turns a 7Targets answer into the delivery's result and the prospect's lead record.
+func (w *Worker) afterCall(ctx context.Context, d Delivery, lead *Lead, body seventargets.Lead, res seventargets.LeadResult, err error, outcome Outcome) result {
+	if err != nil {
+		if seventargets.IsRetryable(err) {
+			return retryLater(err, retryAfterOf(err), true)
+		}
+		r := failed(errorText(err))
+		r.called = true
+		return r
+	}
+	l := Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID}
+	if lead != nil {
+		l = *lead
+	}
+	l.State = LeadForwarded
+	if outcome == OutcomeStopped {
+		l.State = LeadStopped
+	}
+	l.Reason = ""
+	if res.ID != 0 {
+		l.LeadID = res.ID
+	}
+	l.Email = body.Email
+	l.AssistantEmail, l.ScheduleName = body.AssistantEmail, body.ScheduleName
+	l.Fingerprint = Fingerprint(withoutID(body))
+	l.SevenTargetsState, l.SubState = res.State, res.SubState
+	l.NextScheduleTime = time.Time{}
+	if res.NextScheduleTime != nil {
+		l.NextScheduleTime = res.NextScheduleTime.UTC()
+	}
+	l.LastAction, l.LastError = outcome, ""
+	r := done(outcome, "")
+	r.called, r.lead = true, &l
+	return w.noteSnapshot(ctx, &l, d, r)
+}
+
+func withoutID(l seventargets.Lead) seventargets.Lead {
+	l.ID = 0
+	return l
+}
+
+// skip records that the prospect was deliberately not forwarded.
+func (w *Worker) skip(ctx context.Context, lead *Lead, d Delivery, reason string) result {
+	l := Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID, State: LeadSkipped}
+	if lead != nil {
+		l = *lead
+	}
+	l.Reason = reason
+	return w.noteSnapshot(ctx, &l, d, skipped(reason))
+}
+
+// noteSnapshot saves the lead record with what this delivery taught about the prospect.
+func (w *Worker) noteSnapshot(ctx context.Context, l *Lead, d Delivery, r result) result {
+	if l == nil {
+		return r
+	}
+	if d.SnapshotAt.After(l.SnapshotAt) {
+		l.SnapshotAt = d.SnapshotAt
+		if d.Prospect.Status != "" {
+			l.ProspectStatus = d.Prospect.Status
+		}
+	}
+	l.UpdatedAt = w.now()
+	if err := w.store.SaveLead(ctx, *l); err != nil {
+		// The 7Targets action happened; recording it failed. Running the delivery again is
+		// safe: deciding is idempotent and 7Targets creates-or-assigns by email.
+		return retryLater(err, 0, r.called)
+	}
+	r.lead = l
+	return r
+}
+
+func (w *Worker) finish(ctx context.Context, d Delivery, r result) {
+	now := w.now()
+	if r.called {
+		d.Attempts++
+		w.metrics.attempt(r.state != StateFailed)
+	}
+	d.State, d.Outcome, d.Reason, d.FinishedAt = r.state, r.outcome, r.reason, now
+	if r.lead != nil {
+		d.LeadID, d.LeadState, d.AssistantEmail = r.lead.LeadID, r.lead.SevenTargetsState, r.lead.AssistantEmail
+	}
+	if err := w.store.Finish(ctx, d); err != nil {
+		// The lease runs out and the delivery runs again; deciding again finds nothing to do.
+		w.logger.WarnContext(ctx, "recording a delivery's outcome failed", "delivery", d.ID, "error", err)
+		return
+	}
+	w.metrics.delivered(d.State, d.Outcome)
+	level := slog.LevelInfo
+	if d.State == StateFailed || d.State == StateDead {
+		level = slog.LevelWarn
+	}
+	w.logger.Log(ctx, level, "delivery finished", "delivery", d.ID, "instance", d.InstanceID, "kind", d.Kind,
+		"state", d.State, "outcome", d.Outcome, "reason", d.Reason, "attempts", d.Attempts, "lead", d.LeadID)
+}
+
+func (w *Worker) retry(ctx context.Context, d Delivery, r result) {
+	now := w.now()
+	if r.called {
+		d.Attempts++
+		w.metrics.attempt(false)
+	}
+	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
+		d.LastError = r.err
+		w.finish(ctx, d, result{state: StateDead, outcome: OutcomeNone, reason: "gave up after " + w.cfg.MaxAge.String() + ": " + r.err})
+		return
+	}
+	delay := r.after
+	if r.called || delay == 0 {
+		delay = max(delay, w.backoff(d.Attempts))
+	}
+	d.NextAttemptAt = now.Add(delay)
+	if err := w.store.Release(ctx, d); err != nil {
+		w.logger.WarnContext(ctx, "releasing a delivery failed; its lease will expire", "delivery", d.ID, "error", err)
+		return
+	}
+	w.logger.InfoContext(ctx, "delivery will be retried", "delivery", d.ID, "attempts", d.Attempts, "in", delay.String(), "error", r.err)
+}
+
+// backoff is the delay before the next attempt after n failed ones: exponential from
+// BaseBackoff, capped at MaxBackoff, with ±20% jitter so retries of many deliveries spread out.
+func (w *Worker) backoff(n int) time.Duration {
+	d := w.cfg.BaseBackoff
+	for i := 1; i < n && d < w.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.MaxBackoff)
+	jitter := time.Duration(mrand.Int64N(int64(d)/5*2+1)) - d/5
+	return d + jitter
+}
+
+func retryAfterOf(err error) time.Duration {
+	var st *seventargets.APIError
+	if errors.As(err, &st) {
+		return st.RetryAfter
+	}
+	var se *sales.APIError
+	if errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
+}
+
+// errorText keeps an error's message for the record, bounded.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+// keyedMutex serialises work per key and forgets keys nobody holds.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+

@@ -1,0 +1,478 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+)
+
+// Outbox persists deliveries and lead records for the forwarding package.
+//
+// Pending deliveries live in their own small collection (outbox) and move to the history
+// (deliveries) when they finish: the workers' due-scan then reads only pending work, which
+// matters on the embedded store, whose finds on secondary indexes scan the collection.
+//
+// What workers in several processes race for is decided by unique _id inserts, atomic on
+// MongoDB and on a shared embedded store alike: a claim is the insert of "<delivery>:<n>",
+// and the right to create a prospect's 7Targets lead is the insert of its creation record.
+type Outbox struct {
+	db *DB
+}
+
+// NewOutbox returns the outbox of db.
+func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
+
+var _ forwarding.Store = (*Outbox)(nil)
+
+type prospectDoc struct {
+	ID        string    `bson:"id"`
+	GroupID   string    `bson:"groupId,omitempty"`
+	FirstName string    `bson:"firstName,omitempty"`
+	LastName  string    `bson:"lastName,omitempty"`
+	Emails    []string  `bson:"emails,omitempty"`
+	Phones    []string  `bson:"phones,omitempty"`
+	Status    string    `bson:"status,omitempty"`
+	UTMSource string    `bson:"utmSource,omitempty"`
+	Comments  string    `bson:"comments,omitempty"`
+	UpdatedAt time.Time `bson:"updatedAt,omitempty"`
+	Partial   bool      `bson:"partial,omitempty"`
+}
+
+type overridesDoc struct {
+	Email          string `bson:"email,omitempty"`
+	AssistantEmail string `bson:"assistantEmail,omitempty"`
+	ScheduleName   string `bson:"scheduleName,omitempty"`
+}
+
+// deliveryDoc is both an outbox entry and, with its outcome filled in, a history entry.
+type deliveryDoc struct {
+	ID            string       `bson:"_id"`
+	InstanceID    string       `bson:"instanceId"`
+	Kind          string       `bson:"kind"`
+	Prospect      prospectDoc  `bson:"prospect"`
+	Overrides     overridesDoc `bson:"overrides,omitempty"`
+	SnapshotAt    time.Time    `bson:"snapshotAt"`
+	CreatedAt     time.Time    `bson:"createdAt"`
+	Round         int          `bson:"round"` // 0, then +1 per manual retry
+	Attempts      int          `bson:"attempts"`
+	Claims        int          `bson:"claims"`
+	Owner         string       `bson:"owner,omitempty"`
+	NextAttemptAt time.Time    `bson:"nextAttemptAt"`
+	LeaseUntil    time.Time    `bson:"leaseUntil"`
+	LastError     string       `bson:"lastError,omitempty"`
+
+	State          string    `bson:"state"`
+	Outcome        string    `bson:"outcome,omitempty"`
+	Reason         string    `bson:"reason,omitempty"`
+	LeadID         int64     `bson:"leadId,omitempty"`
+	LeadState      string    `bson:"leadState,omitempty"`
+	AssistantEmail string    `bson:"assistantEmail,omitempty"`
+	FinishedAt     time.Time `bson:"finishedAt,omitempty"`
+	Day            string    `bson:"day,omitempty"` // YYYY-MM-DD (UTC) of FinishedAt, for the report
+	Retrying       bool      `bson:"retrying,omitempty"`
+}
+
+type claimDoc struct {
+	ID         string    `bson:"_id"` // <delivery>:<n>
+	Owner      string    `bson:"owner"`
+	At         time.Time `bson:"at"`
+	LeaseUntil time.Time `bson:"leaseUntil"`
+}
+
+type leadDoc struct {
+	ID                string    `bson:"_id"` // <instance>:<prospect>
+	InstanceID        string    `bson:"instanceId"`
+	ProspectID        string    `bson:"prospectId"`
+	State             string    `bson:"state"`
+	Reason            string    `bson:"reason,omitempty"`
+	LeadID            int64     `bson:"leadId,omitempty"`
+	Email             string    `bson:"email,omitempty"`
+	AssistantEmail    string    `bson:"assistantEmail,omitempty"`
+	ScheduleName      string    `bson:"scheduleName,omitempty"`
+	Fingerprint       string    `bson:"fingerprint,omitempty"`
+	SnapshotAt        time.Time `bson:"snapshotAt"`
+	ProspectStatus    string    `bson:"prospectStatus,omitempty"`
+	SevenTargetsState string    `bson:"sevenTargetsState,omitempty"`
+	SubState          string    `bson:"subState,omitempty"`
+	NextScheduleTime  time.Time `bson:"nextScheduleTime,omitempty"`
+	LastAction        string    `bson:"lastAction,omitempty"`
+	LastError         string    `bson:"lastError,omitempty"`
+	UpdatedAt         time.Time `bson:"updatedAt"`
+}
+
+type creationDoc struct {
+	ID         string    `bson:"_id"` // <instance>:<prospect>
+	DeliveryID string    `bson:"deliveryId"`
+	At         time.Time `bson:"at"`
+}
+
+func leadKey(instanceID, prospectID string) string { return instanceID + ":" + prospectID }
+
+func toDeliveryDoc(d forwarding.Delivery) deliveryDoc {
+	p := d.Prospect
+	doc := deliveryDoc{
+		ID:         d.ID,
+		InstanceID: d.InstanceID,
+		Kind:       string(d.Kind),
+		Prospect: prospectDoc{
+			ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
+			Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: p.UpdatedAt, Partial: p.Partial,
+		},
+		Overrides:      overridesDoc(d.Overrides),
+		SnapshotAt:     d.SnapshotAt,
+		CreatedAt:      d.CreatedAt,
+		Round:          d.Round,
+		Attempts:       d.Attempts,
+		Claims:         d.Claims,
+		NextAttemptAt:  d.NextAttemptAt,
+		LeaseUntil:     d.LeaseUntil,
+		LastError:      d.LastError,
+		State:          string(d.State),
+		Outcome:        string(d.Outcome),
+		Reason:         d.Reason,
+		LeadID:         d.LeadID,
+		LeadState:      d.LeadState,
+		AssistantEmail: d.AssistantEmail,
+		FinishedAt:     d.FinishedAt,
+	}
+	if doc.State == "" {
+		doc.State = string(forwarding.StatePending)
+	}
+	if !d.FinishedAt.IsZero() {
+		doc.Day = d.FinishedAt.UTC().Format(time.DateOnly)
+	}
+	return doc
+}
+
+func toDelivery(doc deliveryDoc) forwarding.Delivery {
+	p := doc.Prospect
+	return forwarding.Delivery{
+		ID:         doc.ID,
+		InstanceID: doc.InstanceID,
+		Kind:       forwarding.Kind(doc.Kind),
+		Prospect: forwarding.Prospect{
+			ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
+			Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: utc(p.UpdatedAt), Partial: p.Partial,
+		},
+		Overrides:      forwarding.Overrides(doc.Overrides),
+		SnapshotAt:     utc(doc.SnapshotAt),
+		CreatedAt:      utc(doc.CreatedAt),
+		Round:          doc.Round,
+		Attempts:       doc.Attempts,
+		Claims:         doc.Claims,
+		NextAttemptAt:  utc(doc.NextAttemptAt),
+		LeaseUntil:     utc(doc.LeaseUntil),
+		LastError:      doc.LastError,
+		State:          forwarding.DeliveryState(doc.State),
+		Outcome:        forwarding.Outcome(doc.Outcome),
+		Reason:         doc.Reason,
+		LeadID:         doc.LeadID,
+		LeadState:      doc.LeadState,
+		AssistantEmail: doc.AssistantEmail,
+		FinishedAt:     utc(doc.FinishedAt),
+		Retrying:       doc.Retrying,
+	}
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Enqueue implements forwarding.Store. The inserts are unordered, so one duplicate does not
+// stop the others.
+func (o *Outbox) Enqueue(ctx context.Context, ds []forwarding.Delivery) (int, error) {
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	docs := make([]any, len(ds))
+	for i, d := range ds {
+		docs[i] = toDeliveryDoc(d)
+	}
+	res, err := o.db.collection(colOutbox).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err != nil && !onlyDuplicates(err) {
+		return 0, fmt.Errorf("store.Enqueue: %w", err)
+	}
+	if res == nil {
+		return 0, nil
+	}
+	return len(res.InsertedIDs), nil
+}
+
+// onlyDuplicates reports whether every write error of a bulk insert is a duplicate key.
+func onlyDuplicates(err error) bool {
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) {
+		if bwe.WriteConcernError != nil {
+			return false
+		}
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) {
+				return false
+			}
+		}
+		return true
+	}
+	return mongo.IsDuplicateKeyError(err)
+}
+
+// Due implements forwarding.Store.
+func (o *Outbox) Due(ctx context.Context, now time.Time, n int) ([]forwarding.Delivery, error) {
+	filter := bson.D{
+		{Key: "nextAttemptAt", Value: bson.D{{Key: "$lte", Value: now}}},
+		{Key: "leaseUntil", Value: bson.D{{Key: "$lte", Value: now}}},
+	}
+	cur, err := o.db.collection(colOutbox).Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "nextAttemptAt", Value: 1}}).SetLimit(int64(n)))
+	if err != nil {
+		return nil, fmt.Errorf("store.Due: %w", err)
+	}
+	var docs []deliveryDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store.Due: %w", err)
+	}
+	out := make([]forwarding.Delivery, len(docs))
+	for i, d := range docs {
+		out[i] = toDelivery(d)
+	}
+	return out, nil
+}
+
+func claimID(deliveryID string, n int) string { return deliveryID + ":" + strconv.Itoa(n) }
+
+// Claim implements forwarding.Store. The insert of claim n+1 picks one winner among workers
+// that read the delivery with n claims; a claim whose holder died (its lease passed without
+// the delivery moving on) is stepped over by claiming n+2.
+func (o *Outbox) Claim(ctx context.Context, d forwarding.Delivery, owner string, now, leaseUntil time.Time) (forwarding.Delivery, error) {
+	claims := o.db.collection(colClaims)
+	n := d.Claims + 1
+	for range 4 {
+		_, err := claims.InsertOne(ctx, claimDoc{ID: claimID(d.ID, n), Owner: owner, At: now, LeaseUntil: leaseUntil})
+		if err == nil {
+			break
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return d, fmt.Errorf("store.Claim: %w", err)
+		}
+		var held claimDoc
+		if err := claims.FindOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, n)}}).Decode(&held); err != nil {
+			return d, forwarding.ErrClaimed // gone meanwhile: someone moved on
+		}
+		if held.LeaseUntil.After(now) {
+			return d, forwarding.ErrClaimed
+		}
+		n++
+	}
+	// The delivery must still be pending and not claimed further since: if it finished
+	// meanwhile (its claims are deleted last), this update matches nothing.
+	res, err := o.db.collection(colOutbox).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: bson.D{{Key: "$lt", Value: n}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "claims", Value: n}, {Key: "owner", Value: owner}, {Key: "leaseUntil", Value: leaseUntil}}}})
+	if err != nil || res.MatchedCount == 0 {
+		_, _ = claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, n)}, {Key: "owner", Value: owner}})
+		if err != nil {
+			return d, fmt.Errorf("store.Claim: %w", err)
+		}
+		return d, forwarding.ErrClaimed
+	}
+	d.Claims, d.LeaseUntil = n, leaseUntil
+	return d, nil
+}
+
+// Release implements forwarding.Store.
+func (o *Outbox) Release(ctx context.Context, d forwarding.Delivery) error {
+	_, err := o.db.collection(colOutbox).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: d.Claims}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "attempts", Value: d.Attempts},
+			{Key: "nextAttemptAt", Value: d.NextAttemptAt},
+			{Key: "lastError", Value: d.LastError},
+			{Key: "prospect", Value: toDeliveryDoc(d).Prospect},
+			{Key: "leaseUntil", Value: time.Unix(0, 0).UTC()},
+		}}})
+	if err != nil {
+		return fmt.Errorf("store.Release: %w", err)
+	}
+	return nil
+}
+
+// Finish implements forwarding.Store. The history entry is written first and the outbox entry
+// removed after, so a crash between the two only makes the delivery run again, and deciding
+// again is idempotent. A later round (a manual retry) replaces the history entry; a duplicate
+// of the first round does not.
+func (o *Outbox) Finish(ctx context.Context, d forwarding.Delivery) error {
+	doc := toDeliveryDoc(d)
+	doc.Owner, doc.LeaseUntil = "", time.Time{}
+	hist := o.db.collection(colDeliveries)
+	var err error
+	if d.Round > 0 {
+		_, err = hist.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, doc, options.Replace().SetUpsert(true))
+	} else if _, err = hist.InsertOne(ctx, doc); mongo.IsDuplicateKeyError(err) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("store.Finish: %w", err)
+	}
+	if _, err := o.db.collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
+		return fmt.Errorf("store.Finish: %w", err)
+	}
+	ids := make(bson.A, 0, d.Claims)
+	for n := 1; n <= d.Claims; n++ {
+		ids = append(ids, claimID(d.ID, n))
+	}
+	if _, err := o.db.collection(colClaims).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+		return fmt.Errorf("store.Finish: claims: %w", err)
+	}
+	return nil
+}
+
+// Stats implements forwarding.Store.
+func (o *Outbox) Stats(ctx context.Context) (int, time.Time, error) {
+	col := o.db.collection(colOutbox)
+	n, err := col.CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("store.Stats: %w", err)
+	}
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	var oldest deliveryDoc
+	err = col.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "createdAt", Value: 1}}).
+		SetProjection(bson.D{{Key: "createdAt", Value: 1}})).Decode(&oldest)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, time.Time{}, fmt.Errorf("store.Stats: %w", err)
+	}
+	return int(n), utc(oldest.CreatedAt), nil
+}
+
+// Delivery implements forwarding.Store.
+func (o *Outbox) Delivery(ctx context.Context, id string) (forwarding.Delivery, error) {
+	for _, col := range []string{colOutbox, colDeliveries} {
+		var doc deliveryDoc
+		err := o.db.collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+		if err == nil {
+			return toDelivery(doc), nil
+		}
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return forwarding.Delivery{}, fmt.Errorf("store.Delivery: %w", err)
+		}
+	}
+	return forwarding.Delivery{}, forwarding.ErrNotFound
+}
+
+// Requeue implements forwarding.Store.
+func (o *Outbox) Requeue(ctx context.Context, id string, now time.Time) error {
+	var doc deliveryDoc
+	err := o.db.collection(colDeliveries).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return forwarding.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store.Requeue: %w", err)
+	}
+	if doc.State != string(forwarding.StateFailed) && doc.State != string(forwarding.StateDead) {
+		return fmt.Errorf("%w: only failed deliveries can be retried", forwarding.ErrInvalid)
+	}
+	next := doc
+	next.Round++
+	next.Attempts, next.Claims, next.Owner = 0, 0, ""
+	next.NextAttemptAt, next.LeaseUntil, next.CreatedAt = now, time.Time{}, now
+	next.State, next.Outcome, next.Reason, next.FinishedAt, next.Day = string(forwarding.StatePending), "", "", time.Time{}, ""
+	if _, err := o.db.collection(colOutbox).InsertOne(ctx, next); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil // already retrying
+		}
+		return fmt.Errorf("store.Requeue: %w", err)
+	}
+	if _, err := o.db.collection(colDeliveries).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "retrying", Value: true}}}}); err != nil {
+		return fmt.Errorf("store.Requeue: %w", err)
+	}
+	return nil
+}
+
+// Lead implements forwarding.Store.
+func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (forwarding.Lead, error) {
+	var d leadDoc
+	err := o.db.collection(colLeads).FindOne(ctx, bson.D{{Key: "_id", Value: leadKey(instanceID, prospectID)}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return forwarding.Lead{}, forwarding.ErrNotFound
+	}
+	if err != nil {
+		return forwarding.Lead{}, fmt.Errorf("store.Lead: %w", err)
+	}
+	return forwarding.Lead{
+		InstanceID: d.InstanceID, ProspectID: d.ProspectID, State: forwarding.LeadState(d.State), Reason: d.Reason,
+		LeadID: d.LeadID, Email: d.Email, AssistantEmail: d.AssistantEmail, ScheduleName: d.ScheduleName,
+		Fingerprint: d.Fingerprint, SnapshotAt: utc(d.SnapshotAt), ProspectStatus: d.ProspectStatus,
+		SevenTargetsState: d.SevenTargetsState, SubState: d.SubState, NextScheduleTime: utc(d.NextScheduleTime),
+		LastAction: forwarding.Outcome(d.LastAction), LastError: d.LastError, UpdatedAt: utc(d.UpdatedAt),
+	}, nil
+}
+
+// SaveLead implements forwarding.Store.
+func (o *Outbox) SaveLead(ctx context.Context, l forwarding.Lead) error {
+	doc := leadDoc{
+		ID: leadKey(l.InstanceID, l.ProspectID), InstanceID: l.InstanceID, ProspectID: l.ProspectID, State: string(l.State),
+		Reason: l.Reason, LeadID: l.LeadID, Email: l.Email, AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName,
+		Fingerprint: l.Fingerprint, SnapshotAt: l.SnapshotAt, ProspectStatus: l.ProspectStatus,
+		SevenTargetsState: l.SevenTargetsState, SubState: l.SubState, NextScheduleTime: l.NextScheduleTime,
+		LastAction: string(l.LastAction), LastError: l.LastError, UpdatedAt: l.UpdatedAt,
+	}
+	_, err := o.db.collection(colLeads).ReplaceOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, doc, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("store.SaveLead: %w", err)
+	}
+	return nil
+}
+
+// ClaimCreation implements forwarding.Store.
+func (o *Outbox) ClaimCreation(ctx context.Context, instanceID, prospectID, deliveryID string) (string, error) {
+	_, err := o.db.collection(colCreations).InsertOne(ctx, creationDoc{ID: leadKey(instanceID, prospectID), DeliveryID: deliveryID, At: time.Now().UTC()})
+	if err == nil {
+		return deliveryID, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return "", fmt.Errorf("store.ClaimCreation: %w", err)
+	}
+	holder, err := o.CreationHolder(ctx, instanceID, prospectID)
+	if err != nil {
+		return "", err
+	}
+	if holder == "" {
+		return o.ClaimCreation(ctx, instanceID, prospectID, deliveryID) // released meanwhile
+	}
+	return holder, nil
+}
+
+// CreationHolder implements forwarding.Store.
+func (o *Outbox) CreationHolder(ctx context.Context, instanceID, prospectID string) (string, error) {
+	var d creationDoc
+	err := o.db.collection(colCreations).FindOne(ctx, bson.D{{Key: "_id", Value: leadKey(instanceID, prospectID)}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store.CreationHolder: %w", err)
+	}
+	return d.DeliveryID, nil
+}
+
+// ReleaseCreation implements forwarding.Store.
+func (o *Outbox) ReleaseCreation(ctx context.Context, instanceID, prospectID, deliveryID string) error {
+	_, err := o.db.collection(colCreations).DeleteOne(ctx, bson.D{{Key: "_id", Value: leadKey(instanceID, prospectID)}, {Key: "deliveryId", Value: deliveryID}})
+	if err != nil {
+		return fmt.Errorf("store.ReleaseCreation: %w", err)
+	}
+	return nil
+}
