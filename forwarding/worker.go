@@ -196,9 +196,15 @@ type result struct {
 	err    string
 }
 
-func done(o Outcome, reason string) result { return result{state: StateDone, outcome: o, reason: reason} }
-func skipped(reason string) result         { return result{state: StateSkipped, outcome: OutcomeNone, reason: reason} }
-func failed(reason string) result          { return result{state: StateFailed, outcome: OutcomeNone, reason: reason} }
+func done(o Outcome, reason string) result {
+	return result{state: StateDone, outcome: o, reason: reason}
+}
+func skipped(reason string) result {
+	return result{state: StateSkipped, outcome: OutcomeNone, reason: reason}
+}
+func failed(reason string) result {
+	return result{state: StateFailed, outcome: OutcomeNone, reason: reason}
+}
 func retryLater(err error, after time.Duration, called bool) result {
 	return result{retry: true, after: after, called: called, err: errorText(err)}
 }
@@ -488,4 +494,3 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 		k.mu.Unlock()
 	}
 }
-
