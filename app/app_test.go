@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
@@ -37,14 +38,17 @@ const (
 // testEnv is the App served over loopback HTTP on a fresh database, with fake Zenvia Sales and
 // fake 7Targets servers, and everything it logs captured.
 type testEnv struct {
-	t         testing.TB
-	url       string
-	sales     *salesfake.Server
-	st        *seventargetsfake.Server
-	instances *store.Instances
-	svc       *lifecycle.Service
-	logs      *syncBuffer
-	bodies    *syncBuffer // every response body, to scan for secrets
+	t          testing.TB
+	url        string
+	outbox     *store.Outbox
+	worker     *forwarding.Worker
+	subscriber *forwarding.Subscriber
+	sales      *salesfake.Server
+	st         *seventargetsfake.Server
+	instances  *store.Instances
+	svc        *lifecycle.Service
+	logs       *syncBuffer
+	bodies     *syncBuffer // every response body, to scan for secrets
 }
 
 type syncBuffer struct {
@@ -85,9 +89,27 @@ func newTestEnv(tb testing.TB) *testEnv {
 	}
 	e.svc = lifecycle.NewService(lifecycle.Config{AppID: appID, AppSecret: appSecret, AccountLookupTimeout: time.Second},
 		e.instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
-	srv := httptest.NewServer(app.New(app.Config{Logger: logger, Lifecycle: e.svc, Store: db}))
+
+	// The server's URL is the public base URL of the webhook callbacks, so it is made first.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
 	tb.Cleanup(srv.Close)
 	e.url = srv.URL
+
+	e.outbox = store.NewOutbox(db)
+	e.worker = forwarding.NewWorker(forwarding.WorkerConfig{
+		PollInterval: 50 * time.Millisecond, BaseBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Lease: 10 * time.Second, JobTimeout: 3 * time.Second,
+	}, e.outbox, e.instances, stClient, salesClient, nil, logger)
+	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker.Wake, nil)
+	e.subscriber = forwarding.NewSubscriber(salesClient, e.instances, srv.URL, logger)
+	e.svc.SetSubscriptions(e.subscriber)
+	srv.Config.Handler = app.New(app.Config{Logger: logger, Lifecycle: e.svc, Intake: intake, Store: db})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.worker.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
 	return e
 }
 

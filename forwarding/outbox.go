@@ -143,6 +143,9 @@ type Store interface {
 	Stats(ctx context.Context) (depth int, oldest time.Time, err error)
 	// Delivery returns a delivery, pending or finished. It returns ErrNotFound.
 	Delivery(ctx context.Context, id string) (Delivery, error)
+	// ProspectDeliveries returns up to limit of the prospect's deliveries, pending first, then
+	// finished, each newest first.
+	ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]Delivery, error)
 	// Requeue puts a failed or dead delivery back in the outbox for another round of attempts.
 	// It returns ErrNotFound, or ErrInvalid if the delivery did not fail.
 	Requeue(ctx context.Context, id string, now time.Time) error

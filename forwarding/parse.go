@@ -24,8 +24,8 @@ var ErrMalformed = errors.New("malformed notification")
 
 // Bounds on what one webhook body may cause. The HTTP layer already limits the body to 1 MiB.
 const (
-	// maxProspectsPerBody bounds the prospects (and envelopes) one body may carry; Sales sends
-	// one prospect per notification in practice.
+	// maxProspectsPerBody bounds the prospects (and the envelopes) one body may carry, counted
+	// before they are decoded.
 	maxProspectsPerBody = 100
 	// maxProspectIDLen bounds a prospect id; Sales ids are 24 characters. A longer one is not
 	// a Sales id and is skipped rather than stored.

@@ -370,6 +370,28 @@ func (o *Outbox) Delivery(ctx context.Context, id string) (forwarding.Delivery, 
 	return forwarding.Delivery{}, forwarding.ErrNotFound
 }
 
+// ProspectDeliveries implements forwarding.Store: pending ones first, then the history, each
+// newest first.
+func (o *Outbox) ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]forwarding.Delivery, error) {
+	filter := bson.D{{Key: "instanceId", Value: instanceID}, {Key: "prospect.id", Value: prospectID}}
+	opts := options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}}).SetLimit(int64(limit))
+	var out []forwarding.Delivery
+	for _, col := range []string{colOutbox, colDeliveries} {
+		cur, err := o.db.collection(col).Find(ctx, filter, opts)
+		if err != nil {
+			return nil, fmt.Errorf("store.ProspectDeliveries: %w", err)
+		}
+		var docs []deliveryDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("store.ProspectDeliveries: %w", err)
+		}
+		for _, d := range docs {
+			out = append(out, toDelivery(d))
+		}
+	}
+	return out[:min(len(out), limit)], nil
+}
+
 // Requeue implements forwarding.Store.
 func (o *Outbox) Requeue(ctx context.Context, id string, now time.Time) error {
 	var doc deliveryDoc

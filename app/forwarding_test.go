@@ -1,0 +1,466 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/sales/salesfake"
+	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
+)
+
+// forwardingInstance is an installed, configured and subscribed instance.
+type forwardingInstance struct {
+	key, id, groupID string
+}
+
+// setupForwarding installs an instance with complete settings plus the extra settings JSON
+// (e.g. `"stopFollowupOnClaim":false`), and checks it subscribed to Sales notifications.
+func (e *testEnv) setupForwarding(key, extra string) forwardingInstance {
+	e.t.Helper()
+	integ := e.sales.AddIntegration(key, sales.Integration{})
+	e.install(key)
+	e.configure(key)
+	if extra != "" {
+		if res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: key, body: "{" + extra + "}"}); res.status != 200 {
+			e.t.Fatalf("settings %s: %d %s", extra, res.status, res.body)
+		}
+	}
+	sub, ok := e.sales.ActiveSubscription(integ.GroupID)
+	if !ok {
+		e.t.Fatalf("no active Sales subscription after configuring %s", key)
+	}
+	in := e.instance(key)
+	if sub.Topics[0] != "prospects" || !strings.HasPrefix(sub.CallbackURL, e.url+"/webhooks/sales/"+in.ID+"?token=") {
+		e.t.Fatalf("subscription = %+v", sub)
+	}
+	return forwardingInstance{key: key, id: in.ID, groupID: integ.GroupID}
+}
+
+func prospect(id, status string) sales.Prospect {
+	return sales.Prospect{
+		ID: id, FirstName: " Jorge ", LastName: "Letona", Status: status,
+		Emails: []string{"Jorge." + id + "@Example.com"}, Phones: []string{"+54 9 11 4552-0371"},
+		Leads: []sales.Lead{{UtmSource: "google", Comments: "Interested in the Civic"}},
+	}
+}
+
+// notify has the fake Sales deliver one prospects notification and returns the App's status.
+func (e *testEnv) notify(in forwardingInstance, typ string, updatedAt time.Time, ps ...sales.Prospect) int {
+	e.t.Helper()
+	status, err := e.sales.Notify(context.Background(), in.groupID, sales.Notification{Type: typ, UpdatedAt: updatedAt, Prospect: ps})
+	if err != nil {
+		e.t.Fatalf("notify: %v", err)
+	}
+	return status
+}
+
+// eventually waits, up to a generous bound, for cond; it is a wait, not a speed assertion.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// leadRequests returns the fake 7Targets' recorded requests to path.
+func (e *testEnv) leadRequests(method, path string) []seventargetsfake.Request {
+	var out []seventargetsfake.Request
+	for _, r := range e.st.Requests() {
+		if r.Method == method && r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// delivery waits for the prospect's notification delivery to finish and returns it.
+func (e *testEnv) finished(in forwardingInstance, prospectID string, state forwarding.DeliveryState) forwarding.Lead {
+	e.t.Helper()
+	var lead forwarding.Lead
+	eventually(e.t, "the lead record of "+prospectID, func() bool {
+		l, err := e.outbox.Lead(context.Background(), in.id, prospectID)
+		lead = l
+		return err == nil && (l.State == forwarding.LeadState(state))
+	})
+	return lead
+}
+
+func TestWebhookCreatesOneLead(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-create-01", `"source":"","scheduleName":"`+seventargetsfake.SeedScheduleName+`"`)
+
+	if status := e.notify(in, "created", time.Time{}, prospect("507f191e810c19729de860ea", "unclaimed")); status != 200 {
+		t.Fatalf("webhook answered %d", status)
+	}
+	lead := e.finished(in, "507f191e810c19729de860ea", "forwarded")
+	posts := e.leadRequests("POST", "/leads")
+	if len(posts) != 1 {
+		t.Fatalf("%d POST /leads, want 1", len(posts))
+	}
+	r := posts[0]
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") || r.Header.Get("7ts-user-identifier") != stUser {
+		t.Errorf("headers: Authorization %q, 7ts-user-identifier %q", r.Header.Get("Authorization"), r.Header.Get("7ts-user-identifier"))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"name": "Jorge", "lastName": "Letona", "email": "jorge.507f191e810c19729de860ea@example.com", "phone": "+5491145520371",
+		"source": "google", "assistantEmail": seventargetsfake.SeedAssistantEmail, "scheduleName": seventargetsfake.SeedScheduleName,
+		"additionalInformationLine": "Interested in the Civic",
+	}
+	for k, v := range want {
+		if body[k] != v {
+			t.Errorf("lead %s = %v, want %v", k, body[k], v)
+		}
+	}
+	if cf := fmt.Sprint(body["customFields"]); !strings.Contains(cf, "zenviaProspectId") || !strings.Contains(cf, "507f191e810c19729de860ea") {
+		t.Errorf("customFields = %s", cf)
+	}
+	if lead.LeadID == 0 || lead.Email != want["email"] {
+		t.Errorf("lead record = %+v", lead)
+	}
+	d, err := e.outbox.Delivery(context.Background(), deliveryOf(t, e, in, "507f191e810c19729de860ea"))
+	if err != nil || d.State != forwarding.StateDone || d.Outcome != forwarding.OutcomeCreated || d.Attempts != 1 {
+		t.Errorf("delivery = %+v, %v", d, err)
+	}
+}
+
+// deliveryOf finds the id of the (single) finished delivery of a prospect.
+func deliveryOf(t *testing.T, e *testEnv, in forwardingInstance, prospectID string) string {
+	t.Helper()
+	var id string
+	eventually(t, "the delivery of "+prospectID, func() bool {
+		ds, err := e.outbox.ProspectDeliveries(context.Background(), in.id, prospectID, 10)
+		if err != nil || len(ds) == 0 {
+			return false
+		}
+		id = ds[0].ID
+		return true
+	})
+	return id
+}
+
+func TestTwentyProspectsCostOneToken(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-token-01", "")
+	before := e.st.TokenRequests() // the settings check took one of its own
+
+	for i := range 20 {
+		if status := e.notify(in, "created", time.Time{}, prospect(fmt.Sprintf("p%023d", i), "new")); status != 200 {
+			t.Fatalf("webhook %d answered %d", i, status)
+		}
+	}
+	eventually(t, "20 leads", func() bool { return len(e.leadRequests("POST", "/leads")) == 20 })
+	if got := e.st.TokenRequests() - before; got != 1 {
+		t.Fatalf("20 leads cost %d token requests, want 1", got)
+	}
+	if n := len(e.st.Leads()); n != 20 {
+		t.Fatalf("7Targets holds %d leads, want 20", n)
+	}
+}
+
+func TestDuplicateNotificationsMakeOneLead(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-dupes-01", "")
+	n := sales.Notification{Type: "created", Prospect: []sales.Prospect{prospect("dup0000000000000000000001", "unclaimed")}}
+
+	var wg sync.WaitGroup
+	for attempt := range 4 {
+		wg.Go(func() {
+			n := n
+			n.Attempts = attempt // Sales' redeliveries differ in attempts and sent time only
+			status, err := e.sales.Notify(context.Background(), in.groupID, n)
+			if err != nil || status != 200 {
+				t.Errorf("copy %d: %d %v", attempt, status, err)
+			}
+		})
+	}
+	wg.Wait()
+	e.finished(in, "dup0000000000000000000001", "forwarded")
+	// A late copy, after delivery, changes nothing either.
+	if status, _ := e.sales.Notify(context.Background(), in.groupID, n); status != 200 {
+		t.Fatalf("late copy answered %d", status)
+	}
+	time.Sleep(300 * time.Millisecond) // several poll intervals for a wrong second delivery to show
+	if posts := e.leadRequests("POST", "/leads"); len(posts) != 1 {
+		t.Fatalf("%d POST /leads for 5 copies of one notification, want 1", len(posts))
+	}
+}
+
+func TestClaimStopsFollowup(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		settings string
+		status   string
+		wantStop bool
+	}{
+		{name: "claimed", status: "followUp", wantStop: true},
+		{name: "archived", status: "archived", wantStop: true},
+		{name: "still unclaimed", status: "unclaimed", wantStop: false},
+		{name: "stop on claim off", settings: `"stopFollowupOnClaim":false`, status: "followUp", wantStop: false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t)
+			in := e.setupForwarding(fmt.Sprintf("key-fwd-claim-%02d", i), tt.settings)
+			pid := fmt.Sprintf("claim%019d", i)
+			t0 := time.Now().UTC().Add(-time.Minute)
+			e.notify(in, "created", t0, prospect(pid, "unclaimed"))
+			e.finished(in, pid, "forwarded")
+
+			claimed := prospect(pid, tt.status)
+			claimed.Phones = []string{"+54 11 0000 0000"} // a real change, so "no stop" still updates
+			e.notify(in, "updated", t0.Add(30*time.Second), claimed)
+			if tt.wantStop {
+				e.finished(in, pid, "stopped")
+				stops := e.leadRequests("PUT", "/leads/stop/followup")
+				if len(stops) != 1 {
+					t.Fatalf("%d stop requests, want 1", len(stops))
+				}
+				var body map[string]any
+				_ = json.Unmarshal(stops[0].Body, &body)
+				if body["id"] == nil || body["email"] == nil {
+					t.Errorf("stop body = %s, want the lead's id and email", stops[0].Body)
+				}
+				return
+			}
+			eventually(t, "the update", func() bool { return len(e.leadRequests("PUT", "/leads")) == 1 })
+			if n := len(e.leadRequests("PUT", "/leads/stop/followup")); n != 0 {
+				t.Fatalf("%d stop requests, want none", n)
+			}
+		})
+	}
+}
+
+func TestClaimedBeforeForwardedIsNeverCreated(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-order-01", "")
+	t0 := time.Now().UTC().Add(-time.Hour)
+	// The claim arrives (or is processed) before the creation it follows.
+	e.notify(in, "updated", t0.Add(time.Minute), prospect("order00000000000000000001", "followUp"))
+	e.finished(in, "order00000000000000000001", "skipped")
+	e.notify(in, "created", t0, prospect("order00000000000000000001", "unclaimed"))
+	eventually(t, "both deliveries", func() bool {
+		ds, _ := e.outbox.ProspectDeliveries(context.Background(), in.id, "order00000000000000000001", 10)
+		return len(ds) == 2 && ds[0].State != forwarding.StatePending && ds[1].State != forwarding.StatePending
+	})
+	if n := len(e.leadRequests("POST", "/leads")); n != 0 {
+		t.Fatalf("%d leads created for a prospect an agent had already taken", n)
+	}
+}
+
+func TestProspectWithoutEmailIsSkipped(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-noemail-1", "")
+	p := prospect("noemail000000000000000001", "unclaimed")
+	p.Emails = nil
+	e.notify(in, "created", time.Time{}, p)
+	lead := e.finished(in, p.ID, "skipped")
+	if lead.Reason != "the prospect has no email address" {
+		t.Fatalf("reason = %q", lead.Reason)
+	}
+	d, _ := e.outbox.Delivery(context.Background(), deliveryOf(t, e, in, p.ID))
+	if d.State != forwarding.StateSkipped || d.Reason != lead.Reason {
+		t.Fatalf("delivery = %+v", d)
+	}
+	if n := len(e.leadRequests("POST", "/leads")); n != 0 {
+		t.Fatalf("%d POST /leads", n)
+	}
+}
+
+func TestSevenTargetsFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		fault     func(st *seventargetsfake.Server)
+		heal      func(st *seventargetsfake.Server)
+		wantState forwarding.DeliveryState
+		minCalls  int
+	}{
+		{name: "503 several times", fault: func(st *seventargetsfake.Server) { st.FailNext(3, 503) }, wantState: forwarding.StateDone, minCalls: 4},
+		{name: "429", fault: func(st *seventargetsfake.Server) { st.FailNext(1, 429) }, wantState: forwarding.StateDone, minCalls: 2},
+		{
+			name:      "timeouts",
+			fault:     func(st *seventargetsfake.Server) { st.SetLatency(10 * time.Second) },
+			heal:      func(st *seventargetsfake.Server) { st.SetLatency(0) },
+			wantState: forwarding.StateDone, minCalls: 1,
+		},
+		{name: "400 is permanent", fault: func(st *seventargetsfake.Server) { st.FailNext(1, 400) }, wantState: forwarding.StateFailed, minCalls: 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t)
+			in := e.setupForwarding(fmt.Sprintf("key-fwd-fault-%02d", i), "")
+			tt.fault(e.st)
+			pid := fmt.Sprintf("fault%019d", i)
+			if status := e.notify(in, "created", time.Time{}, prospect(pid, "new")); status != 200 {
+				t.Fatalf("webhook answered %d while 7Targets is failing", status)
+			}
+			id := deliveryOf(t, e, in, pid)
+			if tt.heal != nil {
+				eventually(t, "an attempt to time out", func() bool {
+					d, err := e.outbox.Delivery(context.Background(), id)
+					return err == nil && d.Attempts >= 1 && d.LastError != ""
+				})
+				tt.heal(e.st)
+			}
+			var d forwarding.Delivery
+			eventually(t, "the delivery to finish", func() bool {
+				d, _ = e.outbox.Delivery(context.Background(), id)
+				return d.State != forwarding.StatePending && d.State != ""
+			})
+			if d.State != tt.wantState {
+				t.Fatalf("delivery state = %s (%s), want %s", d.State, d.Reason, tt.wantState)
+			}
+			if calls := len(e.leadRequests("POST", "/leads")); calls < tt.minCalls {
+				t.Errorf("%d POST /leads, want at least %d", calls, tt.minCalls)
+			}
+			if tt.wantState == forwarding.StateFailed {
+				if d.Reason == "" || d.Attempts != 1 {
+					t.Errorf("failed delivery = %+v, want its reason kept after one attempt", d)
+				}
+				return
+			}
+			if n := len(e.st.Leads()); n != 1 {
+				t.Errorf("7Targets holds %d leads, want 1", n)
+			}
+		})
+	}
+}
+
+func TestNoForwardingWhenDisabledOrUninstalled(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-off-0001", "")
+	sub, _ := e.sales.ActiveSubscription(in.groupID)
+	post := func(url string) int {
+		body := `{"topic":"prospects","type":"created","prospect":[{"id":"off000000000000000000001","firstName":"A","emails":["a@example.com"],"status":"new"}]}`
+		res, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	wrong := strings.Replace(sub.CallbackURL, "token=", "token=x", 1)
+	if s := post(wrong); s != 401 {
+		t.Fatalf("wrong token: %d, want 401", s)
+	}
+	if s := post(e.url + "/webhooks/sales/unknown-instance?token=abc"); s != 401 {
+		t.Fatalf("unknown instance: %d, want 401", s)
+	}
+
+	if res := e.do(request{method: "PUT", path: "/lifecycle/enabled", apiKey: in.key, body: `{"enabled":false}`}); res.status != 200 {
+		t.Fatalf("disable: %d", res.status)
+	}
+	if _, ok := e.sales.ActiveSubscription(in.groupID); ok {
+		t.Fatal("disabling kept the Sales subscription")
+	}
+	if s := post(sub.CallbackURL); s != 401 {
+		t.Fatalf("webhook to a disabled instance: %d, want 401 (its token is dropped with the subscription)", s)
+	}
+
+	if res := e.do(request{method: "PUT", path: "/lifecycle/enabled", apiKey: in.key, body: `{"enabled":true}`}); res.status != 200 {
+		t.Fatalf("enable: %d", res.status)
+	}
+	resub, ok := e.sales.ActiveSubscription(in.groupID)
+	if !ok || resub.CallbackURL == sub.CallbackURL {
+		t.Fatalf("re-enabling: subscription %+v, want a new one with a new token", resub)
+	}
+	if res := e.do(request{method: "DELETE", path: "/lifecycle/uninstall", apiKey: in.key}); res.status != 200 {
+		t.Fatalf("uninstall: %d", res.status)
+	}
+	if _, ok := e.sales.ActiveSubscription(in.groupID); ok {
+		t.Fatal("uninstalling kept the Sales subscription")
+	}
+	if s := post(resub.CallbackURL); s != 401 {
+		t.Fatalf("webhook to an uninstalled instance: %d, want 401", s)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(e.leadRequests("POST", "/leads")); n != 0 {
+		t.Fatalf("%d leads forwarded for a disabled or uninstalled instance", n)
+	}
+}
+
+func TestKeyRefreshResubscribes(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-rekey-001", "")
+	old, _ := e.sales.ActiveSubscription(in.groupID)
+	e.sales.RefreshKey(in.key, "key-fwd-rekey-002")
+	if res := e.do(request{method: "PUT", path: "/lifecycle/api-key", apiKey: in.key, body: `{"newApiKey":"key-fwd-rekey-002"}`}); res.status != 200 {
+		t.Fatalf("refresh: %d %s", res.status, res.body)
+	}
+	now, ok := e.sales.ActiveSubscription(in.groupID)
+	if !ok || now.ID == old.ID {
+		t.Fatalf("after refresh: subscription %+v (old %s), want a new one", now, old.ID)
+	}
+	if e.notify(in, "created", time.Time{}, prospect("rekey0000000000000000001", "new")) != 200 {
+		t.Fatal("webhook after refresh refused")
+	}
+	e.finished(in, "rekey0000000000000000001", "forwarded")
+}
+
+func TestSubscriptionRepairedWhenSalesWasDown(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	integ := e.sales.AddIntegration("key-fwd-repair-01", sales.Integration{})
+	e.install("key-fwd-repair-01")
+	e.sales.SetDown(true)
+	e.configure("key-fwd-repair-01") // settings saved; subscribing fails
+	e.sales.SetDown(false)
+	if _, ok := e.sales.ActiveSubscription(integ.GroupID); ok {
+		t.Fatal("subscribed while Sales was down?")
+	}
+	if err := e.subscriber.Repair(context.Background(), false); err != nil {
+		t.Fatalf("Repair: %v", err)
+	}
+	if _, ok := e.sales.ActiveSubscription(integ.GroupID); !ok {
+		t.Fatal("Repair did not subscribe the instance")
+	}
+	// At start the App checks its recorded subscriptions with Sales and replaces lost ones.
+	sub, _ := e.sales.ActiveSubscription(integ.GroupID)
+	if status := deleteSubscription(t, e.sales, "key-fwd-repair-01", sub.ID); status != 200 {
+		t.Fatalf("delete at fake: %d", status)
+	}
+	if err := e.subscriber.Repair(context.Background(), true); err != nil {
+		t.Fatalf("Repair(verify): %v", err)
+	}
+	if again, ok := e.sales.ActiveSubscription(integ.GroupID); !ok || again.ID == sub.ID {
+		t.Fatalf("lost subscription not replaced: %+v", again)
+	}
+}
+
+func deleteSubscription(t *testing.T, f *salesfake.Server, key, id string) int {
+	t.Helper()
+	req, _ := http.NewRequest("DELETE", f.BaseURL()+"/notifications/subscription/"+id+"?api-key="+key, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
