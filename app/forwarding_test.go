@@ -463,4 +463,3 @@ func deleteSubscription(t *testing.T, f *salesfake.Server, key, id string) int {
 	res.Body.Close()
 	return res.StatusCode
 }
-

@@ -31,8 +31,8 @@ type ProspectSource interface {
 // WorkerConfig tunes a Worker; zero values take the defaults in brackets.
 type WorkerConfig struct {
 	Concurrency  int           // deliveries in flight at once [8]
-	Lease        time.Duration // how long a claim holds [2m]; must exceed JobTimeout
-	JobTimeout   time.Duration // budget of one delivery attempt [30s]
+	Lease        time.Duration // how long a claim holds [60s]; must exceed JobTimeout: a crashed process's deliveries wait this long
+	JobTimeout   time.Duration // budget of one delivery attempt [20s]
 	PollInterval time.Duration // how often to look for work other processes queued or that fell due [1s]
 	BaseBackoff  time.Duration // first retry delay [2s]
 	MaxBackoff   time.Duration // retry delay cap [5m]
@@ -48,8 +48,9 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 8
 	}
-	def(&c.Lease, 2*time.Minute)
-	def(&c.JobTimeout, 30*time.Second)
+	def(&c.Lease, time.Minute)
+	def(&c.JobTimeout, 20*time.Second)
+	c.Lease = max(c.Lease, c.JobTimeout+5*time.Second)
 	def(&c.PollInterval, time.Second)
 	def(&c.BaseBackoff, 2*time.Second)
 	def(&c.MaxBackoff, 5*time.Minute)

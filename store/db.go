@@ -201,6 +201,10 @@ func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
 	}
+	// ferretdb.New writes a package-level variable: two stores starting at once in one
+	// process (tests do) must not overlap there.
+	embeddedStart.Lock()
+	defer embeddedStart.Unlock()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
@@ -218,6 +222,8 @@ func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
 	}()
 	return e, nil
 }
+
+var embeddedStart sync.Mutex
 
 // URI returns the connection string of the embedded store.
 func (e *Embedded) URI() string { return e.uri }
