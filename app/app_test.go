@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
@@ -79,11 +81,13 @@ func newTestEnv(tb testing.TB) *testEnv {
 	logger := slog.New(app.LogHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	db := storetest.NewDB(tb)
 	e.instances = store.NewInstances(db, storetest.NewKeyring(tb))
-	salesClient, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second))
+	registry := prometheus.NewRegistry()
+	metrics := forwarding.NewMetrics(registry)
+	salesClient, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second), sales.WithObserver(metrics.ObserveSalesCall))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stClient, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(2*time.Second))
+	stClient, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(2*time.Second), seventargets.WithObserver(metrics))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -100,11 +104,11 @@ func newTestEnv(tb testing.TB) *testEnv {
 	e.worker = forwarding.NewWorker(forwarding.WorkerConfig{
 		PollInterval: 50 * time.Millisecond, BaseBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		Lease: 10 * time.Second, JobTimeout: 3 * time.Second,
-	}, e.outbox, e.instances, stClient, salesClient, nil, logger)
-	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker.Wake, nil)
+	}, e.outbox, e.instances, stClient, salesClient, metrics, logger)
+	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker.Wake, metrics)
 	e.subscriber = forwarding.NewSubscriber(salesClient, e.instances, srv.URL, logger)
 	e.svc.SetSubscriptions(e.subscriber)
-	srv.Config.Handler = app.New(app.Config{Logger: logger, Lifecycle: e.svc, Intake: intake, Store: db})
+	srv.Config.Handler = app.New(app.Config{Logger: logger, Lifecycle: e.svc, Intake: intake, Store: db, Registry: registry})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

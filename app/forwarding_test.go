@@ -463,3 +463,37 @@ func deleteSubscription(t *testing.T, f *salesfake.Server, key, id string) int {
 	res.Body.Close()
 	return res.StatusCode
 }
+
+func TestForwardingMetrics(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-metrics-1", "")
+	e.st.FailNext(1, 503)
+	e.notify(in, "created", time.Time{}, prospect("metrics00000000000000001", "new"))
+	e.notify(in, "created", time.Time{}, prospect("metrics00000000000000001", "new")) // a duplicate
+	e.finished(in, "metrics00000000000000001", "forwarded")
+
+	var body string
+	eventually(t, "the delivery to be counted and the outbox gauges to catch up", func() bool {
+		res := e.do(request{method: "GET", path: "/metrics", noAuth: true})
+		body = string(res.body)
+		return strings.Contains(body, `forwarding_deliveries_total{outcome="created",state="done"} 1`) &&
+			strings.Contains(body, "forwarding_outbox_depth 0")
+	})
+	for _, want := range []string{
+		`forwarding_deliveries_total{outcome="created",state="done"} 1`,
+		`forwarding_attempts_total{result="error"} 1`,
+		`forwarding_attempts_total{result="ok"} 1`,
+		`forwarding_webhook_events_total{result="queued"} 1`,
+		`forwarding_webhook_events_total{result="duplicate"} 1`,
+		`seventargets_token_requests_total{outcome="ok"}`,
+		`upstream_request_duration_seconds_count{op="CreateLead",service="seventargets",status="201"} 1`,
+		`upstream_request_duration_seconds_count{op="CreateLead",service="seventargets",status="503"} 1`,
+		`upstream_request_duration_seconds_count{op="subscribe",service="sales",status="201"} 1`,
+		`forwarding_outbox_oldest_age_seconds 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
