@@ -300,14 +300,7 @@ func (w *Worker) create(ctx context.Context, inst lifecycle.Instance, creds seve
 		return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
 	}
 	res, err := w.leads.CreateLead(ctx, inst.ID, creds, body)
-	r := w.afterCall(ctx, d, nil, body, res, err, OutcomeCreated)
-	if r.state == StateFailed {
-		// Refused for good: let a later delivery (an agent adding an email, say) try again.
-		if err := w.store.ReleaseCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID); err != nil {
-			w.logger.WarnContext(ctx, "releasing a lead creation failed", "delivery", d.ID, "error", err)
-		}
-	}
-	return r
+	return w.afterCall(ctx, d, nil, body, res, err, OutcomeCreated)
 }
 
 // afterCall turns a 7Targets answer into the delivery's result and the prospect's lead record.
@@ -391,6 +384,13 @@ func (w *Worker) finish(ctx context.Context, d Delivery, r result) {
 	d.State, d.Outcome, d.Reason, d.FinishedAt = r.state, r.outcome, r.reason, now
 	if r.lead != nil {
 		d.LeadID, d.LeadState, d.AssistantEmail = r.lead.LeadID, r.lead.SevenTargetsState, r.lead.AssistantEmail
+	}
+	if d.State == StateFailed || d.State == StateDead {
+		// Given up for good: if this delivery held the prospect's lead creation, let a later one
+		// (an agent adding an email, a manual retry) create it. A no-op for any other delivery.
+		if err := w.store.ReleaseCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID); err != nil {
+			w.logger.WarnContext(ctx, "releasing a lead creation failed", "delivery", d.ID, "error", err)
+		}
 	}
 	if err := w.store.Finish(ctx, d); err != nil {
 		// The lease runs out and the delivery runs again; deciding again finds nothing to do.
