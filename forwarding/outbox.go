@@ -126,8 +126,9 @@ type Lead struct {
 
 // Store is the durable outbox and the per-prospect lead records.
 type Store interface {
-	// Enqueue adds deliveries to the outbox. One whose ID is already there (or already
-	// finished) is a duplicate and is dropped; Enqueue returns how many were new.
+	// Enqueue adds deliveries to the outbox. One whose ID is already there is a duplicate and
+	// is dropped; Enqueue returns how many were new. (One whose ID already finished is not
+	// looked for here, off the webhook's hot path: the worker finds it with Finished.)
 	Enqueue(ctx context.Context, ds []Delivery) (int, error)
 	// Due returns up to n outbox deliveries whose next attempt is due and whose lease has passed.
 	Due(ctx context.Context, now time.Time, n int) ([]Delivery, error)
@@ -139,6 +140,11 @@ type Store interface {
 	Release(ctx context.Context, d Delivery) error
 	// Finish records d's outcome in the history and removes it from the outbox.
 	Finish(ctx context.Context, d Delivery) error
+	// Finished reports whether a delivery with id is in the history.
+	Finished(ctx context.Context, id string) (bool, error)
+	// Discard drops a claimed delivery from the outbox without recording it: a late duplicate
+	// of one already finished.
+	Discard(ctx context.Context, d Delivery) error
 	// Stats reports the outbox depth and the creation time of its oldest delivery.
 	Stats(ctx context.Context) (depth int, oldest time.Time, err error)
 	// Delivery returns a delivery, pending or finished. It returns ErrNotFound.

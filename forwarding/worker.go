@@ -173,13 +173,28 @@ func (w *Worker) process(ctx context.Context, d Delivery) {
 	unlock := w.prospect.lock(d.InstanceID + ":" + d.Prospect.ID)
 	defer unlock()
 
+	// A redelivery of a notification that finished earlier (Sales retries and duplicates can
+	// come after the first copy left the outbox) is dropped here, off the webhook's hot path.
+	if d.Round == 0 && d.Kind == KindNotification {
+		if done, err := w.store.Finished(ctx, d.ID); err == nil && done {
+			if err := w.store.Discard(ctx, d); err != nil {
+				w.logger.WarnContext(ctx, "dropping a duplicate delivery failed", "delivery", d.ID, "error", err)
+			}
+			w.metrics.webhookEvents("duplicate", 1)
+			return
+		}
+	}
+
 	res := w.attempt(ctx, d)
 	d.LastError = res.err
+	// The attempt may have used up its time: recording its result gets time of its own.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer rcancel()
 	switch {
 	case res.retry:
-		w.retry(ctx, d, res)
+		w.retry(rctx, d, res)
 	default:
-		w.finish(ctx, d, res)
+		w.finish(rctx, d, res)
 	}
 }
 
@@ -385,9 +400,10 @@ func (w *Worker) finish(ctx context.Context, d Delivery, r result) {
 	if r.lead != nil {
 		d.LeadID, d.LeadState, d.AssistantEmail = r.lead.LeadID, r.lead.SevenTargetsState, r.lead.AssistantEmail
 	}
-	if d.State == StateFailed || d.State == StateDead {
-		// Given up for good: if this delivery held the prospect's lead creation, let a later one
-		// (an agent adding an email, a manual retry) create it. A no-op for any other delivery.
+	if d.Outcome != OutcomeCreated {
+		// Finished without creating the lead (refused, given up, skipped): if this delivery held
+		// the prospect's lead creation, let a later one (an agent adding an email, a manual
+		// retry) create it. A no-op for any delivery that did not hold it.
 		if err := w.store.ReleaseCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID); err != nil {
 			w.logger.WarnContext(ctx, "releasing a lead creation failed", "delivery", d.ID, "error", err)
 		}

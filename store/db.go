@@ -145,6 +145,8 @@ const (
 	colClaims     = "delivery_claims"
 	colLeads      = "leads"
 	colCreations  = "lead_creations"
+	colGroups     = "groups"
+	colNonces     = "action_nonces"
 )
 
 // indexes declares every secondary index, by collection. Hot lookups go by _id (API key hash,
@@ -160,6 +162,9 @@ func indexes() map[string][]mongo.IndexModel {
 		},
 		colOutbox: {
 			{Keys: bson.D{{Key: "nextAttemptAt", Value: 1}}, Options: options.Index().SetName("next_attempt")},
+		},
+		colLeads: {
+			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "state", Value: 1}}, Options: options.Index().SetName("instance_state")},
 		},
 		colDeliveries: {
 			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "day", Value: 1}}, Options: options.Index().SetName("instance_day")},

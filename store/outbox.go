@@ -326,12 +326,36 @@ func (o *Outbox) Finish(ctx context.Context, d forwarding.Delivery) error {
 	if _, err := o.db.collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
 		return fmt.Errorf("store.Finish: %w", err)
 	}
+	if err := o.deleteClaims(ctx, d); err != nil {
+		return fmt.Errorf("store.Finish: %w", err)
+	}
+	return nil
+}
+
+// Finished implements forwarding.Store: one read by _id in the history.
+func (o *Outbox) Finished(ctx context.Context, id string) (bool, error) {
+	n, err := o.db.collection(colDeliveries).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}, options.Count().SetLimit(1))
+	if err != nil {
+		return false, fmt.Errorf("store.Finished: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Discard implements forwarding.Store.
+func (o *Outbox) Discard(ctx context.Context, d forwarding.Delivery) error {
+	if _, err := o.db.collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: d.Claims}}); err != nil {
+		return fmt.Errorf("store.Discard: %w", err)
+	}
+	return o.deleteClaims(ctx, d)
+}
+
+func (o *Outbox) deleteClaims(ctx context.Context, d forwarding.Delivery) error {
 	ids := make(bson.A, 0, d.Claims)
 	for n := 1; n <= d.Claims; n++ {
 		ids = append(ids, claimID(d.ID, n))
 	}
 	if _, err := o.db.collection(colClaims).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
-		return fmt.Errorf("store.Finish: claims: %w", err)
+		return fmt.Errorf("store: delete claims: %w", err)
 	}
 	return nil
 }
@@ -397,6 +421,9 @@ func (o *Outbox) Requeue(ctx context.Context, id string, now time.Time) error {
 	var doc deliveryDoc
 	err := o.db.collection(colDeliveries).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
+		if pending, err := o.db.collection(colOutbox).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}); err == nil && pending > 0 {
+			return fmt.Errorf("%w: the delivery is still pending", forwarding.ErrInvalid)
+		}
 		return forwarding.ErrNotFound
 	}
 	if err != nil {

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/forwarding"
+)
+
+// Pages serves the extension pages' queries: which instance a Sales group belongs to, the
+// report's deliveries and lead states, and used action-token nonces.
+type Pages struct {
+	db *DB
+}
+
+// NewPages returns the page queries of db.
+func NewPages(db *DB) *Pages { return &Pages{db: db} }
+
+var _ extensions.Store = (*Pages)(nil)
+
+// groupDoc maps a Sales group to the instance installed for it or an ancestor: the page's
+// instance lookup is one read by _id.
+type groupDoc struct {
+	ID         string    `bson:"_id"` // group id
+	InstanceID string    `bson:"instanceId"`
+	At         time.Time `bson:"at"`
+}
+
+type nonceDoc struct {
+	ID      string    `bson:"_id"`
+	Expires time.Time `bson:"expires"`
+}
+
+// GroupInstance implements extensions.Store.
+func (p *Pages) GroupInstance(ctx context.Context, groupID string) (string, error) {
+	var d groupDoc
+	err := p.db.collection(colGroups).FindOne(ctx, bson.D{{Key: "_id", Value: groupID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", extensions.ErrUnknownGroup
+	}
+	if err != nil {
+		return "", fmt.Errorf("store.GroupInstance: %w", err)
+	}
+	return d.InstanceID, nil
+}
+
+// SetGroupInstance implements extensions.Store.
+func (p *Pages) SetGroupInstance(ctx context.Context, groupID, instanceID string) error {
+	_, err := p.db.collection(colGroups).ReplaceOne(ctx, bson.D{{Key: "_id", Value: groupID}},
+		groupDoc{ID: groupID, InstanceID: instanceID, At: time.Now().UTC()}, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("store.SetGroupInstance: %w", err)
+	}
+	return nil
+}
+
+// ReportDeliveries implements extensions.Store: the instance's finished deliveries whose day
+// (UTC) is within [from, to], both "YYYY-MM-DD".
+func (p *Pages) ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+	filter := bson.D{
+		{Key: "instanceId", Value: instanceID},
+		{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}},
+	}
+	proj := bson.D{
+		{Key: "prospect.firstName", Value: 1}, {Key: "prospect.lastName", Value: 1}, {Key: "prospect.id", Value: 1},
+		{Key: "instanceId", Value: 1}, {Key: "state", Value: 1}, {Key: "outcome", Value: 1}, {Key: "reason", Value: 1},
+		{Key: "assistantEmail", Value: 1}, {Key: "finishedAt", Value: 1}, {Key: "retrying", Value: 1}, {Key: "kind", Value: 1},
+	}
+	cur, err := p.db.collection(colDeliveries).Find(ctx, filter, options.Find().SetProjection(proj))
+	if err != nil {
+		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
+	}
+	var docs []deliveryDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
+	}
+	out := make([]forwarding.Delivery, len(docs))
+	for i, d := range docs {
+		out[i] = toDelivery(d)
+	}
+	return out, nil
+}
+
+// ForwardedLeads implements extensions.Store: the instance's lead records that reached 7Targets.
+func (p *Pages) ForwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+	filter := bson.D{
+		{Key: "instanceId", Value: instanceID},
+		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{string(forwarding.LeadForwarded), string(forwarding.LeadStopped)}}}},
+	}
+	proj := bson.D{{Key: "prospectId", Value: 1}, {Key: "state", Value: 1}, {Key: "sevenTargetsState", Value: 1}, {Key: "updatedAt", Value: 1}}
+	cur, err := p.db.collection(colLeads).Find(ctx, filter, options.Find().SetProjection(proj))
+	if err != nil {
+		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
+	}
+	var docs []leadDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
+	}
+	out := make([]forwarding.Lead, len(docs))
+	for i, d := range docs {
+		out[i] = forwarding.Lead{InstanceID: instanceID, ProspectID: d.ProspectID, State: forwarding.LeadState(d.State),
+			SevenTargetsState: d.SevenTargetsState, UpdatedAt: utc(d.UpdatedAt)}
+	}
+	return out, nil
+}
+
+// UseNonce implements extensions.NonceStore with a unique insert, so a token is used once even
+// when two processes receive it at the same moment. Now and then it also drops expired nonces
+// (the embedded store has no TTL indexes).
+func (p *Pages) UseNonce(ctx context.Context, nonce string, expires time.Time) error {
+	col := p.db.collection(colNonces)
+	if _, err := col.InsertOne(ctx, nonceDoc{ID: nonce, Expires: expires}); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return extensions.ErrTokenReplayed
+		}
+		return fmt.Errorf("store.UseNonce: %w", err)
+	}
+	if rand.IntN(100) == 0 {
+		_, _ = col.DeleteMany(ctx, bson.D{{Key: "expires", Value: bson.D{{Key: "$lt", Value: time.Now().UTC()}}}})
+	}
+	return nil
+}

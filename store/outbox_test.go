@@ -1,0 +1,708 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/store"
+	"github.com/7targets/zenvia-sales-app/store/storetest"
+)
+
+func newOutbox(tb testing.TB) (*store.Outbox, *store.DB) {
+	tb.Helper()
+	db := storetest.NewDB(tb)
+	return store.NewOutbox(db), db
+}
+
+// outboxT0 is a fixed time with the store's millisecond precision.
+var outboxT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// pending returns a new notification delivery of prospect, due and created at at.
+func pending(id, instanceID, prospectID string, at time.Time) forwarding.Delivery {
+	return forwarding.Delivery{
+		ID: id, InstanceID: instanceID, Kind: forwarding.KindNotification,
+		Prospect:   forwarding.Prospect{ID: prospectID, FirstName: "Ana", Emails: []string{"ana@example.com"}, Status: "new"},
+		SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, State: forwarding.StatePending,
+	}
+}
+
+func mustEnqueue(tb testing.TB, o *store.Outbox, ds ...forwarding.Delivery) {
+	tb.Helper()
+	n, err := o.Enqueue(context.Background(), ds)
+	if err != nil || n != len(ds) {
+		tb.Fatalf("Enqueue = %d, %v; want %d new", n, err, len(ds))
+	}
+}
+
+func mustClaim(tb testing.TB, o *store.Outbox, d forwarding.Delivery, owner string, now time.Time) forwarding.Delivery {
+	tb.Helper()
+	c, err := o.Claim(context.Background(), d, owner, now, now.Add(time.Minute))
+	if err != nil {
+		tb.Fatalf("Claim(%s) by %s: %v", d.ID, owner, err)
+	}
+	return c
+}
+
+func mustDelivery(tb testing.TB, o *store.Outbox, id string) forwarding.Delivery {
+	tb.Helper()
+	d, err := o.Delivery(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("Delivery(%s): %v", id, err)
+	}
+	return d
+}
+
+// finishAs finishes the claimed delivery d in state and returns it as finished.
+func finishAs(tb testing.TB, o *store.Outbox, d forwarding.Delivery, state forwarding.DeliveryState, reason string) forwarding.Delivery {
+	tb.Helper()
+	d.State, d.Outcome, d.Reason, d.FinishedAt = state, forwarding.OutcomeNone, reason, d.CreatedAt.Add(time.Second)
+	if state == forwarding.StateDone {
+		d.Outcome, d.LeadID = forwarding.OutcomeCreated, 2345
+	}
+	if err := o.Finish(context.Background(), d); err != nil {
+		tb.Fatalf("Finish(%s): %v", d.ID, err)
+	}
+	return d
+}
+
+func ids(ds []forwarding.Delivery) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out
+}
+
+func TestOutboxRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	want := forwarding.Delivery{
+		ID: "inst:key1", InstanceID: "inst", Kind: forwarding.KindForward,
+		Prospect: forwarding.Prospect{
+			ID: "p1", GroupID: "g1", FirstName: "Ana", LastName: "Souza", Emails: []string{"ana@example.com", "a@example.org"},
+			Phones: []string{"+5511999990000"}, Status: "followUp", UTMSource: "google", Comments: "wants a demo",
+			UpdatedAt: outboxT0.Add(-time.Minute), Partial: true,
+		},
+		Overrides:  forwarding.Overrides{Email: "chosen@example.com", AssistantEmail: "lyra@7targets.test", ScheduleName: "Product Demo"},
+		SnapshotAt: outboxT0.Add(-time.Minute), CreatedAt: outboxT0, Round: 2,
+		Attempts: 3, Claims: 4, NextAttemptAt: outboxT0.Add(time.Second), LeaseUntil: outboxT0.Add(-time.Second), LastError: "503",
+		State: forwarding.StatePending,
+	}
+	mustEnqueue(t, o, want)
+	if diff := cmp.Diff(want, mustDelivery(t, o, want.ID)); diff != "" {
+		t.Errorf("Delivery after Enqueue (-want +got):\n%s", diff)
+	}
+	due, err := o.Due(ctx, outboxT0.Add(time.Second), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("Due = %v, %v", ids(due), err)
+	}
+	if diff := cmp.Diff(want, due[0]); diff != "" {
+		t.Errorf("Due (-want +got):\n%s", diff)
+	}
+	if _, err := o.Delivery(ctx, "inst:nope"); !errors.Is(err, forwarding.ErrNotFound) {
+		t.Errorf("Delivery(unknown) error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestOutboxEnqueueDropsDuplicates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	a, b, c := pending("i:a", "i", "p1", outboxT0), pending("i:b", "i", "p2", outboxT0), pending("i:c", "i", "p3", outboxT0)
+
+	steps := []struct {
+		name string
+		ds   []forwarding.Delivery
+		want int
+	}{
+		{name: "two new", ds: []forwarding.Delivery{a, b}, want: 2},
+		{name: "one known, one new", ds: []forwarding.Delivery{a, c}, want: 1},
+		{name: "all known", ds: []forwarding.Delivery{c, b, a}, want: 0},
+		{name: "twice in one batch", ds: []forwarding.Delivery{pending("i:d", "i", "p4", outboxT0), pending("i:d", "i", "p4", outboxT0)}, want: 1},
+		{name: "empty", ds: nil, want: 0},
+	}
+	for _, s := range steps {
+		n, err := o.Enqueue(ctx, s.ds)
+		if err != nil || n != s.want {
+			t.Fatalf("%s: Enqueue = %d, %v; want %d", s.name, n, err, s.want)
+		}
+	}
+	if depth, _, err := o.Stats(ctx); err != nil || depth != 4 {
+		t.Fatalf("Stats depth = %d, %v; want 4", depth, err)
+	}
+	// A duplicate keeps the stored delivery as it was.
+	changed := a
+	changed.Prospect.FirstName = "Changed"
+	if n, err := o.Enqueue(ctx, []forwarding.Delivery{changed}); err != nil || n != 0 {
+		t.Fatalf("Enqueue(changed duplicate) = %d, %v", n, err)
+	}
+	if got := mustDelivery(t, o, a.ID).Prospect.FirstName; got != "Ana" {
+		t.Errorf("a duplicate overwrote the stored delivery: first name %q", got)
+	}
+}
+
+// TestOutboxEnqueueDropsFinished: the Store contract says a delivery "already finished" is a
+// duplicate too, so a notification Sales delivers again after the App processed it is not
+// queued again.
+// TestOutboxFinishedIsKnown: a late copy of a finished delivery may enter the outbox again
+// (Enqueue does not read the history, to keep the webhook's path short); Finished is how the
+// worker recognises it, and Discard drops it without touching the history.
+func TestOutboxFinishedIsKnown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	d := pending("i:late", "i", "p1", outboxT0)
+	mustEnqueue(t, o, d)
+	if done, err := o.Finished(ctx, d.ID); err != nil || done {
+		t.Fatalf("Finished before finishing = %v, %v", done, err)
+	}
+	finishAs(t, o, mustClaim(t, o, d, "w1", outboxT0), forwarding.StateDone, "")
+	if done, err := o.Finished(ctx, d.ID); err != nil || !done {
+		t.Fatalf("Finished after finishing = %v, %v", done, err)
+	}
+	mustEnqueue(t, o, d)
+	late := mustClaim(t, o, d, "w2", outboxT0)
+	if err := o.Discard(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := o.Due(ctx, outboxT0.Add(time.Hour), 10); len(due) != 0 {
+		t.Errorf("the discarded copy is still due: %v", ids(due))
+	}
+	got, err := o.Delivery(ctx, d.ID)
+	if err != nil || got.State != forwarding.StateDone {
+		t.Fatalf("history after discarding a copy = %+v, %v", got, err)
+	}
+}
+
+func TestOutboxEnqueueConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	d := pending("i:same", "i", "p1", outboxT0)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for range 8 {
+		wg.Go(func() {
+			n, err := o.Enqueue(ctx, []forwarding.Delivery{d})
+			if err != nil {
+				t.Errorf("Enqueue: %v", err)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if total != 1 {
+		t.Errorf("8 concurrent Enqueues of one delivery reported %d new, want 1", total)
+	}
+	if depth, _, err := o.Stats(ctx); err != nil || depth != 1 {
+		t.Errorf("Stats depth = %d, %v; want 1", depth, err)
+	}
+}
+
+func TestOutboxDue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	now := outboxT0
+	early := pending("i:early", "i", "p1", now.Add(-2*time.Minute))
+	due := pending("i:due", "i", "p2", now.Add(-time.Minute))
+	exactly := pending("i:exactly", "i", "p3", now)
+	later := pending("i:later", "i", "p4", now.Add(-3*time.Minute))
+	later.NextAttemptAt = now.Add(time.Second)
+	leased := pending("i:leased", "i", "p5", now.Add(-3*time.Minute))
+	leased.LeaseUntil = now.Add(time.Second)
+	leaseOver := pending("i:lease-over", "i", "p6", now.Add(-30*time.Second))
+	leaseOver.LeaseUntil = now.Add(-time.Second)
+	mustEnqueue(t, o, later, leased, exactly, due, leaseOver, early)
+
+	tests := []struct {
+		name string
+		now  time.Time
+		n    int
+		want []string
+	}{
+		{name: "due now, by next attempt", now: now, n: 10, want: []string{"i:early", "i:due", "i:lease-over", "i:exactly"}},
+		{name: "at most n", now: now, n: 2, want: []string{"i:early", "i:due"}},
+		{name: "later, the lease and the wait are over", now: now.Add(time.Second), n: 10,
+			want: []string{"i:leased", "i:early", "i:due", "i:lease-over", "i:exactly", "i:later"}},
+		{name: "before anything", now: now.Add(-time.Hour), n: 10, want: []string{}},
+	}
+	for _, tt := range tests {
+		got, err := o.Due(ctx, tt.now, tt.n)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(tt.want, ids(got)); diff != "" {
+			t.Errorf("%s: Due (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestOutboxClaimOneWinner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	mustEnqueue(t, o, pending("i:race", "i", "p1", outboxT0))
+	due, err := o.Due(ctx, outboxT0, 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("Due = %v, %v", ids(due), err)
+	}
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners []forwarding.Delivery
+		owners  []string
+	)
+	for i := range 8 {
+		wg.Go(func() {
+			owner := fmt.Sprintf("worker-%d", i)
+			c, err := o.Claim(ctx, due[0], owner, outboxT0, outboxT0.Add(time.Minute))
+			switch {
+			case err == nil:
+				mu.Lock()
+				winners, owners = append(winners, c), append(owners, owner)
+				mu.Unlock()
+			case !errors.Is(err, forwarding.ErrClaimed):
+				t.Errorf("%s: Claim error = %v, want nil or ErrClaimed", owner, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("%d of 8 workers claimed the delivery (%v), want exactly 1", len(winners), owners)
+	}
+	if w := winners[0]; w.Claims != 1 || !w.LeaseUntil.Equal(outboxT0.Add(time.Minute)) {
+		t.Errorf("claimed delivery: claims %d, lease %v", w.Claims, w.LeaseUntil)
+	}
+	if stored := mustDelivery(t, o, "i:race"); stored.Claims != 1 || !stored.LeaseUntil.Equal(outboxT0.Add(time.Minute)) {
+		t.Errorf("stored delivery: claims %d, lease %v", stored.Claims, stored.LeaseUntil)
+	}
+	if due, _ := o.Due(ctx, outboxT0.Add(30*time.Second), 10); len(due) != 0 {
+		t.Errorf("a claimed delivery is due during its lease: %v", ids(due))
+	}
+	if due, _ := o.Due(ctx, outboxT0.Add(time.Minute), 10); len(due) != 1 {
+		t.Errorf("a claimed delivery whose lease passed is not due: %v", ids(due))
+	}
+}
+
+func TestOutboxReleaseAndClaimAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	mustEnqueue(t, o, pending("i:rel", "i", "p1", outboxT0))
+	first := mustClaim(t, o, mustDelivery(t, o, "i:rel"), "w1", outboxT0)
+
+	first.Attempts, first.NextAttemptAt, first.LastError = 1, outboxT0.Add(10*time.Second), "503 Service Unavailable"
+	if err := o.Release(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	got := mustDelivery(t, o, "i:rel")
+	if got.Attempts != 1 || !got.NextAttemptAt.Equal(first.NextAttemptAt) || got.LastError != first.LastError ||
+		got.Claims != 1 || got.LeaseUntil.After(outboxT0) || got.State != forwarding.StatePending {
+		t.Fatalf("after Release: %+v", got)
+	}
+	if due, _ := o.Due(ctx, outboxT0.Add(5*time.Second), 10); len(due) != 0 {
+		t.Fatalf("released delivery due before its next attempt: %v", ids(due))
+	}
+	due, err := o.Due(ctx, outboxT0.Add(10*time.Second), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("released delivery not due at its next attempt: %v, %v", ids(due), err)
+	}
+	second := mustClaim(t, o, due[0], "w2", outboxT0.Add(10*time.Second))
+	if second.Claims != 2 || second.Attempts != 1 {
+		t.Errorf("claimed again: claims %d attempts %d, want 2 and 1", second.Claims, second.Attempts)
+	}
+
+	// The first holder, late, cannot release the delivery from under the second.
+	first.Attempts, first.NextAttemptAt = 7, outboxT0.Add(time.Hour)
+	if err := o.Release(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustDelivery(t, o, "i:rel"); got.Attempts != 1 || !got.LeaseUntil.Equal(second.LeaseUntil) {
+		t.Errorf("a stale Release changed the delivery: attempts %d lease %v", got.Attempts, got.LeaseUntil)
+	}
+}
+
+// TestOutboxClaimStepsOverStaleClaim sets up the claim record of a holder that died without
+// moving the delivery on: B claims the delivery after A's lease passed, A finishes it (failed)
+// and B dies. When the delivery is sent round again, its claim counter starts over and meets
+// B's claim record, which holds until B's lease passes and is then stepped over.
+func TestOutboxClaimStepsOverStaleClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	t0 := outboxT0
+	mustEnqueue(t, o, pending("i:stale", "i", "p1", t0))
+
+	a := mustClaim(t, o, mustDelivery(t, o, "i:stale"), "A", t0) // lease until t0+1m
+	due, err := o.Due(ctx, t0.Add(2*time.Minute), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("Due after A's lease: %v, %v", ids(due), err)
+	}
+	b := mustClaim(t, o, due[0], "B", t0.Add(2*time.Minute)) // claim 2, lease until t0+3m
+	if b.Claims != 2 {
+		t.Fatalf("B's claim = %d, want 2", b.Claims)
+	}
+	finishAs(t, o, a, forwarding.StateFailed, "400 Bad Request") // B dies now
+	if err := o.Requeue(ctx, "i:stale", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	c := mustClaim(t, o, mustDelivery(t, o, "i:stale"), "C", t0.Add(2*time.Minute)) // claim 1 of the new round
+	c.Attempts, c.NextAttemptAt = 1, t0.Add(2*time.Minute)
+	if err := o.Release(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	next := mustDelivery(t, o, "i:stale")
+	if _, err := o.Claim(ctx, next, "D", t0.Add(150*time.Second), t0.Add(4*time.Minute)); !errors.Is(err, forwarding.ErrClaimed) {
+		t.Fatalf("Claim while B's claim record holds: error = %v, want ErrClaimed", err)
+	}
+	d, err := o.Claim(ctx, next, "D", t0.Add(3*time.Minute+time.Second), t0.Add(4*time.Minute))
+	if err != nil {
+		t.Fatalf("Claim after B's lease passed: %v", err)
+	}
+	if d.Claims != 3 {
+		t.Errorf("claims = %d, want 3 (B's stale claim 2 stepped over)", d.Claims)
+	}
+	if got := mustDelivery(t, o, "i:stale"); got.Claims != 3 || got.Round != 1 {
+		t.Errorf("stored: claims %d round %d, want 3 and 1", got.Claims, got.Round)
+	}
+}
+
+func TestOutboxClaimFinishedDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	mustEnqueue(t, o, pending("i:fin", "i", "p1", outboxT0))
+	read := mustDelivery(t, o, "i:fin")
+	claimed := mustClaim(t, o, read, "w1", outboxT0)
+	finishAs(t, o, claimed, forwarding.StateDone, "")
+
+	for _, stale := range []forwarding.Delivery{read, claimed} {
+		if _, err := o.Claim(ctx, stale, "w2", outboxT0.Add(time.Hour), outboxT0.Add(2*time.Hour)); !errors.Is(err, forwarding.ErrClaimed) {
+			t.Errorf("Claim of a finished delivery (read with %d claims): error = %v, want ErrClaimed", stale.Claims, err)
+		}
+	}
+	claims, err := store.RawDocuments(ctx, db, "delivery_claims")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != 0 {
+		t.Errorf("claim records left behind: %v", claims)
+	}
+	if got := mustDelivery(t, o, "i:fin"); got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated {
+		t.Errorf("finished delivery changed: %+v", got)
+	}
+}
+
+func TestOutboxFinish(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	mustEnqueue(t, o, pending("i:f", "i", "p1", outboxT0), pending("i:other", "i", "p2", outboxT0))
+	first := mustClaim(t, o, mustDelivery(t, o, "i:f"), "w1", outboxT0)
+	first.LastError = "injected failure: Bad Request"
+	first.Attempts = 1
+	rel := first
+	rel.NextAttemptAt = outboxT0
+	if err := o.Release(ctx, rel); err != nil {
+		t.Fatal(err)
+	}
+	claimed := mustClaim(t, o, mustDelivery(t, o, "i:f"), "w2", outboxT0.Add(time.Second))
+	failed := finishAs(t, o, claimed, forwarding.StateFailed, "seventargets.CreateLead: 400 Bad Request")
+
+	got := mustDelivery(t, o, "i:f")
+	want := failed
+	want.LeaseUntil = time.Time{} // a finished delivery holds no lease
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("history entry (-want +got):\n%s", diff)
+	}
+	if due, _ := o.Due(ctx, outboxT0.Add(time.Hour), 10); !slices.Equal(ids(due), []string{"i:other"}) {
+		t.Errorf("Due after Finish = %v, want only i:other", ids(due))
+	}
+	claims, err := store.RawDocuments(ctx, db, "delivery_claims")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != 0 {
+		t.Errorf("Finish left claim records: %v", claims)
+	}
+
+	// A duplicate of the first round (a second worker finishing it too) keeps the history.
+	dup := claimed
+	dup.State, dup.Outcome, dup.LeadID = forwarding.StateDone, forwarding.OutcomeCreated, 99
+	if err := o.Finish(ctx, dup); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustDelivery(t, o, "i:f"); got.State != forwarding.StateFailed || got.LeadID != 0 {
+		t.Errorf("a duplicate first-round Finish overwrote the history: %+v", got)
+	}
+
+	// A later round replaces it.
+	if err := o.Requeue(ctx, "i:f", outboxT0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	round := mustClaim(t, o, mustDelivery(t, o, "i:f"), "w3", outboxT0.Add(time.Minute))
+	if round.Round != 1 {
+		t.Fatalf("requeued round = %d, want 1", round.Round)
+	}
+	finishAs(t, o, round, forwarding.StateDone, "")
+	got = mustDelivery(t, o, "i:f")
+	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.Round != 1 || got.Retrying {
+		t.Errorf("history after the second round: %+v", got)
+	}
+	if ds, err := o.ProspectDeliveries(ctx, "i", "p1", 10); err != nil || len(ds) != 1 {
+		t.Errorf("ProspectDeliveries = %v, %v; want the one history entry", ids(ds), err)
+	}
+}
+
+func TestOutboxRequeue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	ended := map[forwarding.DeliveryState]string{
+		forwarding.StateDone: "i:done", forwarding.StateSkipped: "i:skipped", forwarding.StateFailed: "i:failed", forwarding.StateDead: "i:dead",
+	}
+	for state, id := range ended {
+		d := pending(id, "i", "p-"+string(state), outboxT0)
+		d.Attempts, d.LastError = 3, "last error of "+id
+		mustEnqueue(t, o, d)
+		finishAs(t, o, mustClaim(t, o, d, "w1", outboxT0), state, "reason of "+id)
+	}
+	mustEnqueue(t, o, pending("i:pending", "i", "p-pending", outboxT0))
+
+	refused := []struct {
+		name, id string
+		want     error
+	}{
+		{name: "done", id: "i:done", want: forwarding.ErrInvalid},
+		{name: "skipped", id: "i:skipped", want: forwarding.ErrInvalid},
+		{name: "unknown", id: "i:unknown", want: forwarding.ErrNotFound},
+	}
+	for _, tt := range refused {
+		if err := o.Requeue(ctx, tt.id, outboxT0.Add(time.Hour)); !errors.Is(err, tt.want) {
+			t.Errorf("Requeue(%s) error = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if due, _ := o.Due(ctx, outboxT0.Add(2*time.Hour), 10); !slices.Equal(ids(due), []string{"i:pending"}) {
+		t.Fatalf("refused Requeues queued something: %v", ids(due))
+	}
+
+	later := outboxT0.Add(time.Hour)
+	for _, state := range []forwarding.DeliveryState{forwarding.StateFailed, forwarding.StateDead} {
+		id := ended[state]
+		if err := o.Requeue(ctx, id, later); err != nil {
+			t.Fatalf("Requeue(%s): %v", state, err)
+		}
+		if err := o.Requeue(ctx, id, later.Add(time.Minute)); err != nil {
+			t.Errorf("Requeue(%s) again while retrying: %v", state, err)
+		}
+		ds, err := o.ProspectDeliveries(ctx, "i", "p-"+string(state), 10)
+		if err != nil || len(ds) != 2 {
+			t.Fatalf("ProspectDeliveries(%s) = %v, %v; want the new round and the old entry", state, ids(ds), err)
+		}
+		next, old := ds[0], ds[1]
+		if next.State != forwarding.StatePending || next.Round != 1 || next.Attempts != 0 || next.Claims != 0 ||
+			!next.NextAttemptAt.Equal(later) || !next.CreatedAt.Equal(later) || next.Outcome != "" || next.Reason != "" ||
+			!next.FinishedAt.IsZero() || next.Prospect.ID != "p-"+string(state) {
+			t.Errorf("%s: new round = %+v", state, next)
+		}
+		if old.State != state || !old.Retrying || old.Reason != "reason of "+id {
+			t.Errorf("%s: old entry = %+v, want it kept and marked retrying", state, old)
+		}
+	}
+	due, err := o.Due(ctx, later, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(due)
+	slices.Sort(got)
+	if want := []string{"i:dead", "i:failed", "i:pending"}; !slices.Equal(got, want) {
+		t.Errorf("Due after requeueing = %v, want %v", got, want)
+	}
+}
+
+// TestOutboxRequeuePending: the Store contract says Requeue returns ErrInvalid when the
+// delivery did not fail; a delivery still pending exists and has not failed.
+func TestOutboxRequeuePending(t *testing.T) {
+	t.Parallel()
+	o, _ := newOutbox(t)
+	mustEnqueue(t, o, pending("i:pending", "i", "p1", outboxT0))
+	if err := o.Requeue(context.Background(), "i:pending", outboxT0.Add(time.Hour)); !errors.Is(err, forwarding.ErrInvalid) {
+		t.Errorf("Requeue of a pending delivery: error = %v, want ErrInvalid", err)
+	}
+}
+
+func TestOutboxClaimCreation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	if h, err := o.CreationHolder(ctx, "i", "p1"); err != nil || h != "" {
+		t.Fatalf("CreationHolder before any claim = %q, %v", h, err)
+	}
+
+	holders := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			h, err := o.ClaimCreation(ctx, "i", "p1", fmt.Sprintf("i:d%d", i))
+			if err != nil {
+				t.Errorf("ClaimCreation: %v", err)
+			}
+			holders[i] = h
+		})
+	}
+	wg.Wait()
+	winner := holders[0]
+	own := 0
+	for i, h := range holders {
+		if h != winner {
+			t.Fatalf("ClaimCreation holders differ: %v", holders)
+		}
+		if h == fmt.Sprintf("i:d%d", i) {
+			own++
+		}
+	}
+	if own != 1 {
+		t.Fatalf("%d deliveries hold the creation (%v), want 1", own, holders)
+	}
+	if h, _ := o.CreationHolder(ctx, "i", "p1"); h != winner {
+		t.Fatalf("CreationHolder = %q, want %q", h, winner)
+	}
+	if h, _ := o.ClaimCreation(ctx, "i", "p1", winner); h != winner {
+		t.Errorf("the holder claiming again got %q, want itself", h)
+	}
+	if h, _ := o.ClaimCreation(ctx, "other-instance", "p1", "other-instance:d1"); h != "other-instance:d1" {
+		t.Errorf("another instance's prospect p1 is held by %q", h)
+	}
+
+	loser := "i:d0"
+	if winner == loser {
+		loser = "i:d1"
+	}
+	if err := o.ReleaseCreation(ctx, "i", "p1", loser); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := o.CreationHolder(ctx, "i", "p1"); h != winner {
+		t.Fatalf("ReleaseCreation by a non-holder changed the holder to %q", h)
+	}
+	if err := o.ReleaseCreation(ctx, "i", "p1", winner); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := o.CreationHolder(ctx, "i", "p1"); h != "" {
+		t.Fatalf("after the holder released: holder %q", h)
+	}
+	if h, _ := o.ClaimCreation(ctx, "i", "p1", loser); h != loser {
+		t.Errorf("claiming after a release: holder %q, want %q", h, loser)
+	}
+}
+
+func TestOutboxLeads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	if _, err := o.Lead(ctx, "i", "p1"); !errors.Is(err, forwarding.ErrNotFound) {
+		t.Fatalf("Lead before any: error = %v, want ErrNotFound", err)
+	}
+	want := forwarding.Lead{
+		InstanceID: "i", ProspectID: "p1", State: forwarding.LeadStopped, Reason: "some reason", LeadID: 2345,
+		Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
+		Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
+		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
+		LastAction: forwarding.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
+	}
+	if err := o.SaveLead(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := o.Lead(ctx, "i", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Lead (-want +got):\n%s", diff)
+	}
+
+	// Saving replaces the record: fields left empty are cleared, not kept.
+	next := forwarding.Lead{InstanceID: "i", ProspectID: "p1", State: forwarding.LeadSkipped, Reason: "automatic forwarding is off", UpdatedAt: outboxT0.Add(time.Second)}
+	if err := o.SaveLead(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := o.Lead(ctx, "i", "p1"); !cmp.Equal(next, got) {
+		t.Errorf("Lead after a second save (-want +got):\n%s", cmp.Diff(next, got))
+	}
+	if _, err := o.Lead(ctx, "other", "p1"); !errors.Is(err, forwarding.ErrNotFound) {
+		t.Errorf("another instance's prospect p1: error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestOutboxProspectDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	var ds []forwarding.Delivery
+	for i, id := range []string{"i:1", "i:2", "i:3", "i:4", "i:5"} {
+		ds = append(ds, pending(id, "i", "p1", outboxT0.Add(time.Duration(i)*time.Minute)))
+	}
+	ds = append(ds, pending("i:x", "i", "p2", outboxT0), pending("j:1", "j", "p1", outboxT0))
+	mustEnqueue(t, o, ds...)
+	for _, d := range []forwarding.Delivery{ds[0], ds[2], ds[3]} {
+		finishAs(t, o, mustClaim(t, o, d, "w", outboxT0), forwarding.StateDone, "")
+	}
+
+	tests := []struct {
+		limit int
+		want  []string
+	}{
+		{limit: 10, want: []string{"i:5", "i:2", "i:4", "i:3", "i:1"}},
+		{limit: 3, want: []string{"i:5", "i:2", "i:4"}},
+		{limit: 1, want: []string{"i:5"}},
+	}
+	for _, tt := range tests {
+		got, err := o.ProspectDeliveries(ctx, "i", "p1", tt.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, ids(got)); diff != "" {
+			t.Errorf("ProspectDeliveries(limit %d): pending first, then finished, newest first (-want +got):\n%s", tt.limit, diff)
+		}
+	}
+	if got, _ := o.ProspectDeliveries(ctx, "i", "nobody", 10); len(got) != 0 {
+		t.Errorf("ProspectDeliveries of an unknown prospect = %v", ids(got))
+	}
+}
+
+func TestOutboxStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	if depth, oldest, err := o.Stats(ctx); err != nil || depth != 0 || !oldest.IsZero() {
+		t.Fatalf("Stats of an empty outbox = %d, %v, %v", depth, oldest, err)
+	}
+	a := pending("i:a", "i", "p1", outboxT0.Add(time.Minute))
+	b := pending("i:b", "i", "p2", outboxT0)
+	c := pending("i:c", "i", "p3", outboxT0.Add(2*time.Minute))
+	b.NextAttemptAt = outboxT0.Add(time.Hour) // the oldest is by creation, not by due time
+	mustEnqueue(t, o, a, b, c)
+	if depth, oldest, err := o.Stats(ctx); err != nil || depth != 3 || !oldest.Equal(outboxT0) {
+		t.Fatalf("Stats = %d, %v, %v; want 3 and %v", depth, oldest, err, outboxT0)
+	}
+	finishAs(t, o, mustClaim(t, o, b, "w", outboxT0), forwarding.StateDone, "")
+	if depth, oldest, err := o.Stats(ctx); err != nil || depth != 2 || !oldest.Equal(a.CreatedAt) {
+		t.Fatalf("Stats after finishing the oldest = %d, %v, %v; want 2 and %v", depth, oldest, err, a.CreatedAt)
+	}
+}
