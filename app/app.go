@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
@@ -31,6 +32,13 @@ type Config struct {
 	Lifecycle *lifecycle.Service
 	Intake    *forwarding.Intake
 	Store     Pinger
+	// Extensions serves the embedded pages; SigningKey verifies Sales' signatures of their URLs,
+	// over PublicBaseURL + path or the path alone; FrameAncestors lists the origins allowed to
+	// frame them (CSP frame-ancestors syntax).
+	Extensions     *extensions.Service
+	SigningKey     []byte
+	PublicBaseURL  string
+	FrameAncestors string
 	// Registry collects the App's metrics and is served at /metrics. Nil makes a fresh one.
 	Registry *prometheus.Registry
 }
@@ -79,5 +87,13 @@ func New(cfg Config) http.Handler {
 
 	wh := webhookHandlers{intake: cfg.Intake}
 	r.POST("/webhooks/sales/:instanceId", requireJSON(), wh.sales)
+
+	eh := extensionHandlers{svc: cfg.Extensions, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
+	r.GET("/extensions/manifest", eh.manifest)
+	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", extensions.Assets())))
+	pages := r.Group("/extensions", eh.frameable)
+	pages.GET("/reports/:key", eh.signed, eh.report)
+	pages.GET("/buttons/:key", eh.signed, eh.button)
+	pages.POST("/actions", eh.action)
 	return r
 }

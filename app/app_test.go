@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
@@ -35,6 +36,9 @@ const (
 	stClientID     = "st-client"
 	stClientSecret = "st-client-secret-abcdef"
 	stUser         = "st-user-1"
+	// signingKey is Zenvia's key for embed URLs; frameAncestors who may frame the pages.
+	signingKey     = "zenvia-signing-key-for-tests"
+	frameAncestors = "https://*.zenvia.com"
 )
 
 // testEnv is the App served over loopback HTTP on a fresh database, with fake Zenvia Sales and
@@ -45,6 +49,7 @@ type testEnv struct {
 	outbox     *store.Outbox
 	worker     *forwarding.Worker
 	subscriber *forwarding.Subscriber
+	pages      *extensions.Service
 	sales      *salesfake.Server
 	st         *seventargetsfake.Server
 	instances  *store.Instances
@@ -108,7 +113,14 @@ func newTestEnv(tb testing.TB) *testEnv {
 	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker.Wake, metrics)
 	e.subscriber = forwarding.NewSubscriber(salesClient, e.instances, srv.URL, logger)
 	e.svc.SetSubscriptions(e.subscriber)
-	srv.Config.Handler = app.New(app.Config{Logger: logger, Lifecycle: e.svc, Intake: intake, Store: db, Registry: registry})
+	e.pages = extensions.NewService(extensions.Deps{
+		Store: store.NewPages(db), Instances: e.instances, Outbox: e.outbox, Groups: salesClient, Assistants: stClient,
+		Retrier: intake, Wake: e.worker.Wake, Tokens: extensions.NewTokens([]byte(signingKey), 0), Logger: logger,
+	})
+	srv.Config.Handler = app.New(app.Config{
+		Logger: logger, Lifecycle: e.svc, Intake: intake, Store: db, Registry: registry,
+		Extensions: e.pages, SigningKey: []byte(signingKey), PublicBaseURL: srv.URL, FrameAncestors: frameAncestors,
+	})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

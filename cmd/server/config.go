@@ -32,6 +32,8 @@ type config struct {
 	SevenTargetsTokenURL string
 	EncryptionKey        []byte
 	LogLevel             slog.Level
+	// FrameAncestors are the origins allowed to frame the embedded pages (CSP frame-ancestors).
+	FrameAncestors string
 	// DevMode: no MongoDB and no App credentials given, so the App makes its own and keeps
 	// them in DataDir.
 	DevMode bool
@@ -47,6 +49,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("zenvia_api_url", c.ZenviaAPIURL),
 		slog.String("seventargets_api_url", c.SevenTargetsAPIURL),
 		slog.String("seventargets_token_url", c.SevenTargetsTokenURL),
+		slog.String("frame_ancestors", c.FrameAncestors),
 		slog.Bool("dev_mode", c.DevMode),
 	)
 }
@@ -119,6 +122,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, &configError{"ENCRYPTION_KEY", "is required with MONGODB_URI (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"}
 	}
 
+	c.FrameAncestors = orDefault(getenv("FRAME_ANCESTORS"), "https://*.zenvia.com")
+	for _, src := range strings.Fields(c.FrameAncestors) {
+		if !validFrameSource(src) {
+			return config{}, &configError{"FRAME_ANCESTORS", "must be space-separated origins such as https://*.zenvia.com"}
+		}
+	}
+
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
 		return config{}, &configError{"LOG_LEVEL", "must be debug, info, warn or error"}
 	}
@@ -138,6 +148,19 @@ func checkHTTPURL(v string) error {
 		return errors.New("must not carry a query, fragment or user info")
 	}
 	return nil
+}
+
+// validFrameSource accepts an origin (scheme://host[:port], host may start with "*.") or 'self'.
+func validFrameSource(src string) bool {
+	if src == "'self'" {
+		return true
+	}
+	scheme, host, ok := strings.Cut(src, "://")
+	if !ok || (scheme != "https" && scheme != "http") || host == "" {
+		return false
+	}
+	host = strings.TrimPrefix(host, "*.")
+	return !strings.ContainsAny(host, "/?#;,'\"*") && host != ""
 }
 
 func orDefault(v, def string) string {

@@ -37,7 +37,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "empty is dev mode with defaults", env: map[string]string{}, check: func(t *testing.T, c config) {
 			if !c.DevMode || c.Port != 8080 || c.PublicBaseURL != "http://localhost:8080" || c.MongoDatabase != "zenvia7targets" ||
 				c.DataDir != "./data" || c.ZenviaAPIURL != "https://sales.zenvia.com/api/v1" ||
-				c.SevenTargetsTokenURL != "https://login.7targets.com/oauth2/token" || c.SevenTargetsAPIURL != "https://api.7targets.com" {
+				c.SevenTargetsTokenURL != "https://login.7targets.com/oauth2/token" || c.SevenTargetsAPIURL != "https://api.7targets.com" ||
+				c.FrameAncestors != "https://*.zenvia.com" {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -75,6 +76,13 @@ func TestLoadConfig(t *testing.T) {
 		{name: "ftp token url", env: map[string]string{"SEVENTARGETS_TOKEN_URL": "ftp://x/token"}, wantErr: "SEVENTARGETS_TOKEN_URL"},
 		{name: "bad 7targets url", env: map[string]string{"SEVENTARGETS_API_URL": "::"}, wantErr: "SEVENTARGETS_API_URL"},
 		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
+		{name: "frame ancestors", env: map[string]string{"FRAME_ANCESTORS": "https://*.zenvia.com https://sales.example.com:8443 'self'"}, check: func(t *testing.T, c config) {
+			if c.FrameAncestors != "https://*.zenvia.com https://sales.example.com:8443 'self'" {
+				t.Errorf("FrameAncestors = %q", c.FrameAncestors)
+			}
+		}},
+		{name: "frame ancestors injection", env: map[string]string{"FRAME_ANCESTORS": "https://x.com; script-src *"}, wantErr: "FRAME_ANCESTORS"},
+		{name: "frame ancestors wildcard", env: map[string]string{"FRAME_ANCESTORS": "*"}, wantErr: "FRAME_ANCESTORS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

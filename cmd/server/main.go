@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
@@ -90,7 +91,15 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
 	intake := forwarding.NewIntake(outbox, instances, worker.Wake, metrics)
 
-	handler := app.New(app.Config{Logger: logger, Lifecycle: svc, Intake: intake, Store: db, Registry: registry})
+	pagesSvc := extensions.NewService(extensions.Deps{
+		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Groups: salesClient, Assistants: stClient,
+		Retrier: intake, Wake: worker.Wake, Tokens: extensions.NewTokens([]byte(cfg.SigningKey), 0), Logger: logger,
+	})
+
+	handler := app.New(app.Config{
+		Logger: logger, Lifecycle: svc, Intake: intake, Store: db, Registry: registry,
+		Extensions: pagesSvc, SigningKey: []byte(cfg.SigningKey), PublicBaseURL: cfg.PublicBaseURL, FrameAncestors: cfg.FrameAncestors,
+	})
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

@@ -1,0 +1,193 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+)
+
+// extensionHandlers serves the pages Zenvia Sales embeds (contract section 5).
+type extensionHandlers struct {
+	svc            *extensions.Service
+	signingKey     []byte
+	publicBaseURL  string
+	frameAncestors string
+}
+
+// frameable replaces the App-wide "never frame me" headers with a policy that lets Zenvia
+// Sales, and only it, frame the page, and that allows nothing from anywhere else.
+func (h extensionHandlers) frameable(c *gin.Context) {
+	hd := c.Writer.Header()
+	hd.Del("X-Frame-Options")
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "+
+		"form-action 'self'; base-uri 'none'; frame-ancestors "+h.frameAncestors)
+	c.Next()
+}
+
+// signed refuses a page request whose Sales signature is missing or wrong, with the small
+// error page and nothing else.
+func (h extensionHandlers) signed(c *gin.Context) {
+	if err := extensions.VerifySignature(h.signingKey, h.publicBaseURL, c.Request.RequestURI); err != nil {
+		h.errorPage(c, http.StatusUnauthorized, "error.signature")
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+func lang(c *gin.Context) extensions.Lang { return extensions.LangOf(c.Query("lang")) }
+
+func (h extensionHandlers) errorPage(c *gin.Context, status int, key string) {
+	l := lang(c)
+	h.html(c, status, func(b *bytes.Buffer) error {
+		return extensions.RenderError(b, extensions.ErrorPage{Lang: l, Status: status,
+			Title: extensions.T(l, key+".title"), Message: extensions.T(l, key+".message")})
+	})
+}
+
+// html renders into a buffer first, so a template error becomes a clean 500, never half a page.
+func (h extensionHandlers) html(c *gin.Context, status int, render func(*bytes.Buffer) error) {
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", b.Bytes())
+}
+
+func (h extensionHandlers) manifest(c *gin.Context) {
+	c.JSON(http.StatusOK, extensions.NewManifest(h.publicBaseURL))
+}
+
+// instance finds the instance serving the page's group, or answers with the error page.
+func (h extensionHandlers) instance(c *gin.Context, groups ...string) (lifecycle.Instance, bool) {
+	for _, g := range groups {
+		if g == "" {
+			continue
+		}
+		inst, err := h.svc.ResolveInstance(c.Request.Context(), g)
+		if err == nil {
+			return inst, true
+		}
+		if !errors.Is(err, extensions.ErrUnknownGroup) {
+			fail(c, err)
+			return lifecycle.Instance{}, false
+		}
+	}
+	h.errorPage(c, http.StatusUnauthorized, "error.group")
+	return lifecycle.Instance{}, false
+}
+
+func (h extensionHandlers) report(c *gin.Context) {
+	if c.Param("key") != extensions.ReportKey {
+		h.errorPage(c, http.StatusNotFound, "error.notfound")
+		return
+	}
+	inst, ok := h.instance(c, c.Query("group"), c.Query("parentGroup"))
+	if !ok {
+		return
+	}
+	p := h.svc.Report(c.Request.Context(), inst, c.Query("user"), c.Query("range"), c.Query("start"), c.Query("end"), lang(c))
+	p.Back = c.Request.RequestURI
+	h.html(c, http.StatusOK, func(b *bytes.Buffer) error { return extensions.RenderReport(b, p) })
+}
+
+func (h extensionHandlers) button(c *gin.Context) {
+	if c.Param("key") != extensions.ButtonKey {
+		h.errorPage(c, http.StatusNotFound, "error.notfound")
+		return
+	}
+	inst, ok := h.instance(c, c.Query("group"))
+	if !ok {
+		return
+	}
+	pr := extensions.ButtonProspect{
+		ID: c.Query("prospect"), FirstName: c.Query("firstName"), LastName: c.Query("lastName"),
+		Emails: splitList(c.Query("emails")), Phones: splitList(c.Query("phones")),
+	}
+	if pr.ID == "" {
+		h.errorPage(c, http.StatusBadRequest, "error.prospect")
+		return
+	}
+	p := h.svc.Button(c.Request.Context(), inst, c.Query("user"), pr, lang(c))
+	p.Back = c.Request.RequestURI
+	h.html(c, http.StatusOK, func(b *bytes.Buffer) error { return extensions.RenderButton(b, p) })
+}
+
+// splitList splits Sales' comma-separated placeholder values (emails, phones).
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" && len(out) < 20 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// action carries out what a page posted, then returns the frame to the page it came from.
+func (h extensionHandlers) action(c *gin.Context) {
+	if err := c.Request.ParseForm(); err != nil {
+		h.errorPage(c, http.StatusBadRequest, "error.generic")
+		return
+	}
+	f := c.Request.PostForm
+	req := extensions.ActionRequest{
+		Token: f.Get("token"), Action: extensions.Action(f.Get("action")), ProspectID: f.Get("prospectId"),
+		DeliveryID: f.Get("deliveryId"), Email: f.Get("email"), AssistantEmail: f.Get("assistantEmail"),
+		ScheduleName: f.Get("scheduleName"),
+		Prospect: extensions.ButtonProspect{ID: f.Get("prospectId"), FirstName: f.Get("prospectFirstName"),
+			LastName: f.Get("prospectLastName"), Emails: splitList(f.Get("prospectEmails")), Phones: splitList(f.Get("prospectPhones"))},
+	}
+	claims, err := h.svc.Act(c.Request.Context(), req)
+	var fe *extensions.FieldError
+	switch {
+	case errors.As(err, &fe):
+		h.actionFieldError(c, claims, req, fe)
+		return
+	case errors.Is(err, extensions.ErrTokenExpired), errors.Is(err, extensions.ErrTokenReplayed), errors.Is(err, extensions.ErrTokenInvalid):
+		h.errorPage(c, http.StatusUnauthorized, "error.expired")
+		return
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	back := f.Get("back")
+	if !h.returnable(back) {
+		h.errorPage(c, http.StatusOK, "action.done")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, back)
+}
+
+// returnable accepts only a signed URL of this App's own pages as the place to go back to.
+func (h extensionHandlers) returnable(back string) bool {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/extensions/") {
+		return false
+	}
+	return extensions.VerifySignature(h.signingKey, h.publicBaseURL, back) == nil
+}
+
+func (h extensionHandlers) actionFieldError(c *gin.Context, claims extensions.Claims, req extensions.ActionRequest, fe *extensions.FieldError) {
+	l := lang(c)
+	if v := c.Request.PostForm.Get("lang"); v != "" {
+		l = extensions.LangOf(v)
+	}
+	inst, err := h.svc.Instances.Instance(c.Request.Context(), claims.InstanceID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	p := h.svc.Button(c.Request.Context(), inst, claims.UserID, req.Prospect, l)
+	p.FieldErrors = map[string]string{fe.Field: extensions.T(l, fe.Key)}
+	p.Back = c.Request.PostForm.Get("back")
+	h.html(c, http.StatusUnprocessableEntity, func(b *bytes.Buffer) error { return extensions.RenderButton(b, p) })
+}

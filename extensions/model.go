@@ -1,0 +1,172 @@
+// Package extensions serves the pages Zenvia Sales embeds in iframes: the managers' report and
+// the agents' conversation-button dialog. Every request is signed by Sales (verified here in
+// constant time); actions posted back from a page carry a short-lived, single-use token bound
+// to the instance, the user and the prospect, and go through the same outbox as webhooks.
+package extensions
+
+import (
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// Lang is a page language: "en", "es" or "pt".
+type Lang string
+
+// The supported languages.
+const (
+	English    Lang = "en"
+	Spanish    Lang = "es"
+	Portuguese Lang = "pt"
+)
+
+// LangOf picks the page language from Sales' group.language (ISO 639-1, maybe with a region
+// such as "pt-BR"); anything else is English.
+func LangOf(s string) Lang {
+	if len(s) >= 2 {
+		switch Lang(toLower(s[:2])) {
+		case Spanish:
+			return Spanish
+		case Portuguese:
+			return Portuguese
+		}
+	}
+	return English
+}
+
+func toLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// ReportPage is everything the report page shows.
+type ReportPage struct {
+	Lang Lang
+	// Range is the period shown, both ends inclusive dates (UTC), and Sales' name for it
+	// ("last7", "custom", …).
+	RangeName  string
+	Start, End time.Time
+
+	Totals Counts
+	// Days has one entry per day of the range, oldest first, empty days included.
+	Days []DayCounts
+	// Assistants has the counts per 7Targets assistant email, most forwarded first.
+	Assistants []AssistantCounts
+	// States counts the forwarded prospects by their current 7Targets lead state, in funnel
+	// order (Cold, Warm, Hot, then any other state, then Stopped).
+	States []StateCount
+	// Funnel is the conversion of forwarded leads through 7Targets states: each step counts
+	// the leads that reached it or a later one, with its share of the first step.
+	Funnel []FunnelStep
+	// Failures are the most recent failed deliveries (newest first, at most 20).
+	Failures []Failure
+	// Actions holds what the failure rows' retry buttons post: the form's target and a token
+	// per failure (same order as Failures).
+	ActionURL   string
+	RetryTokens []string
+	// Back is this page's own signed URL (path and query): after an action the App returns
+	// the frame to it. Forms carry it in a hidden input named "back".
+	Back         string
+	ErrorMessage string // set when the data could not be loaded: the page shows an error state
+}
+
+// Counts is how many deliveries were forwarded, skipped and failed.
+type Counts struct {
+	Forwarded, Skipped, Failed int
+}
+
+// Total is the sum of the counts.
+func (c Counts) Total() int { return c.Forwarded + c.Skipped + c.Failed }
+
+// DayCounts are the counts of one day.
+type DayCounts struct {
+	Day time.Time
+	Counts
+}
+
+// AssistantCounts are the counts of one 7Targets assistant.
+type AssistantCounts struct {
+	Assistant string // email
+	Counts
+}
+
+// StateCount is how many forwarded leads are in a 7Targets state.
+type StateCount struct {
+	State string
+	Count int
+}
+
+// FunnelStep is one step of the conversion funnel.
+type FunnelStep struct {
+	State   string
+	Count   int
+	Percent int // of the first step, rounded down
+}
+
+// Failure is a delivery 7Targets refused or that was given up on.
+type Failure struct {
+	DeliveryID string
+	ProspectID string
+	Name       string // prospect's name as known
+	Reason     string
+	At         time.Time
+	Dead       bool // retried until it was given up, rather than refused
+	Retrying   bool // already sent round again
+}
+
+// ButtonPage is everything the conversation-button dialog shows for one prospect.
+type ButtonPage struct {
+	Lang     Lang
+	Prospect ButtonProspect
+
+	// Lead is what the App knows of the prospect's 7Targets lead, nil if nothing.
+	Lead *forwarding.Lead
+	// Pending is true while a delivery for the prospect waits in the outbox.
+	Pending bool
+	// Last is the prospect's most recent delivery, nil if none.
+	Last *forwarding.Delivery
+
+	// Assistants to choose from when forwarding (empty if 7Targets could not be asked:
+	// AssistantsError then says so and the default assistant is used).
+	Assistants       []seventargets.Assistant
+	AssistantsError  bool
+	DefaultAssistant string
+	DefaultSchedule  string
+
+	// ActionURL is where the forms post; each action has its own single-use token.
+	ActionURL string
+	// Back is this page's own signed URL (path and query), carried in a hidden input "back".
+	Back         string
+	ForwardToken string
+	StopToken    string
+	RetryToken   string // empty unless Last failed
+
+	Notice       string // e.g. "Forwarding queued" after an action
+	ErrorMessage string // a problem to show (invalid email typed, …), already translated
+	// FieldErrors are per-field problems of the forward form ("email").
+	FieldErrors map[string]string
+}
+
+// ButtonProspect is the prospect as the button URL's placeholders describe it.
+type ButtonProspect struct {
+	ID        string
+	FirstName string
+	LastName  string
+	Emails    []string
+	Phones    []string
+}
+
+// ErrorPage is a small page shown instead of a report or dialog (bad signature, unknown
+// group, …): a title and a sentence, both already translated, and the HTTP status.
+type ErrorPage struct {
+	Lang    Lang
+	Status  int
+	Title   string
+	Message string
+}

@@ -1,0 +1,950 @@
+package extensions_test
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/html"
+
+	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// The golden files are rewritten with: go test ./extensions/ -run RenderGolden -update
+func init() {
+	// Another test file of the package may have registered the flag already.
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files in testdata/")
+	}
+}
+
+func uiUpdating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+const (
+	uiXSS       = `<script>alert(1)</script>`
+	uiAttrXSS   = `"><img src=x onerror=alert(1)>`
+	uiActionURL = "/extensions/actions"
+	uiBack      = "/extensions/buttons/7targets?prospect=p1&signature=abc"
+)
+
+func uiDay(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// uiReport is a realistic month of forwarding.
+func uiReport(lang extensions.Lang) extensions.ReportPage {
+	start := uiDay("2026-03-01")
+	p := extensions.ReportPage{
+		Lang: lang, RangeName: "last30", Start: start, End: start.AddDate(0, 0, 29),
+		ActionURL: uiActionURL, Back: "/extensions/reports/7targets?range=last30&signature=abc",
+	}
+	for i := range 30 {
+		c := extensions.Counts{Forwarded: 20 + (i*37)%45, Skipped: (i * 7) % 9, Failed: (i * 5) % 4}
+		if i%7 >= 5 {
+			c = extensions.Counts{Forwarded: c.Forwarded / 4, Skipped: 1}
+		}
+		p.Days = append(p.Days, extensions.DayCounts{Day: start.AddDate(0, 0, i), Counts: c})
+		p.Totals.Forwarded += c.Forwarded
+		p.Totals.Skipped += c.Skipped
+		p.Totals.Failed += c.Failed
+	}
+	p.Assistants = []extensions.AssistantCounts{
+		{Assistant: "ava.sales@acme-industries.com", Counts: extensions.Counts{Forwarded: 612, Skipped: 40, Failed: 12}},
+		{Assistant: "leo@acme.com", Counts: extensions.Counts{Forwarded: 301, Skipped: 22, Failed: 5}},
+	}
+	p.States = []extensions.StateCount{{State: "Cold", Count: 520}, {State: "Warm", Count: 260}, {State: "Hot", Count: 95}, {State: "Stopped", Count: 40}}
+	p.Funnel = []extensions.FunnelStep{{State: "Cold", Count: 915, Percent: 100}, {State: "Warm", Count: 355, Percent: 38}, {State: "Hot", Count: 95, Percent: 10}}
+	p.Failures = []extensions.Failure{
+		{DeliveryID: "d1", ProspectID: "64f1c2a9e1", Name: "María José Fernández", Reason: "7targets: 400 Bad Request: Invalid assistant email", At: uiDay("2026-03-29").Add(14*time.Hour + 5*time.Minute)},
+		{DeliveryID: "d2", ProspectID: "64f1c2a9e2", Reason: "gave up after 72h0m0s: 7targets: 503 Service Unavailable", At: uiDay("2026-03-28").Add(9 * time.Hour), Dead: true},
+		{DeliveryID: "d3", ProspectID: "64f1c2a9e3", Name: "John Smith", Reason: "the prospect has no email address", At: uiDay("2026-03-27"), Retrying: true},
+	}
+	p.RetryTokens = []string{"retry-1", "retry-2", ""}
+	return p
+}
+
+// uiButton is a prospect that was never forwarded, with two assistants to choose from.
+func uiButton(lang extensions.Lang) extensions.ButtonPage {
+	return extensions.ButtonPage{
+		Lang: lang,
+		Prospect: extensions.ButtonProspect{
+			ID: "64f1c2a9e1", FirstName: "María José", LastName: "Fernández",
+			Emails: []string{"mj.fernandez@example.com", "mj@work.example"}, Phones: []string{"+5491155550101"},
+		},
+		Assistants: []seventargets.Assistant{
+			{Name: "Ava (Sales)", EmailID: "ava@acme.com"},
+			{Name: "Leo", EmailID: "leo@acme.com"},
+		},
+		DefaultAssistant: "leo@acme.com", DefaultSchedule: "Inbound 14 days",
+		ActionURL: uiActionURL, Back: uiBack,
+		ForwardToken: "fwd-token", StopToken: "stop-token",
+	}
+}
+
+func uiForwardedLead() *forwarding.Lead {
+	return &forwarding.Lead{
+		State: forwarding.LeadForwarded, LeadID: 918273, Email: "mj.fernandez@example.com",
+		AssistantEmail: "leo@acme.com", ScheduleName: "Inbound 14 days",
+		SevenTargetsState: "Warm", SubState: "Replied", NextScheduleTime: uiDay("2026-04-02").Add(15*time.Hour + 30*time.Minute),
+	}
+}
+
+func uiFailedDelivery() *forwarding.Delivery {
+	return &forwarding.Delivery{ID: "del-9", State: forwarding.StateFailed, Reason: "the prospect has no email address", FinishedAt: uiDay("2026-03-29")}
+}
+
+// uiDoc is a parsed page with helpers to query it.
+type uiDoc struct {
+	raw  string
+	root *html.Node
+}
+
+func uiRender(t *testing.T, render func(io.Writer) error) uiDoc {
+	t.Helper()
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	root, err := html.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return uiDoc{raw: b.String(), root: root}
+}
+
+func uiAttr(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func uiHasClass(n *html.Node, class string) bool {
+	v, _ := uiAttr(n, "class")
+	return strings.Contains(" "+v+" ", " "+class+" ")
+}
+
+// all returns the elements named tag ("" for every element) under n, in document order.
+func (d uiDoc) all(n *html.Node, tag string) []*html.Node {
+	if n == nil {
+		n = d.root
+	}
+	var out []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && (tag == "" || n.Data == tag) {
+			out = append(out, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return out
+}
+
+// forms returns the page's forms by their hidden "action" input.
+func (d uiDoc) forms() map[string][]*html.Node {
+	m := map[string][]*html.Node{}
+	for _, f := range d.all(nil, "form") {
+		m[d.input(f, "action")] = append(m[d.input(f, "action")], f)
+	}
+	return m
+}
+
+// input returns the value of the form's input named name, or "<none>".
+func (d uiDoc) input(form *html.Node, name string) string {
+	for _, in := range d.all(form, "input") {
+		if n, _ := uiAttr(in, "name"); n == name {
+			v, _ := uiAttr(in, "value")
+			return v
+		}
+	}
+	return "<none>"
+}
+
+func uiText(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
+// checkPage checks what every page must satisfy: its language, the CSP (no inline style or
+// script, nothing from another origin), escaping, and forms that carry a token and an action.
+func (d uiDoc) checkPage(t *testing.T, lang extensions.Lang) {
+	t.Helper()
+	htmls := d.all(nil, "html")
+	if got, _ := uiAttr(htmls[0], "lang"); got != string(lang) {
+		t.Errorf("<html lang=%q>, want %q", got, lang)
+	}
+	if n := len(d.all(nil, "title")); n == 0 {
+		t.Error("no <title>")
+	}
+	if n := len(d.all(nil, "style")); n != 0 {
+		t.Errorf("%d <style> elements; the CSP forbids inline styles", n)
+	}
+	if n := len(d.all(nil, "img")); n != 0 {
+		t.Errorf("%d <img> elements; the pages have none (an injection?)", n)
+	}
+	for _, s := range d.all(nil, "script") {
+		src, ok := uiAttr(s, "src")
+		if !ok || !strings.HasPrefix(src, extensions.AssetsPath) || s.FirstChild != nil {
+			t.Errorf("script src=%q with content: only external scripts from %s are allowed", src, extensions.AssetsPath)
+		}
+	}
+	links := 0
+	for _, n := range d.all(nil, "") {
+		for _, a := range n.Attr {
+			switch {
+			case a.Key == "style":
+				t.Errorf("<%s style=%q>: the CSP forbids style attributes", n.Data, a.Val)
+			case strings.HasPrefix(a.Key, "on"):
+				t.Errorf("<%s %s=%q>: event handler attribute", n.Data, a.Key, a.Val)
+			case strings.Contains(a.Val, "http://") || strings.Contains(a.Val, "https://") || strings.HasPrefix(a.Val, "//"):
+				t.Errorf("<%s %s=%q>: external URL", n.Data, a.Key, a.Val)
+			case strings.Contains(strings.ToLower(a.Val), "javascript:"):
+				t.Errorf("<%s %s=%q>: script URL", n.Data, a.Key, a.Val)
+			}
+		}
+		if n.Data == "link" {
+			if href, _ := uiAttr(n, "href"); strings.HasPrefix(href, extensions.AssetsPath+"app.css") {
+				links++
+			}
+		}
+	}
+	if links != 1 {
+		t.Errorf("%d links to %sapp.css, want 1", links, extensions.AssetsPath)
+	}
+	ids := map[string]bool{}
+	for _, n := range d.all(nil, "") {
+		if id, ok := uiAttr(n, "id"); ok {
+			if ids[id] {
+				t.Errorf("duplicate id %q", id)
+			}
+			ids[id] = true
+		}
+	}
+	for _, n := range d.all(nil, "") {
+		for _, key := range []string{"for", "aria-labelledby", "aria-describedby"} {
+			v, ok := uiAttr(n, key)
+			if !ok {
+				continue
+			}
+			for _, id := range strings.Fields(v) {
+				if !ids[id] {
+					t.Errorf("<%s %s=%q>: no element has id %q", n.Data, key, v, id)
+				}
+			}
+		}
+	}
+	for _, b := range d.all(nil, "button") {
+		// WCAG 2.5.3: a spoken command using the visible label must reach the button.
+		if label, ok := uiAttr(b, "aria-label"); ok && !strings.Contains(label, strings.TrimSpace(uiText(b))) {
+			t.Errorf("button %q has the accessible name %q, which does not contain its label", uiText(b), label)
+		}
+	}
+	for _, f := range d.all(nil, "form") {
+		if m, _ := uiAttr(f, "method"); m != "post" {
+			t.Errorf("form method %q, want post", m)
+		}
+		if a, _ := uiAttr(f, "action"); a != uiActionURL {
+			t.Errorf("form action %q, want %q", a, uiActionURL)
+		}
+		if tok := d.input(f, "token"); tok == "" || tok == "<none>" {
+			t.Errorf("form without a token: %q", tok)
+		}
+		switch act := d.input(f, "action"); act {
+		case "forward", "stop":
+		case "retry":
+			if id := d.input(f, "deliveryId"); id == "" || id == "<none>" {
+				t.Errorf("retry form without deliveryId")
+			}
+		default:
+			t.Errorf("form with action %q", act)
+		}
+		if l := d.input(f, "lang"); l != string(lang) {
+			t.Errorf("form lang %q, want %q", l, lang)
+		}
+		if len(d.all(f, "button")) != 1 {
+			t.Errorf("form with %d buttons, want 1", len(d.all(f, "button")))
+		}
+	}
+	for _, key := range []string{"%!", "MISSING", "<no value>", "ZgotmplZ"} {
+		if strings.Contains(d.raw, key) {
+			t.Errorf("page contains %q", key)
+		}
+	}
+	for _, k := range regexp.MustCompile(`\b(?:status|report|button|forward|error|lead|chart|range|reason)\.[a-zA-Z.]+\b`).FindAllString(uiText(d.root), -1) {
+		if extensions.HasKey(k) {
+			t.Errorf("page shows the message key %q instead of its text", k)
+		}
+	}
+}
+
+func TestRenderReport(t *testing.T) {
+	t.Parallel()
+	for _, lang := range extensions.Langs {
+		t.Run(string(lang), func(t *testing.T) {
+			t.Parallel()
+			d := uiRender(t, func(w io.Writer) error { return extensions.RenderReport(w, uiReport(lang)) })
+			d.checkPage(t, lang)
+			text := uiText(d.root)
+			for _, want := range []string{
+				extensions.T(lang, "report.title"), extensions.T(lang, "range.last30"),
+				extensions.T(lang, "report.daily.title"), extensions.T(lang, "report.funnel.title"),
+				extensions.T(lang, "report.failures.title"), "María José Fernández",
+				extensions.StateText(lang, "Warm"),
+				extensions.ReasonText(lang, "gave up after 72h0m0s: 7targets: 503 Service Unavailable"),
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+			var svgs, tables int
+			for _, s := range d.all(nil, "svg") {
+				if uiHasClass(s, "chart") {
+					svgs++
+				}
+			}
+			tables = len(d.all(nil, "table"))
+			if svgs != 4 || tables != 5 {
+				t.Errorf("%d charts and %d tables, want 4 and 5 (each chart with its table, plus failures)", svgs, tables)
+			}
+			forms := d.forms()
+			if len(forms["retry"]) != 2 || len(forms) != 1 {
+				t.Fatalf("forms %v, want two retry forms (the third failure is being retried)", forms)
+			}
+			for i, want := range []string{"d1", "d2"} {
+				if got := d.input(forms["retry"][i], "deliveryId"); got != want {
+					t.Errorf("retry form %d: deliveryId %q, want %q", i, got, want)
+				}
+				if got := d.input(forms["retry"][i], "token"); got != "retry-"+want[1:] {
+					t.Errorf("retry form %d: token %q", i, got)
+				}
+				if got := d.input(forms["retry"][i], "back"); !strings.HasPrefix(got, "/extensions/reports/") {
+					t.Errorf("retry form %d: back %q", i, got)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderReportNumbersAndDates(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lang              extensions.Lang
+		total, share, day string
+	}{
+		{extensions.English, "1,121", "88% ", "Mar 1, 2026"},
+		{extensions.Spanish, "1.121", "88 % ", "1 mar 2026"},
+		{extensions.Portuguese, "1.121", "88% ", "1 mar 2026"},
+	} {
+		t.Run(string(tc.lang), func(t *testing.T) {
+			t.Parallel()
+			d := uiRender(t, func(w io.Writer) error { return extensions.RenderReport(w, uiReport(tc.lang)) })
+			text := uiText(d.root)
+			for _, want := range []string{tc.total, tc.share, tc.day} {
+				if !strings.Contains(text, want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderReportStates(t *testing.T) {
+	t.Parallel()
+	empty := uiReport(extensions.Spanish)
+	empty.Totals, empty.Assistants, empty.States, empty.Funnel, empty.Failures, empty.RetryTokens = extensions.Counts{}, nil, nil, nil, nil, nil
+	for i := range empty.Days {
+		empty.Days[i].Counts = extensions.Counts{}
+	}
+	emptyWithFailures := empty
+	emptyWithFailures.Failures = uiReport(extensions.Spanish).Failures[:1]
+	emptyWithFailures.RetryTokens = []string{"retry-1"}
+	noFailures := uiReport(extensions.Portuguese)
+	noFailures.Failures, noFailures.RetryTokens = nil, nil
+	noAction := uiReport(extensions.English)
+	noAction.ActionURL = ""
+	fewerTokens := uiReport(extensions.English)
+	fewerTokens.RetryTokens = fewerTokens.RetryTokens[:1]
+	oneDay := uiReport(extensions.English)
+	oneDay.Days = oneDay.Days[:1]
+	oneDay.End = oneDay.Start
+	failed := extensions.ReportPage{Lang: extensions.Spanish, RangeName: "last7", Start: uiDay("2026-03-01"), End: uiDay("2026-03-07"),
+		ErrorMessage: extensions.T(extensions.Spanish, "report.error.load")}
+	unknown := uiReport("fr")
+	unknown.RangeName = "fortnight"
+
+	for _, tc := range []struct {
+		name     string
+		page     extensions.ReportPage
+		lang     extensions.Lang
+		want     []string
+		dontWant []string
+		charts   int
+		retries  int
+	}{
+		{name: "empty", page: empty, lang: extensions.Spanish,
+			want:     []string{extensions.T(extensions.Spanish, "report.empty.title")},
+			dontWant: []string{extensions.T(extensions.Spanish, "report.failures.title"), "NaN"}},
+		{name: "empty with failures", page: emptyWithFailures, lang: extensions.Spanish, retries: 1,
+			want: []string{extensions.T(extensions.Spanish, "report.empty.title"), extensions.T(extensions.Spanish, "report.failures.title")}},
+		{name: "no failures", page: noFailures, lang: extensions.Portuguese, charts: 4,
+			want: []string{extensions.T(extensions.Portuguese, "report.failures.none")}},
+		{name: "no action URL", page: noAction, lang: extensions.English, charts: 4,
+			want: []string{"María José Fernández"}},
+		{name: "fewer tokens than failures", page: fewerTokens, lang: extensions.English, charts: 4, retries: 1},
+		{name: "one day", page: oneDay, lang: extensions.English, charts: 4, retries: 2,
+			want: []string{"Mar 1, 2026", extensions.T(extensions.English, "range.last30")}},
+		{name: "error", page: failed, lang: extensions.Spanish,
+			want:     []string{extensions.T(extensions.Spanish, "report.error.title"), extensions.T(extensions.Spanish, "report.error.load")},
+			dontWant: []string{extensions.T(extensions.Spanish, "report.empty.title"), extensions.T(extensions.Spanish, "report.failures.title")}},
+		{name: "unknown language and range", page: unknown, lang: extensions.English, charts: 4, retries: 2,
+			want: []string{extensions.T(extensions.English, "report.title")}, dontWant: []string{"fortnight"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := uiRender(t, func(w io.Writer) error { return extensions.RenderReport(w, tc.page) })
+			d.checkPage(t, tc.lang)
+			text := uiText(d.root)
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range tc.dontWant {
+				if strings.Contains(d.raw, w) {
+					t.Errorf("page shows %q", w)
+				}
+			}
+			charts := 0
+			for _, s := range d.all(nil, "svg") {
+				if uiHasClass(s, "chart") {
+					charts++
+				}
+			}
+			if charts != tc.charts {
+				t.Errorf("%d charts, want %d", charts, tc.charts)
+			}
+			if got := len(d.forms()["retry"]); got != tc.retries {
+				t.Errorf("%d retry forms, want %d", got, tc.retries)
+			}
+			if tc.name == "error" {
+				alerts := 0
+				for _, n := range d.all(nil, "") {
+					if r, _ := uiAttr(n, "role"); r == "alert" {
+						alerts++
+					}
+				}
+				if alerts != 1 {
+					t.Errorf("%d role=alert elements, want 1", alerts)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderButton(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		forms  []string // actions of the forms, in order
+		badge  string   // message key of the status badge
+		texts  []string // message keys the page shows
+		absent []string // message keys it must not show
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*extensions.ButtonPage)
+		want want
+	}{
+		{name: "new", edit: func(*extensions.ButtonPage) {},
+			want: want{forms: []string{"forward"}, badge: "status.new", texts: []string{"status.new.text", "forward.title"}, absent: []string{"stop.submit", "pending.title"}}},
+		{name: "skipped", edit: func(p *extensions.ButtonPage) {
+			p.Lead = &forwarding.Lead{State: forwarding.LeadSkipped, Reason: "automatic forwarding is off"}
+		}, want: want{forms: []string{"forward"}, badge: "status.skipped", texts: []string{"status.skipped.text", "reason.autoForwardOff"}}},
+		{name: "forwarded", edit: func(p *extensions.ButtonPage) {
+			p.Lead = uiForwardedLead()
+			p.Notice = extensions.T(p.Lang, "notice.forward")
+		}, want: want{forms: []string{"stop"}, badge: "status.forwarded", texts: []string{"status.forwarded.text", "lead.next", "stop.submit", "state.warm", "notice.forward"}, absent: []string{"forward.title"}}},
+		{name: "forwarded, nothing scheduled", edit: func(p *extensions.ButtonPage) {
+			p.Lead = uiForwardedLead()
+			p.Lead.NextScheduleTime = time.Time{}
+		}, want: want{forms: []string{"stop"}, badge: "status.forwarded", texts: []string{"lead.next.none"}}},
+		{name: "stopped", edit: func(p *extensions.ButtonPage) {
+			p.Lead = uiForwardedLead()
+			p.Lead.State, p.Lead.SevenTargetsState = forwarding.LeadStopped, "Stopped"
+		}, want: want{badge: "status.stopped", texts: []string{"status.stopped.text", "state.stopped"}, absent: []string{"stop.submit", "forward.title", "lead.next"}}},
+		{name: "pending", edit: func(p *extensions.ButtonPage) {
+			p.Pending = true
+			p.Last = &forwarding.Delivery{ID: "del-1", State: forwarding.StatePending}
+		}, want: want{badge: "status.pending", texts: []string{"pending.title", "pending.text"}, absent: []string{"forward.title", "status.new.text"}}},
+		{name: "pending while forwarded", edit: func(p *extensions.ButtonPage) {
+			p.Pending = true
+			p.Lead = uiForwardedLead()
+		}, want: want{badge: "status.pending", texts: []string{"pending.title", "status.forwarded.text"}, absent: []string{"stop.submit"}}},
+		{name: "failed", edit: func(p *extensions.ButtonPage) {
+			p.Last = uiFailedDelivery()
+			p.RetryToken = "retry-token"
+		}, want: want{forms: []string{"retry", "forward"}, badge: "status.failed", texts: []string{"failed.title", "reason.noEmail"}}},
+		{name: "failed, forwarded before", edit: func(p *extensions.ButtonPage) {
+			p.Lead = uiForwardedLead()
+			p.Last = uiFailedDelivery()
+			p.Last.State = forwarding.StateDead
+			p.RetryToken = "retry-token"
+		}, want: want{forms: []string{"stop", "retry"}, badge: "status.forwarded", texts: []string{"failed.title"}}},
+		{name: "failed, being retried", edit: func(p *extensions.ButtonPage) {
+			p.Last = uiFailedDelivery()
+			p.Last.Retrying = true
+			p.RetryToken = "retry-token"
+		}, want: want{forms: []string{"forward"}, badge: "status.new", absent: []string{"failed.title"}}},
+		{name: "no tokens", edit: func(p *extensions.ButtonPage) {
+			p.ForwardToken, p.StopToken = "", ""
+		}, want: want{badge: "status.new", absent: []string{"forward.title"}}},
+		{name: "assistants unavailable", edit: func(p *extensions.ButtonPage) {
+			p.Assistants, p.AssistantsError = nil, true
+		}, want: want{forms: []string{"forward"}, badge: "status.new", texts: []string{"forward.assistants.error"}}},
+	} {
+		for _, lang := range extensions.Langs {
+			t.Run(tc.name+"/"+string(lang), func(t *testing.T) {
+				t.Parallel()
+				p := uiButton(lang)
+				tc.edit(&p)
+				d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, p) })
+				d.checkPage(t, lang)
+
+				var got []string
+				for _, f := range d.all(nil, "form") {
+					got = append(got, d.input(f, "action"))
+					for name, want := range map[string]string{
+						"prospectId": "64f1c2a9e1", "prospectFirstName": "María José", "prospectLastName": "Fernández",
+						"prospectEmails": "mj.fernandez@example.com,mj@work.example", "prospectPhones": "+5491155550101", "back": uiBack,
+					} {
+						if v := d.input(f, name); v != want {
+							t.Errorf("%s form: %s = %q, want %q", d.input(f, "action"), name, v, want)
+						}
+					}
+				}
+				if diff := cmp.Diff(tc.want.forms, got); diff != "" {
+					t.Errorf("forms (-want +got):\n%s", diff)
+				}
+				for _, f := range d.forms()["retry"] {
+					if id := d.input(f, "deliveryId"); id != p.Last.ID {
+						t.Errorf("retry deliveryId %q, want %q", id, p.Last.ID)
+					}
+				}
+				badge := ""
+				for _, n := range d.all(nil, "span") {
+					if uiHasClass(n, "badge") {
+						badge = uiText(n)
+					}
+				}
+				if want := extensions.T(lang, tc.want.badge); badge != want {
+					t.Errorf("badge %q, want %q", badge, want)
+				}
+				text := uiText(d.root)
+				for _, k := range tc.want.texts {
+					want := extensions.T(lang, k)
+					if strings.HasPrefix(k, "reason.") {
+						want = strings.TrimSuffix(want, ".")
+					}
+					if !strings.Contains(text, want) {
+						t.Errorf("page lacks %s: %q", k, want)
+					}
+				}
+				for _, k := range tc.want.absent {
+					if w := extensions.T(lang, k); strings.Contains(text, w) {
+						t.Errorf("page shows %s: %q", k, w)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestRenderButtonForwardForm(t *testing.T) {
+	t.Parallel()
+	t.Run("assistant select", func(t *testing.T) {
+		t.Parallel()
+		d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, uiButton(extensions.Portuguese)) })
+		form := d.forms()["forward"][0]
+		selects := d.all(form, "select")
+		if len(selects) != 1 {
+			t.Fatalf("%d selects, want 1", len(selects))
+		}
+		if n, _ := uiAttr(selects[0], "name"); n != "assistantEmail" {
+			t.Errorf("select name %q", n)
+		}
+		var opts, selected []string
+		for _, o := range d.all(selects[0], "option") {
+			v, _ := uiAttr(o, "value")
+			opts = append(opts, v+"="+uiText(o))
+			if _, ok := uiAttr(o, "selected"); ok {
+				selected = append(selected, v)
+			}
+		}
+		if diff := cmp.Diff([]string{"ava@acme.com=Ava (Sales)", "leo@acme.com=Leo"}, opts); diff != "" {
+			t.Errorf("options (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"leo@acme.com"}, selected); diff != "" {
+			t.Errorf("selected (-want +got):\n%s", diff)
+		}
+		if got := d.input(form, "scheduleName"); got != "Inbound 14 days" {
+			t.Errorf("scheduleName %q", got)
+		}
+		if got := d.input(form, "email"); got != "<none>" {
+			t.Errorf("email input %q shown although the prospect has one", got)
+		}
+		for _, l := range d.all(form, "label") {
+			if _, ok := uiAttr(l, "for"); !ok {
+				t.Errorf("label %q without for", uiText(l))
+			}
+		}
+	})
+	t.Run("default assistant missing from the list", func(t *testing.T) {
+		t.Parallel()
+		p := uiButton(extensions.English)
+		p.DefaultAssistant = "zoe@acme.com"
+		d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, p) })
+		opts := d.all(d.forms()["forward"][0], "option")
+		if len(opts) != 3 {
+			t.Fatalf("%d options, want 3", len(opts))
+		}
+		v, _ := uiAttr(opts[0], "value")
+		_, sel := uiAttr(opts[0], "selected")
+		if v != "zoe@acme.com" || !sel || !strings.Contains(uiText(opts[0]), "zoe@acme.com") {
+			t.Errorf("first option %q selected=%v, want the default, selected", v, sel)
+		}
+	})
+	t.Run("no email", func(t *testing.T) {
+		t.Parallel()
+		p := uiButton(extensions.Spanish)
+		p.Prospect.Emails = nil
+		msg := extensions.T(extensions.Spanish, "error.email.invalid")
+		p.FieldErrors = map[string]string{"email": msg}
+		d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, p) })
+		d.checkPage(t, extensions.Spanish)
+		form := d.forms()["forward"][0]
+		var email *html.Node
+		for _, in := range d.all(form, "input") {
+			if n, _ := uiAttr(in, "name"); n == "email" {
+				email = in
+			}
+		}
+		if email == nil {
+			t.Fatal("no email input")
+		}
+		if typ, _ := uiAttr(email, "type"); typ != "email" {
+			t.Errorf("email input type %q", typ)
+		}
+		if _, ok := uiAttr(email, "required"); !ok {
+			t.Error("email input not required")
+		}
+		if v, _ := uiAttr(email, "aria-invalid"); v != "true" {
+			t.Error("email input not aria-invalid")
+		}
+		desc, _ := uiAttr(email, "aria-describedby")
+		found := false
+		for _, p := range d.all(form, "p") {
+			if id, _ := uiAttr(p, "id"); strings.Contains(desc, id) && strings.Contains(uiText(p), msg) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the field error %q is not described by the input (aria-describedby=%q)", msg, desc)
+		}
+		if got := d.input(form, "prospectEmails"); got != "" {
+			t.Errorf("prospectEmails %q, want empty", got)
+		}
+	})
+}
+
+func TestRenderEscaping(t *testing.T) {
+	t.Parallel()
+	report := uiReport(extensions.English)
+	report.Failures[0].Name = uiXSS
+	report.Failures[0].Reason = uiAttrXSS
+	report.Failures[0].DeliveryID = uiAttrXSS
+	report.Assistants[0].Assistant = uiAttrXSS
+	report.States[3].State = uiXSS
+	report.Funnel[1].State = uiAttrXSS
+	report.RetryTokens[0] = uiAttrXSS
+	report.ErrorMessage = ""
+
+	button := uiButton(extensions.English)
+	button.Prospect.FirstName = uiXSS
+	button.Prospect.LastName = uiAttrXSS
+	button.Prospect.Emails = []string{uiAttrXSS}
+	button.Assistants[0].Name = uiAttrXSS
+	button.Assistants[0].EmailID = uiAttrXSS
+	button.DefaultSchedule = uiAttrXSS
+	button.Notice = uiXSS
+	button.ErrorMessage = uiAttrXSS
+	button.FieldErrors = map[string]string{"scheduleName": uiXSS}
+	button.Lead = &forwarding.Lead{State: forwarding.LeadSkipped, Reason: uiXSS}
+	button.Last = &forwarding.Delivery{ID: uiAttrXSS, State: forwarding.StateFailed, Reason: uiAttrXSS}
+	button.RetryToken = uiAttrXSS
+
+	forwarded := uiButton(extensions.English)
+	forwarded.Lead = uiForwardedLead()
+	forwarded.Lead.SevenTargetsState, forwarded.Lead.SubState = uiXSS, uiAttrXSS
+	forwarded.Lead.AssistantEmail, forwarded.Lead.ScheduleName, forwarded.Lead.LastError = uiAttrXSS, uiXSS, uiAttrXSS
+
+	scriptURL := uiButton(extensions.English)
+	scriptURL.ActionURL = "javascript:alert(1)"
+
+	for _, tc := range []struct {
+		name   string
+		render func(io.Writer) error
+	}{
+		{"report", func(w io.Writer) error { return extensions.RenderReport(w, report) }},
+		{"button", func(w io.Writer) error { return extensions.RenderButton(w, button) }},
+		{"forwarded button", func(w io.Writer) error { return extensions.RenderButton(w, forwarded) }},
+		{"error", func(w io.Writer) error {
+			return extensions.RenderError(w, extensions.ErrorPage{Lang: "en", Status: 400, Title: uiXSS, Message: uiAttrXSS})
+		}},
+		{"report error", func(w io.Writer) error {
+			return extensions.RenderReport(w, extensions.ReportPage{Lang: "en", ErrorMessage: uiXSS, RangeName: uiAttrXSS})
+		}},
+		{"script URL", func(w io.Writer) error { return extensions.RenderButton(w, scriptURL) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			if err := tc.render(&b); err != nil {
+				t.Fatal(err)
+			}
+			root, err := html.Parse(&b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := uiDoc{raw: b.String(), root: root}
+			for _, bad := range []string{"<script>alert", "<img"} {
+				if strings.Contains(d.raw, bad) {
+					t.Errorf("unescaped %q in the page", bad)
+				}
+			}
+			if n := len(d.all(nil, "img")); n != 0 {
+				t.Errorf("%d <img> elements injected", n)
+			}
+			for _, s := range d.all(nil, "script") {
+				if _, ok := uiAttr(s, "src"); !ok {
+					t.Error("inline <script> injected")
+				}
+			}
+			for _, n := range d.all(nil, "") {
+				for _, a := range n.Attr {
+					if strings.HasPrefix(a.Key, "on") {
+						t.Errorf("attribute %s injected on <%s>", a.Key, n.Data)
+					}
+					if strings.HasPrefix(strings.ToLower(a.Val), "javascript:") {
+						t.Errorf("<%s %s=%q>", n.Data, a.Key, a.Val)
+					}
+				}
+			}
+			if !strings.Contains(uiText(d.root), "alert(1)") && tc.name != "script URL" {
+				t.Error("the hostile text vanished rather than being shown escaped")
+			}
+		})
+	}
+}
+
+func TestRenderError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		page     extensions.ErrorPage
+		lang     extensions.Lang
+		want     []string
+		dontWant []string
+	}{
+		{name: "signature", lang: extensions.Portuguese, page: extensions.ErrorPage{Lang: extensions.Portuguese, Status: http.StatusUnauthorized,
+			Title: extensions.T(extensions.Portuguese, "error.signature.title"), Message: extensions.T(extensions.Portuguese, "error.signature.message")},
+			want: []string{"Abra-o novamente pelo Zenvia Sales", "Erro 401"}},
+		{name: "defaults", lang: extensions.Spanish, page: extensions.ErrorPage{Lang: extensions.Spanish, Status: http.StatusInternalServerError},
+			want: []string{extensions.T(extensions.Spanish, "error.generic.title"), extensions.T(extensions.Spanish, "error.generic.message"), "Error 500"}},
+		{name: "done", lang: extensions.English, page: extensions.ErrorPage{Lang: extensions.English, Status: http.StatusOK,
+			Title: extensions.T(extensions.English, "action.done.title"), Message: extensions.T(extensions.English, "action.done.message")},
+			want: []string{"Done"}, dontWant: []string{"Error 200"}},
+		{name: "unknown language", lang: extensions.English, page: extensions.ErrorPage{Lang: "de", Status: http.StatusNotFound},
+			want: []string{"Something went wrong", "Error 404"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := uiRender(t, func(w io.Writer) error { return extensions.RenderError(w, tc.page) })
+			d.checkPage(t, tc.lang)
+			text := uiText(d.root)
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range tc.dontWant {
+				if strings.Contains(text, w) {
+					t.Errorf("page shows %q", w)
+				}
+			}
+			if h1 := d.all(nil, "h1"); len(h1) != 1 {
+				t.Errorf("%d <h1>, want 1", len(h1))
+			}
+		})
+	}
+}
+
+// uiAssetVersion hides the assets' content hashes, so that a style change does not touch
+// every golden file.
+var uiAssetVersion = regexp.MustCompile(`\?v=[0-9a-f]+`)
+
+func TestRenderGolden(t *testing.T) {
+	for _, lang := range extensions.Langs {
+		for _, tc := range []struct {
+			name   string
+			render func(io.Writer) error
+		}{
+			{"report", func(w io.Writer) error { return extensions.RenderReport(w, uiReport(lang)) }},
+			{"button", func(w io.Writer) error {
+				p := uiButton(lang)
+				p.Lead = uiForwardedLead()
+				p.Last = uiFailedDelivery()
+				p.RetryToken = "retry-token"
+				return extensions.RenderButton(w, p)
+			}},
+			{"button-new", func(w io.Writer) error {
+				p := uiButton(lang)
+				p.Prospect.Emails = nil
+				p.FieldErrors = map[string]string{"email": extensions.T(lang, "error.email.invalid")}
+				return extensions.RenderButton(w, p)
+			}},
+		} {
+			t.Run(tc.name+"/"+string(lang), func(t *testing.T) {
+				var b bytes.Buffer
+				if err := tc.render(&b); err != nil {
+					t.Fatal(err)
+				}
+				got := uiAssetVersion.ReplaceAllString(b.String(), "?v=VERSION")
+				path := filepath.Join("testdata", tc.name+"."+string(lang)+".golden.html")
+				if uiUpdating() {
+					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run with -update to create it)", err)
+				}
+				if diff := cmp.Diff(string(want), got); diff != "" {
+					t.Errorf("%s differs (-want +got), run with -update if intended:\n%s", path, diff)
+				}
+			})
+		}
+	}
+}
+
+func TestRenderAssets(t *testing.T) {
+	t.Parallel()
+	var page bytes.Buffer
+	if err := extensions.RenderError(&page, extensions.ErrorPage{Lang: "en", Status: 401}); err != nil {
+		t.Fatal(err)
+	}
+	linked := regexp.MustCompile(`/extensions/assets/app\.css\?v=([0-9a-f]+)`).FindStringSubmatch(page.String())
+	if linked == nil {
+		t.Fatal("the page does not link a versioned app.css")
+	}
+	h := extensions.Assets()
+	for _, tc := range []struct {
+		name, method, target string
+		status               int
+		contentType, cache   string
+		body                 string
+	}{
+		{name: "versioned", method: http.MethodGet, target: linked[0], status: 200,
+			contentType: "text/css; charset=utf-8", cache: "public, max-age=31536000, immutable", body: ".card"},
+		{name: "unversioned", method: http.MethodGet, target: "/extensions/assets/app.css", status: 200,
+			contentType: "text/css; charset=utf-8", cache: "public, max-age=300", body: ":root"},
+		{name: "stale version", method: http.MethodGet, target: "/extensions/assets/app.css?v=000000", status: 200,
+			cache: "public, max-age=300"},
+		{name: "script", method: http.MethodGet, target: "/extensions/assets/app.js", status: 200,
+			contentType: "text/javascript; charset=utf-8", body: "use strict"},
+		{name: "prefix stripped", method: http.MethodGet, target: "/app.css", status: 200, body: ":root"},
+		{name: "head", method: http.MethodHead, target: "/extensions/assets/app.css", status: 200},
+		{name: "directory", method: http.MethodGet, target: "/extensions/assets/", status: 404},
+		{name: "unknown", method: http.MethodGet, target: "/extensions/assets/nope.css", status: 404},
+		{name: "traversal", method: http.MethodGet, target: "/extensions/assets/../render.go", status: 404},
+		{name: "post", method: http.MethodPost, target: "/extensions/assets/app.css", status: 405},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d", rec.Code, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			if tc.contentType != "" && rec.Header().Get("Content-Type") != tc.contentType {
+				t.Errorf("Content-Type %q, want %q", rec.Header().Get("Content-Type"), tc.contentType)
+			}
+			if tc.cache != "" && rec.Header().Get("Cache-Control") != tc.cache {
+				t.Errorf("Cache-Control %q, want %q", rec.Header().Get("Cache-Control"), tc.cache)
+			}
+			if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Error("no X-Content-Type-Options: nosniff")
+			}
+			if !strings.Contains(rec.Body.String(), tc.body) {
+				t.Errorf("body lacks %q", tc.body)
+			}
+		})
+	}
+	t.Run("not modified", func(t *testing.T) {
+		t.Parallel()
+		req := httptest.NewRequest(http.MethodGet, linked[0], nil)
+		req.Header.Set("If-None-Match", `"`+linked[1]+`"`)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotModified {
+			t.Errorf("status %d, want 304", rec.Code)
+		}
+	})
+	t.Run("stylesheet needs nothing external", func(t *testing.T) {
+		t.Parallel()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/extensions/assets/app.css", nil))
+		css := rec.Body.String()
+		for _, bad := range []string{"@import", "@font-face", "url(http", "url(//", "url('http", `url("http`} {
+			if strings.Contains(css, bad) {
+				t.Errorf("app.css contains %q", bad)
+			}
+		}
+	})
+}

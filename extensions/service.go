@@ -1,0 +1,513 @@
+package extensions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// Errors of the pages.
+var (
+	// ErrUnknownGroup means no live instance is installed for the group or an ancestor.
+	ErrUnknownGroup = errors.New("unknown group")
+	// ErrInvalidInput means a posted action is malformed.
+	ErrInvalidInput = errors.New("invalid action input")
+)
+
+// Store is what the pages read and write.
+type Store interface {
+	// GroupInstance returns the instance recorded for a group, or ErrUnknownGroup.
+	GroupInstance(ctx context.Context, groupID string) (string, error)
+	// SetGroupInstance records which instance serves a group.
+	SetGroupInstance(ctx context.Context, groupID, instanceID string) error
+	// ReportDeliveries returns the instance's finished deliveries of days from..to (YYYY-MM-DD, UTC).
+	ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error)
+	// ForwardedLeads returns the instance's prospects that have a 7Targets lead.
+	ForwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error)
+	NonceStore
+}
+
+// Instances gives the pages the instances.
+type Instances interface {
+	Instance(ctx context.Context, id string) (lifecycle.Instance, error)
+	LiveInstances(ctx context.Context) ([]lifecycle.Instance, error)
+}
+
+// Outbox is the part of the forwarding outbox the dialog uses.
+type Outbox interface {
+	Lead(ctx context.Context, instanceID, prospectID string) (forwarding.Lead, error)
+	ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]forwarding.Delivery, error)
+	Enqueue(ctx context.Context, ds []forwarding.Delivery) (int, error)
+}
+
+// Groups asks Sales about a group (for its ancestors).
+type Groups interface {
+	Group(ctx context.Context, apiKey, groupID string) (sales.Group, error)
+}
+
+// Assistants lists an instance's 7Targets assistants.
+type Assistants interface {
+	Assistants(ctx context.Context, key string, creds seventargets.Credentials, q seventargets.AssistantQuery) ([]seventargets.Assistant, error)
+}
+
+// Retrier sends a failed delivery round again (forwarding.Intake).
+type Retrier interface {
+	Retry(ctx context.Context, instanceID, deliveryID string) error
+}
+
+// Deps are the Service's collaborators.
+type Deps struct {
+	Store      Store
+	Instances  Instances
+	Outbox     Outbox
+	Groups     Groups
+	Assistants Assistants
+	Retrier    Retrier
+	Wake       func() // wakes the forwarding worker
+	Tokens     *Tokens
+	Logger     *slog.Logger
+}
+
+// Service builds the pages' data and carries out their actions.
+type Service struct {
+	Deps
+	now func() time.Time
+
+	mu      sync.Mutex
+	unknown map[string]time.Time // groups recently found to have no instance, until when
+}
+
+// NewService returns a Service.
+func NewService(d Deps) *Service {
+	if d.Wake == nil {
+		d.Wake = func() {}
+	}
+	return &Service{Deps: d, now: func() time.Time { return time.Now().UTC() }, unknown: map[string]time.Time{}}
+}
+
+// unknownTTL is how long a group without an instance is remembered, so repeated page loads do
+// not ask Sales each time.
+const unknownTTL = time.Minute
+
+// maxAncestryLookups bounds the Sales calls one unknown group can cause.
+const maxAncestryLookups = 20
+
+// ResolveInstance finds the live instance serving groupID: the one installed for that group or
+// for one of its ancestors (asking Sales GET /group/{id} for the ancestors, once, and caching the
+// answer). It returns ErrUnknownGroup if there is none.
+func (s *Service) ResolveInstance(ctx context.Context, groupID string) (lifecycle.Instance, error) {
+	if groupID == "" || len(groupID) > 64 {
+		return lifecycle.Instance{}, ErrUnknownGroup
+	}
+	if id, err := s.Store.GroupInstance(ctx, groupID); err == nil {
+		inst, err := s.Instances.Instance(ctx, id)
+		if err == nil && inst.State != lifecycle.StateUninstalled {
+			return inst, nil
+		}
+	} else if !errors.Is(err, ErrUnknownGroup) {
+		return lifecycle.Instance{}, err
+	}
+	s.mu.Lock()
+	until, known := s.unknown[groupID]
+	s.mu.Unlock()
+	if known && s.now().Before(until) {
+		return lifecycle.Instance{}, ErrUnknownGroup
+	}
+
+	live, err := s.Instances.LiveInstances(ctx)
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("extensions.ResolveInstance: %w", err)
+	}
+	found, ok := s.match(ctx, live, groupID)
+	if !ok {
+		s.mu.Lock()
+		s.unknown[groupID] = s.now().Add(unknownTTL)
+		for g, t := range s.unknown { // keep the map small
+			if s.now().After(t) {
+				delete(s.unknown, g)
+			}
+		}
+		s.mu.Unlock()
+		return lifecycle.Instance{}, ErrUnknownGroup
+	}
+	if err := s.Store.SetGroupInstance(ctx, groupID, found.ID); err != nil {
+		s.Logger.WarnContext(ctx, "caching a group's instance failed", "error", err)
+	}
+	return found, nil
+}
+
+func (s *Service) match(ctx context.Context, live []lifecycle.Instance, groupID string) (lifecycle.Instance, bool) {
+	for _, in := range live {
+		if in.Account.GroupID == groupID {
+			return in, true
+		}
+	}
+	asked := 0
+	for _, in := range live {
+		if !in.Account.Resolved() || asked >= maxAncestryLookups {
+			continue
+		}
+		asked++
+		gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		g, err := s.Groups.Group(gctx, in.APIKey, groupID)
+		cancel()
+		if err != nil {
+			continue // not in this instance's account, or Sales unreachable
+		}
+		if slices.Contains(g.Ancestors, in.Account.GroupID) || g.Parent == in.Account.GroupID {
+			return in, true
+		}
+	}
+	return lifecycle.Instance{}, false
+}
+
+// ReportRange turns Sales' report parameters into the first and last day shown (UTC dates).
+// An unknown or malformed range shows the last 30 days; a custom range is capped to 366 days.
+func ReportRange(name, start, end string, now time.Time) (string, time.Time, time.Time) {
+	today := now.UTC().Truncate(24 * time.Hour)
+	switch name {
+	case "today":
+		return name, today, today
+	case "yesterday":
+		y := today.AddDate(0, 0, -1)
+		return name, y, y
+	case "last7":
+		return name, today.AddDate(0, 0, -6), today
+	case "this-month":
+		return name, time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC), today
+	case "last-month":
+		first := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC)
+		return name, first.AddDate(0, -1, 0), first.AddDate(0, 0, -1)
+	case "custom":
+		s, err1 := time.Parse(time.DateOnly, start)
+		e, err2 := time.Parse(time.DateOnly, end)
+		if err1 == nil && err2 == nil && !e.Before(s) {
+			if e.Sub(s) > 365*24*time.Hour {
+				s = e.AddDate(0, 0, -365)
+			}
+			return name, s, e
+		}
+	}
+	return "last30", today.AddDate(0, 0, -29), today
+}
+
+// funnelOrder ranks 7Targets lead states; later is further along.
+var funnelOrder = []string{"Cold", "Warm", "Hot"}
+
+func stateRank(state string) int {
+	for i, s := range funnelOrder {
+		if strings.EqualFold(s, state) {
+			return i
+		}
+	}
+	return -1
+}
+
+// maxFailures is how many recent failures the report lists.
+const maxFailures = 20
+
+// Report builds the report page of inst for the range; a data problem yields the page's error
+// state, not an error.
+func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, rangeName, start, end string, lang Lang) ReportPage {
+	name, from, to := ReportRange(rangeName, start, end, s.now())
+	p := ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
+	ds, err := s.Store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	var leads []forwarding.Lead
+	if err == nil {
+		leads, err = s.Store.ForwardedLeads(ctx, inst.ID)
+	}
+	if err != nil {
+		s.Logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
+		p.ErrorMessage = T(lang, "report.error.load")
+		return p
+	}
+
+	byDay := map[string]*Counts{}
+	byAssistant := map[string]*Counts{}
+	forwardedInRange := map[string]bool{}
+	var failures []forwarding.Delivery
+	for _, d := range ds {
+		day := d.FinishedAt.UTC().Format(time.DateOnly)
+		assistant := d.AssistantEmail
+		if assistant == "" {
+			assistant = inst.Settings.AssistantEmail
+		}
+		for _, c := range []*Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals} {
+			switch {
+			case d.Outcome == forwarding.OutcomeCreated:
+				c.Forwarded++
+			case d.State == forwarding.StateSkipped:
+				c.Skipped++
+			case d.State == forwarding.StateFailed || d.State == forwarding.StateDead:
+				c.Failed++
+			}
+		}
+		switch {
+		case d.Outcome == forwarding.OutcomeCreated:
+			forwardedInRange[d.Prospect.ID] = true
+		case d.State == forwarding.StateFailed || d.State == forwarding.StateDead:
+			failures = append(failures, d)
+		}
+	}
+	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
+		dc := DayCounts{Day: day}
+		if c := byDay[day.Format(time.DateOnly)]; c != nil {
+			dc.Counts = *c
+		}
+		p.Days = append(p.Days, dc)
+	}
+	for a, c := range byAssistant {
+		if c.Total() > 0 {
+			p.Assistants = append(p.Assistants, AssistantCounts{Assistant: a, Counts: *c})
+		}
+	}
+	sort.Slice(p.Assistants, func(i, j int) bool {
+		a, b := p.Assistants[i], p.Assistants[j]
+		if a.Forwarded != b.Forwarded {
+			return a.Forwarded > b.Forwarded
+		}
+		return a.Assistant < b.Assistant
+	})
+	p.States, p.Funnel = leadStates(leads, forwardedInRange)
+
+	sort.Slice(failures, func(i, j int) bool { return failures[i].FinishedAt.After(failures[j].FinishedAt) })
+	for _, d := range failures[:min(len(failures), maxFailures)] {
+		p.Failures = append(p.Failures, Failure{
+			DeliveryID: d.ID, ProspectID: d.Prospect.ID, Name: strings.TrimSpace(d.Prospect.FirstName + " " + d.Prospect.LastName),
+			Reason: d.Reason, At: d.FinishedAt, Dead: d.State == forwarding.StateDead, Retrying: d.Retrying,
+		})
+		token := ""
+		if !d.Retrying {
+			token = s.Tokens.Issue(Claims{InstanceID: inst.ID, UserID: userID, Action: ActionRetry, DeliveryID: d.ID})
+		}
+		p.RetryTokens = append(p.RetryTokens, token)
+	}
+	p.ActionURL = ActionPath
+	return p
+}
+
+func counter(m map[string]*Counts, k string) *Counts {
+	c := m[k]
+	if c == nil {
+		c = &Counts{}
+		m[k] = c
+	}
+	return c
+}
+
+// leadStates counts the leads forwarded in the range by 7Targets state and builds the funnel.
+func leadStates(leads []forwarding.Lead, inRange map[string]bool) ([]StateCount, []FunnelStep) {
+	counts := map[string]int{}
+	reached := make([]int, len(funnelOrder))
+	total := 0
+	for _, l := range leads {
+		if !inRange[l.ProspectID] {
+			continue
+		}
+		total++
+		state := l.SevenTargetsState
+		if l.State == forwarding.LeadStopped {
+			counts["Stopped"]++
+		} else {
+			if state == "" {
+				state = "Cold"
+			}
+			counts[state]++
+		}
+		for i := 0; i <= stateRank(state); i++ {
+			reached[i]++
+		}
+	}
+	var states []StateCount
+	for _, st := range funnelOrder {
+		if counts[st] > 0 {
+			states = append(states, StateCount{State: st, Count: counts[st]})
+		}
+	}
+	var others []string
+	for st := range counts {
+		if stateRank(st) < 0 && st != "Stopped" {
+			others = append(others, st)
+		}
+	}
+	sort.Strings(others)
+	for _, st := range append(others, "Stopped") {
+		if counts[st] > 0 {
+			states = append(states, StateCount{State: st, Count: counts[st]})
+		}
+	}
+	if total == 0 {
+		return states, nil
+	}
+	funnel := []FunnelStep{{State: "Forwarded", Count: total, Percent: 100}}
+	for i, st := range funnelOrder[1:] {
+		n := reached[i+1]
+		funnel = append(funnel, FunnelStep{State: st, Count: n, Percent: n * 100 / total})
+	}
+	return states, funnel
+}
+
+// ActionPath is where the pages post their actions.
+const ActionPath = "/extensions/actions"
+
+// Button builds the conversation dialog of a prospect.
+func (s *Service) Button(ctx context.Context, inst lifecycle.Instance, userID string, pr ButtonProspect, lang Lang) ButtonPage {
+	p := ButtonPage{
+		Lang: lang, Prospect: pr, ActionURL: ActionPath,
+		DefaultAssistant: inst.Settings.AssistantEmail, DefaultSchedule: inst.Settings.ScheduleName,
+	}
+	if l, err := s.Outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
+		p.Lead = &l
+	} else if !errors.Is(err, forwarding.ErrNotFound) {
+		s.Logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
+		p.ErrorMessage = T(lang, "button.error.load")
+	}
+	if ds, err := s.Outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
+		p.Last = &ds[0]
+		p.Pending = ds[0].State == forwarding.StatePending
+	}
+
+	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	creds := seventargets.Credentials{ClientID: inst.Settings.ClientID, ClientSecret: inst.Settings.ClientSecret, UserIdentifier: inst.Settings.UserIdentifier}
+	if as, err := s.Assistants.Assistants(actx, inst.ID, creds, seventargets.AssistantQuery{Size: 50}); err == nil {
+		p.Assistants = as
+	} else {
+		p.AssistantsError = true
+	}
+
+	claims := Claims{InstanceID: inst.ID, UserID: userID, ProspectID: pr.ID}
+	issue := func(a Action, deliveryID string) string {
+		c := claims
+		c.Action, c.DeliveryID = a, deliveryID
+		return s.Tokens.Issue(c)
+	}
+	p.ForwardToken = issue(ActionForward, "")
+	p.StopToken = issue(ActionStop, "")
+	if p.Last != nil && (p.Last.State == forwarding.StateFailed || p.Last.State == forwarding.StateDead) && !p.Last.Retrying {
+		p.RetryToken = issue(ActionRetry, p.Last.ID)
+	}
+	return p
+}
+
+// ActionRequest is what a page posted.
+type ActionRequest struct {
+	Token      string
+	Action     Action
+	ProspectID string // the prospect the form was about (dialog actions)
+	DeliveryID string // retry
+	// Forward's choices.
+	Email          string
+	AssistantEmail string
+	ScheduleName   string
+	// The prospect as the dialog knew it.
+	Prospect ButtonProspect
+}
+
+// FieldError is a problem with one posted field; the dialog shows it next to the field.
+type FieldError struct {
+	Field, Key string // Key is the message's translation key
+}
+
+func (e *FieldError) Error() string { return "invalid " + e.Field }
+
+// Is makes errors.Is(err, ErrInvalidInput) hold.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalidInput }
+
+// Act checks an action's token (signature, expiry, binding to the action, the prospect and the
+// delivery, and single use) and carries the action out through the outbox. It returns the
+// token's claims, ErrTokenInvalid, ErrTokenExpired, ErrTokenReplayed, a *FieldError, or the
+// forwarding errors of a retry.
+func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
+	c, err := s.Tokens.Verify(r.Token)
+	if err != nil {
+		return Claims{}, err
+	}
+	if c.Action != r.Action || c.ProspectID != r.ProspectID || c.DeliveryID != r.DeliveryID {
+		return Claims{}, ErrTokenInvalid
+	}
+	inst, err := s.Instances.Instance(ctx, c.InstanceID)
+	if err != nil || inst.State == lifecycle.StateUninstalled {
+		return Claims{}, ErrTokenInvalid
+	}
+	var d forwarding.Delivery
+	switch r.Action {
+	case ActionForward:
+		email := strings.ToLower(strings.TrimSpace(r.Email))
+		if email != "" && !validEmail(email) {
+			return c, &FieldError{Field: "email", Key: "button.error.email"}
+		}
+		if email == "" && len(r.Prospect.Emails) == 0 {
+			return c, &FieldError{Field: "email", Key: "button.error.email.required"}
+		}
+		if a := strings.TrimSpace(r.AssistantEmail); a != "" && !validEmail(a) {
+			return c, &FieldError{Field: "assistantEmail", Key: "button.error.assistant"}
+		}
+		if len(r.ScheduleName) > 200 {
+			return c, &FieldError{Field: "scheduleName", Key: "button.error.schedule"}
+		}
+		d = s.manual(inst, forwarding.KindForward, r.Prospect)
+		d.Overrides = forwarding.Overrides{Email: email, AssistantEmail: strings.TrimSpace(r.AssistantEmail), ScheduleName: strings.TrimSpace(r.ScheduleName)}
+	case ActionStop:
+		d = s.manual(inst, forwarding.KindStop, r.Prospect)
+	case ActionRetry:
+		if err := s.Store.UseNonce(ctx, c.Nonce, c.Expires); err != nil {
+			return Claims{}, err
+		}
+		return c, s.Retrier.Retry(ctx, inst.ID, r.DeliveryID)
+	default:
+		return Claims{}, ErrTokenInvalid
+	}
+	if err := s.Store.UseNonce(ctx, c.Nonce, c.Expires); err != nil {
+		return Claims{}, err
+	}
+	if _, err := s.Outbox.Enqueue(ctx, []forwarding.Delivery{d}); err != nil {
+		return c, fmt.Errorf("extensions.Act: %w", err)
+	}
+	s.Wake()
+	s.Logger.InfoContext(ctx, "agent action queued", "instance", inst.ID, "action", r.Action, "delivery", d.ID)
+	return c, nil
+}
+
+func (s *Service) manual(inst lifecycle.Instance, kind forwarding.Kind, pr ButtonProspect) forwarding.Delivery {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	now := s.now()
+	prospect := forwarding.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
+	for _, e := range pr.Emails {
+		if e = strings.ToLower(strings.TrimSpace(e)); validEmail(e) {
+			prospect.Emails = append(prospect.Emails, e)
+		}
+	}
+	for _, ph := range pr.Phones {
+		if n := forwarding.NormalizePhone(ph); n != "" {
+			prospect.Phones = append(prospect.Phones, n)
+		}
+	}
+	return forwarding.Delivery{
+		ID: inst.ID + ":" + string(kind) + ":" + hex.EncodeToString(b), InstanceID: inst.ID, Kind: kind,
+		Prospect: prospect, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now, State: forwarding.StatePending,
+	}
+}
+
+func validEmail(s string) bool {
+	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>\"") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}

@@ -1,0 +1,107 @@
+package extensions_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/7targets/zenvia-sales-app/extensions"
+)
+
+const base = "https://app.example.com"
+
+var key = []byte("zenvia-signing-key")
+
+// signed appends Sales' signature of the URL (full public URL or path only) as its last param.
+func signed(pathAndQuery string, full bool) string {
+	msg := pathAndQuery
+	if full {
+		msg = base + pathAndQuery
+	}
+	sep := "&"
+	if !strings.Contains(pathAndQuery, "?") {
+		sep = "?"
+	}
+	return pathAndQuery + sep + "signature=" + extensions.Sign(key, msg)
+}
+
+func TestVerifySignature(t *testing.T) {
+	t.Parallel()
+	const page = "/extensions/reports/r?range=custom&start=2020-12-01&end=2020-12-31&group=507f191e810c19729de860ee&parentGroup=507f191e810c19729de860ef"
+	good := signed(page, true)
+	sig := good[strings.LastIndex(good, "=")+1:]
+	tests := []struct {
+		name string
+		uri  string
+		key  []byte
+		ok   bool
+	}{
+		{name: "full public URL", uri: good, ok: true},
+		{name: "path and query only", uri: signed(page, false), ok: true},
+		{name: "signature first", uri: "/extensions/reports/r?signature=" + extensions.Sign(key, base+"/extensions/reports/r?a=1&b=2") + "&a=1&b=2", ok: true},
+		{name: "signature in the middle", uri: "/extensions/reports/r?a=1&signature=" + extensions.Sign(key, "/extensions/reports/r?a=1&b=2") + "&b=2", ok: true},
+		{name: "only the signature", uri: "/x?signature=" + extensions.Sign(key, "/x"), ok: true},
+		{name: "percent-encoding kept byte for byte", uri: signed("/x?name=Jos%C3%A9+Mar%C3%ADa&e=a%40b.com", true), ok: true},
+		{name: "re-encoded parameter", uri: strings.Replace(signed("/x?name=Jos%C3%A9", true), "%C3%A9", "%c3%a9", 1)},
+		{name: "tampered parameter", uri: strings.Replace(good, "group=507f191e810c19729de860ee", "group=507f191e810c19729de860ff", 1)},
+		{name: "added parameter", uri: good + "&admin=1"},
+		{name: "reordered parameters", uri: strings.Replace(good, "range=custom&start=2020-12-01", "start=2020-12-01&range=custom", 1)},
+		{name: "other path", uri: strings.Replace(good, "/reports/r", "/reports/s", 1)},
+		{name: "missing signature", uri: page},
+		{name: "empty signature", uri: page + "&signature="},
+		{name: "two signatures", uri: good + "&signature=" + sig},
+		{name: "not hex", uri: page + "&signature=zz" + sig[2:]},
+		{name: "short", uri: page + "&signature=" + sig[:32]},
+		{name: "wrong key", uri: good, key: []byte("other key")},
+		{name: "no key configured", uri: good, key: []byte{}},
+		{name: "no query", uri: "/extensions/reports/r"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			k := key
+			if tt.key != nil {
+				k = tt.key
+			}
+			err := extensions.VerifySignature(k, base, tt.uri)
+			if tt.ok && err != nil {
+				t.Fatalf("VerifySignature(%q) = %v, want ok", tt.uri, err)
+			}
+			if !tt.ok && !errors.Is(err, extensions.ErrBadSignature) {
+				t.Fatalf("VerifySignature(%q) = %v, want ErrBadSignature", tt.uri, err)
+			}
+		})
+	}
+}
+
+func TestVerifySignatureBaseURLTrailingSlash(t *testing.T) {
+	t.Parallel()
+	uri := signed("/x?a=1", true)
+	if err := extensions.VerifySignature(key, base+"/", uri); err != nil {
+		t.Fatalf("trailing slash on PUBLIC_BASE_URL broke verification: %v", err)
+	}
+}
+
+func FuzzVerifySignature(f *testing.F) {
+	f.Add(signed("/extensions/reports/r?range=last7&group=g", true))
+	f.Add("/x?signature=")
+	f.Add("/x?signature=00&signature=11")
+	f.Add("?&&=&signature=" + strings.Repeat("a", 64))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, uri string) {
+		err := extensions.VerifySignature(key, base, uri)
+		if err != nil && !errors.Is(err, extensions.ErrBadSignature) {
+			t.Fatalf("unexpected error kind %v", err)
+		}
+		// Whatever verifies must stop verifying once any byte before the signature changes.
+		if err == nil {
+			i := strings.Index(uri, "?")
+			if i > 0 {
+				mutated := uri[:i-1] + string(rune(uri[i-1]^1)) + uri[i:]
+				if extensions.VerifySignature(key, base, mutated) == nil {
+					t.Fatalf("%q and %q both verify", uri, mutated)
+				}
+			}
+		}
+	})
+}
