@@ -1,0 +1,147 @@
+// Package appserver assembles the App from its parts (store, clients, lifecycle, forwarding,
+// extensions, HTTP) and runs it until its context ends. It is the wiring shared by the
+// production server and the sandbox, so both run exactly the same App.
+package appserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/secret"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+	"github.com/7targets/zenvia-sales-app/store"
+)
+
+// Config is everything the App needs, already validated.
+type Config struct {
+	Port                 int
+	PublicBaseURL        string
+	MongoURI             string // empty: the embedded store in DataDir
+	MongoDatabase        string
+	DataDir              string
+	AppID, AppSecret     string
+	SigningKey           string
+	ZenviaAPIURL         string
+	SevenTargetsAPIURL   string
+	SevenTargetsTokenURL string
+	EncryptionKey        []byte
+	FrameAncestors       string
+	// DevMode only changes what is logged at start.
+	DevMode bool
+	// LogValue is what is logged of the configuration at start (secrets left out).
+	LogValue slog.Value
+}
+
+// Run starts the App and blocks until ctx ends, then shuts down in order: HTTP first (finish
+// in-flight requests), then background workers (finish deliveries in flight), then the store.
+// ready, if not nil, receives the listening address once the App serves.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- string) error {
+	keys, err := secret.NewKeyring(cfg.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := db.Close(cctx); err != nil {
+			logger.Error("closing the store", "error", err)
+		}
+	}()
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := forwarding.NewMetrics(registry)
+
+	salesClient, err := sales.New(cfg.ZenviaAPIURL, sales.WithObserver(metrics.ObserveSalesCall))
+	if err != nil {
+		return fmt.Errorf("ZENVIA_API_URL: %w", err)
+	}
+	stClient, err := seventargets.New(cfg.SevenTargetsAPIURL, cfg.SevenTargetsTokenURL, seventargets.WithObserver(metrics))
+	if err != nil {
+		return fmt.Errorf("SEVENTARGETS_API_URL: %w", err)
+	}
+
+	instances := store.NewInstances(db, keys)
+	outbox := store.NewOutbox(db)
+	svc := lifecycle.NewService(lifecycle.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret},
+		instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
+	subscriber := forwarding.NewSubscriber(salesClient, instances, cfg.PublicBaseURL, logger)
+	svc.SetSubscriptions(subscriber)
+	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
+	intake := forwarding.NewIntake(outbox, instances, worker.Wake, metrics)
+
+	pagesSvc := extensions.NewService(extensions.Deps{
+		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Groups: salesClient, Assistants: stClient,
+		Retrier: intake, Wake: worker.Wake, Tokens: extensions.NewTokens([]byte(cfg.SigningKey), 0), Logger: logger,
+	})
+
+	handler := app.New(app.Config{
+		Logger: logger, Lifecycle: svc, Intake: intake, Store: db, Registry: registry,
+		Extensions: pagesSvc, SigningKey: []byte(cfg.SigningKey), PublicBaseURL: cfg.PublicBaseURL, FrameAncestors: cfg.FrameAncestors,
+	})
+
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("PORT: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = (&lifecycle.AccountSync{Service: svc, Logger: logger}).Run(workers) })
+	wg.Go(func() { _ = subscriber.Run(workers, time.Minute) })
+	wg.Go(func() { _ = worker.Run(workers) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("serving", "addr", ln.Addr().String(), "config", cfg.LogValue)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-serveErr:
+		stopWorkers()
+		wg.Wait()
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("http shutdown", "error", err)
+	}
+	stopWorkers()
+	wg.Wait()
+	logger.Info("stopped")
+	return nil
+}
