@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSandboxShowsLeadsFlowing runs the demo as a newcomer would and checks that leads reach
+// the simulated 7Targets and that the printed page URLs open working pages.
+func TestSandboxShowsLeadsFlowing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole demo")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runOn(ctx, port, &out) }()
+
+	forwarded := regexp.MustCompile(`forwarded (\d+)`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m := forwarded.FindAllStringSubmatch(out.String(), -1)
+		if len(m) > 0 {
+			if n, _ := strconv.Atoi(m[len(m)-1][1]); n >= 3 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no leads forwarded within a minute; output:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	urls := regexp.MustCompile(`http://localhost:\d+/extensions/\S+`).FindAllString(out.String(), -1)
+	if len(urls) != 6 {
+		t.Fatalf("printed %d page URLs, want 6 (report and button in three languages):\n%s", len(urls), out.String())
+	}
+	for _, u := range urls {
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s", u, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sandbox stopped with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the sandbox did not stop after Ctrl-C")
+	}
+}
