@@ -58,6 +58,7 @@ var errorRows = []struct {
 	{forwarding.ErrMalformed, http.StatusBadRequest, "malformed_notification", "the body is not a Zenvia Sales notification"},
 	{forwarding.ErrNotFound, http.StatusNotFound, "not_found", "no such delivery"},
 	{forwarding.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request cannot apply"},
+	{forwarding.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable; nothing was stored, try again"},
 }
 
 // toErrorBody maps err to its status and JSON body.
@@ -98,6 +99,9 @@ func renderErrors(logger *slog.Logger) gin.HandlerFunc {
 		status, body := toErrorBody(err)
 		if status >= 500 {
 			logger.ErrorContext(c.Request.Context(), "request failed", "route", route(c), "error", err)
+		}
+		if status == http.StatusServiceUnavailable {
+			c.Header("Retry-After", "5")
 		}
 		if status == http.StatusUnauthorized && c.GetHeader("Authorization") == "" {
 			c.Header("WWW-Authenticate", `Basic realm="zenvia-7targets"`)

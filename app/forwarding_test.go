@@ -4,16 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
 	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
+	"github.com/7targets/zenvia-sales-app/store"
+	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
 
 // forwardingInstance is an installed, configured and subscribed instance.
@@ -495,5 +500,37 @@ func TestForwardingMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestWebhookWithTheDatabaseDown: when nothing can be stored, the webhook says so with 503 and
+// Retry-After, so Sales delivers it again later, rather than a 2xx that would lose it.
+func TestWebhookWithTheDatabaseDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir(), Database: "down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(ctx); err != nil { // the database is gone from now on
+		t.Fatal(err)
+	}
+	intake := forwarding.NewIntake(store.NewOutbox(db), store.NewInstances(db, storetest.NewKeyring(t)), nil, nil)
+	srv := httptest.NewServer(app.New(app.Config{Logger: slog.New(slog.DiscardHandler), Intake: intake, Store: db}))
+	defer srv.Close()
+
+	res, err := http.Post(srv.URL+"/webhooks/sales/some-instance?token=t", "application/json",
+		strings.NewReader(`{"topic":"prospects","type":"created","prospect":[{"id":"p1","emails":["a@b.co"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	ready, _ := http.Get(srv.URL + "/readyz")
+	ready.Body.Close()
+	if ready.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with the database down: %d", ready.StatusCode)
 	}
 }

@@ -53,7 +53,7 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 		return 0, fmt.Errorf("%w: unknown instance", ErrUnauthorized)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("forwarding.Accept: %w", err)
+		return 0, fmt.Errorf("forwarding.Accept: %w: %w", ErrUnavailable, err)
 	}
 	got := HashToken(token)
 	if token == "" || hash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(hash)) != 1 {
@@ -87,7 +87,7 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 	}
 	n, err := in.store.Enqueue(ctx, ds)
 	if err != nil {
-		return 0, fmt.Errorf("forwarding.Accept: %w", err)
+		return 0, fmt.Errorf("forwarding.Accept: %w: %w", ErrUnavailable, err)
 	}
 	in.metrics.webhookEvents("queued", n)
 	in.metrics.webhookEvents("duplicate", len(ds)-n)

@@ -18,6 +18,8 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrInvalid means an action cannot apply (for example retrying a delivery that did not fail).
 	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable means the store could not be reached: the caller should try again later.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // Kind says what a delivery asks for.
