@@ -75,7 +75,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newTestEnv(tb testing.TB) *testEnv {
+// envOption changes the App's configuration before newTestEnv builds the App.
+type envOption func(*app.Config)
+
+func newTestEnv(tb testing.TB, opts ...envOption) *testEnv {
 	tb.Helper()
 	e := &testEnv{t: tb, sales: salesfake.New(), st: seventargetsfake.New(), logs: &syncBuffer{}, bodies: &syncBuffer{}}
 	tb.Cleanup(e.sales.Close)
@@ -111,20 +114,29 @@ func newTestEnv(tb testing.TB) *testEnv {
 		Lease: 10 * time.Second, JobTimeout: 3 * time.Second,
 	}, e.outbox, e.instances, stClient, salesClient, metrics, logger)
 	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker.Wake, metrics)
+	batcher := forwarding.NewBatcher(e.outbox, 0, 0) // as the App runs it: group commit
+	intake.SetEnqueuer(batcher)
 	e.subscriber = forwarding.NewSubscriber(salesClient, e.instances, srv.URL, logger)
 	e.svc.SetSubscriptions(e.subscriber)
 	e.pages = extensions.NewService(extensions.Deps{
 		Store: store.NewPages(db), Instances: e.instances, Outbox: e.outbox, Groups: salesClient, Assistants: stClient,
 		Retrier: intake, Wake: e.worker.Wake, Tokens: extensions.NewTokens([]byte(signingKey), 0), Logger: logger,
 	})
-	srv.Config.Handler = app.New(app.Config{
+	cfg := app.Config{
 		Logger: logger, Lifecycle: e.svc, Intake: intake, Store: db, Registry: registry,
 		Extensions: e.pages, SigningKey: []byte(signingKey), PublicBaseURL: srv.URL, FrameAncestors: frameAncestors,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv.Config.Handler = app.New(cfg)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = e.worker.Run(ctx) }()
+	batched := make(chan struct{})
+	go func() { defer close(batched); _ = batcher.Run(ctx) }()
+	tb.Cleanup(func() { <-batched })
 	tb.Cleanup(func() { cancel(); <-done })
 	return e
 }

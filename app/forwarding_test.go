@@ -456,6 +456,25 @@ func TestSubscriptionRepairedWhenSalesWasDown(t *testing.T) {
 	if again, ok := e.sales.ActiveSubscription(integ.GroupID); !ok || again.ID == sub.ID {
 		t.Fatalf("lost subscription not replaced: %+v", again)
 	}
+
+	// After PUBLIC_BASE_URL changes, the verification moves the subscription to the new URL.
+	moved := forwarding.NewSubscriber(salesClientFor(t, e), e.instances, "https://new.example.com", slog.New(slog.DiscardHandler))
+	if err := moved.Repair(context.Background(), true); err != nil {
+		t.Fatalf("Repair(verify) with a new base URL: %v", err)
+	}
+	now, ok := e.sales.ActiveSubscription(integ.GroupID)
+	if !ok || !strings.HasPrefix(now.CallbackURL, "https://new.example.com/webhooks/sales/") {
+		t.Fatalf("subscription after a base URL change = %+v", now)
+	}
+}
+
+func salesClientFor(t *testing.T, e *testEnv) *sales.Client {
+	t.Helper()
+	c, err := sales.New(e.sales.BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func deleteSubscription(t *testing.T, f *salesfake.Server, key, id string) int {

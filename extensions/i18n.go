@@ -458,6 +458,12 @@ var messages = map[string]text{
 		"No se pudo consultar el prospecto en Zenvia Sales: %s",
 		"Não foi possível consultar o contato no Zenvia Sales: %s",
 	},
+	"reason.refused": {
+		"7Targets refused it (HTTP %s): %s",
+		"7Targets lo rechazó (HTTP %s): %s",
+		"A 7Targets recusou (HTTP %s): %s",
+	},
+	"state.forwarded": {"Forwarded", "Reenviados", "Encaminhados"},
 	"reason.gaveUp": {
 		"Gave up after %s: %s",
 		"Se abandonó tras %s: %s",
@@ -566,6 +572,7 @@ const (
 	reasonGaveUpPrefix   = "gave up after "
 	reasonLookupPrefix   = "looking the prospect up in Zenvia Sales failed: "
 	reasonInstancePrefix = "the instance is "
+	reasonRefusedPrefix  = "7Targets refused it (HTTP "
 )
 
 // ReasonText translates a skip or failure reason recorded by the forwarding worker. Reasons it
@@ -586,6 +593,12 @@ func ReasonText(lang Lang, reason string) string {
 		return T(lang, "reason.gaveUp", durationText(lang, dur), cause)
 	case strings.HasPrefix(r, reasonLookupPrefix):
 		return T(lang, "reason.lookupFailed", r[len(reasonLookupPrefix):])
+	case strings.HasPrefix(r, reasonRefusedPrefix):
+		status, msg, ok := strings.Cut(r[len(reasonRefusedPrefix):], "): ")
+		if !ok {
+			return reason
+		}
+		return T(lang, "reason.refused", status, msg)
 	case strings.HasPrefix(r, reasonInstancePrefix) && len(r) > len(reasonInstancePrefix):
 		return T(lang, "reason.instanceState", r[len(reasonInstancePrefix):])
 	}
@@ -627,7 +640,7 @@ func StateText(lang Lang, state string) string {
 // stateKey is the lower-case name of a known 7Targets state, or "".
 func stateKey(state string) string {
 	switch k := strings.ToLower(strings.TrimSpace(state)); k {
-	case "cold", "warm", "hot", "stopped":
+	case "cold", "warm", "hot", "stopped", "forwarded":
 		return k
 	}
 	return ""

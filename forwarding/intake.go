@@ -26,9 +26,16 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Enqueuer stores deliveries durably and says how many were new: the Store itself, or a
+// Batcher in front of it.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, ds []Delivery) (int, error)
+}
+
 // Intake accepts Sales webhooks into the outbox.
 type Intake struct {
 	store   Store
+	enqueue Enqueuer
 	targets WebhookTargets
 	wake    func()
 	metrics *Metrics
@@ -40,8 +47,12 @@ func NewIntake(store Store, targets WebhookTargets, wake func(), metrics *Metric
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Intake{store: store, targets: targets, wake: wake, metrics: metrics, now: func() time.Time { return time.Now().UTC() }}
+	return &Intake{store: store, enqueue: store, targets: targets, wake: wake, metrics: metrics, now: func() time.Time { return time.Now().UTC() }}
 }
+
+// SetEnqueuer makes the intake store webhooks through e (a Batcher, for group commit) instead
+// of the Store directly. Call it before serving.
+func (in *Intake) SetEnqueuer(e Enqueuer) { in.enqueue = e }
 
 // Accept authenticates a webhook for instanceID by its token, parses its body and stores its
 // prospect events durably; it returns only once they are stored. It returns ErrUnauthorized
@@ -85,7 +96,7 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 			State:         StatePending,
 		}
 	}
-	n, err := in.store.Enqueue(ctx, ds)
+	n, err := in.enqueue.Enqueue(ctx, ds)
 	if err != nil {
 		return 0, fmt.Errorf("forwarding.Accept: %w: %w", ErrUnavailable, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/lifecycle"
@@ -131,7 +132,12 @@ func (s *Subscriber) Repair(ctx context.Context, verify bool) error {
 				errs = append(errs, err)
 				continue
 			}
-			force = !slices.ContainsFunc(subs, func(x sales.Subscription) bool { return x.ID == in.Subscription.ID })
+			// Lost (Sales dropped it, or two replicas subscribed at once and the one recorded
+			// here is the one Sales deactivated), or pointing at an old PUBLIC_BASE_URL.
+			prefix := s.baseURL + "/webhooks/sales/" + url.PathEscape(in.ID) + "?token="
+			force = !slices.ContainsFunc(subs, func(x sales.Subscription) bool {
+				return x.ID == in.Subscription.ID && strings.HasPrefix(x.CallbackURL, prefix)
+			})
 		}
 		if err := s.Sync(ctx, in, force); err != nil {
 			errs = append(errs, err)
@@ -140,16 +146,24 @@ func (s *Subscriber) Repair(ctx context.Context, verify bool) error {
 	return errors.Join(errs...)
 }
 
-// Run repairs subscriptions at start (verifying them with Sales) and then every interval.
+// verifyEvery is how many repair passes go by between checks of every subscription with Sales.
+const verifyEvery = 60
+
+// Run repairs subscriptions every interval. At start, and every verifyEvery passes after, it
+// also verifies every recorded subscription with Sales (an hour at the default interval): that
+// heals what no local state shows, such as a subscription Sales dropped.
 func (s *Subscriber) Run(ctx context.Context, interval time.Duration) error {
 	verify := true
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for pass := 1; ; pass++ {
 		if err := s.Repair(ctx, verify); err != nil && ctx.Err() == nil {
 			s.logger.WarnContext(ctx, "subscription repair incomplete; will retry", "error", err)
 		} else if err == nil {
 			verify = false
+		}
+		if pass%verifyEvery == 0 {
+			verify = true
 		}
 		select {
 		case <-ctx.Done():

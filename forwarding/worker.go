@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -324,7 +326,7 @@ func (w *Worker) afterCall(ctx context.Context, d Delivery, lead *Lead, body sev
 		if seventargets.IsRetryable(err) {
 			return retryLater(err, retryAfterOf(err), true)
 		}
-		r := failed(errorText(err))
+		r := failed(refusal(err))
 		r.called = true
 		return r
 	}
@@ -467,6 +469,23 @@ func retryAfterOf(err error) time.Duration {
 		return se.RetryAfter
 	}
 	return 0
+}
+
+// refusalPrefix starts the reason of a delivery 7Targets refused; the pages translate it.
+const refusalPrefix = "7Targets refused it"
+
+// refusal is the reason shown to managers for a permanent 7Targets error: what 7Targets said,
+// with its status, not the App's internal error chain.
+func refusal(err error) string {
+	var apiErr *seventargets.APIError
+	if !errors.As(err, &apiErr) {
+		return errorText(err)
+	}
+	msg := apiErr.Message
+	if msg == "" {
+		msg = http.StatusText(apiErr.Status)
+	}
+	return errorText(fmt.Errorf("%s (HTTP %d): %s", refusalPrefix, apiErr.Status, msg))
 }
 
 // errorText keeps an error's message for the record, bounded.

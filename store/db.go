@@ -196,6 +196,14 @@ type Embedded struct {
 
 // StartEmbedded starts FerretDB with its SQLite backend in dir on a free loopback port.
 func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
+	return StartEmbeddedOn(dir, "127.0.0.1:0", logger)
+}
+
+// StartEmbeddedOn starts FerretDB with its SQLite backend in dir, listening on the TCP address
+// addr (host:port; port 0 picks a free one). It serves cmd/devstore, a store other processes
+// and containers reach at a known address; it has no authentication, so addr is for loopback
+// or a private container network only.
+func StartEmbeddedOn(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 	if dir == "" {
 		return nil, errors.New("store.StartEmbedded: no data directory")
 	}
@@ -211,7 +219,7 @@ func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
 	embeddedStart.Lock()
 	defer embeddedStart.Unlock()
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/",
 		Logger:    slog.New(quietHandler{logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "embedded-store")})}),

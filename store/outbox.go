@@ -192,38 +192,48 @@ func utc(t time.Time) time.Time {
 // Enqueue implements forwarding.Store. The inserts are unordered, so one duplicate does not
 // stop the others.
 func (o *Outbox) Enqueue(ctx context.Context, ds []forwarding.Delivery) (int, error) {
+	inserted, err := o.EnqueueEach(ctx, ds)
+	n := 0
+	for _, ok := range inserted {
+		if ok {
+			n++
+		}
+	}
+	return n, err
+}
+
+// EnqueueEach implements forwarding.BatchStore: one unordered InsertMany, and for each
+// delivery whether it was new (false: a duplicate already queued).
+func (o *Outbox) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]bool, error) {
+	inserted := make([]bool, len(ds))
 	if len(ds) == 0 {
-		return 0, nil
+		return inserted, nil
 	}
 	docs := make([]any, len(ds))
 	for i, d := range ds {
 		docs[i] = toDeliveryDoc(d)
+		inserted[i] = true
 	}
-	res, err := o.db.collection(colOutbox).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err != nil && !onlyDuplicates(err) {
-		return 0, fmt.Errorf("store.Enqueue: %w", err)
+	_, err := o.db.collection(colOutbox).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return inserted, nil
 	}
-	if res == nil {
-		return 0, nil
-	}
-	return len(res.InsertedIDs), nil
-}
-
-// onlyDuplicates reports whether every write error of a bulk insert is a duplicate key.
-func onlyDuplicates(err error) bool {
 	var bwe mongo.BulkWriteException
-	if errors.As(err, &bwe) {
-		if bwe.WriteConcernError != nil {
-			return false
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		if mongo.IsDuplicateKeyError(err) && len(ds) == 1 {
+			return []bool{false}, nil
 		}
-		for _, we := range bwe.WriteErrors {
-			if !mongo.IsDuplicateKeyError(we) {
-				return false
-			}
-		}
-		return true
+		return nil, fmt.Errorf("store.Enqueue: %w", err)
 	}
-	return mongo.IsDuplicateKeyError(err)
+	for _, we := range bwe.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) {
+			return nil, fmt.Errorf("store.Enqueue: %w", err)
+		}
+		if we.Index >= 0 && we.Index < len(inserted) {
+			inserted[we.Index] = false
+		}
+	}
+	return inserted, nil
 }
 
 // Due implements forwarding.Store.

@@ -88,6 +88,8 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	svc.SetSubscriptions(subscriber)
 	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
 	intake := forwarding.NewIntake(outbox, instances, worker.Wake, metrics)
+	batcher := forwarding.NewBatcher(outbox, 0, 0) // group commit of webhooks
+	intake.SetEnqueuer(batcher)
 
 	pagesSvc := extensions.NewService(extensions.Deps{
 		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Groups: salesClient, Assistants: stClient,
@@ -119,6 +121,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	wg.Go(func() { _ = (&lifecycle.AccountSync{Service: svc, Logger: logger}).Run(workers) })
 	wg.Go(func() { _ = subscriber.Run(workers, time.Minute) })
 	wg.Go(func() { _ = worker.Run(workers) })
+	wg.Go(func() { _ = batcher.Run(workers) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
