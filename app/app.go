@@ -39,6 +39,8 @@ type Config struct {
 	SigningKey     []byte
 	PublicBaseURL  string
 	FrameAncestors string
+	// Limits are the rate limits; zero values take the defaults.
+	Limits Limits
 	// Registry collects the App's metrics and is served at /metrics. Nil makes a fresh one.
 	Registry *prometheus.Registry
 }
@@ -74,8 +76,13 @@ func New(cfg Config) http.Handler {
 	metrics := promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})
 	r.GET("/metrics", gin.WrapH(metrics))
 
+	limits := cfg.Limits.withDefaults()
+	hookLimit := rateLimit(newLimiter(limits.Hook), byClient)
+	webhookLimit := rateLimit(newLimiter(limits.Webhook), func(c *gin.Context) string { return c.Param("instanceId") })
+	pageLimit := rateLimit(newLimiter(limits.Page), byClient)
+
 	lh := lifecycleHandlers{svc: cfg.Lifecycle}
-	hooks := r.Group("/lifecycle")
+	hooks := r.Group("/lifecycle", hookLimit)
 	hooks.POST("/install", requireJSON(), lh.install)
 	authed := hooks.Group("", lh.authenticateApp, requireJSON())
 	authed.GET("/settings/form", lh.settingsForm)
@@ -86,12 +93,12 @@ func New(cfg Config) http.Handler {
 	authed.DELETE("/uninstall", lh.uninstall)
 
 	wh := webhookHandlers{intake: cfg.Intake}
-	r.POST("/webhooks/sales/:instanceId", requireJSON(), wh.sales)
+	r.POST("/webhooks/sales/:instanceId", webhookLimit, requireJSON(), wh.sales)
 
 	eh := extensionHandlers{svc: cfg.Extensions, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
 	r.GET("/extensions/manifest", eh.manifest)
 	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", extensions.Assets())))
-	pages := r.Group("/extensions", eh.frameable)
+	pages := r.Group("/extensions", eh.frameable, pageLimit)
 	pages.GET("/reports/:key", eh.signed, eh.report)
 	pages.GET("/buttons/:key", eh.signed, eh.button)
 	pages.POST("/actions", eh.action)

@@ -49,6 +49,7 @@ var errorRows = []struct {
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route"},
 	{errMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"},
 	{errMalformed, http.StatusBadRequest, "malformed_json", "the body is not the JSON object this route expects"},
+	{errRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the time in Retry-After"},
 	{lifecycle.ErrMalformed, http.StatusBadRequest, "malformed_json", "the body is not the JSON object this route expects"},
 	{lifecycle.ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "missing or wrong credentials or api-key"},
 	{lifecycle.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request has invalid fields"},
