@@ -619,3 +619,46 @@ func (s *Instances) AuditTrail(ctx context.Context, instanceID string) ([]lifecy
 	}
 	return out, nil
 }
+
+// Rekey seals again, with the keyring's current key, every stored secret sealed with another
+// key, and returns how many instances it rewrote. Each rewrite is conditional on the instance's
+// version, so a hook racing it wins and the instance is left for the next run. After a run with
+// nothing left under old keys, the old keys can leave the configuration.
+func (s *Instances) Rekey(ctx context.Context) (int, error) {
+	current := s.keys.CurrentKeyID()
+	stale := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "apiKey.kid", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: current}}}},
+		bson.D{{Key: "settings.clientSecret.kid", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: current}}}},
+	}}}
+	cur, err := s.db.collection(colInstances).Find(ctx, stale)
+	if err != nil {
+		return 0, fmt.Errorf("store.Rekey: %w", err)
+	}
+	defer cur.Close(ctx)
+	n := 0
+	for cur.Next(ctx) {
+		var d instanceDoc
+		if err := cur.Decode(&d); err != nil {
+			return n, fmt.Errorf("store.Rekey: %w", err)
+		}
+		in, err := s.toInstance(d) // opens with whichever key sealed it
+		if err != nil {
+			return n, fmt.Errorf("store.Rekey %s: %w", d.ID, err)
+		}
+		set := bson.D{}
+		if d.APIKey != nil {
+			set = append(set, bson.E{Key: "apiKey", Value: s.seal(in.APIKey, apiKeyContext(d.ID))})
+		}
+		if d.Settings.ClientSecret != nil {
+			set = append(set, bson.E{Key: "settings.clientSecret", Value: s.seal(in.Settings.ClientSecret, clientSecretContext(d.ID))})
+		}
+		res, err := s.db.collection(colInstances).UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}},
+			bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
+		if err != nil {
+			return n, fmt.Errorf("store.Rekey %s: %w", d.ID, err)
+		}
+		n += int(res.ModifiedCount)
+	}
+	return n, cur.Err()
+}

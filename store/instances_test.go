@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/store"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
@@ -318,4 +319,54 @@ func TestAccountAndAudit(t *testing.T) {
 	if err != nil || len(trail) != 2 || trail[0].Hook != "install" || trail[1].Hook != "enabled" {
 		t.Fatalf("AuditTrail = %+v, %v", trail, err)
 	}
+}
+
+func TestRekey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	oldKey, newKey := mustKey(t), mustKey(t)
+	oldRing, _ := secret.NewKeyring(oldKey)
+	before := store.NewInstances(db, oldRing)
+	mustCreate(t, before, newInstance("inst1", "key-1"))
+	mustCreate(t, before, newInstance("inst2", "key-2"))
+	if _, err := before.Uninstall(ctx, "inst2", "key-2", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// After the rotation: the new key seals, the old one still opens.
+	rotated, _ := secret.NewKeyring(newKey, oldKey)
+	s := store.NewInstances(db, rotated)
+	if got, err := s.InstanceByAPIKey(ctx, "key-1"); err != nil || got.Settings.ClientSecret != "very-secret-inst1" {
+		t.Fatalf("reading with the old key kept: %+v, %v", got, err)
+	}
+	n, err := s.Rekey(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Rekey = %d, %v; want 1 (the uninstalled instance has no secrets)", n, err)
+	}
+	if n, err := s.Rekey(ctx); err != nil || n != 0 {
+		t.Fatalf("second Rekey = %d, %v; want 0", n, err)
+	}
+
+	// Now the old key can go.
+	newOnly, _ := secret.NewKeyring(newKey)
+	got, err := store.NewInstances(db, newOnly).InstanceByAPIKey(ctx, "key-1")
+	if err != nil || got.APIKey != "key-1" || got.Settings.ClientSecret != "very-secret-inst1" {
+		t.Fatalf("after rekey, with the new key only: %+v, %v", got, err)
+	}
+	docs, _ := store.RawDocuments(ctx, db, "instances")
+	for _, d := range docs {
+		if k, ok := d["apiKey"].(bson.M); ok && k["kid"] != secret.KeyID(newKey) {
+			t.Errorf("instance %v still sealed with %v", d["_id"], k["kid"])
+		}
+	}
+}
+
+func mustKey(tb testing.TB) []byte {
+	tb.Helper()
+	k, err := secret.ParseKey(secret.NewKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
 }

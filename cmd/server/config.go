@@ -31,7 +31,9 @@ type config struct {
 	SevenTargetsAPIURL   string
 	SevenTargetsTokenURL string
 	EncryptionKey        []byte
-	LogLevel             slog.Level
+	// PreviousKeys still open secrets sealed before a key rotation; new ones use EncryptionKey.
+	PreviousKeys [][]byte
+	LogLevel     slog.Level
 	// FrameAncestors are the origins allowed to frame the embedded pages (CSP frame-ancestors).
 	FrameAncestors string
 	// DevMode: no MongoDB and no App credentials given, so the App makes its own and keeps
@@ -127,6 +129,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if !validFrameSource(src) {
 			return config{}, &configError{"FRAME_ANCESTORS", "must be space-separated origins such as https://*.zenvia.com"}
 		}
+	}
+
+	for _, raw := range strings.FieldsFunc(getenv("ENCRYPTION_KEY_PREVIOUS"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		key, err := secret.ParseKey(raw)
+		if err != nil {
+			return config{}, &configError{"ENCRYPTION_KEY_PREVIOUS", "each key " + err.Error()}
+		}
+		c.PreviousKeys = append(c.PreviousKeys, key)
+	}
+	if len(c.PreviousKeys) > 0 && c.EncryptionKey == nil {
+		return config{}, &configError{"ENCRYPTION_KEY_PREVIOUS", "needs ENCRYPTION_KEY, the key that replaces them"}
 	}
 
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {

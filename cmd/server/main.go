@@ -19,7 +19,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "rekey" {
+		err = rekey(ctx, os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Getenv, os.Stdout, os.Stderr, nil)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -28,22 +34,50 @@ func main() {
 // run reads the configuration from getenv and runs the App until ctx ends (see appserver.Run).
 // ready, if not nil, receives the listening address once the App serves.
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
-	cfg, err := loadConfig(getenv)
+	cfg, logger, err := setUp(getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if err := ensureLocalSecrets(&cfg, stdout); err != nil {
-		return err
-	}
-	logger := slog.New(app.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
-
 	if cfg.DevMode {
 		logger.Info("development mode: App credentials are in " + cfg.DataDir + "/" + localSecretsFile)
 	}
-	return appserver.Run(ctx, appserver.Config{
+	return appserver.Run(ctx, appConfig(cfg), logger, ready)
+}
+
+// rekey is `server rekey`: after ENCRYPTION_KEY was changed (the old key moved to
+// ENCRYPTION_KEY_PREVIOUS), it seals every stored secret with the new key and says how many
+// instances it rewrote. Once it reports 0, the old key can leave the configuration.
+func rekey(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, logger, err := setUp(getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	n, err := appserver.Rekey(ctx, appConfig(cfg), logger)
+	if err != nil {
+		return fmt.Errorf("rekey: %w", err)
+	}
+	fmt.Fprintf(stdout, "rekey: %d instances sealed again with the current key\n", n)
+	return nil
+}
+
+// setUp reads the configuration, completes it for a run without MongoDB, and makes the logger.
+func setUp(getenv func(string) string, stdout, stderr io.Writer) (config, *slog.Logger, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return config{}, nil, err
+	}
+	if err := ensureLocalSecrets(&cfg, stdout); err != nil {
+		return config{}, nil, err
+	}
+	return cfg, slog.New(app.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))), nil
+}
+
+func appConfig(cfg config) appserver.Config {
+	return appserver.Config{
 		Port: cfg.Port, PublicBaseURL: cfg.PublicBaseURL, MongoURI: cfg.MongoURI, MongoDatabase: cfg.MongoDatabase,
 		DataDir: cfg.DataDir, AppID: cfg.AppID, AppSecret: cfg.AppSecret, SigningKey: cfg.SigningKey,
 		ZenviaAPIURL: cfg.ZenviaAPIURL, SevenTargetsAPIURL: cfg.SevenTargetsAPIURL, SevenTargetsTokenURL: cfg.SevenTargetsTokenURL,
-		EncryptionKey: cfg.EncryptionKey, FrameAncestors: cfg.FrameAncestors, DevMode: cfg.DevMode, LogValue: cfg.LogValue(),
-	}, logger, ready)
+		EncryptionKey: cfg.EncryptionKey, PreviousKeys: cfg.PreviousKeys, FrameAncestors: cfg.FrameAncestors,
+		DevMode: cfg.DevMode, LogValue: cfg.LogValue(),
+	}
 }

@@ -149,3 +149,56 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		t.Fatalf("run = %v, want the one ENCRYPTION_KEY line", err)
 	}
 }
+
+// TestKeyRotation: a new ENCRYPTION_KEY with the old one in ENCRYPTION_KEY_PREVIOUS keeps every
+// secret readable; `server rekey` seals them all with the new key, after which the old key can go.
+func TestKeyRotation(t *testing.T) {
+	t.Parallel()
+	salesFake := salesfake.New()
+	defer salesFake.Close()
+	st := seventargetsfake.New()
+	defer st.Close()
+	st.Seed()
+	st.AddClient("st-id", "st-secret-value-123", "st-user")
+	const apiKey = "sales-api-key-rotation-01"
+	salesFake.AddIntegration(apiKey, sales.Integration{})
+	oldKey, newKey := secret.NewKey(), secret.NewKey()
+	environ := func(current, previous string) map[string]string {
+		return map[string]string{
+			"PORT": "0", "ZENVIA_APP_ID": "the-app", "ZENVIA_APP_SECRET": "the-app-secret-xyz",
+			"ENCRYPTION_KEY": current, "ENCRYPTION_KEY_PREVIOUS": previous, "ZENVIA_API_URL": salesFake.BaseURL(),
+			"SEVENTARGETS_API_URL": st.APIURL(), "SEVENTARGETS_TOKEN_URL": st.TokenURL(),
+		}
+	}
+	dataDir := t.TempDir()
+	with := func(m map[string]string) map[string]string { m["DATA_DIR"] = dataDir; return m }
+	readSettings := func(m map[string]string) (int, map[string]any) {
+		url, stop := startServer(t, m, io.Discard, io.Discard)
+		defer stop()
+		return call(t, "GET", url+"/lifecycle/settings?api-key="+apiKey, "")
+	}
+
+	url, stop := startServer(t, with(environ(oldKey, "")), io.Discard, io.Discard)
+	call(t, "POST", url+"/lifecycle/install", `{"integration":{"apiKey":"`+apiKey+`","enabled":true}}`)
+	if s, _ := call(t, "PUT", url+"/lifecycle/settings?api-key="+apiKey, `{"clientId":"st-id","clientSecret":"st-secret-value-123"}`); s != 200 {
+		t.Fatalf("settings: %d", s)
+	}
+	stop()
+
+	if s, _ := readSettings(with(environ(newKey, ""))); s != 500 {
+		t.Fatalf("with the new key alone before rekey: %d, want 500 (the secrets need the old key)", s)
+	}
+	if s, _ := readSettings(with(environ(newKey, oldKey))); s != 200 {
+		t.Fatalf("with the new key and the old one kept: %d, want 200", s)
+	}
+	var out bytes.Buffer
+	if err := rekey(context.Background(), env(with(environ(newKey, oldKey))), &out, io.Discard); err != nil {
+		t.Fatalf("rekey: %v", err)
+	}
+	if !strings.Contains(out.String(), "rekey: 1 instances") {
+		t.Fatalf("rekey said %q", out.String())
+	}
+	if s, got := readSettings(with(environ(newKey, ""))); s != 200 || got["clientSecret"] != "********" {
+		t.Fatalf("after rekey, with the new key alone: %d %v", s, got)
+	}
+}

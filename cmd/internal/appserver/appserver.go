@@ -40,6 +40,7 @@ type Config struct {
 	SevenTargetsAPIURL   string
 	SevenTargetsTokenURL string
 	EncryptionKey        []byte
+	PreviousKeys         [][]byte // still open secrets sealed before a rotation
 	FrameAncestors       string
 	// DevMode only changes what is logged at start.
 	DevMode bool
@@ -51,7 +52,7 @@ type Config struct {
 // in-flight requests), then background workers (finish deliveries in flight), then the store.
 // ready, if not nil, receives the listening address once the App serves.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- string) error {
-	keys, err := secret.NewKeyring(cfg.EncryptionKey)
+	keys, err := secret.NewKeyring(cfg.EncryptionKey, cfg.PreviousKeys...)
 	if err != nil {
 		return err
 	}
@@ -147,4 +148,19 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	wg.Wait()
 	logger.Info("stopped")
 	return nil
+}
+
+// Rekey seals every stored secret again with the current key (after ENCRYPTION_KEY changed,
+// with the old key in PreviousKeys) and returns how many instances it rewrote.
+func Rekey(ctx context.Context, cfg Config, logger *slog.Logger) (int, error) {
+	keys, err := secret.NewKeyring(cfg.EncryptionKey, cfg.PreviousKeys...)
+	if err != nil {
+		return 0, err
+	}
+	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	return store.NewInstances(db, keys).Rekey(ctx)
 }
