@@ -83,7 +83,7 @@ func New(cfg Config) http.Handler {
 
 	lh := lifecycleHandlers{svc: cfg.Lifecycle}
 	hooks := r.Group("/lifecycle", hookLimit)
-	hooks.POST("/install", requireJSON(), lh.install)
+	hooks.POST("/install", lh.install) // checks credentials before the content type
 	authed := hooks.Group("", lh.authenticateApp, requireJSON())
 	authed.GET("/settings/form", lh.settingsForm)
 	authed.GET("/settings", lh.readSettings)
@@ -95,7 +95,7 @@ func New(cfg Config) http.Handler {
 	wh := webhookHandlers{intake: cfg.Intake}
 	r.POST("/webhooks/sales/:instanceId", webhookLimit, requireJSON(), wh.sales)
 
-	eh := extensionHandlers{svc: cfg.Extensions, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
+	eh := extensionHandlers{svc: cfg.Extensions, logger: cfg.Logger, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
 	r.GET("/extensions/manifest", eh.manifest)
 	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", extensions.Assets())))
 	pages := r.Group("/extensions", eh.frameable, pageLimit)

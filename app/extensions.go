@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,12 +11,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 // extensionHandlers serves the pages Zenvia Sales embeds (contract section 5).
 type extensionHandlers struct {
 	svc            *extensions.Service
+	logger         *slog.Logger
 	signingKey     []byte
 	publicBaseURL  string
 	frameAncestors string
@@ -52,6 +55,14 @@ func (h extensionHandlers) errorPage(c *gin.Context, status int, key string) {
 	})
 }
 
+// internalError logs err and answers the generic error page: inside an iframe, a page, never
+// JSON; and nothing of the error itself.
+func (h extensionHandlers) internalError(c *gin.Context, err error) {
+	_ = c.Error(err) // for the access log's sake; the page below is the answer
+	h.logger.ErrorContext(c.Request.Context(), "page failed", "route", route(c), "error", err)
+	h.errorPage(c, http.StatusInternalServerError, "error.generic")
+}
+
 // html renders into a buffer first, so a template error becomes a clean 500, never half a page.
 func (h extensionHandlers) html(c *gin.Context, status int, render func(*bytes.Buffer) error) {
 	var b bytes.Buffer
@@ -77,7 +88,7 @@ func (h extensionHandlers) instance(c *gin.Context, groups ...string) (lifecycle
 			return inst, true
 		}
 		if !errors.Is(err, extensions.ErrUnknownGroup) {
-			fail(c, err)
+			h.internalError(c, err)
 			return lifecycle.Instance{}, false
 		}
 	}
@@ -155,8 +166,14 @@ func (h extensionHandlers) action(c *gin.Context) {
 	case errors.Is(err, extensions.ErrTokenExpired), errors.Is(err, extensions.ErrTokenReplayed), errors.Is(err, extensions.ErrTokenInvalid):
 		h.errorPage(c, http.StatusUnauthorized, "error.expired")
 		return
+	case errors.Is(err, forwarding.ErrNotFound):
+		h.errorPage(c, http.StatusNotFound, "error.notfound")
+		return
+	case errors.Is(err, forwarding.ErrInvalid):
+		h.errorPage(c, http.StatusUnprocessableEntity, "error.generic")
+		return
 	case err != nil:
-		fail(c, err)
+		h.internalError(c, err)
 		return
 	}
 	back := f.Get("back")
@@ -183,7 +200,7 @@ func (h extensionHandlers) actionFieldError(c *gin.Context, claims extensions.Cl
 	}
 	inst, err := h.svc.Instances.Instance(c.Request.Context(), claims.InstanceID)
 	if err != nil {
-		fail(c, err)
+		h.internalError(c, err)
 		return
 	}
 	p := h.svc.Button(c.Request.Context(), inst, claims.UserID, req.Prospect, l)

@@ -30,25 +30,34 @@ type installBody struct {
 	} `json:"integration"`
 }
 
+// install authenticates first: with Basic credentials before anything else, and without them
+// by the body, where any failure to read them (not JSON, malformed, wrong types) is a 401 to a
+// caller that has shown no credentials.
 func (h lifecycleHandlers) install(c *gin.Context) {
-	var body installBody
-	if err := decodeJSON(c, &body); err != nil {
-		// Without Basic credentials, the body is where they would be: say 401, not 400,
-		// to a caller that has shown none.
-		if _, _, ok := c.Request.BasicAuth(); !ok && errors.Is(err, errMalformed) {
-			fail(c, lifecycle.ErrUnauthorized)
+	id, secret, hasBasic := c.Request.BasicAuth()
+	if hasBasic {
+		if err := h.svc.CheckApp(id, secret); err != nil {
+			fail(c, err)
 			return
+		}
+	}
+	var body installBody
+	err := checkJSONContentType(c)
+	if err == nil {
+		err = decodeJSON(c, &body)
+	}
+	if err != nil {
+		if !hasBasic {
+			err = lifecycle.ErrUnauthorized
 		}
 		fail(c, err)
 		return
 	}
-	id, secret, ok := c.Request.BasicAuth()
-	if !ok {
-		id, secret = body.AppID, body.AppSecret
-	}
-	if err := h.svc.CheckApp(id, secret); err != nil {
-		fail(c, err)
-		return
+	if !hasBasic {
+		if err := h.svc.CheckApp(body.AppID, body.AppSecret); err != nil {
+			fail(c, err)
+			return
+		}
 	}
 	created, err := h.svc.Install(c.Request.Context(), lifecycle.InstallRequest{
 		APIKey: body.Integration.APIKey, Enabled: body.Integration.Enabled,

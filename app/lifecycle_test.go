@@ -33,6 +33,8 @@ func TestInstall(t *testing.T) {
 		{name: "wrong body secret", req: request{noAuth: true, body: `{"appId":"` + appID + `","appSecret":"x","integration":{"apiKey":"key-x-0000000003"}}`}, want: 401, wantCode: "unauthorized"},
 		{name: "no credentials", req: request{noAuth: true, body: `{"integration":{"apiKey":"key-x-0000000004"}}`}, want: 401, wantCode: "unauthorized"},
 		{name: "no credentials malformed", req: request{noAuth: true, body: `{"integration":`}, want: 401, wantCode: "unauthorized"},
+		{name: "no credentials, not JSON", req: request{noAuth: true, body: `apiKey=k`, contentType: "text/plain"}, want: 401, wantCode: "unauthorized"},
+		{name: "no credentials, wrong type", req: request{noAuth: true, body: `{"appId":1,"integration":{"apiKey":"key-x-0000000006"}}`}, want: 401, wantCode: "unauthorized"},
 		{name: "missing api key", req: request{body: `{"integration":{}}`}, want: 422, wantCode: "invalid", wantField: "integration.apiKey"},
 		{name: "api key with spaces", req: request{body: `{"integration":{"apiKey":"a b"}}`}, want: 422, wantCode: "invalid", wantField: "integration.apiKey"},
 		{name: "enabled of wrong type", req: request{body: `{"integration":{"apiKey":"key-x-0000000005","enabled":"yes"}}`}, want: 422, wantCode: "invalid", wantField: "integration.enabled"},

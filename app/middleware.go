@@ -112,11 +112,7 @@ func recoverPanics(logger *slog.Logger) gin.HandlerFunc {
 				logger.ErrorContext(c.Request.Context(), "panic in handler",
 					"route", route(c), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				c.Errors = c.Errors[:0]
-				fail(c, errPanic)
-				if !c.Writer.Written() {
-					status, body := toErrorBody(errPanic)
-					c.JSON(status, body)
-				}
+				fail(c, errPanic) // renderErrors, outside, writes the JSON 500
 			}
 		}()
 		c.Next()
@@ -154,17 +150,25 @@ func limitBody(limit int64) gin.HandlerFunc {
 // requireJSON answers 415 to a request whose body is not declared as JSON.
 func requireJSON() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.ContentLength == 0 && len(c.Request.TransferEncoding) == 0 {
-			c.Next() // no body: the handler decides whether it needs one
-			return
-		}
-		mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			fail(c, errMediaType)
+		if err := checkJSONContentType(c); err != nil {
+			fail(c, err)
 			return
 		}
 		c.Next()
 	}
+}
+
+// checkJSONContentType returns errMediaType for a body not declared as JSON; a request without
+// a body passes (its handler decides whether it needs one).
+func checkJSONContentType(c *gin.Context) error {
+	if c.Request.ContentLength == 0 && len(c.Request.TransferEncoding) == 0 {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return errMediaType
+	}
+	return nil
 }
 
 func statusLabel(status int) string { return strconv.Itoa(status) }

@@ -74,7 +74,7 @@ func (s *Subscriber) subscribe(ctx context.Context, in lifecycle.Instance) error
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token := hex.EncodeToString(b)
-	callback := s.baseURL + "/webhooks/sales/" + url.PathEscape(in.ID) + "?token=" + token
+	callback := s.callbackPrefix(in.ID) + token
 	sub, err := s.sales.Subscribe(ctx, in.APIKey, []string{sales.TopicProspects}, callback)
 	if err != nil {
 		return fmt.Errorf("forwarding.Subscribe: %w", err)
@@ -89,6 +89,11 @@ func (s *Subscriber) subscribe(ctx context.Context, in lifecycle.Instance) error
 	}
 	s.logger.InfoContext(ctx, "subscribed to Sales notifications", "instance", in.ID, "subscription", sub.ID)
 	return nil
+}
+
+// callbackPrefix is the instance's callback URL up to its token.
+func (s *Subscriber) callbackPrefix(instanceID string) string {
+	return s.baseURL + "/webhooks/sales/" + url.PathEscape(instanceID) + "?token="
 }
 
 // Cancel implements lifecycle.Subscriptions: it removes the subscription at Sales and forgets
@@ -134,7 +139,7 @@ func (s *Subscriber) Repair(ctx context.Context, verify bool) error {
 			}
 			// Lost (Sales dropped it, or two replicas subscribed at once and the one recorded
 			// here is the one Sales deactivated), or pointing at an old PUBLIC_BASE_URL.
-			prefix := s.baseURL + "/webhooks/sales/" + url.PathEscape(in.ID) + "?token="
+			prefix := s.callbackPrefix(in.ID)
 			force = !slices.ContainsFunc(subs, func(x sales.Subscription) bool {
 				return x.ID == in.Subscription.ID && strings.HasPrefix(x.CallbackURL, prefix)
 			})

@@ -122,6 +122,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			w.logger.WarnContext(ctx, "reading the outbox failed", "error", err)
 		}
+		claimedAny := false
 		for _, d := range due {
 			select {
 			case slots <- struct{}{}:
@@ -137,13 +138,14 @@ func (w *Worker) Run(ctx context.Context) error {
 				}
 				continue
 			}
+			claimedAny = true
 			wg.Go(func() {
 				defer func() { <-slots }()
 				w.process(context.WithoutCancel(ctx), claimed)
 			})
 		}
-		if len(due) == batch {
-			continue // more may be due right now
+		if len(due) == batch && claimedAny {
+			continue // more may be due right now (if none could be claimed, wait: no busy loop)
 		}
 		timer.Reset(w.cfg.PollInterval)
 		select {
@@ -168,12 +170,13 @@ func (w *Worker) recordStats(ctx context.Context) {
 
 // process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
 func (w *Worker) process(ctx context.Context, d Delivery) {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
-	defer cancel()
 	// One prospect's deliveries run one at a time in this process, so they see each other's
-	// effects; across processes the creation reservation keeps creations unique.
+	// effects; across processes the creation reservation keeps creations unique. The job's time
+	// starts once the prospect is this delivery's.
 	unlock := w.prospect.lock(d.InstanceID + ":" + d.Prospect.ID)
 	defer unlock()
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
+	defer cancel()
 
 	// A redelivery of a notification that finished earlier (Sales retries and duplicates can
 	// come after the first copy left the outbox) is dropped here, off the webhook's hot path.

@@ -266,9 +266,11 @@ func claimID(deliveryID string, n int) string { return deliveryID + ":" + strcon
 func (o *Outbox) Claim(ctx context.Context, d forwarding.Delivery, owner string, now, leaseUntil time.Time) (forwarding.Delivery, error) {
 	claims := o.db.collection(colClaims)
 	n := d.Claims + 1
+	inserted := false
 	for range 4 {
 		_, err := claims.InsertOne(ctx, claimDoc{ID: claimID(d.ID, n), Owner: owner, At: now, LeaseUntil: leaseUntil})
 		if err == nil {
+			inserted = true
 			break
 		}
 		if !mongo.IsDuplicateKeyError(err) {
@@ -282,6 +284,9 @@ func (o *Outbox) Claim(ctx context.Context, d forwarding.Delivery, owner string,
 			return d, forwarding.ErrClaimed
 		}
 		n++
+	}
+	if !inserted {
+		return d, forwarding.ErrClaimed // only a won insert is a claim
 	}
 	// The delivery must still be pending and not claimed further since: if it finished
 	// meanwhile (its claims are deleted last), this update matches nothing.
@@ -344,11 +349,15 @@ func (o *Outbox) Finish(ctx context.Context, d forwarding.Delivery) error {
 
 // Finished implements forwarding.Store: one read by _id in the history.
 func (o *Outbox) Finished(ctx context.Context, id string) (bool, error) {
-	n, err := o.db.collection(colDeliveries).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}, options.Count().SetLimit(1))
-	if err != nil {
+	err := o.db.collection(colDeliveries).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("store.Finished: %w", err)
 	}
-	return n > 0, nil
+	return true, nil
 }
 
 // Discard implements forwarding.Store.
