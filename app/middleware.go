@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/gin-gonic/gin"
 )
 
@@ -51,9 +50,7 @@ func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader("X-Request-Id")
 		if !validRequestID(id) {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = secret.RandomHex(8)
 		}
 		c.Header("X-Request-Id", id)
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))

@@ -2,8 +2,6 @@ package extensions
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +15,7 @@ import (
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -484,8 +483,6 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 }
 
 func (s *Service) manual(inst lifecycle.Instance, kind forwarding.Kind, pr ButtonProspect) forwarding.Delivery {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
 	now := s.now()
 	prospect := forwarding.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
 	for _, e := range pr.Emails {
@@ -499,7 +496,7 @@ func (s *Service) manual(inst lifecycle.Instance, kind forwarding.Kind, pr Butto
 		}
 	}
 	return forwarding.Delivery{
-		ID: inst.ID + ":" + string(kind) + ":" + hex.EncodeToString(b), InstanceID: inst.ID, Kind: kind,
+		ID: inst.ID + ":" + string(kind) + ":" + secret.RandomHex(8), InstanceID: inst.ID, Kind: kind,
 		Prospect: prospect, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now, State: forwarding.StatePending,
 	}
 }

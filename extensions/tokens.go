@@ -3,15 +3,15 @@ package extensions
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/7targets/zenvia-sales-app/secret"
 )
 
 // Errors of action tokens.
@@ -85,9 +85,7 @@ func (c Claims) payload() string {
 
 // Issue returns a token for c, expiring after the issuer's ttl.
 func (t *Tokens) Issue(c Claims) string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	c.Nonce = hex.EncodeToString(b)
+	c.Nonce = secret.RandomHex(16)
 	c.Expires = t.now().Add(t.ttl)
 	p := c.payload()
 	m := hmac.New(sha256.New, t.key)

@@ -2,8 +2,6 @@ package forwarding
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/secret"
 )
 
 // SalesSubscriptions is the Sales notifications API.
@@ -71,9 +70,7 @@ func (s *Subscriber) Sync(ctx context.Context, in lifecycle.Instance, force bool
 }
 
 func (s *Subscriber) subscribe(ctx context.Context, in lifecycle.Instance) error {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	token := hex.EncodeToString(b)
+	token := secret.RandomHex(32)
 	callback := s.callbackPrefix(in.ID) + token
 	sub, err := s.sales.Subscribe(ctx, in.APIKey, []string{sales.TopicProspects}, callback)
 	if err != nil {

@@ -2,8 +2,6 @@ package forwarding
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -78,8 +77,6 @@ type Worker struct {
 
 // NewWorker returns a worker; metrics may be nil.
 func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSender, prospects ProspectSource, metrics *Metrics, logger *slog.Logger) *Worker {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
 	return &Worker{
 		cfg:       cfg.withDefaults(),
 		store:     store,
@@ -88,7 +85,7 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 		prospects: prospects,
 		metrics:   metrics,
 		logger:    logger,
-		owner:     hex.EncodeToString(b),
+		owner:     secret.RandomHex(6),
 		wake:      make(chan struct{}, 1),
 		now:       func() time.Time { return time.Now().UTC() },
 		prospect:  keyedMutex{m: map[string]*keyedEntry{}},

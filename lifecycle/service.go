@@ -2,16 +2,16 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/7targets/zenvia-sales-app/secret"
 )
 
 // Config holds what the Service needs to know about the App itself.
@@ -387,8 +387,4 @@ func apiKeyProblem(k string) string {
 }
 
 // newID returns a random instance id: 24 hex characters, the shape of Sales' own ids.
-func newID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func newID() string { return secret.RandomHex(12) }

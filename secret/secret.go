@@ -124,6 +124,9 @@ func (k *Keyring) Open(s Sealed, context string) ([]byte, error) {
 	return plain, nil
 }
 
+// RandomHex returns n random bytes as hex: ids, tokens and nonces that must not be guessed.
+func RandomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	// crypto/rand.Read never returns an error on supported platforms (Go 1.24+): it crashes the

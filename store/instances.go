@@ -218,12 +218,17 @@ func (s *Instances) toInstance(d instanceDoc) (lifecycle.Instance, error) {
 	return in, nil
 }
 
-// liveFilter matches the instance only while hash is its current key and it is installed.
-func liveFilter(id, hash string) bson.D {
+// liveFilter matches the instance only while hash is its current key and it is installed (and,
+// if given, in none of the states also excluded).
+func liveFilter(id, hash string, alsoNot ...lifecycle.State) bson.D {
+	not := bson.A{string(lifecycle.StateUninstalled)}
+	for _, st := range alsoNot {
+		not = append(not, string(st))
+	}
 	return bson.D{
 		{Key: "_id", Value: id},
 		{Key: "apiKeyHash", Value: hash},
-		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}},
+		{Key: "state", Value: bson.D{{Key: "$nin", Value: not}}},
 	}
 }
 
@@ -357,12 +362,7 @@ var errNoMatch = errors.New("no instance matched")
 // SetState implements lifecycle.Store.
 func (s *Instances) SetState(ctx context.Context, id, apiKey string, state lifecycle.State, at time.Time) (lifecycle.Instance, error) {
 	hash := hashAPIKey(apiKey)
-	filter := bson.D{
-		{Key: "_id", Value: id},
-		{Key: "apiKeyHash", Value: hash},
-		{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{string(lifecycle.StateUninstalled), string(state)}}}},
-	}
-	in, err := s.update(ctx, filter, bson.D{
+	in, err := s.update(ctx, liveFilter(id, hash, state), bson.D{
 		{Key: "$set", Value: bson.D{{Key: "state", Value: string(state)}, {Key: "updatedAt", Value: at}}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
 	})

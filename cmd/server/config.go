@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,7 +215,7 @@ func ensureLocalSecrets(c *config, out io.Writer) error {
 		ls.EncryptionKey, changed = secret.NewKey(), true
 	}
 	if c.DevMode && ls.AppID == "" {
-		ls.AppID, ls.AppSecret = "dev-"+randomToken(8), randomToken(24)
+		ls.AppID, ls.AppSecret = "dev-"+secret.RandomHex(8), secret.RandomHex(24)
 		changed, printCreds = true, true
 	}
 	if changed {
@@ -248,11 +246,4 @@ func ensureLocalSecrets(c *config, out io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// randomToken returns n random bytes as hex.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
