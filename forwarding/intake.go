@@ -111,14 +111,7 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 // Retry sends a failed or dead-lettered delivery of instanceID round again. It returns
 // ErrNotFound if the instance has no such delivery and ErrInvalid if it did not fail.
 func (in *Intake) Retry(ctx context.Context, instanceID, deliveryID string) error {
-	d, err := in.store.Delivery(ctx, deliveryID)
-	if err != nil {
-		return fmt.Errorf("forwarding.Retry: %w", err)
-	}
-	if d.InstanceID != instanceID {
-		return fmt.Errorf("forwarding.Retry: %w", ErrNotFound)
-	}
-	if err := in.store.Requeue(ctx, deliveryID, in.now()); err != nil {
+	if err := in.store.Requeue(ctx, instanceID, deliveryID, in.now()); err != nil {
 		return fmt.Errorf("forwarding.Retry: %w", err)
 	}
 	in.wake()

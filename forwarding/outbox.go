@@ -154,9 +154,10 @@ type Store interface {
 	// ProspectDeliveries returns up to limit of the prospect's deliveries, pending first, then
 	// finished, each newest first.
 	ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]Delivery, error)
-	// Requeue puts a failed or dead delivery back in the outbox for another round of attempts.
-	// It returns ErrNotFound, or ErrInvalid if the delivery did not fail.
-	Requeue(ctx context.Context, id string, now time.Time) error
+	// Requeue puts a failed or dead delivery of instanceID back in the outbox for another round
+	// of attempts. It returns ErrNotFound (also for another instance's delivery), or ErrInvalid
+	// if the delivery did not fail.
+	Requeue(ctx context.Context, instanceID, id string, now time.Time) error
 
 	// Lead returns the prospect's lead record, or ErrNotFound.
 	Lead(ctx context.Context, instanceID, prospectID string) (Lead, error)

@@ -142,6 +142,7 @@ func toDeliveryDoc(d forwarding.Delivery) deliveryDoc {
 		LeadState:      d.LeadState,
 		AssistantEmail: d.AssistantEmail,
 		FinishedAt:     d.FinishedAt,
+		Retrying:       d.Retrying,
 	}
 	if doc.State == "" {
 		doc.State = string(forwarding.StatePending)
@@ -218,11 +219,10 @@ func (o *Outbox) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]b
 	if err == nil {
 		return inserted, nil
 	}
+	// InsertMany reports write errors, duplicates included, as a BulkWriteException, one per
+	// failed document with its index.
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		if mongo.IsDuplicateKeyError(err) && len(ds) == 1 {
-			return []bool{false}, nil
-		}
 		return nil, fmt.Errorf("store.Enqueue: %w", err)
 	}
 	for _, we := range bwe.WriteErrors {
@@ -328,6 +328,7 @@ func (o *Outbox) Release(ctx context.Context, d forwarding.Delivery) error {
 func (o *Outbox) Finish(ctx context.Context, d forwarding.Delivery) error {
 	doc := toDeliveryDoc(d)
 	doc.Owner, doc.LeaseUntil = "", time.Time{}
+	doc.Retrying = false // this round's outcome replaces the one that was being retried
 	hist := o.db.collection(colDeliveries)
 	var err error
 	if d.Round > 0 {
@@ -436,11 +437,12 @@ func (o *Outbox) ProspectDeliveries(ctx context.Context, instanceID, prospectID 
 }
 
 // Requeue implements forwarding.Store.
-func (o *Outbox) Requeue(ctx context.Context, id string, now time.Time) error {
+func (o *Outbox) Requeue(ctx context.Context, instanceID, id string, now time.Time) error {
+	owned := bson.D{{Key: "_id", Value: id}, {Key: "instanceId", Value: instanceID}}
 	var doc deliveryDoc
-	err := o.db.collection(colDeliveries).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	err := o.db.collection(colDeliveries).FindOne(ctx, owned).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		if pending, err := o.db.collection(colOutbox).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}); err == nil && pending > 0 {
+		if pending, err := o.db.collection(colOutbox).CountDocuments(ctx, owned); err == nil && pending > 0 {
 			return fmt.Errorf("%w: the delivery is still pending", forwarding.ErrInvalid)
 		}
 		return forwarding.ErrNotFound

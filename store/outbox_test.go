@@ -359,7 +359,7 @@ func TestOutboxClaimStepsOverStaleClaim(t *testing.T) {
 		t.Fatalf("B's claim = %d, want 2", b.Claims)
 	}
 	finishAs(t, o, a, forwarding.StateFailed, "400 Bad Request") // B dies now
-	if err := o.Requeue(ctx, "i:stale", t0.Add(2*time.Minute)); err != nil {
+	if err := o.Requeue(ctx, "i", "i:stale", t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -454,7 +454,7 @@ func TestOutboxFinish(t *testing.T) {
 	}
 
 	// A later round replaces it.
-	if err := o.Requeue(ctx, "i:f", outboxT0.Add(time.Minute)); err != nil {
+	if err := o.Requeue(ctx, "i", "i:f", outboxT0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	round := mustClaim(t, o, mustDelivery(t, o, "i:f"), "w3", outboxT0.Add(time.Minute))
@@ -495,8 +495,14 @@ func TestOutboxRequeue(t *testing.T) {
 		{name: "unknown", id: "i:unknown", want: forwarding.ErrNotFound},
 	}
 	for _, tt := range refused {
-		if err := o.Requeue(ctx, tt.id, outboxT0.Add(time.Hour)); !errors.Is(err, tt.want) {
+		if err := o.Requeue(ctx, "i", tt.id, outboxT0.Add(time.Hour)); !errors.Is(err, tt.want) {
 			t.Errorf("Requeue(%s) error = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	// Another instance's delivery is not found, failed or pending alike.
+	for _, id := range []string{"i:failed", "i:pending"} {
+		if err := o.Requeue(ctx, "other", id, outboxT0.Add(time.Hour)); !errors.Is(err, forwarding.ErrNotFound) {
+			t.Errorf("Requeue of %s by another instance = %v, want ErrNotFound", id, err)
 		}
 	}
 	if due, _ := o.Due(ctx, outboxT0.Add(2*time.Hour), 10); !slices.Equal(ids(due), []string{"i:pending"}) {
@@ -506,10 +512,10 @@ func TestOutboxRequeue(t *testing.T) {
 	later := outboxT0.Add(time.Hour)
 	for _, state := range []forwarding.DeliveryState{forwarding.StateFailed, forwarding.StateDead} {
 		id := ended[state]
-		if err := o.Requeue(ctx, id, later); err != nil {
+		if err := o.Requeue(ctx, "i", id, later); err != nil {
 			t.Fatalf("Requeue(%s): %v", state, err)
 		}
-		if err := o.Requeue(ctx, id, later.Add(time.Minute)); err != nil {
+		if err := o.Requeue(ctx, "i", id, later.Add(time.Minute)); err != nil {
 			t.Errorf("Requeue(%s) again while retrying: %v", state, err)
 		}
 		ds, err := o.ProspectDeliveries(ctx, "i", "p-"+string(state), 10)
@@ -543,7 +549,7 @@ func TestOutboxRequeuePending(t *testing.T) {
 	t.Parallel()
 	o, _ := newOutbox(t)
 	mustEnqueue(t, o, pending("i:pending", "i", "p1", outboxT0))
-	if err := o.Requeue(context.Background(), "i:pending", outboxT0.Add(time.Hour)); !errors.Is(err, forwarding.ErrInvalid) {
+	if err := o.Requeue(context.Background(), "i", "i:pending", outboxT0.Add(time.Hour)); !errors.Is(err, forwarding.ErrInvalid) {
 		t.Errorf("Requeue of a pending delivery: error = %v, want ErrInvalid", err)
 	}
 }
