@@ -159,10 +159,11 @@ type Store interface {
 	// ReplaceSettings stores s if the instance is still at version; it returns ErrConflict if
 	// the instance changed since, ErrNotFound if apiKey no longer names it.
 	ReplaceSettings(ctx context.Context, id, apiKey string, version int64, s Settings, at time.Time) (Instance, error)
-	// RotateAPIKey binds newKey instead of oldKey; oldKey stops working at once. It returns
+	// RotateAPIKey binds newKey instead of oldKey, oldKey stopping at once, and returns the
+	// instance as it is then. It returns
 	// ErrConflict if newKey belongs to another live instance, ErrNotFound if oldKey no longer
 	// names the instance.
-	RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) error
+	RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) (Instance, error)
 	// Uninstall marks the instance uninstalled, wipes its secrets and unbinds its key.
 	// It returns ErrNotFound if apiKey no longer names a live instance.
 	Uninstall(ctx context.Context, id, apiKey string, at time.Time) (Instance, error)

@@ -249,9 +249,10 @@ func (s *Service) RefreshAPIKey(ctx context.Context, apiKey, newKey string) erro
 	if err != nil {
 		return err
 	}
+	var rekeyed Instance
 	if msg := apiKeyProblem(newKey); msg != "" {
 		err = invalidField("newApiKey", msg)
-	} else if err = s.store.RotateAPIKey(ctx, inst.ID, apiKey, newKey, s.now()); errors.Is(err, ErrNotFound) {
+	} else if rekeyed, err = s.store.RotateAPIKey(ctx, inst.ID, apiKey, newKey, s.now()); errors.Is(err, ErrNotFound) {
 		err = fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
 	}
 	s.audit(ctx, inst.ID, HookAPIKeyRefresh, err, "")
@@ -259,9 +260,7 @@ func (s *Service) RefreshAPIKey(ctx context.Context, apiKey, newKey string) erro
 		return wrap("RefreshAPIKey", err)
 	}
 	s.logger.InfoContext(ctx, "instance API key refreshed", "instance", inst.ID)
-	if rekeyed, err := s.store.InstanceByAPIKey(ctx, newKey); err == nil {
-		s.syncSubscription(ctx, rekeyed, true) // the subscription belonged to the old key
-	}
+	s.syncSubscription(ctx, rekeyed, true) // the subscription belonged to the old key
 	return nil
 }
 

@@ -150,21 +150,21 @@ func (m *memStore) ReplaceSettings(_ context.Context, id, apiKey string, version
 	return inst, nil
 }
 
-func (m *memStore) RotateAPIKey(_ context.Context, id, oldKey, newKey string, at time.Time) error {
+func (m *memStore) RotateAPIKey(_ context.Context, id, oldKey, newKey string, at time.Time) (lifecycle.Instance, error) {
 	if err := m.injected("RotateAPIKey"); err != nil {
-		return err
+		return lifecycle.Instance{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	inst, ok := m.live(id, oldKey)
 	if !ok {
-		return lifecycle.ErrNotFound
+		return lifecycle.Instance{}, lifecycle.ErrNotFound
 	}
 	if oldKey == newKey {
-		return nil
+		return inst, nil
 	}
 	if other, ok := m.live("", newKey); ok && other.ID != id {
-		return lifecycle.ErrConflict
+		return lifecycle.Instance{}, lifecycle.ErrConflict
 	}
 	delete(m.keys, oldKey)
 	m.keys[newKey] = id
@@ -172,7 +172,7 @@ func (m *memStore) RotateAPIKey(_ context.Context, id, oldKey, newKey string, at
 	inst.UpdatedAt = at
 	inst.Version++
 	m.instances[id] = inst
-	return nil
+	return inst, nil
 }
 
 func (m *memStore) Uninstall(_ context.Context, id, apiKey string, at time.Time) (lifecycle.Instance, error) {
@@ -1144,7 +1144,7 @@ func TestServiceUpdateSettingsKeyRefreshedMeanwhile(t *testing.T) {
 	inst := e.install(t, "key")
 	e.store.beforeReplace = func(call int) {
 		if call == 1 {
-			if err := e.store.RotateAPIKey(context.Background(), inst.ID, "key", "key-2", time.Now()); err != nil {
+			if _, err := e.store.RotateAPIKey(context.Background(), inst.ID, "key", "key-2", time.Now()); err != nil {
 				t.Error(err)
 			}
 		}

@@ -416,18 +416,19 @@ func (s *Instances) ReplaceSettings(ctx context.Context, id, apiKey string, vers
 // RotateAPIKey implements lifecycle.Store. It binds the new key first, then moves the instance
 // to it, then drops the old binding: a crash between steps leaves at most an inert binding,
 // and Sales repeating the refresh completes it.
-func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) error {
+func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) (lifecycle.Instance, error) {
 	oldHash, newHash := hashAPIKey(oldKey), hashAPIKey(newKey)
 	if oldHash == newHash {
-		if _, err := s.liveInstance(ctx, id, oldHash); err != nil {
-			return fmt.Errorf("store.RotateAPIKey: %w", err)
+		in, err := s.liveInstance(ctx, id, oldHash)
+		if err != nil {
+			return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
 		}
-		return nil
+		return in, nil
 	}
 	if err := s.bindKey(ctx, newHash, id, at); err != nil {
-		return fmt.Errorf("store.RotateAPIKey: %w", err)
+		return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
 	}
-	res, err := s.db.collection(colInstances).UpdateOne(ctx, liveFilter(id, oldHash), bson.D{
+	in, err := s.update(ctx, liveFilter(id, oldHash), bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "apiKeyHash", Value: newHash},
 			{Key: "apiKey", Value: s.seal(newKey, apiKeyContext(id))},
@@ -435,23 +436,20 @@ func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string,
 		}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
 	})
-	if err != nil {
-		return fmt.Errorf("store.RotateAPIKey: %w", err)
-	}
-	if res.MatchedCount == 0 {
-		if live, err := s.isLive(ctx, id, newHash); err != nil || !live {
-			// The old key lost the instance to another hook: undo our binding.
+	if errors.Is(err, errNoMatch) {
+		// A repeat of this refresh finds it done; otherwise the old key lost the instance to
+		// another hook, and our binding is undone.
+		if in, err = s.liveInstance(ctx, id, newHash); errors.Is(err, lifecycle.ErrNotFound) {
 			_, _ = s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: newHash}, {Key: "instanceId", Value: id}})
-			if err == nil {
-				err = lifecycle.ErrNotFound
-			}
-			return fmt.Errorf("store.RotateAPIKey: %w", err)
 		}
 	}
-	if _, err := s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: oldHash}, {Key: "instanceId", Value: id}}); err != nil {
-		return fmt.Errorf("store.RotateAPIKey: drop old binding: %w", err)
+	if err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
 	}
-	return nil
+	if _, err := s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: oldHash}, {Key: "instanceId", Value: id}}); err != nil {
+		return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: drop old binding: %w", err)
+	}
+	return in, nil
 }
 
 // Uninstall implements lifecycle.Store.

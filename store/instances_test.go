@@ -160,11 +160,12 @@ func TestRotateAPIKey(t *testing.T) {
 	mustCreate(t, s, newInstance("inst1", "key-1"))
 	mustCreate(t, s, newInstance("inst2", "key-2"))
 
-	if err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-2", time.Now()); !errors.Is(err, lifecycle.ErrConflict) {
+	if _, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-2", time.Now()); !errors.Is(err, lifecycle.ErrConflict) {
 		t.Fatalf("rotate onto another instance's key: error = %v, want ErrConflict", err)
 	}
-	if err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-1b", time.Now()); err != nil {
-		t.Fatalf("RotateAPIKey: %v", err)
+	rekeyed, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-1b", time.Now())
+	if err != nil || rekeyed.APIKey != "key-1b" || rekeyed.ID != "inst1" {
+		t.Fatalf("RotateAPIKey = %+v, %v; want inst1 with the new key", rekeyed, err)
 	}
 	if _, err := s.InstanceByAPIKey(ctx, "key-1"); !errors.Is(err, lifecycle.ErrNotFound) {
 		t.Fatalf("old key still works: %v", err)
@@ -173,7 +174,7 @@ func TestRotateAPIKey(t *testing.T) {
 	if err != nil || got.ID != "inst1" || got.APIKey != "key-1b" {
 		t.Fatalf("new key: %+v, %v", got, err)
 	}
-	if err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-1c", time.Now()); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-1c", time.Now()); !errors.Is(err, lifecycle.ErrNotFound) {
 		t.Fatalf("rotate with the refreshed-away key: error = %v, want ErrNotFound", err)
 	}
 	if _, err := s.InstanceByAPIKey(ctx, "key-1c"); !errors.Is(err, lifecycle.ErrNotFound) {
