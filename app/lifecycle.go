@@ -188,6 +188,11 @@ func decodeJSON(c *gin.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeObject(b, v)
+}
+
+// decodeObject is decodeJSON's parser, apart from the request so it can be fuzzed.
+func decodeObject(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
