@@ -50,6 +50,7 @@ const firstLeadID = 2345
 
 // Request is one request the fake received, for assertions.
 type Request struct {
+	At     time.Time // when it arrived
 	Method string
 	Path   string
 	Query  url.Values
@@ -249,14 +250,14 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
-// Requests returns the requests received, oldest first (the last 10000).
+// Requests returns the requests received, oldest first (at least the last 5000).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Request, len(s.requests))
 	for i, r := range s.requests {
 		out[i] = Request{
-			Method: r.Method, Path: r.Path, Query: cloneValues(r.Query),
+			At: r.At, Method: r.Method, Path: r.Path, Query: cloneValues(r.Query),
 			Header: r.Header.Clone(), Body: slices.Clone(r.Body),
 		}
 	}

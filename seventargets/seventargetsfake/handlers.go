@@ -66,9 +66,12 @@ func (s *Server) record(r *http.Request, body []byte) {
 		}
 	}
 	if len(s.requests) >= maxRecorded {
-		s.requests = append(s.requests[:0], s.requests[1:]...)
+		// Drop the older half at once: trimming one at a time copies the whole record on
+		// every request once it is full, which shows under load.
+		s.requests = append(s.requests[:0], s.requests[maxRecorded/2:]...)
 	}
 	s.requests = append(s.requests, Request{
+		At:     time.Now(),
 		Method: r.Method,
 		Path:   r.URL.Path,
 		Query:  r.URL.Query(),
