@@ -43,6 +43,9 @@ type Config struct {
 	Limits Limits
 	// Registry collects the App's metrics and is served at /metrics. Nil makes a fresh one.
 	Registry *prometheus.Registry
+	// Mount, when set, adds routes behind the same middleware. Only cmd/loadgen sets it, to
+	// serve its baseline webhook handler exactly as the App serves its own.
+	Mount func(gin.IRouter)
 }
 
 func init() {
@@ -102,5 +105,8 @@ func New(cfg Config) http.Handler {
 	pages.GET("/reports/:key", eh.signed, eh.report)
 	pages.GET("/buttons/:key", eh.signed, eh.button)
 	pages.POST("/actions", eh.action)
+	if cfg.Mount != nil {
+		cfg.Mount(r)
+	}
 	return r
 }

@@ -62,6 +62,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		_ = d.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	if d.embedded != nil {
+		if err := d.embedded.indexIDLookups(ctx, d.db); err != nil {
+			_ = d.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
@@ -94,6 +100,11 @@ func Connect(ctx context.Context, uri string, embedded bool) (*mongo.Client, err
 func (d *DB) WithDatabase(name string) *DB {
 	return &DB{db: d.client.Database(name)}
 }
+
+// Collection returns a collection of the App's database on the App's client. It is for tools
+// that measure the store beside the App (cmd/loadgen's baseline); the App's own data is
+// reached through Instances, Outbox and Pages.
+func (d *DB) Collection(name string) *mongo.Collection { return d.db.Collection(name) }
 
 // Embedded reports whether the DB runs on the in-process embedded store.
 func (d *DB) Embedded() bool { return d.embedded != nil }
@@ -188,6 +199,7 @@ func (d *DB) EnsureIndexes(ctx context.Context) error {
 
 // Embedded is a FerretDB server running in this process on loopback, storing in SQLite files.
 type Embedded struct {
+	dir    string
 	uri    string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -228,7 +240,7 @@ func StartEmbeddedOn(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{dir: abs, uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(ctx)

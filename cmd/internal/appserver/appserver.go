@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -46,6 +47,18 @@ type Config struct {
 	DevMode bool
 	// LogValue is what is logged of the configuration at start (secrets left out).
 	LogValue slog.Value
+	// Bench is what cmd/loadgen changes to measure the App; the server leaves it zero.
+	Bench Bench
+}
+
+// Bench adjusts the App for measuring it.
+type Bench struct {
+	// Mount adds routes behind the App's middleware, given the App's store.
+	Mount func(gin.IRouter, *store.DB)
+	// NoWorker runs the App without its delivery worker, to measure intake alone.
+	NoWorker bool
+	// Limits replaces the default rate limits.
+	Limits app.Limits
 }
 
 // Run starts the App and blocks until ctx ends, then shuts down in order: HTTP first (finish
@@ -97,9 +110,14 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 		Retrier: intake, Wake: worker.Wake, Tokens: extensions.NewTokens([]byte(cfg.SigningKey), 0), Logger: logger,
 	})
 
+	var mount func(gin.IRouter)
+	if cfg.Bench.Mount != nil {
+		mount = func(r gin.IRouter) { cfg.Bench.Mount(r, db) }
+	}
 	handler := app.New(app.Config{
 		Logger: logger, Lifecycle: svc, Intake: intake, Store: db, Registry: registry,
 		Extensions: pagesSvc, SigningKey: []byte(cfg.SigningKey), PublicBaseURL: cfg.PublicBaseURL, FrameAncestors: cfg.FrameAncestors,
+		Limits: cfg.Bench.Limits, Mount: mount,
 	})
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
@@ -121,7 +139,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = (&lifecycle.AccountSync{Service: svc, Logger: logger}).Run(workers) })
 	wg.Go(func() { _ = subscriber.Run(workers, time.Minute) })
-	wg.Go(func() { _ = worker.Run(workers) })
+	if !cfg.Bench.NoWorker {
+		wg.Go(func() { _ = worker.Run(workers) })
+	}
 	wg.Go(func() { _ = batcher.Run(workers) })
 
 	serveErr := make(chan error, 1)
