@@ -27,8 +27,9 @@ import (
 // Every change is one conditional single-document update guarded by that hash, which is
 // atomic on MongoDB and on the embedded store with its single connection.
 type Instances struct {
-	db   *DB
-	keys *secret.Keyring
+	db      *DB
+	keys    *secret.Keyring
+	targets *targetCache // nil: WebhookTarget always reads
 }
 
 // NewInstances returns the instance store of db, sealing secrets with keys.
@@ -37,6 +38,21 @@ func NewInstances(db *DB, keys *secret.Keyring) *Instances {
 }
 
 var _ lifecycle.Store = (*Instances)(nil)
+
+// CacheWebhookTargets makes WebhookTarget keep what it reads for ttl (see targetCache). Call it
+// before use; the App does, tests of the store mostly do not.
+func (s *Instances) CacheWebhookTargets(ttl time.Duration) {
+	if ttl > 0 {
+		s.targets = newTargetCache(ttl)
+	}
+}
+
+// changed drops what is cached of instance id after this process changed it.
+func (s *Instances) changed(id string) {
+	if s.targets != nil {
+		s.targets.forget(id)
+	}
+}
 
 type sealedDoc struct {
 	KeyID string `bson:"kid"`
@@ -362,6 +378,7 @@ var errNoMatch = errors.New("no instance matched")
 // SetState implements lifecycle.Store.
 func (s *Instances) SetState(ctx context.Context, id, apiKey string, state lifecycle.State, at time.Time) (lifecycle.Instance, error) {
 	hash := hashAPIKey(apiKey)
+	defer s.changed(id)
 	in, err := s.update(ctx, liveFilter(id, hash, state), bson.D{
 		{Key: "$set", Value: bson.D{{Key: "state", Value: string(state)}, {Key: "updatedAt", Value: at}}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
@@ -455,6 +472,7 @@ func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string,
 // Uninstall implements lifecycle.Store.
 func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Time) (lifecycle.Instance, error) {
 	hash := hashAPIKey(apiKey)
+	defer s.changed(id)
 	in, err := s.update(ctx, liveFilter(id, hash), bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "state", Value: string(lifecycle.StateUninstalled)},
@@ -548,6 +566,7 @@ func (s *Instances) find(ctx context.Context, op string, filter bson.D, limit in
 
 // SetSubscription implements forwarding.SubscriptionStore.
 func (s *Instances) SetSubscription(ctx context.Context, id string, sub lifecycle.Subscription, tokenHash string) error {
+	defer s.changed(id)
 	_, err := s.db.collection(colInstances).UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "webhook", Value: webhookDoc{SubscriptionID: sub.ID, TokenHash: tokenHash, At: sub.At}}}}})
@@ -559,6 +578,7 @@ func (s *Instances) SetSubscription(ctx context.Context, id string, sub lifecycl
 
 // ClearSubscription implements forwarding.SubscriptionStore.
 func (s *Instances) ClearSubscription(ctx context.Context, id, subscriptionID string) error {
+	defer s.changed(id)
 	_, err := s.db.collection(colInstances).UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "webhook.subscriptionId", Value: subscriptionID}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "webhook", Value: ""}}}})
@@ -571,6 +591,21 @@ func (s *Instances) ClearSubscription(ctx context.Context, id, subscriptionID st
 // WebhookTarget implements forwarding.WebhookTargets: one read by _id, projected to what the
 // webhook check needs, with nothing to decrypt.
 func (s *Instances) WebhookTarget(ctx context.Context, id string) (lifecycle.State, string, error) {
+	if s.targets == nil {
+		return s.readWebhookTarget(ctx, id)
+	}
+	state, hash, ok, gen := s.targets.get(id)
+	if ok {
+		return state, hash, nil
+	}
+	state, hash, err := s.readWebhookTarget(ctx, id)
+	if err == nil {
+		s.targets.put(id, state, hash, gen)
+	}
+	return state, hash, err
+}
+
+func (s *Instances) readWebhookTarget(ctx context.Context, id string) (lifecycle.State, string, error) {
 	var doc struct {
 		State   string      `bson:"state"`
 		Webhook *webhookDoc `bson:"webhook"`

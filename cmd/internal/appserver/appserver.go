@@ -57,9 +57,15 @@ type Bench struct {
 	Mount func(gin.IRouter, *store.DB)
 	// NoWorker runs the App without its delivery worker, to measure intake alone.
 	NoWorker bool
+	// NoTargetCache makes every webhook read its instance from the store.
+	NoTargetCache bool
 	// Limits replaces the default rate limits.
 	Limits app.Limits
 }
+
+// webhookTargetTTL is how long a replica trusts what it read of an instance to authenticate
+// its webhooks; changes made by this replica apply at once, another replica's after this.
+const webhookTargetTTL = 10 * time.Second
 
 // Run starts the App and blocks until ctx ends, then shuts down in order: HTTP first (finish
 // in-flight requests), then background workers (finish deliveries in flight), then the store.
@@ -95,6 +101,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	}
 
 	instances := store.NewInstances(db, keys)
+	if !cfg.Bench.NoTargetCache {
+		instances.CacheWebhookTargets(webhookTargetTTL)
+	}
 	outbox := store.NewOutbox(db)
 	svc := lifecycle.NewService(lifecycle.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret},
 		instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)

@@ -1,0 +1,65 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/store"
+	"github.com/7targets/zenvia-sales-app/store/storetest"
+)
+
+// TestWebhookTargetCache: with the cache on, what another replica changes shows only after the
+// TTL (an hour here, so never within the test), while this process's own changes to an
+// instance's state or subscription show at once.
+func TestWebhookTargetCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	keys := storetest.NewKeyring(t)
+	here := store.NewInstances(db, keys)
+	here.CacheWebhookTargets(time.Hour)
+	replica := store.NewInstances(db, keys) // another process on the same database
+	mustCreate(t, here, newInstance("inst-cache", "key-cache"))
+	sub := func(s *store.Instances, id, hash string) {
+		t.Helper()
+		if err := s.SetSubscription(ctx, "inst-cache", lifecycle.Subscription{ID: id, At: time.Now()}, hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(step string, state lifecycle.State, hash string) {
+		t.Helper()
+		gotState, gotHash, err := here.WebhookTarget(ctx, "inst-cache")
+		if err != nil || gotState != state || gotHash != hash {
+			t.Fatalf("%s: WebhookTarget = %q, %q, %v; want %q, %q", step, gotState, gotHash, err, state, hash)
+		}
+	}
+
+	sub(here, "sub-1", forwarding.HashToken("t1"))
+	want("after subscribing here", lifecycle.StateEnabled, forwarding.HashToken("t1"))
+	sub(replica, "sub-2", forwarding.HashToken("t2"))
+	want("after another replica subscribed (cached)", lifecycle.StateEnabled, forwarding.HashToken("t1"))
+	sub(here, "sub-3", forwarding.HashToken("t3"))
+	want("after subscribing here again", lifecycle.StateEnabled, forwarding.HashToken("t3"))
+	if _, err := here.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateDisabled, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want("after disabling here", lifecycle.StateDisabled, forwarding.HashToken("t3"))
+	if err := here.ClearSubscription(ctx, "inst-cache", "sub-3"); err != nil {
+		t.Fatal(err)
+	}
+	want("after unsubscribing here", lifecycle.StateDisabled, "")
+	if _, err := here.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateEnabled, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sub(here, "sub-4", forwarding.HashToken("t4"))
+	if _, err := here.Uninstall(ctx, "inst-cache", "key-cache", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want("after uninstalling here", lifecycle.StateUninstalled, "")
+	if _, _, err := here.WebhookTarget(ctx, "no-such-instance"); err != forwarding.ErrNotFound {
+		t.Fatalf("unknown instance: %v, want ErrNotFound", err)
+	}
+}
