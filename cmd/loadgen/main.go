@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -31,6 +33,9 @@ func main() {
 	}
 	out := flag.String("out", "bench-out", "directory for results.json, results.md, the plot and the profiles")
 	quick := flag.Bool("quick", false, "run every phase at a tiny scale (checks the tool, measures nothing)")
+	levels := flag.String("levels", "", "concurrency levels of the intake sweep, comma-separated (default 1,4,16,32,64,128,256)")
+	scale := flag.String("instances", "", "installed instances of the scale figure, comma-separated (default 10,1000,10000)")
+	notifications := flag.Int64("notifications", 0, "notifications of the memory figure (default 100000)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,8 +49,35 @@ func main() {
 	if *quick {
 		plan = quickPlan()
 	}
+	if plan.Levels, err = intsOr(*levels, plan.Levels); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: -levels:", err)
+		os.Exit(2)
+	}
+	if plan.Scale, err = intsOr(*scale, plan.Scale); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: -instances:", err)
+		os.Exit(2)
+	}
+	if *notifications > 0 {
+		plan.Notifications = *notifications
+	}
 	if _, err := run(ctx, exe, nil, plan, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
+}
+
+// intsOr parses a comma-separated list of positive integers, or returns def for "".
+func intsOr(s string, def []int) ([]int, error) {
+	if s == "" {
+		return def, nil
+	}
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

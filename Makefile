@@ -1,0 +1,12 @@
+# Shortcuts; each target is one documented command.
+.PHONY: run test bench
+
+run:
+	go run ./cmd/server
+
+test:
+	go test -race ./...
+
+# Every figure of docs/BENCHMARKS.md: about 25 minutes on 2 cores; writes docs/bench/.
+bench:
+	go run ./cmd/loadgen -out docs/bench
