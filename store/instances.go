@@ -599,7 +599,9 @@ func (s *Instances) WebhookTarget(ctx context.Context, id string) (lifecycle.Sta
 		return state, hash, nil
 	}
 	state, hash, err := s.readWebhookTarget(ctx, id)
-	if err == nil {
+	// Only what lets webhooks in is kept: a stale "no" from another replica's change would
+	// refuse genuine notifications, a stale "yes" only lets in what the worker then skips.
+	if err == nil && state == lifecycle.StateEnabled && hash != "" {
 		s.targets.put(id, state, hash, gen)
 	}
 	return state, hash, err

@@ -47,6 +47,13 @@ func TestWebhookTargetCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	want("after disabling here", lifecycle.StateDisabled, forwarding.HashToken("t3"))
+	if _, err := replica.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateEnabled, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want("after another replica enabled it (a refusal is never cached)", lifecycle.StateEnabled, forwarding.HashToken("t3"))
+	if _, err := here.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateDisabled, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if err := here.ClearSubscription(ctx, "inst-cache", "sub-3"); err != nil {
 		t.Fatal(err)
 	}
