@@ -374,6 +374,11 @@ func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *at
 			}
 		}
 	}()
+	profiled := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second) // into the steady state
+		profiled <- e.profile(p.Profile, filepath.Join(out, "profiles", "worker.pprof"))
+	}()
 	start := time.Now()
 	// Sales is held back while more than maxBacklog prospects wait to be forwarded: the figure
 	// is the App's memory in steady forwarding, not with a queue the size of the run (on the
@@ -388,10 +393,9 @@ func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *at
 	mem.IntakeSeconds = time.Since(start).Seconds()
 	if res.Failed > 0 {
 		close(stopSampling)
+		<-profiled
 		return fmt.Errorf("%d of %d notifications were refused", res.Failed, res.Requests)
 	}
-	profiled := make(chan error, 1)
-	go func() { profiled <- e.profile(p.Profile, filepath.Join(out, "profiles", "worker.pprof")) }()
 	deadline := time.Now().Add(time.Hour)
 	for int64(e.st.Count(http.MethodPost, "/leads"))-postsBefore < p.Notifications {
 		if time.Now().After(deadline) || ctx.Err() != nil {
