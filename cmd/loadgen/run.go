@@ -331,7 +331,7 @@ func latencyAndCalls(ctx context.Context, e *env, p plan, r *results, seq *atomi
 }
 
 // maxBacklog bounds the prospects waiting to be forwarded during the memory phase.
-const maxBacklog = 1000
+const maxBacklog = 256
 
 // memory reads the App's memory idle, while p.Notifications new prospects go through it, once
 // the queue has drained, and again after p.Settle.
