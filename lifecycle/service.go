@@ -292,7 +292,8 @@ func (s *Service) Uninstall(ctx context.Context, apiKey string) error {
 }
 
 // ResolveAccounts retries the account lookup of instances whose install could not reach
-// Zenvia Sales. It returns how many were resolved.
+// Zenvia Sales. It returns how many were resolved. It also retires the instances an
+// interrupted install left behind (see bound).
 func (s *Service) ResolveAccounts(ctx context.Context) (int, error) {
 	pending, err := s.store.InstancesWithoutAccount(ctx, 100)
 	if err != nil {
@@ -303,11 +304,43 @@ func (s *Service) ResolveAccounts(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if s.resolveAccount(ctx, inst) {
+		if s.bound(ctx, inst) && s.resolveAccount(ctx, inst) {
 			resolved++
 		}
 	}
 	return resolved, nil
+}
+
+// unboundAge is how long an instance may go without its API key naming it before it counts
+// as abandoned. Install stores the instance and then binds its key, milliseconds apart.
+const unboundAge = 10 * time.Minute
+
+// bound reports whether inst is the instance its API key names. One the key does not name was
+// left by an install that died between storing the instance and binding its key (or that lost
+// a race for the key and could not delete its instance): no hook can reach it, Sales' repeat
+// of the install made another, and it must never get an account, which would let pages find
+// it. Once abandoned it is retired like an uninstall, wiping the API key sealed in it; the
+// retirement is guarded by the key hash it holds, so it cannot touch an instance a refresh
+// has moved meanwhile.
+func (s *Service) bound(ctx context.Context, inst Instance) bool {
+	named, err := s.store.InstanceByAPIKey(ctx, inst.APIKey)
+	switch {
+	case err == nil && named.ID == inst.ID:
+		return true
+	case err != nil && !errors.Is(err, ErrNotFound):
+		s.logger.WarnContext(ctx, "checking an instance's key binding failed; will retry", "instance", inst.ID, "error", err)
+		return false
+	case s.now().Sub(inst.InstalledAt) < unboundAge:
+		return false // perhaps an install in progress
+	}
+	if _, err := s.store.Uninstall(ctx, inst.ID, inst.APIKey, s.now()); err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			s.logger.WarnContext(ctx, "retiring an instance left by an interrupted install failed; will retry", "instance", inst.ID, "error", err)
+		}
+		return false
+	}
+	s.logger.InfoContext(ctx, "retired an instance left by an interrupted install", "instance", inst.ID)
+	return false
 }
 
 func (s *Service) resolveAccount(ctx context.Context, inst Instance) bool {
