@@ -379,7 +379,7 @@ func (c *Client) do(ctx context.Context, op, method, path, token, userID string,
 	}
 
 	if status < 200 || status > 299 {
-		e := newAPIError(op, status, classify(status), errorMessage(data), nil)
+		e := newAPIError(op, status, classify(status), errorMessage(data, token), nil)
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 			e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}

@@ -179,7 +179,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // errorMessage extracts a human message from an error response body. 7Targets
 // sits behind AWS API Gateway, which answers {"message": …}; Spring answers
 // {"error": …, "message": …}; OAuth2 answers {"error": …, "error_description": …}.
-func errorMessage(body []byte) string {
+// A server or gateway may echo the request, so token, the access token the
+// request carried, is redacted from it, before the message is cut to length so
+// that no piece of it survives either.
+func errorMessage(body []byte, token string) string {
+	if len(token) < minTokenRedactLen {
+		token = "" // no real token; redacting it would only garble the message
+	}
 	var v struct {
 		Message          any `json:"message"`
 		Error            any `json:"error"`
@@ -189,12 +195,12 @@ func errorMessage(body []byte) string {
 	if json.Unmarshal(body, &v) == nil {
 		for _, f := range []any{v.Message, v.ErrorDescription, v.Errors, v.Error} {
 			if s := textOf(f); s != "" {
-				return cleanMessage(s)
+				return cleanMessage(redact(s, token))
 			}
 		}
 		return ""
 	}
-	return cleanMessage(string(body))
+	return cleanMessage(redact(string(body), token))
 }
 
 // textOf renders a decoded JSON value as text: strings as they are, objects
@@ -245,6 +251,11 @@ func cleanMessage(s string) string {
 	}
 	return s[:cut] + "…"
 }
+
+// minTokenRedactLen is the shortest access token errorMessage redacts: real
+// tokens are JWTs of hundreds of characters, while a test server's "t" would
+// turn every t of a message into [redacted].
+const minTokenRedactLen = 8
 
 // redact removes secret from s, in the forms an HTTP library might print it.
 func redact(s, secret string) string {
