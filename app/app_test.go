@@ -80,6 +80,12 @@ type envOption func(*app.Config)
 
 func newTestEnv(tb testing.TB, opts ...envOption) *testEnv {
 	tb.Helper()
+	return newTestEnvOn(tb, storetest.NewDB(tb), opts...)
+}
+
+// newTestEnvOn is newTestEnv on the given database, for tests that control the store itself.
+func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
+	tb.Helper()
 	e := &testEnv{t: tb, sales: salesfake.New(), st: seventargetsfake.New(), logs: &syncBuffer{}, bodies: &syncBuffer{}}
 	tb.Cleanup(e.sales.Close)
 	tb.Cleanup(e.st.Close)
@@ -87,7 +93,6 @@ func newTestEnv(tb testing.TB, opts ...envOption) *testEnv {
 	e.st.AddClient(stClientID, stClientSecret, stUser)
 
 	logger := slog.New(app.LogHandler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	db := storetest.NewDB(tb)
 	e.instances = store.NewInstances(db, storetest.NewKeyring(tb))
 	registry := prometheus.NewRegistry()
 	metrics := forwarding.NewMetrics(registry)

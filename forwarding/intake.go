@@ -32,6 +32,12 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, ds []Delivery) (int, error)
 }
 
+// acceptTimeout bounds the store work of one webhook. Sales waits 10 s for an answer: past
+// this the intake answers ErrUnavailable (a 503 with Retry-After) while Sales still listens,
+// so a database outage is heard as "try again" rather than as a timeout, and webhooks do not
+// pile up for the driver's 10 s server selection each.
+const acceptTimeout = 5 * time.Second
+
 // Intake accepts Sales webhooks into the outbox.
 type Intake struct {
 	store   Store
@@ -57,8 +63,12 @@ func (in *Intake) SetEnqueuer(e Enqueuer) { in.enqueue = e }
 // Accept authenticates a webhook for instanceID by its token, parses its body and stores its
 // prospect events durably; it returns only once they are stored. It returns ErrUnauthorized
 // for an unknown instance or a wrong token, and ErrMalformed for a body it cannot read.
-// Notifications for a disabled instance are accepted and dropped: it forwards nothing.
+// Notifications for a disabled instance are accepted and dropped: it forwards nothing. It
+// returns ErrUnavailable when the store cannot be read or written within a few seconds
+// (acceptTimeout).
 func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte) (queued int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, acceptTimeout)
+	defer cancel()
 	state, hash, err := in.targets.WebhookTarget(ctx, instanceID)
 	if errors.Is(err, ErrNotFound) {
 		return 0, fmt.Errorf("%w: unknown instance", ErrUnauthorized)

@@ -190,7 +190,7 @@ func (w *Worker) process(ctx context.Context, d Delivery) {
 	res := w.attempt(ctx, d)
 	d.LastError = res.err
 	// The attempt may have used up its time: recording its result gets time of its own.
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer rcancel()
 	switch {
 	case res.retry:
@@ -226,6 +226,10 @@ func failed(reason string) result {
 func retryLater(err error, after time.Duration, called bool) result {
 	return result{retry: true, after: after, called: called, err: errorText(err)}
 }
+
+// recordTimeout is the time given to recording what an attempt did, apart from the attempt's
+// own budget (JobTimeout), which a slow 7Targets answer may have used up.
+const recordTimeout = 10 * time.Second
 
 // waitBriefly is how long a delivery waits for another one of its prospect to finish creating.
 const waitBriefly = time.Second
@@ -383,7 +387,11 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *Lead, d Delivery, r result
 		}
 	}
 	l.UpdatedAt = w.now()
-	if err := w.store.SaveLead(ctx, *l); err != nil {
+	// Once 7Targets has acted, the record must be written even if the attempt's time ran out
+	// while it answered: a lost record makes the retry act again (a second creation).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := w.store.SaveLead(sctx, *l); err != nil {
 		// The 7Targets action happened; recording it failed. Running the delivery again is
 		// safe: deciding is idempotent and 7Targets creates-or-assigns by email.
 		return retryLater(err, 0, r.called)

@@ -76,6 +76,7 @@ type Server struct {
 	failStatus int
 	down       bool
 	latency    time.Duration
+	slow       map[string]time.Duration // client ID → extra latency (SetClientLatency)
 	requests   []Request
 	counts     map[string]int // "METHOD path" → requests
 	tokenReqs  int
@@ -250,6 +251,24 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
+// SetClientLatency delays the responses to one client's requests, its token
+// requests and the API calls made with its tokens, by d on top of SetLatency,
+// as when one organisation's 7Targets account is slow while others are not.
+// Zero removes the delay. A request whose context ends while waiting gets no
+// answer.
+func (s *Server) SetClientLatency(clientID string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		delete(s.slow, clientID)
+		return
+	}
+	if s.slow == nil {
+		s.slow = make(map[string]time.Duration)
+	}
+	s.slow[clientID] = d
+}
+
 // Requests returns the requests received, oldest first (at least the last 5000).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -328,11 +347,15 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-// wait applies the configured latency. It reports false when the request's
-// context ended or the server closed first.
-func (s *Server) wait(ctx context.Context) bool {
+// wait applies the configured latency, the global one and that of the client
+// making r. It reports false when the request's context ended or the server
+// closed first.
+func (s *Server) wait(ctx context.Context, r *http.Request, body []byte) bool {
 	s.mu.Lock()
 	d := s.latency
+	if len(s.slow) > 0 {
+		d += s.slow[s.clientOfLocked(r, body)]
+	}
 	s.mu.Unlock()
 	if d <= 0 {
 		return true
@@ -347,4 +370,17 @@ func (s *Server) wait(ctx context.Context) bool {
 	case <-s.done:
 		return false
 	}
+}
+
+// clientOfLocked names the client a request acts for: the one a token request
+// claims to be, or the owner of an API call's bearer token ("" if unknown).
+func (s *Server) clientOfLocked(r *http.Request, body []byte) string {
+	if r.URL.Path == TokenPath {
+		return tokenClientID(r, body)
+	}
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if t, ok := s.tokens[tok]; ok && strings.EqualFold(scheme, "Bearer") {
+		return t.clientID
+	}
+	return ""
 }

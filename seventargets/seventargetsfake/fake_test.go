@@ -494,6 +494,56 @@ func TestLatencyRespectsCancellation(t *testing.T) {
 	}
 }
 
+func TestClientLatencySlowsOneClientOnly(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	f.AddClient("slow-client", "slow-secret")
+	fast := getToken(t, f)
+	r := send(t, tokenRequest(t, f, "slow-client", "slow-secret", nil))
+	slow, _ := r.Body["access_token"].(string)
+	if r.Status != http.StatusOK || slow == "" {
+		t.Fatalf("token: %d %s", r.Status, r.Raw)
+	}
+	f.SetClientLatency("slow-client", time.Minute)
+
+	// answers reports whether req is answered within a bound far below the latency (a bound,
+	// not a speed assertion: only the minute matters).
+	answers := func(req *http.Request) bool {
+		ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+		defer cancel()
+		resp, err := http.DefaultTransport.RoundTrip(req.WithContext(ctx))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}
+	tests := []struct {
+		name string
+		req  *http.Request
+		want bool
+	}{
+		{name: "other client's API call", req: apiRequest(t, f, http.MethodGet, "/leads/assistant", fast, user, ""), want: true},
+		{name: "other client's token request", req: tokenRequest(t, f, clientID, secret, nil), want: true},
+		{name: "slow client's API call", req: apiRequest(t, f, http.MethodGet, "/leads/assistant", slow, user, ""), want: false},
+		{name: "slow client's token request", req: tokenRequest(t, f, "slow-client", "slow-secret", nil), want: false},
+	}
+	t.Run("while slow", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				if got := answers(tt.req); got != tt.want {
+					t.Errorf("answered = %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
+	f.SetClientLatency("slow-client", 0)
+	if !answers(apiRequest(t, f, http.MethodGet, "/leads/assistant", slow, user, "")) {
+		t.Error("the slow client is still slow after SetClientLatency(0)")
+	}
+}
+
 func TestRequestsRecorded(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)

@@ -44,7 +44,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "could not read request body"})
 		return
 	}
-	if !s.wait(r.Context()) {
+	if !s.wait(r.Context(), r, body) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "Service Unavailable"})
 		return
 	}

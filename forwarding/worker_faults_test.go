@@ -1,0 +1,58 @@
+package forwarding_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// lateSender is 7Targets answering just as an attempt's time runs out: the lead is made, and
+// its answer arrives once the attempt's context has ended.
+type lateSender struct{ forwarding.LeadSender }
+
+func (s lateSender) CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error) {
+	res, err := s.LeadSender.CreateLead(context.WithoutCancel(ctx), key, creds, lead)
+	<-ctx.Done()
+	return res, err
+}
+
+// TestWorkerRecordsALeadMadeAsTheAttemptRanOut: a lead 7Targets made is recorded even when its
+// answer used up the attempt's budget (JobTimeout); a record lost to the spent budget would
+// make the retry create the lead a second time.
+func TestWorkerRecordsALeadMadeAsTheAttemptRanOut(t *testing.T) {
+	t.Parallel()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.JobTimeout = 500 * time.Millisecond
+	leads, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prospects, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w := forwarding.NewWorker(cfg, e.outbox, e.instances, lateSender{leads}, prospects, nil, logger)
+
+	d := e.delivery("late", forwarding.KindNotification, workerProspect("late00000000000000000001"))
+	e.enqueue(d)
+	e.start(w)
+	var got forwarding.Delivery
+	waitUntil(t, "the delivery to finish, or a second creation", func() bool {
+		got, _ = e.outbox.Delivery(context.Background(), d.ID)
+		return got.State == forwarding.StateDone || len(e.posts()) >= 2
+	})
+	time.Sleep(200 * time.Millisecond) // several poll intervals for a wrong second creation to show
+	if n := len(e.posts()); n != 1 {
+		t.Fatalf("%d POST /leads for one prospect, want 1: the lead made as the attempt ran out was made again; last error %q", n, got.LastError)
+	}
+	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated {
+		t.Fatalf("delivery = %s %s, last error %q; want done created; the worker logged:\n%s", got.State, got.Outcome, got.LastError, e.logs)
+	}
+}
