@@ -23,7 +23,7 @@ import (
 	"github.com/7targets/zenvia-sales-app/store"
 )
 
-// instance is one installed App instance as Sales sees it: where its webhooks go.
+// instance is one enabled App instance as Sales sees it: where its webhooks go.
 type instance struct {
 	id, groupID, clientID string
 	webhookURL            string // the callback URL the App subscribed, token included
@@ -38,12 +38,13 @@ type env struct {
 	pid       int
 	sales     *salesfake.Server
 	st        *seventargetsfake.Server
-	instances []instance
+	instances []instance // the enabled ones
 	stop      func()
 }
 
 type envOptions struct {
 	instances     int
+	active        int // how many of them are enabled and subscribed (0: all); the rest are disabled
 	noWorker      bool
 	noTargetCache bool
 }
@@ -72,7 +73,10 @@ func startEnv(ctx context.Context, exe string, extraEnv []string, o envOptions) 
 	if err != nil {
 		return fail(err)
 	}
-	if err := e.seed(ctx, dir, key, o.instances); err != nil {
+	if o.active == 0 {
+		o.active = o.instances
+	}
+	if err := e.seed(ctx, dir, key, o.instances, o.active); err != nil {
 		return fail(fmt.Errorf("seeding %d instances: %w", o.instances, err))
 	}
 
@@ -139,8 +143,10 @@ func startEnv(ctx context.Context, exe string, extraEnv []string, o envOptions) 
 }
 
 // seed writes n instances straight into the store, as n installs followed by settings would:
-// installing 10,000 through the hooks would measure the hooks' rate limit instead.
-func (e *env) seed(ctx context.Context, dir string, key []byte, n int) error {
+// installing 10,000 through the hooks would measure the hooks' rate limit instead. The first
+// active are enabled (the App subscribes them at start); the others are installed, configured
+// and disabled.
+func (e *env) seed(ctx context.Context, dir string, key []byte, n, active int) error {
 	db, err := store.Open(ctx, store.Config{DataDir: dir, Database: benchDatabase, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
@@ -162,15 +168,21 @@ func (e *env) seed(ctx context.Context, dir string, key []byte, n int) error {
 		settings := lifecycle.DefaultSettings()
 		settings.ClientID, settings.ClientSecret, settings.UserIdentifier = in.clientID, clientSecret, user
 		settings.AssistantEmail = seventargetsfake.SeedAssistantEmail
+		state := lifecycle.StateEnabled
+		if i >= active {
+			state = lifecycle.StateDisabled
+		}
 		err := instances.CreateInstance(ctx, lifecycle.Instance{
-			ID: in.id, State: lifecycle.StateEnabled, APIKey: apiKey, Settings: settings, Version: 1,
+			ID: in.id, State: state, APIKey: apiKey, Settings: settings, Version: 1,
 			Account:     lifecycle.Account{IntegrationID: integ.ID, GroupID: integ.GroupID, AccountID: integ.AccountID, Language: "en", ResolvedAt: now},
 			InstalledAt: now, UpdatedAt: now,
 		})
 		if err != nil {
 			return err
 		}
-		e.instances = append(e.instances, in)
+		if i < active {
+			e.instances = append(e.instances, in)
+		}
 	}
 	return nil
 }

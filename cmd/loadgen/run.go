@@ -166,15 +166,16 @@ func intakePhase(ctx context.Context, exe string, extraEnv []string, p plan, out
 	}
 	// Figure 4 turns the instance cache off: every webhook reads its instance from the store,
 	// the case of many instances with sparse traffic, and the one that shows how lookups scale.
+	// Webhooks go to the same number of enabled instances each time (the first point's); the
+	// other instances are installed, configured and disabled.
 	for _, n := range p.Scale {
-		logf("scale: starting the App with %d installed instances, no instance cache", n)
-		e, err := startEnv(ctx, exe, extraEnv, envOptions{instances: n, noWorker: true, noTargetCache: true})
+		logf("scale: starting the App with %d installed instances (%d receiving webhooks), no instance cache", n, p.Scale[0])
+		e, err := startEnv(ctx, exe, extraEnv, envOptions{instances: n, active: p.Scale[0], noWorker: true, noTargetCache: true})
 		if err != nil {
 			return err
 		}
-		spread := func(i int64) instance { return e.instances[(i*2654435761)%int64(len(e.instances))] }
 		res := hammer(ctx, p.ScaleConc, p.Warmup, p.Run, 0, func(i int64) (string, []byte) {
-			in := spread(i)
+			in := e.instances[i%int64(len(e.instances))]
 			return in.webhookURL, prospectNotification(in, seq.Add(1), "created", "unclaimed")
 		})
 		e.stop()
@@ -198,7 +199,17 @@ func firstOr(s []scalePoint, p scalePoint) scalePoint {
 func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *atomic.Int64, logf func(string, ...any)) error {
 	logf("intake: App against the one-insert baseline, %v per point", p.Run)
 	for li, c := range p.Levels {
+		profiled := make(chan error, 1)
+		profiled <- nil
 		measure := func(baseline bool) loadResult {
+			if !baseline && c == p.ProfileLevel {
+				// The App's run at this level is profiled, from the end of its warm-up.
+				<-profiled
+				go func() {
+					time.Sleep(p.Warmup)
+					profiled <- e.profile(min(p.Profile, p.Run), filepath.Join(out, "profiles", "intake.pprof"))
+				}()
+			}
 			return hammer(ctx, c, p.Warmup, p.Run, 0, func(i int64) (string, []byte) {
 				in := e.instances[i%int64(len(e.instances))]
 				body := prospectNotification(in, seq.Add(1), "created", "unclaimed")
@@ -210,15 +221,6 @@ func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *ato
 		}
 		var pt intakePoint
 		pt.Concurrency = c
-		profiled := make(chan error, 1)
-		if c == p.ProfileLevel {
-			go func() {
-				time.Sleep(p.Warmup)
-				profiled <- e.profile(min(p.Profile, p.Run), filepath.Join(out, "profiles", "intake.pprof"))
-			}()
-		} else {
-			profiled <- nil
-		}
 		if li%2 == 0 {
 			pt.Baseline, pt.App = measure(true), measure(false)
 		} else {
