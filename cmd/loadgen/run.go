@@ -38,7 +38,7 @@ func fullPlan() plan {
 		Levels: []int{1, 4, 16, 32, 64, 128, 256}, Warmup: time.Second, Run: 6 * time.Second, ProfileLevel: 64,
 		Scale: []int{10, 1_000, 10_000}, ScaleConc: 32,
 		Latency: 200, Notifications: 100_000, NotifConc: 32, Settle: 30 * time.Second,
-		Renders: 20, Profile: 10 * time.Second,
+		Renders: 5, Profile: 10 * time.Second,
 	}
 }
 
