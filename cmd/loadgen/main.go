@@ -36,7 +36,15 @@ func main() {
 	levels := flag.String("levels", "", "concurrency levels of the intake sweep, comma-separated (default 1,4,16,32,64,128,256)")
 	scale := flag.String("instances", "", "installed instances of the scale figure, comma-separated (default 10,1000,10000)")
 	notifications := flag.Int64("notifications", 0, "notifications of the memory figure (default 100000)")
+	rerender := flag.String("rerender", "", "only render results.md, the plot and the profiles' tops into -out from this results.json")
 	flag.Parse()
+	if *rerender != "" {
+		if err := rerenderResults(*rerender, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -37,6 +37,23 @@ func writeResults(out string, r *results) error {
 	return os.WriteFile(filepath.Join(out, "results.md"), []byte(markdown(r)), 0o644)
 }
 
+// rerenderResults renders the report of a results.json again (after editing it, or from a
+// run whose files were lost) into out.
+func rerenderResults(path, out string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var r results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Join(out, "profiles"), 0o755); err != nil {
+		return err
+	}
+	return writeResults(out, &r)
+}
+
 // markdown renders the figures as the tables docs/BENCHMARKS.md quotes.
 func markdown(r *results) string {
 	var b strings.Builder

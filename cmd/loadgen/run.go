@@ -137,17 +137,21 @@ func run(ctx context.Context, exe string, extraEnv []string, p plan, out string,
 	var seq atomic.Int64 // prospect numbers, unique across the run
 
 	logf := func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
-	if err := intakePhase(ctx, exe, extraEnv, p, out, r, &seq, logf); err != nil {
-		return nil, fmt.Errorf("intake: %w", err)
+	err := intakePhase(ctx, exe, extraEnv, p, out, r, &seq, logf)
+	if err != nil {
+		err = fmt.Errorf("intake: %w", err)
+	} else if err = forwardingPhase(ctx, exe, extraEnv, p, out, r, &seq, logf); err != nil {
+		err = fmt.Errorf("forwarding: %w", err)
 	}
-	if err := forwardingPhase(ctx, exe, extraEnv, p, out, r, &seq, logf); err != nil {
-		return nil, fmt.Errorf("forwarding: %w", err)
-	}
+	// What was measured is written even when a later phase failed: a long run is not lost.
 	r.Seconds = time.Since(r.Started).Seconds()
-	if err := writeResults(out, r); err != nil {
-		return nil, err
+	if werr := writeResults(out, r); werr != nil {
+		return nil, errors.Join(err, werr)
 	}
 	logf("wrote %s", out)
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -439,6 +443,7 @@ func pages(ctx context.Context, e *env, p plan, r *results, logf func(string, ..
 		return e.base + pq + "&signature=" + extensions.Sign([]byte(signingKey), e.base+pq)
 	}
 	client := newClient(1)
+	client.Timeout = 10 * time.Minute // a report over many deliveries scans them on the embedded store
 	render := func(u string) (loadResult, int, string, error) {
 		var lat []time.Duration
 		var size int
