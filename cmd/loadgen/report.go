@@ -158,13 +158,13 @@ func plotIntake(points []intakePoint) string {
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">concurrent senders</text>`+"\n", left+plotW/2, top+plotH+34)
 		ticks := 5
+		if logScale {
+			ticks = max(1, int(hi-lo)) // one per decade
+		}
 		for t := 0; t <= ticks; t++ {
 			v := lo + (hi-lo)*float64(t)/float64(ticks)
 			label := v
 			if logScale {
-				if t != 0 && t != ticks && math.Mod(v, 1) != 0 {
-					continue
-				}
 				label = math.Pow(10, v)
 			}
 			yy := top + plotH - float64(t)/float64(ticks)*plotH
