@@ -118,7 +118,7 @@ func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 		PollInterval: 50 * time.Millisecond, BaseBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		Lease: 10 * time.Second, JobTimeout: 3 * time.Second,
 	}, e.outbox, e.instances, stClient, salesClient, metrics, logger)
-	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker.Wake, metrics)
+	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker, metrics)
 	batcher := forwarding.NewBatcher(e.outbox, 0, 0) // as the App runs it: group commit
 	intake.SetEnqueuer(batcher)
 	e.subscriber = forwarding.NewSubscriber(salesClient, e.instances, srv.URL, logger)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,10 +95,15 @@ func (e *testEnv) leadRequests(method, path string) []seventargetsfake.Request {
 func (e *testEnv) finished(in forwardingInstance, prospectID string, state forwarding.DeliveryState) forwarding.Lead {
 	e.t.Helper()
 	var lead forwarding.Lead
-	eventually(e.t, "the lead record of "+prospectID, func() bool {
+	eventually(e.t, "the lead record of "+prospectID+" and its deliveries finished", func() bool {
 		l, err := e.outbox.Lead(context.Background(), in.id, prospectID)
 		lead = l
-		return err == nil && (l.State == forwarding.LeadState(state))
+		if err != nil || l.State != forwarding.LeadState(state) {
+			return false
+		}
+		// The record is saved before the delivery's outcome: wait for that too.
+		ds, err := e.outbox.ProspectDeliveries(context.Background(), in.id, prospectID, 100)
+		return err == nil && !slices.ContainsFunc(ds, func(d forwarding.Delivery) bool { return d.State == forwarding.StatePending })
 	})
 	return lead
 }

@@ -6,11 +6,6 @@ import (
 	"time"
 )
 
-// BatchStore inserts deliveries in one write and says, for each, whether it was new.
-type BatchStore interface {
-	EnqueueEach(ctx context.Context, ds []Delivery) ([]bool, error)
-}
-
 // Batcher is group commit for the webhook intake: concurrent Enqueue calls are gathered, for
 // at most MaxWait or until MaxBatch deliveries, and written with one insert; each call returns
 // only once the write holding its deliveries is durable. One insert of many documents costs
@@ -18,7 +13,7 @@ type BatchStore interface {
 // request. While a write is in flight the next batch fills up, so under load batches grow by
 // themselves and at low load a webhook waits at most MaxWait.
 type Batcher struct {
-	store    BatchStore
+	store    Enqueuer
 	maxWait  time.Duration
 	maxBatch int
 	reqs     chan *batchReq
@@ -32,15 +27,15 @@ type batchReq struct {
 }
 
 type batchResult struct {
-	n   int
-	err error
+	inserted []bool
+	err      error
 }
 
 // ErrStopped means the Batcher is no longer running.
 var ErrStopped = errors.New("forwarding: batcher stopped")
 
 // NewBatcher returns a Batcher writing to store; maxWait ≤ 0 means 1ms and maxBatch ≤ 0 means 64.
-func NewBatcher(store BatchStore, maxWait time.Duration, maxBatch int) *Batcher {
+func NewBatcher(store Enqueuer, maxWait time.Duration, maxBatch int) *Batcher {
 	if maxWait <= 0 {
 		maxWait = time.Millisecond
 	}
@@ -50,34 +45,34 @@ func NewBatcher(store BatchStore, maxWait time.Duration, maxBatch int) *Batcher 
 	return &Batcher{store: store, maxWait: maxWait, maxBatch: maxBatch, reqs: make(chan *batchReq, 4*maxBatch), stopped: make(chan struct{})}
 }
 
-// Enqueue queues ds in the next batch and waits until it is written; it returns how many of ds
-// were new. It has the meaning of Store.Enqueue.
-func (b *Batcher) Enqueue(ctx context.Context, ds []Delivery) (int, error) {
+// EnqueueEach queues ds in the next batch and waits until it is written; it says, for each
+// of ds, whether it was new. It has the meaning of Store.EnqueueEach.
+func (b *Batcher) EnqueueEach(ctx context.Context, ds []Delivery) ([]bool, error) {
 	if len(ds) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	r := &batchReq{ctx: ctx, ds: ds, done: make(chan batchResult, 1)}
 	select {
 	case b.reqs <- r:
 	case <-b.stopped:
-		return 0, ErrStopped
+		return nil, ErrStopped
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
 	case res := <-r.done:
-		return res.n, res.err
+		return res.inserted, res.err
 	case <-b.stopped:
 		// Run wrote everything queued before it returned; if r was not among it, it never will be.
 		select {
 		case res := <-r.done:
-			return res.n, res.err
+			return res.inserted, res.err
 		default:
-			return 0, ErrStopped
+			return nil, ErrStopped
 		}
 	case <-ctx.Done():
 		// The write may still land; a redelivery by Sales is then a recognised duplicate.
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -147,19 +142,12 @@ func (b *Batcher) write(ctx context.Context, batch []*batchReq) {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	inserted, err := b.store.EnqueueEach(wctx, all)
-	i := 0
 	for _, r := range live {
 		if err != nil {
 			r.done <- batchResult{err: err}
 			continue
 		}
-		n := 0
-		for range r.ds {
-			if inserted[i] {
-				n++
-			}
-			i++
-		}
-		r.done <- batchResult{n: n}
+		r.done <- batchResult{inserted: inserted[:len(r.ds):len(r.ds)]}
+		inserted = inserted[len(r.ds):]
 	}
 }

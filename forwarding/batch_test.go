@@ -44,16 +44,23 @@ func TestBatcherGroupCommit(t *testing.T) {
 	// 100 callers, each with a delivery of its own and one shared by every caller.
 	const callers = 100
 	var wg sync.WaitGroup
-	var newTotal atomic.Int64
+	var newTotal, sharedNew atomic.Int64
 	for i := range callers {
 		wg.Go(func() {
 			own := batchDelivery(fmt.Sprintf("i:own-%03d", i))
-			n, err := b.Enqueue(ctx, []forwarding.Delivery{own, batchDelivery("i:shared")})
+			inserted, err := b.EnqueueEach(ctx, []forwarding.Delivery{own, batchDelivery("i:shared")})
 			if err != nil {
-				t.Errorf("Enqueue %d: %v", i, err)
+				t.Errorf("EnqueueEach %d: %v", i, err)
 				return
 			}
-			newTotal.Add(int64(n))
+			if len(inserted) != 2 || !inserted[0] {
+				t.Errorf("EnqueueEach %d = %v, want its own delivery new", i, inserted)
+				return
+			}
+			if inserted[1] {
+				sharedNew.Add(1)
+			}
+			newTotal.Add(1)
 			// Acknowledged means durable: it must be readable now.
 			if _, err := outbox.Delivery(ctx, own.ID); err != nil {
 				t.Errorf("delivery %s acknowledged but not stored: %v", own.ID, err)
@@ -61,7 +68,7 @@ func TestBatcherGroupCommit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := newTotal.Load(); got != callers+1 {
+	if got := newTotal.Load() + sharedNew.Load(); got != callers+1 {
 		t.Fatalf("new deliveries = %d, want %d (each own one, and the shared one once)", got, callers+1)
 	}
 	if depth, _, _ := outbox.Stats(ctx); depth != callers+1 {
@@ -75,13 +82,13 @@ func TestBatcherGroupCommit(t *testing.T) {
 	// A caller that gave up before its batch was written stores nothing.
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := b.Enqueue(gone, []forwarding.Delivery{batchDelivery("i:gone")}); err == nil {
-		t.Fatal("Enqueue with a cancelled context succeeded")
+	if _, err := b.EnqueueEach(gone, []forwarding.Delivery{batchDelivery("i:gone")}); err == nil {
+		t.Fatal("EnqueueEach with a cancelled context succeeded")
 	}
 
 	stop()
 	<-done
-	if _, err := b.Enqueue(ctx, []forwarding.Delivery{batchDelivery("i:late")}); !errors.Is(err, forwarding.ErrStopped) {
-		t.Fatalf("Enqueue after Run stopped = %v, want ErrStopped (and never a hang)", err)
+	if _, err := b.EnqueueEach(ctx, []forwarding.Delivery{batchDelivery("i:late")}); !errors.Is(err, forwarding.ErrStopped) {
+		t.Fatalf("EnqueueEach after Run stopped = %v, want ErrStopped (and never a hang)", err)
 	}
 }

@@ -34,3 +34,13 @@ func (w *Worker) Backoff(n int) time.Duration { return w.backoff(n) }
 
 // SetClock makes w read the time from now. Call it before Run.
 func (w *Worker) SetClock(now func() time.Time) { w.now = now }
+
+// Running reports whether w's Run has started and not yet stopped.
+func (w *Worker) Running() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running
+}
+
+// IdleSlots is how many deliveries w could start now.
+func (w *Worker) IdleSlots() int { return cap(w.slots) - len(w.slots) }

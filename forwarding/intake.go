@@ -26,10 +26,10 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Enqueuer stores deliveries durably and says how many were new: the Store itself, or a
-// Batcher in front of it.
+// Enqueuer stores deliveries durably and says which were new: the Store itself, or a Batcher
+// in front of it.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, ds []Delivery) (int, error)
+	EnqueueEach(ctx context.Context, ds []Delivery) ([]bool, error)
 }
 
 // acceptTimeout bounds the store work of one webhook. Sales waits 10 s for an answer: past
@@ -43,17 +43,15 @@ type Intake struct {
 	store   Store
 	enqueue Enqueuer
 	targets WebhookTargets
-	wake    func()
+	worker  *Worker
 	metrics *Metrics
 	now     func() time.Time
 }
 
-// NewIntake returns an intake that queues into store and calls wake after queueing work.
-func NewIntake(store Store, targets WebhookTargets, wake func(), metrics *Metrics) *Intake {
-	if wake == nil {
-		wake = func() {}
-	}
-	return &Intake{store: store, enqueue: store, targets: targets, wake: wake, metrics: metrics, now: func() time.Time { return time.Now().UTC() }}
+// NewIntake returns an intake that queues into store. When worker (which may be nil) is this
+// process's, the intake hands it new deliveries it has idle slots for and wakes it for the others.
+func NewIntake(store Store, targets WebhookTargets, worker *Worker, metrics *Metrics) *Intake {
+	return &Intake{store: store, enqueue: store, targets: targets, worker: worker, metrics: metrics, now: func() time.Time { return time.Now().UTC() }}
 }
 
 // SetEnqueuer makes the intake store webhooks through e (a Batcher, for group commit) instead
@@ -106,16 +104,49 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 			State:         StatePending,
 		}
 	}
-	n, err := in.enqueue.Enqueue(ctx, ds)
+	// Deliveries the worker has idle slots for are stored leased to it, as if it had claimed
+	// them, and handed to it once stored; the others wait in the outbox for its poll.
+	held := 0
+	if in.worker != nil {
+		held = in.worker.hold(len(ds))
+		for i := range held {
+			ds[i].LeaseUntil = now.Add(in.worker.cfg.Lease)
+		}
+	}
+	inserted, err := in.enqueue.EnqueueEach(ctx, ds)
 	if err != nil {
+		if held > 0 {
+			in.worker.unhold(held) // had the write landed after all, these wait out their lease
+		}
 		return 0, fmt.Errorf("forwarding.Accept: %w: %w", ErrUnavailable, err)
+	}
+	n, polled := 0, 0
+	for i, ok := range inserted {
+		switch {
+		case ok && i < held:
+			in.worker.dispatch(ds[i])
+		case i < held:
+			in.worker.unhold(1) // a duplicate: the one stored first is another's to run
+		case ok:
+			polled++
+		}
+		if ok {
+			n++
+		}
 	}
 	in.metrics.webhookEvents("queued", n)
 	in.metrics.webhookEvents("duplicate", len(ds)-n)
-	if n > 0 {
+	if polled > 0 {
 		in.wake()
 	}
 	return n, nil
+}
+
+// wake tells this process's worker, if any, that there is work in the outbox.
+func (in *Intake) wake() {
+	if in.worker != nil {
+		in.worker.Wake()
+	}
 }
 
 // Retry sends a failed or dead-lettered delivery of instanceID round again. It returns

@@ -132,6 +132,8 @@ type Store interface {
 	// is dropped; Enqueue returns how many were new. (One whose ID already finished is not
 	// looked for here, off the webhook's hot path: the worker finds it with Finished.)
 	Enqueue(ctx context.Context, ds []Delivery) (int, error)
+	// EnqueueEach is Enqueue saying, for each of ds, whether it was new.
+	EnqueueEach(ctx context.Context, ds []Delivery) ([]bool, error)
 	// Due returns up to n outbox deliveries whose next attempt is due and whose lease has passed.
 	Due(ctx context.Context, now time.Time, n int) ([]Delivery, error)
 	// Claim takes d for this worker until leaseUntil. It returns ErrClaimed if another worker

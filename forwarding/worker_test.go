@@ -478,7 +478,7 @@ func TestIntakeRetry(t *testing.T) {
 	ctx := context.Background()
 	e := newWorkerEnv(t)
 	w := e.newWorker(fastWorkerConfig())
-	intake := forwarding.NewIntake(e.outbox, nil, w.Wake, nil)
+	intake := forwarding.NewIntake(e.outbox, nil, w, nil)
 	e.st.FailNext(1, 400) // the fault heals itself after one request
 	p := workerProspect("retried00000000000000001")
 	d := e.delivery("retried", forwarding.KindNotification, p)

@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	subscriber := forwarding.NewSubscriber(salesClient, instances, cfg.PublicBaseURL, logger)
 	svc.SetSubscriptions(subscriber)
 	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
-	intake := forwarding.NewIntake(outbox, instances, worker.Wake, metrics)
+	intake := forwarding.NewIntake(outbox, instances, worker, metrics)
 	batcher := forwarding.NewBatcher(outbox, 0, 0) // group commit of webhooks
 	intake.SetEnqueuer(batcher)
 

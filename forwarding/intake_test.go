@@ -1,0 +1,125 @@
+package forwarding_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/lifecycle"
+)
+
+// webhookToken is the token of the test instance's webhook URL.
+const webhookToken = "webhook-token-intake-tests"
+
+// targetsStub knows the test instance, enabled, with webhookToken.
+type targetsStub struct{}
+
+func (targetsStub) WebhookTarget(_ context.Context, id string) (lifecycle.State, string, error) {
+	if id != workerInstanceID {
+		return "", "", forwarding.ErrNotFound
+	}
+	return lifecycle.StateEnabled, forwarding.HashToken(webhookToken), nil
+}
+
+// createdNotification is a Sales "created" notification of one new prospect with an email.
+func createdNotification(prospectID string) []byte {
+	return fmt.Appendf(nil, `{"topic":"prospects","type":"created","prospect":[{"id":%q,"firstName":"Ana","lastName":"Souza",`+
+		`"status":"unclaimed","contactMediums":[{"type":"email","value":"ana.%s@example.com"}]}]}`, prospectID, prospectID)
+}
+
+// TestIntakeHandsOverToAnIdleWorker checks the intake's hand-over: a new delivery the worker
+// has an idle slot for runs at once without a claim (Claims 0 in its history); one that finds
+// every slot busy, or no worker running, waits in the outbox unleased and is claimed from
+// there; a duplicate gives back the slot it held. Every slot is idle again at the end.
+func TestIntakeHandsOverToAnIdleWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const first = "handover0000000000000001"
+	tests := []struct {
+		name        string
+		concurrency int
+		// slow is the extra latency of 7Targets, keeping the first webhook's delivery in
+		// flight while the second arrives.
+		slow       time.Duration
+		running    bool
+		second     string // prospect of the second webhook ("" for none)
+		wantClaims []int  // of the first and second prospects' deliveries
+	}{
+		{name: "idle worker", concurrency: 1, running: true, wantClaims: []int{0}},
+		{name: "busy worker", concurrency: 1, running: true, slow: 300 * time.Millisecond, second: "handover0000000000000002", wantClaims: []int{0, 1}},
+		{name: "duplicate", concurrency: 2, running: true, slow: 300 * time.Millisecond, second: first, wantClaims: []int{0}},
+		{name: "worker not running", concurrency: 1, running: false, wantClaims: []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newWorkerEnv(t)
+			e.st.SetClientLatency(workerClientID, tt.slow)
+			cfg := fastWorkerConfig()
+			cfg.Concurrency = tt.concurrency
+			cfg.PollInterval = time.Hour // only a wake or a hand-over runs a delivery
+			w := e.newWorker(cfg)
+			intake := forwarding.NewIntake(e.outbox, targetsStub{}, w, nil)
+			if tt.running {
+				e.start(w)
+				waitUntil(t, "the worker to run", w.Running)
+			}
+			prospects := []string{first}
+			if tt.second != "" && tt.second != first {
+				prospects = append(prospects, tt.second)
+			}
+			for _, p := range []string{first, tt.second} {
+				if p == "" {
+					continue
+				}
+				if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); err != nil {
+					t.Fatalf("Accept of %s: %v", p, err)
+				}
+			}
+			if !tt.running {
+				ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, first, 1)
+				if err != nil || len(ds) != 1 || !ds[0].LeaseUntil.IsZero() {
+					t.Fatalf("stored with no worker running: %+v, %v; want one unleased delivery", ds, err)
+				}
+				e.start(w)
+			}
+			for i, p := range prospects {
+				ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, p, 1)
+				if err != nil || len(ds) != 1 {
+					t.Fatalf("deliveries of %s = %+v, %v", p, ds, err)
+				}
+				got := e.finished(ds[0].ID, 0)
+				if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.Claims != tt.wantClaims[i] {
+					t.Errorf("delivery of %s = %s %s with %d claims, want done created with %d", p, got.State, got.Outcome, got.Claims, tt.wantClaims[i])
+				}
+			}
+			if n := e.st.Count("POST", "/leads"); n != len(prospects) {
+				t.Errorf("%d POST /leads, want %d", n, len(prospects))
+			}
+			waitUntil(t, "every slot to be idle", func() bool { return w.IdleSlots() == tt.concurrency })
+		})
+	}
+}
+
+// TestHandedOverDeliveryOutlivesItsProcess checks what happens when the process that stored a
+// delivery leased to its worker dies before running it: another worker claims it once the
+// lease has passed, and not before.
+func TestHandedOverDeliveryOutlivesItsProcess(t *testing.T) {
+	t.Parallel()
+	e := newWorkerEnv(t)
+	d := e.delivery("orphan", forwarding.KindNotification, workerProspect("orphan000000000000000001"))
+	d.LeaseUntil = time.Now().UTC().Add(400 * time.Millisecond) // as the intake stores it for its worker
+	e.enqueue(d)
+	e.start(e.newWorker(fastWorkerConfig()))
+
+	got := e.finished(d.ID, 0)
+	if got.State != forwarding.StateDone || got.Claims != 1 {
+		t.Fatalf("delivery = %s with %d claims, want done by a claim", got.State, got.Claims)
+	}
+	posts := e.st.Requests()
+	if len(posts) == 0 || posts[len(posts)-1].Path != "/leads" || posts[len(posts)-1].At.Before(d.LeaseUntil) {
+		t.Fatalf("the delivery ran before its lease passed")
+	}
+}
