@@ -36,6 +36,9 @@ type DB struct {
 	client   *mongo.Client
 	db       *mongo.Database
 	embedded *Embedded // nil when connected to a MongoDB server
+	shared   bool      // embedded belongs to the DB this one was made from (WithDatabase)
+	// reports reads the report's rows from the embedded store's file; nil on MongoDB.
+	reports *sqliteReports
 }
 
 // Open connects to the store cfg names, pings it and ensures the indexes.
@@ -51,6 +54,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			return nil, err
 		}
 		d.embedded, uri = e, e.URI()
+		d.reports = newSQLiteReports(e.dir, cfg.Database)
 	}
 	client, err := Connect(ctx, uri, d.embedded != nil)
 	if err != nil {
@@ -61,12 +65,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err := d.EnsureIndexes(ctx); err != nil {
 		_ = d.Close(context.WithoutCancel(ctx))
 		return nil, err
-	}
-	if d.embedded != nil {
-		if err := d.embedded.indexIDLookups(ctx, d.db); err != nil {
-			_ = d.Close(context.WithoutCancel(ctx))
-			return nil, err
-		}
 	}
 	return d, nil
 }
@@ -96,9 +94,14 @@ func Connect(ctx context.Context, uri string, embedded bool) (*mongo.Client, err
 }
 
 // WithDatabase returns a DB on another database of the same client, for tests that need a
-// fresh database each. Closing it is a no-op.
+// fresh database each; call EnsureIndexes on it before use. Closing it leaves the client and
+// the embedded store open.
 func (d *DB) WithDatabase(name string) *DB {
-	return &DB{db: d.client.Database(name)}
+	w := &DB{db: d.client.Database(name), embedded: d.embedded, shared: true}
+	if d.embedded != nil {
+		w.reports = newSQLiteReports(d.embedded.dir, name)
+	}
+	return w
 }
 
 // Collection returns a collection of the App's database on the App's client. It is for tools
@@ -119,6 +122,9 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Drop deletes the database with everything in it (tests use it to clean up).
 func (d *DB) Drop(ctx context.Context) error {
+	if d.reports != nil {
+		_ = d.reports.close()
+	}
 	if err := d.db.Drop(ctx); err != nil {
 		return fmt.Errorf("store.Drop: %w", err)
 	}
@@ -128,8 +134,11 @@ func (d *DB) Drop(ctx context.Context) error {
 // Close disconnects and stops the embedded store if one was started.
 func (d *DB) Close(ctx context.Context) error {
 	var err error
-	if d.client != nil {
-		err = d.client.Disconnect(ctx)
+	if d.reports != nil {
+		err = d.reports.close()
+	}
+	if d.client != nil && !d.shared {
+		err = errors.Join(err, d.client.Disconnect(ctx))
 	}
 	d.stopEmbedded()
 	if err != nil {
@@ -139,7 +148,7 @@ func (d *DB) Close(ctx context.Context) error {
 }
 
 func (d *DB) stopEmbedded() {
-	if d.embedded != nil {
+	if d.embedded != nil && !d.shared {
 		d.embedded.Stop()
 	}
 }
@@ -184,8 +193,10 @@ func indexes() map[string][]mongo.IndexModel {
 	}
 }
 
-// EnsureIndexes creates the declared indexes; it is idempotent. Indexes are created one call
-// each: FerretDB v1 panics on a createIndexes command holding two compound indexes.
+// EnsureIndexes creates the declared indexes, and on the embedded store the SQLite indexes
+// FerretDB's own cannot stand in for (see indexIDLookups and sqliteReports); it is idempotent.
+// Indexes are created one call each: FerretDB v1 panics on a createIndexes command holding two
+// compound indexes.
 func (d *DB) EnsureIndexes(ctx context.Context) error {
 	for col, models := range indexes() {
 		for _, m := range models {
@@ -194,7 +205,13 @@ func (d *DB) EnsureIndexes(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	if d.embedded == nil {
+		return nil
+	}
+	if err := d.embedded.indexIDLookups(ctx, d.db); err != nil {
+		return err
+	}
+	return d.reports.prepare(ctx)
 }
 
 // Embedded is a FerretDB server running in this process on loopback, storing in SQLite files.

@@ -5,6 +5,8 @@ import (
 	"context"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 
 // RawDocuments returns every document of a collection as stored (nested documents as bson.M),
@@ -26,4 +28,22 @@ func RawDocuments(ctx context.Context, d *DB, collection string) ([]bson.M, erro
 		out = append(out, m)
 	}
 	return out, cur.Err()
+}
+
+// ReportDeliveriesQuery is ReportDeliveries through the driver, as on MongoDB, whatever the store.
+func (p *Pages) ReportDeliveriesQuery(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+	return p.reportDeliveriesQuery(ctx, instanceID, from, to)
+}
+
+// ForwardedLeadsQuery is ForwardedLeads through the driver, as on MongoDB, whatever the store.
+func (p *Pages) ForwardedLeadsQuery(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+	return p.forwardedLeadsQuery(ctx, instanceID)
+}
+
+// ReportFile is the SQLite file the report reads on the embedded store ("" on MongoDB).
+func ReportFile(d *DB) string {
+	if d.reports == nil {
+		return ""
+	}
+	return d.reports.file
 }

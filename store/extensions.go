@@ -65,6 +65,13 @@ func (p *Pages) SetGroupInstance(ctx context.Context, groupID, instanceID string
 // ReportDeliveries implements extensions.Store: the instance's finished deliveries whose day
 // (UTC) is within [from, to], both "YYYY-MM-DD".
 func (p *Pages) ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+	if p.db.reports != nil {
+		return p.db.reports.reportDeliveries(ctx, instanceID, from, to)
+	}
+	return p.reportDeliveriesQuery(ctx, instanceID, from, to)
+}
+
+func (p *Pages) reportDeliveriesQuery(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
 	filter := bson.D{
 		{Key: "instanceId", Value: instanceID},
 		{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}},
@@ -91,6 +98,13 @@ func (p *Pages) ReportDeliveries(ctx context.Context, instanceID, from, to strin
 
 // ForwardedLeads implements extensions.Store: the instance's lead records that reached 7Targets.
 func (p *Pages) ForwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+	if p.db.reports != nil {
+		return p.db.reports.forwardedLeads(ctx, instanceID)
+	}
+	return p.forwardedLeadsQuery(ctx, instanceID)
+}
+
+func (p *Pages) forwardedLeadsQuery(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
 	filter := bson.D{
 		{Key: "instanceId", Value: instanceID},
 		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{string(forwarding.LeadForwarded), string(forwarding.LeadStopped)}}}},

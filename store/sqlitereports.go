@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/7targets/zenvia-sales-app/forwarding"
+)
+
+// sqliteReports answers the report's two queries on the embedded store straight from its
+// SQLite file, through expression indexes it adds there.
+//
+// FerretDB v1 pushes down to SQLite only a filter on _id alone: any other find reads and decodes
+// every document of the collection in Go (about 100 µs each). The report filters deliveries by
+// instance and day and lead records by instance, so through FerretDB it cost what is stored,
+// not what is in range: about 20 s at 100,000 deliveries, past the server's write timeout.
+// Here SQLite reads only the rows in range, from an index, and extracts the few fields the
+// report shows. It depends on FerretDB v1's storage (a table per collection, listed in
+// _ferretdb_collections, each document as JSON in _ferretdb_sjson, dates as Unix
+// milliseconds); TestReportQueriesAgree checks it returns what the MongoDB queries return.
+// On MongoDB the same queries are served by the instance_day and instance_state indexes.
+type sqliteReports struct {
+	file string
+
+	mu                sync.Mutex
+	conn              *sql.DB // opened by prepare
+	deliveries, leads string  // their tables
+}
+
+// The expressions the indexes are built on; a query uses an index only through the same
+// expression.
+const (
+	sqlInstance = `_ferretdb_sjson->>'$.instanceId'`
+	sqlDay      = `_ferretdb_sjson->>'$.day'`
+)
+
+func newSQLiteReports(dir, database string) *sqliteReports {
+	return &sqliteReports{file: filepath.Join(dir, database+".sqlite")}
+}
+
+// prepare opens the file, finds the tables and indexes them; the collections must exist.
+func (r *sqliteReports) prepare(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		// Read-only in effect: this handle only reads, and creates the indexes below. FerretDB
+		// runs the file in WAL mode, so these reads never block its writes.
+		conn, err := sql.Open("sqlite", "file:"+filepath.ToSlash(r.file)+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			return fmt.Errorf("store: opening %s: %w", r.file, err)
+		}
+		conn.SetMaxOpenConns(2)
+		r.conn = conn
+	}
+	tables := map[string]*string{colDeliveries: &r.deliveries, colLeads: &r.leads}
+	for col, table := range tables {
+		err := r.conn.QueryRowContext(ctx, `SELECT table_name FROM "_ferretdb_collections" WHERE name = ?`, col).Scan(table)
+		if err != nil {
+			return fmt.Errorf("store: finding the table of %s: %w", col, err)
+		}
+	}
+	for _, q := range []string{
+		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s)`, quoteIdent(r.deliveries+"_app_instance_day"), quoteIdent(r.deliveries), sqlInstance, sqlDay),
+		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(r.leads+"_app_instance"), quoteIdent(r.leads), sqlInstance),
+	} {
+		if _, err := r.conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: indexing the report: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *sqliteReports) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		return nil
+	}
+	err := r.conn.Close()
+	r.conn = nil
+	return err
+}
+
+func (r *sqliteReports) db() (*sql.DB, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		return nil, errors.New("store: the report's SQLite reader is closed")
+	}
+	return r.conn, nil
+}
+
+// reportDeliveries is Pages.ReportDeliveries, with the fields its projection keeps.
+func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+	conn, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf(`SELECT
+		_ferretdb_sjson->>'$._id', _ferretdb_sjson->>'$.kind', _ferretdb_sjson->>'$.state',
+		_ferretdb_sjson->>'$.outcome', _ferretdb_sjson->>'$.reason', _ferretdb_sjson->>'$.assistantEmail',
+		_ferretdb_sjson->>'$.finishedAt', _ferretdb_sjson->>'$.retrying',
+		_ferretdb_sjson->>'$.prospect.id', _ferretdb_sjson->>'$.prospect.firstName', _ferretdb_sjson->>'$.prospect.lastName'
+		FROM %s WHERE %s = ? AND %s BETWEEN ? AND ?`, quoteIdent(r.deliveries), sqlInstance, sqlDay)
+	rows, err := conn.QueryContext(ctx, q, instanceID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []forwarding.Delivery
+	for rows.Next() {
+		var id, kind, state, outcome, reason, assistant, pid, first, last sql.NullString
+		var finished sql.NullInt64
+		var retrying sql.NullBool
+		if err := rows.Scan(&id, &kind, &state, &outcome, &reason, &assistant, &finished, &retrying, &pid, &first, &last); err != nil {
+			return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
+		}
+		d := forwarding.Delivery{
+			ID: id.String, InstanceID: instanceID, Kind: forwarding.Kind(kind.String),
+			State: forwarding.DeliveryState(state.String), Outcome: forwarding.Outcome(outcome.String),
+			Reason: reason.String, AssistantEmail: assistant.String, Retrying: retrying.Bool,
+			Prospect: forwarding.Prospect{ID: pid.String, FirstName: first.String, LastName: last.String},
+		}
+		if finished.Valid {
+			d.FinishedAt = time.UnixMilli(finished.Int64).UTC()
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
+	}
+	return out, nil
+}
+
+// forwardedLeads is Pages.ForwardedLeads, with the fields its projection keeps.
+func (r *sqliteReports) forwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+	conn, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'$.prospectId', _ferretdb_sjson->>'$.state',
+		_ferretdb_sjson->>'$.sevenTargetsState', _ferretdb_sjson->>'$.updatedAt'
+		FROM %s WHERE %s = ? AND _ferretdb_sjson->>'$.state' IN (?, ?)`, quoteIdent(r.leads), sqlInstance)
+	rows, err := conn.QueryContext(ctx, q, instanceID, string(forwarding.LeadForwarded), string(forwarding.LeadStopped))
+	if err != nil {
+		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
+	}
+	defer rows.Close()
+	var out []forwarding.Lead
+	for rows.Next() {
+		var pid, state, stState sql.NullString
+		var updated sql.NullInt64
+		if err := rows.Scan(&pid, &state, &stState, &updated); err != nil {
+			return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
+		}
+		l := forwarding.Lead{InstanceID: instanceID, ProspectID: pid.String, State: forwarding.LeadState(state.String), SevenTargetsState: stState.String}
+		if updated.Valid {
+			l.UpdatedAt = time.UnixMilli(updated.Int64).UTC()
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
+	}
+	return out, nil
+}
