@@ -148,7 +148,7 @@ func frameNode(ctx context.Context, sel string) (*chromedp.Node, error) {
 // inFrame runs act in the document of the iframe matching frameSel. A query against a
 // document the frame has left finds nothing and waits, so act is tried with a short deadline
 // and again against the frame's current document, until it succeeds or ctx ends. act must
-// be safe to repeat: waits and reads, not clicks.
+// be safe to repeat: waits and reads, or a click that had not found its element (clickInFrame).
 func inFrame[T any](ctx context.Context, frameSel string, act func(in chromedp.QueryOption) chromedp.Action[T]) (T, error) {
 	var zero T
 	for {
@@ -172,6 +172,18 @@ func inFrame[T any](ctx context.Context, frameSel string, act func(in chromedp.Q
 func waitInFrame(ctx context.Context, frameSel, sel string) error {
 	_, err := inFrame(ctx, frameSel, func(in chromedp.QueryOption) chromedp.Action[chromedp.Void] {
 		return chromedp.WaitVisible(chromedp.CSS(sel), in)
+	})
+	return err
+}
+
+// clickInFrame clicks the first element matching sel in the iframe frameSel. A frame reopened
+// just before may still be swapping documents, and a query against the one it replaces waits
+// forever; so each try is bounded and made against the frame's current document. A try that
+// timed out was still waiting for the element, so it clicked nothing and trying again cannot
+// click twice.
+func clickInFrame(ctx context.Context, frameSel, sel string) error {
+	_, err := inFrame(ctx, frameSel, func(in chromedp.QueryOption) chromedp.Action[chromedp.Void] {
+		return chromedp.Click(chromedp.CSS(sel), in)
 	})
 	return err
 }

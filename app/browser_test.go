@@ -147,11 +147,7 @@ func TestBrowserPagesInIframe(t *testing.T) {
 			}
 		}
 
-		frame, err = frameNode(ctx, "iframe#button")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("form.card-actions button.btn-danger"), chromedp.FromNode(frame))); err != nil {
+		if err := clickInFrame(ctx, "iframe#button", "form.card-actions button.btn-danger"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "the stop at 7Targets", func() bool { return len(e.leadRequests("PUT", "/leads/stop/followup")) == 1 })
