@@ -46,22 +46,32 @@ func TestEmbeddedLooksUpIDsByIndex(t *testing.T) {
 		t.Fatalf("%d collections in the store, want every one the App uses: %v", len(tables), tables)
 	}
 	for name, table := range tables {
-		var plan strings.Builder
-		prows, err := conn.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM "`+table+`" WHERE _ferretdb_sjson->'$._id' = ?`, `"x"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for prows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := prows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(detail + "; ")
-		}
-		prows.Close()
-		if !strings.Contains(plan.String(), "USING INDEX") {
-			t.Errorf("collection %s: a lookup by _id plans as %q, want an index", name, plan.String())
+		plan := queryPlan(t, conn, `SELECT _ferretdb_sjson FROM "`+table+`" WHERE _ferretdb_sjson->'$._id' = ?`, `"x"`)
+		if !strings.Contains(plan, "USING INDEX") {
+			t.Errorf("collection %s: a lookup by _id plans as %q, want an index", name, plan)
 		}
 	}
+}
+
+// queryPlan returns how SQLite plans the query q, its steps joined by "; ".
+func queryPlan(tb testing.TB, conn *sql.DB, q string, args ...any) string {
+	tb.Helper()
+	rows, err := conn.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			tb.Fatal(err)
+		}
+		plan.WriteString(detail + "; ")
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return plan.String()
 }

@@ -158,22 +158,9 @@ func TestEmbeddedReportReadsByIndex(t *testing.T) {
 		`SELECT 1 FROM ` + table("deliveries") + ` WHERE _ferretdb_sjson->>'$.instanceId' = 'i' AND _ferretdb_sjson->>'$.day' BETWEEN 'a' AND 'b'`,
 		`SELECT 1 FROM ` + table("leads") + ` WHERE _ferretdb_sjson->>'$.instanceId' = 'i' AND _ferretdb_sjson->>'$.state' IN ('x', 'y')`,
 	} {
-		var plan strings.Builder
-		rows, err := conn.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(detail + "; ")
-		}
-		rows.Close()
-		if !strings.Contains(plan.String(), "USING INDEX") {
-			t.Errorf("%s plans as %q, want an index", q, plan.String())
+		plan := queryPlan(t, conn, q)
+		if !strings.Contains(plan, "USING INDEX") {
+			t.Errorf("%s plans as %q, want an index", q, plan)
 		}
 	}
 }
