@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Batcher is group commit for the webhook intake: concurrent Enqueue calls are gathered, for
+// Batcher is group commit for the webhook intake: concurrent EnqueueEach calls are gathered, for
 // at most MaxWait or until MaxBatch deliveries, and written with one insert; each call returns
 // only once the write holding its deliveries is durable. One insert of many documents costs
 // far less than as many inserts of one, so this is what lets intake outrun one-insert-per-
