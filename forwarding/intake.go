@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/lifecycle"
+	"github.com/7targets/zenvia-sales-app/secret"
 )
 
 // WebhookTargets tells the intake which instance a webhook is for and how to check its token.
@@ -105,18 +106,21 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 		}
 	}
 	// Deliveries the worker has idle slots for are stored leased to it, as if it had claimed
-	// them, and handed to it once stored; the others wait in the outbox for its poll.
+	// them, and handed to it once stored; the others wait in the outbox for its poll. The
+	// lease counts from before the write, so it gets the write's time on top.
 	held := 0
 	if in.worker != nil {
 		held = in.worker.hold(len(ds))
+		owner := in.worker.owner + ":" + secret.RandomHex(4) // this hand-over's own
 		for i := range held {
-			ds[i].LeaseUntil = now.Add(in.worker.cfg.Lease)
+			ds[i].Owner, ds[i].LeaseUntil = owner, now.Add(in.worker.cfg.Lease+acceptTimeout)
 		}
 	}
 	inserted, err := in.enqueue.EnqueueEach(ctx, ds)
 	if err != nil {
 		if held > 0 {
-			in.worker.unhold(held) // had the write landed after all, these wait out their lease
+			in.worker.unhold(held)
+			in.unlease(ctx, ds[:held])
 		}
 		return 0, fmt.Errorf("forwarding.Accept: %w: %w", ErrUnavailable, err)
 	}
@@ -140,6 +144,24 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 		in.wake()
 	}
 	return n, nil
+}
+
+// unleaseTimeout bounds lifting the leases of a failed hand-over; with acceptTimeout it stays
+// within the 10 s Sales waits for an answer.
+const unleaseTimeout = 2 * time.Second
+
+// unlease lifts the leases of deliveries whose hand-over failed: the write may have landed
+// anyway (a timeout, a partial insert), and Sales' redelivery of them is then a duplicate, so
+// without this they would wait out the lease with nobody running them.
+func (in *Intake) unlease(ctx context.Context, ds []Delivery) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unleaseTimeout)
+	defer cancel()
+	for _, d := range ds {
+		if err := in.store.Unlease(ctx, d.ID, d.Owner); err != nil {
+			return // the store is out of reach: the leases pass on their own
+		}
+	}
+	in.wake()
 }
 
 // wake tells this process's worker, if any, that there is work in the outbox.

@@ -2,6 +2,7 @@ package forwarding_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -122,4 +123,51 @@ func TestHandedOverDeliveryOutlivesItsProcess(t *testing.T) {
 	if len(posts) == 0 || posts[len(posts)-1].Path != "/leads" || posts[len(posts)-1].At.Before(d.LeaseUntil) {
 		t.Fatalf("the delivery ran before its lease passed")
 	}
+}
+
+// lateAck stores what it is given and then reports failure, as the Batcher does when the
+// webhook's time ends while its write is landing.
+type lateAck struct{ store forwarding.Store }
+
+func (l lateAck) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]bool, error) {
+	if _, err := l.store.EnqueueEach(context.WithoutCancel(ctx), ds); err != nil {
+		return nil, err
+	}
+	return nil, context.DeadlineExceeded
+}
+
+// TestFailedHandOverIsLeftToThePoll checks a hand-over whose write landed although the intake
+// was told it failed: Sales' redelivery is then a duplicate, so the intake lifts the lease it
+// stored and the worker's poll takes the delivery at once, rather than after the lease.
+func TestFailedHandOverIsLeftToThePoll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Lease = time.Hour // were the lease kept, the delivery would wait an hour
+	cfg.Concurrency = 2
+	w := e.newWorker(cfg)
+	e.start(w)
+	waitUntil(t, "the worker to run", w.Running)
+	intake := forwarding.NewIntake(e.outbox, targetsStub{}, w, nil)
+	intake.SetEnqueuer(lateAck{e.outbox})
+	const p = "lateack00000000000000001"
+	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); !errors.Is(err, forwarding.ErrUnavailable) {
+		t.Fatalf("Accept = %v, want ErrUnavailable", err)
+	}
+	intake.SetEnqueuer(e.outbox)
+	if n, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); err != nil || n != 0 {
+		t.Fatalf("Sales' redelivery = %d new, %v; want a duplicate", n, err)
+	}
+	ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, p, 1)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries = %+v, %v", ds, err)
+	}
+	if got := e.finished(ds[0].ID, 0); got.State != forwarding.StateDone || got.Claims != 1 {
+		t.Fatalf("delivery = %s with %d claims, want done by the poll's claim", got.State, got.Claims)
+	}
+	if n := e.st.Count("POST", "/leads"); n != 1 {
+		t.Errorf("%d POST /leads, want 1", n)
+	}
+	waitUntil(t, "every slot to be idle", func() bool { return w.IdleSlots() == cfg.Concurrency })
 }

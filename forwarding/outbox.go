@@ -77,6 +77,7 @@ type Delivery struct {
 	Claims        int       // times a worker claimed it
 	NextAttemptAt time.Time // not before
 	LeaseUntil    time.Time // the claiming worker's hold; others wait until it passes
+	Owner         string    // who holds the lease: a claiming worker, or one hand-over of the intake
 	LastError     string
 
 	// Filled when it finishes.
@@ -146,6 +147,9 @@ type Store interface {
 	Finish(ctx context.Context, d Delivery) error
 	// Finished reports whether a delivery with id is in the history.
 	Finished(ctx context.Context, id string) (bool, error)
+	// Unlease lifts the lease of delivery id if it is still the unclaimed hand-over of owner
+	// (Intake.Accept), so that any worker may take it at once. It does nothing otherwise.
+	Unlease(ctx context.Context, id, owner string) error
 	// Discard drops a claimed delivery from the outbox without recording it: a late duplicate
 	// of one already finished.
 	Discard(ctx context.Context, d Delivery) error

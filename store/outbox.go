@@ -134,6 +134,7 @@ func toDeliveryDoc(d forwarding.Delivery) deliveryDoc {
 		Claims:         d.Claims,
 		NextAttemptAt:  d.NextAttemptAt,
 		LeaseUntil:     d.LeaseUntil,
+		Owner:          d.Owner,
 		LastError:      d.LastError,
 		State:          string(d.State),
 		Outcome:        string(d.Outcome),
@@ -171,6 +172,7 @@ func toDelivery(doc deliveryDoc) forwarding.Delivery {
 		Claims:         doc.Claims,
 		NextAttemptAt:  utc(doc.NextAttemptAt),
 		LeaseUntil:     utc(doc.LeaseUntil),
+		Owner:          doc.Owner,
 		LastError:      doc.LastError,
 		State:          forwarding.DeliveryState(doc.State),
 		Outcome:        forwarding.Outcome(doc.Outcome),
@@ -300,7 +302,7 @@ func (o *Outbox) Claim(ctx context.Context, d forwarding.Delivery, owner string,
 		}
 		return d, forwarding.ErrClaimed
 	}
-	d.Claims, d.LeaseUntil = n, leaseUntil
+	d.Claims, d.LeaseUntil, d.Owner = n, leaseUntil, owner
 	return d, nil
 }
 
@@ -314,6 +316,7 @@ func (o *Outbox) Release(ctx context.Context, d forwarding.Delivery) error {
 			{Key: "lastError", Value: d.LastError},
 			{Key: "prospect", Value: toDeliveryDoc(d).Prospect},
 			{Key: "leaseUntil", Value: time.Unix(0, 0).UTC()},
+			{Key: "owner", Value: ""},
 		}}})
 	if err != nil {
 		return fmt.Errorf("store.Release: %w", err)
@@ -344,6 +347,18 @@ func (o *Outbox) Finish(ctx context.Context, d forwarding.Delivery) error {
 	}
 	if err := o.deleteClaims(ctx, d); err != nil {
 		return fmt.Errorf("store.Finish: %w", err)
+	}
+	return nil
+}
+
+// Unlease implements forwarding.Store. The owner in the filter is the hand-over's own, so it
+// never lifts the lease of a copy another request handed over, nor a claim.
+func (o *Outbox) Unlease(ctx context.Context, id, owner string) error {
+	_, err := o.db.collection(colOutbox).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "claims", Value: 0}, {Key: "owner", Value: owner}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "leaseUntil", Value: time.Unix(0, 0).UTC()}, {Key: "owner", Value: ""}}}})
+	if err != nil {
+		return fmt.Errorf("store.Unlease: %w", err)
 	}
 	return nil
 }

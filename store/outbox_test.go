@@ -428,7 +428,7 @@ func TestOutboxFinish(t *testing.T) {
 
 	got := mustDelivery(t, o, "i:f")
 	want := failed
-	want.LeaseUntil = time.Time{} // a finished delivery holds no lease
+	want.LeaseUntil, want.Owner = time.Time{}, "" // a finished delivery holds no lease
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("history entry (-want +got):\n%s", diff)
 	}
@@ -710,5 +710,42 @@ func TestOutboxStats(t *testing.T) {
 	finishAs(t, o, mustClaim(t, o, b, "w", outboxT0), forwarding.StateDone, "")
 	if depth, oldest, err := o.Stats(ctx); err != nil || depth != 2 || !oldest.Equal(a.CreatedAt) {
 		t.Fatalf("Stats after finishing the oldest = %d, %v, %v; want 2 and %v", depth, oldest, err, a.CreatedAt)
+	}
+}
+
+// TestOutboxUnlease checks that only the hand-over that stored a delivery can lift its lease,
+// and only while no worker has claimed it.
+func TestOutboxUnlease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	lease := outboxT0.Add(time.Hour)
+	tests := []struct {
+		name      string
+		owner     string // Unlease's
+		claimed   bool   // a worker claimed the delivery after its lease passed
+		wantLease bool   // the lease still holds after Unlease
+	}{
+		{name: "its own hand-over", owner: "w:h1", wantLease: false},
+		{name: "another hand-over", owner: "w:h2", wantLease: true},
+		{name: "claimed since", owner: "w:h1", claimed: true, wantLease: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, _ := newOutbox(t)
+			d := pending("i:u", "i", "p1", outboxT0)
+			d.Owner, d.LeaseUntil = "w:h1", lease
+			mustEnqueue(t, o, d)
+			if tt.claimed {
+				mustClaim(t, o, mustDelivery(t, o, d.ID), "w2", lease.Add(time.Second))
+			}
+			if err := o.Unlease(ctx, d.ID, tt.owner); err != nil {
+				t.Fatal(err)
+			}
+			got := mustDelivery(t, o, d.ID)
+			if held := got.LeaseUntil.After(outboxT0); held != tt.wantLease {
+				t.Errorf("after Unlease the lease runs to %v (owner %q), want held = %v", got.LeaseUntil, got.Owner, tt.wantLease)
+			}
+		})
 	}
 }

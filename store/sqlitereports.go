@@ -86,18 +86,19 @@ func (r *sqliteReports) close() error {
 	return err
 }
 
-func (r *sqliteReports) db() (*sql.DB, error) {
+// db returns the open file and the tables of deliveries and leads.
+func (r *sqliteReports) db() (conn *sql.DB, deliveries, leads string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn == nil {
-		return nil, errors.New("store: the report's SQLite reader is closed")
+		return nil, "", "", errors.New("store: the report's SQLite reader is closed")
 	}
-	return r.conn, nil
+	return r.conn, r.deliveries, r.leads, nil
 }
 
 // reportDeliveries is Pages.ReportDeliveries, with the fields its projection keeps.
 func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
-	conn, err := r.db()
+	conn, table, _, err := r.db()
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 		_ferretdb_sjson->>'$.outcome', _ferretdb_sjson->>'$.reason', _ferretdb_sjson->>'$.assistantEmail',
 		_ferretdb_sjson->>'$.finishedAt', _ferretdb_sjson->>'$.retrying',
 		_ferretdb_sjson->>'$.prospect.id', _ferretdb_sjson->>'$.prospect.firstName', _ferretdb_sjson->>'$.prospect.lastName'
-		FROM %s WHERE %s = ? AND %s BETWEEN ? AND ?`, quoteIdent(r.deliveries), sqlInstance, sqlDay)
+		FROM %s WHERE %s = ? AND %s BETWEEN ? AND ?`, quoteIdent(table), sqlInstance, sqlDay)
 	rows, err := conn.QueryContext(ctx, q, instanceID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
@@ -139,13 +140,13 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 
 // forwardedLeads is Pages.ForwardedLeads, with the fields its projection keeps.
 func (r *sqliteReports) forwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
-	conn, err := r.db()
+	conn, _, table, err := r.db()
 	if err != nil {
 		return nil, err
 	}
 	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'$.prospectId', _ferretdb_sjson->>'$.state',
 		_ferretdb_sjson->>'$.sevenTargetsState', _ferretdb_sjson->>'$.updatedAt'
-		FROM %s WHERE %s = ? AND _ferretdb_sjson->>'$.state' IN (?, ?)`, quoteIdent(r.leads), sqlInstance)
+		FROM %s WHERE %s = ? AND _ferretdb_sjson->>'$.state' IN (?, ?)`, quoteIdent(table), sqlInstance)
 	rows, err := conn.QueryContext(ctx, q, instanceID, string(forwarding.LeadForwarded), string(forwarding.LeadStopped))
 	if err != nil {
 		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
