@@ -84,8 +84,9 @@ type Worker struct {
 
 // NewWorker returns a worker; metrics may be nil.
 func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSender, prospects ProspectSource, metrics *Metrics, logger *slog.Logger) *Worker {
+	cfg = cfg.withDefaults()
 	return &Worker{
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
 		store:     store,
 		instances: instances,
 		leads:     leads,
@@ -96,7 +97,7 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 		wake:      make(chan struct{}, 1),
 		now:       func() time.Time { return time.Now().UTC() },
 		prospect:  keyedMutex{m: map[string]*keyedEntry{}},
-		slots:     make(chan struct{}, cfg.withDefaults().Concurrency),
+		slots:     make(chan struct{}, cfg.Concurrency),
 	}
 }
 

@@ -99,6 +99,15 @@ func (e *crashEnv) install(tb testing.TB, enabled bool) {
 	}
 }
 
+// installedConfigured is the setup of a hook on an instance installed (enabled or not) and configured
+// with crashSettings.
+func installedConfigured(enabled bool) func(testing.TB, *crashEnv) {
+	return func(tb testing.TB, e *crashEnv) {
+		e.install(tb, enabled)
+		e.configure(tb, crashSettings)
+	}
+}
+
 func (e *crashEnv) configure(tb testing.TB, s lifecycle.Settings) {
 	tb.Helper()
 	if _, err := e.svc.UpdateSettings(context.Background(), crashKey, patchOf(s)); err != nil {
@@ -194,11 +203,8 @@ var crashHooks = []crashHook{
 		after:  crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
 	},
 	{
-		name: "settings update changing the credentials",
-		setup: func(tb testing.TB, e *crashEnv) {
-			e.install(tb, true)
-			e.configure(tb, crashSettings)
-		},
+		name:  "settings update changing the credentials",
+		setup: installedConfigured(true),
 		call: func(e *crashEnv) error {
 			_, err := e.svc.UpdateSettings(context.Background(), crashKey, patchOf(crashSettings2))
 			return err
@@ -207,11 +213,8 @@ var crashHooks = []crashHook{
 		after:  crashView{Key: live(lifecycle.StateEnabled, crashSettings2)},
 	},
 	{
-		name: "enable",
-		setup: func(tb testing.TB, e *crashEnv) {
-			e.install(tb, false)
-			e.configure(tb, crashSettings)
-		},
+		name:  "enable",
+		setup: installedConfigured(false),
 		call: func(e *crashEnv) error {
 			_, err := e.svc.SetEnabled(context.Background(), crashKey, true)
 			return err
@@ -220,11 +223,8 @@ var crashHooks = []crashHook{
 		after:  crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
 	},
 	{
-		name: "disable",
-		setup: func(tb testing.TB, e *crashEnv) {
-			e.install(tb, true)
-			e.configure(tb, crashSettings)
-		},
+		name:  "disable",
+		setup: installedConfigured(true),
 		call: func(e *crashEnv) error {
 			_, err := e.svc.SetEnabled(context.Background(), crashKey, false)
 			return err
@@ -235,8 +235,7 @@ var crashHooks = []crashHook{
 	{
 		name: "API key refresh",
 		setup: func(tb testing.TB, e *crashEnv) {
-			e.install(tb, true)
-			e.configure(tb, crashSettings)
+			installedConfigured(true)(tb, e)
 			e.sales.RefreshKey(crashKey, crashNewKey) // Sales refreshes the key, then calls the hook
 		},
 		call: func(e *crashEnv) error {
@@ -247,11 +246,8 @@ var crashHooks = []crashHook{
 		keyGoes: true,
 	},
 	{
-		name: "uninstall",
-		setup: func(tb testing.TB, e *crashEnv) {
-			e.install(tb, true)
-			e.configure(tb, crashSettings)
-		},
+		name:    "uninstall",
+		setup:   installedConfigured(true),
 		call:    func(e *crashEnv) error { return e.svc.Uninstall(context.Background(), crashKey) },
 		before:  crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
 		after:   crashView{},

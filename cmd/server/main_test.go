@@ -62,10 +62,24 @@ func startServer(t *testing.T, environ map[string]string, stdout, stderr io.Writ
 	}
 }
 
+// call makes a lifecycle hook call as Sales does, with the App's credentials, and decodes the
+// JSON answer.
 func call(t *testing.T, method, url, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.SetBasicAuth("the-app", "the-app-secret-xyz")
+	status, b := hook(t, "the-app", "the-app-secret-xyz", method, url, body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return status, m
+}
+
+// hook makes a lifecycle hook call authenticated as appID with appSecret and returns the answer.
+func hook(t *testing.T, appID, appSecret, method, url, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(appID, appSecret)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -74,9 +88,11 @@ func call(t *testing.T, method, url, body string) (int, map[string]any) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, b
 }
 
 func TestSettingsSurviveRestart(t *testing.T) {

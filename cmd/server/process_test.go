@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -159,30 +157,16 @@ func (f fakes) env(extra map[string]string) map[string]string {
 	return m
 }
 
-func hook(t *testing.T, method, u, body string) int {
-	t.Helper()
-	req, _ := http.NewRequest(method, u, strings.NewReader(body))
-	req.SetBasicAuth(procAppID, procAppSecret)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, res.Body)
-	return res.StatusCode
-}
-
 // setUp installs and configures an instance through p and returns its webhook callback URL.
 func (f fakes) setUp(t *testing.T, p *process, apiKey string) string {
 	t.Helper()
 	integ := f.sales.AddIntegration(apiKey, sales.Integration{})
-	if s := hook(t, "POST", p.url+"/lifecycle/install", `{"integration":{"apiKey":"`+apiKey+`","enabled":true}}`); s != 201 {
+	if s, _ := hook(t, procAppID, procAppSecret, "POST", p.url+"/lifecycle/install", `{"integration":{"apiKey":"`+apiKey+`","enabled":true}}`); s != 201 {
 		t.Fatalf("install: %d", s)
 	}
 	body := `{"clientId":"` + procClientID + `","clientSecret":"` + procClientSecret + `","userIdentifier":"` + procUser +
 		`","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `"}`
-	if s := hook(t, "PUT", p.url+"/lifecycle/settings?api-key="+apiKey, body); s != 200 {
+	if s, _ := hook(t, procAppID, procAppSecret, "PUT", p.url+"/lifecycle/settings?api-key="+apiKey, body); s != 200 {
 		t.Fatalf("settings: %d", s)
 	}
 	sub, ok := f.sales.ActiveSubscription(integ.GroupID)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,22 +44,9 @@ func TestEntryPointKeepsSecretsOut(t *testing.T) {
 	base, stop := startServer(t, environ, &printed, &printed)
 	send := func(method, path, body, secretForAuth string) int {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth("the-app", secretForAuth)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
+		status, b := hook(t, "the-app", secretForAuth, method, base+path, body)
 		_, _ = bodies.Write(append(b, '\n'))
-		return res.StatusCode
+		return status
 	}
 	for _, c := range []struct {
 		method, path, body, auth string
