@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/cdproto/cdp"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -162,10 +163,30 @@ func inFrame[T any](ctx context.Context, frameSel string, act func(in chromedp.Q
 		if err == nil {
 			return v, nil
 		}
-		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || documentSwapped(err)) {
 			return zero, fmt.Errorf("in iframe %s: %w", frameSel, err)
 		}
+		select { // the next document may not be there yet
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
+}
+
+// documentSwapped reports whether err is the browser refusing a query because the frame's
+// document (its execution context or nodes) was replaced while the query ran. A click fails
+// so before it dispatches any mouse event, so trying again cannot click twice.
+func documentSwapped(err error) bool {
+	var cerr *cdproto.Error
+	if !errors.As(err, &cerr) {
+		return false
+	}
+	for _, m := range []string{"Cannot find context with specified id", "No node with given id found", "Could not find node with given id", "does not belong to the document"} {
+		if strings.Contains(cerr.Message, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitInFrame waits until an element matching sel is visible in the iframe frameSel.
