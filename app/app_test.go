@@ -46,6 +46,7 @@ const (
 type testEnv struct {
 	t          testing.TB
 	url        string
+	db         *store.DB
 	outbox     *store.Outbox
 	worker     *forwarding.Worker
 	subscriber *forwarding.Subscriber
@@ -86,7 +87,7 @@ func newTestEnv(tb testing.TB, opts ...envOption) *testEnv {
 // newTestEnvOn is newTestEnv on the given database, for tests that control the store itself.
 func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 	tb.Helper()
-	e := &testEnv{t: tb, sales: salesfake.New(), st: seventargetsfake.New(), logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	e := &testEnv{t: tb, db: db, sales: salesfake.New(), st: seventargetsfake.New(), logs: &syncBuffer{}, bodies: &syncBuffer{}}
 	tb.Cleanup(e.sales.Close)
 	tb.Cleanup(e.st.Close)
 	e.st.Seed()

@@ -197,6 +197,31 @@ func waitInFrame(ctx context.Context, frameSel, sel string) error {
 	return err
 }
 
+// waitSettledInFrame waits until sel is visible in the iframe frameSel in a document that will
+// stay: one without the meta refresh the dialog carries while a delivery is on its way. A click
+// on a document about to reload itself may be lost to the reload.
+func waitSettledInFrame(ctx context.Context, frameSel, sel string) error {
+	for {
+		reloads, err := inFrame(ctx, frameSel, func(in chromedp.QueryOption) chromedp.Action[bool] {
+			return func(ctx context.Context, t *chromedp.Target) (bool, error) {
+				if _, err := chromedp.WaitVisible(chromedp.CSS(sel), in)(ctx, t); err != nil {
+					return false, err
+				}
+				metas, err := chromedp.Nodes(chromedp.CSS(`meta[http-equiv="refresh"]`), in, chromedp.AtLeast(0))(ctx, t)
+				return len(metas) > 0, err
+			}
+		})
+		if err != nil || !reloads {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s in iframe %s: the document kept reloading itself: %w", sel, frameSel, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // clickInFrame clicks the first element matching sel in the iframe frameSel. A frame reopened
 // just before may still be swapping documents, and a query against the one it replaces waits
 // forever; so each try is bounded and made against the frame's current document. A try that
@@ -237,33 +262,6 @@ func frameDocumentURL(ctx context.Context, frameSel string) (string, error) {
 		case <-ctx.Done():
 			return "", fmt.Errorf("iframe %s never loaded a document: %w", frameSel, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// reopenFrame has the parent page load src in its iframe frameSel again, as Sales does when the
-// agent opens the dialog again.
-func reopenFrame(ctx context.Context, frameSel, src string) error {
-	sel, _ := json.Marshal(frameSel)
-	u, _ := json.Marshal(src)
-	return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("document.querySelector(%s).src = %s", sel, u)))
-}
-
-// waitShownInFrame waits until sel is visible in the iframe frameSel, showing src. A dialog
-// drawn while the agent's action was still queued says "sending" and does not refresh itself,
-// so the frame is reopened, as the agent would reopen the dialog, until sel shows.
-func waitShownInFrame(tb testing.TB, ctx context.Context, frameSel, src, sel string) error {
-	tb.Helper()
-	for {
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := waitInFrame(wctx, frameSel, sel)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		tb.Logf("%s not shown in %s yet: reopening the frame", sel, frameSel)
-		if err := reopenFrame(ctx, frameSel, src); err != nil {
-			return err
 		}
 	}
 }

@@ -124,14 +124,15 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		e.finished(in, ana.ID, "forwarded")
 
 		// The action answered 303 back to the dialog's signed URL: the frame shows it again,
-		// no longer as "new".
+		// no longer as "new". Drawn while the lead was still on its way, the dialog reloads
+		// itself until it shows the outcome, with the button that stops the sequence.
 		if err := waitInFrame(ctx, "iframe#button", "header .badge.info, header .badge.success"); err != nil {
 			t.Fatal(err)
 		}
 		if u, err := frameDocumentURL(ctx, "iframe#button"); err != nil || u != button {
 			t.Fatalf("after forwarding the frame shows %q (%v), want the dialog %q", u, err, button)
 		}
-		if err := waitShownInFrame(t, ctx, "iframe#button", button, "form.card-actions button.btn-danger"); err != nil {
+		if err := waitSettledInFrame(ctx, "iframe#button", "form.card-actions button.btn-danger"); err != nil {
 			t.Fatal(err)
 		}
 		if badge, err := textInFrame(ctx, "iframe#button", "header .badge"); err != nil || badge != extensions.T(extensions.English, "status.forwarded") {
@@ -152,7 +153,7 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		}
 		eventually(t, "the stop at 7Targets", func() bool { return len(e.leadRequests("PUT", "/leads/stop/followup")) == 1 })
 		e.finished(in, ana.ID, "stopped")
-		if err := waitShownInFrame(t, ctx, "iframe#button", button, "header .badge.neutral"); err != nil {
+		if err := waitSettledInFrame(ctx, "iframe#button", "header .badge.neutral"); err != nil {
 			t.Fatal(err)
 		}
 		if badge, err := textInFrame(ctx, "iframe#button", "header .badge"); err != nil || badge != extensions.T(extensions.English, "status.stopped") {

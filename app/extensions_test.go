@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/store"
 )
 
 // signedURL signs pathAndQuery as Sales does: over the full public URL, or the path alone.
@@ -276,5 +280,66 @@ func TestReportRetry(t *testing.T) {
 	e.finished(in, "retry0000000000000000001", "forwarded")
 	if r := postForm(t, e.url+extensions.ActionPath, retry); r.status != 401 {
 		t.Fatalf("replayed retry: %d, want 401", r.status)
+	}
+}
+
+// countingPages is the real report store, counting the reads of the instance's lead records.
+type countingPages struct {
+	*store.Pages
+	leadReads atomic.Int32
+}
+
+func (c *countingPages) ForwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+	c.leadReads.Add(1)
+	return c.Pages.ForwardedLeads(ctx, instanceID)
+}
+
+// TestReportReadsLeadsOnlyForForwardedInRange checks that the report's lead states count the
+// prospects forwarded in its range only, and that a range in which nothing was forwarded does
+// not read the lead records at all (they are all of the instance's, whatever the range).
+func TestReportReadsLeadsOnlyForForwardedInRange(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-pages-000004", "")
+	e.notify(in, "created", time.Time{}, prospect("range0000000000000000001", "new"))
+	e.finished(in, "range0000000000000000001", "forwarded")
+	ctx := context.Background()
+	inst, err := e.instances.Instance(ctx, in.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := &countingPages{Pages: store.NewPages(e.db)}
+	svc := extensions.NewService(extensions.Deps{Store: pages, Instances: e.instances, Outbox: e.outbox,
+		Tokens: extensions.NewTokens([]byte(signingKey), 0), Logger: slog.New(slog.DiscardHandler)})
+
+	monthAgo := time.Now().UTC().AddDate(0, -1, 0).Format(time.DateOnly)
+	for _, tc := range []struct {
+		name, rangeName, start, end string
+		forwarded                   int
+		leadReads                   int32
+	}{
+		{"nothing forwarded in range", "custom", monthAgo, monthAgo, 0, 0},
+		{"one forwarded today", "today", "", "", 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := pages.leadReads.Load()
+			p := svc.Report(ctx, inst, "u1", tc.rangeName, tc.start, tc.end, extensions.English)
+			if p.ErrorMessage != "" {
+				t.Fatalf("report error: %s", p.ErrorMessage)
+			}
+			if p.Totals.Forwarded != tc.forwarded {
+				t.Errorf("forwarded = %d, want %d", p.Totals.Forwarded, tc.forwarded)
+			}
+			funnelTop := 0
+			if len(p.Funnel) > 0 {
+				funnelTop = p.Funnel[0].Count
+			}
+			if states := len(p.States); funnelTop != tc.forwarded || (states > 0) != (tc.forwarded > 0) {
+				t.Errorf("funnel starts at %d with %d states, want %d forwarded", funnelTop, states, tc.forwarded)
+			}
+			if got := pages.leadReads.Load() - before; got != tc.leadReads {
+				t.Errorf("the lead records were read %d times, want %d", got, tc.leadReads)
+			}
+		})
 	}
 }

@@ -224,15 +224,13 @@ const maxFailures = 20
 func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, rangeName, start, end string, lang Lang) ReportPage {
 	name, from, to := ReportRange(rangeName, start, end, s.now())
 	p := ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
-	ds, err := s.Store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
-	var leads []forwarding.Lead
-	if err == nil {
-		leads, err = s.Store.ForwardedLeads(ctx, inst.ID)
-	}
-	if err != nil {
+	failed := func(err error) ReportPage {
 		s.Logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
-		p.ErrorMessage = T(lang, "report.error.load")
-		return p
+		return ReportPage{Lang: lang, RangeName: name, Start: from, End: to, ErrorMessage: T(lang, "report.error.load")}
+	}
+	ds, err := s.Store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	if err != nil {
+		return failed(err)
 	}
 
 	byDay := map[string]*Counts{}
@@ -281,7 +279,15 @@ func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, r
 		}
 		return a.Assistant < b.Assistant
 	})
-	p.States, p.Funnel = leadStates(leads, forwardedInRange)
+	// The lead states count only prospects forwarded in range: with none, the instance's lead
+	// records (all of them, in any range) need not be read.
+	if len(forwardedInRange) > 0 {
+		leads, err := s.Store.ForwardedLeads(ctx, inst.ID)
+		if err != nil {
+			return failed(err)
+		}
+		p.States, p.Funnel = leadStates(leads, forwardedInRange)
+	}
 
 	sort.Slice(failures, func(i, j int) bool { return failures[i].FinishedAt.After(failures[j].FinishedAt) })
 	for _, d := range failures[:min(len(failures), maxFailures)] {
