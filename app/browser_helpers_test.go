@@ -222,11 +222,11 @@ func waitSettledInFrame(ctx context.Context, frameSel, sel string) error {
 	}
 }
 
-// clickInFrame clicks the first element matching sel in the iframe frameSel. A frame reopened
-// just before may still be swapping documents, and a query against the one it replaces waits
-// forever; so each try is bounded and made against the frame's current document. A try that
-// timed out was still waiting for the element, so it clicked nothing and trying again cannot
-// click twice.
+// clickInFrame clicks the first element matching sel in the iframe frameSel. A frame that has
+// just navigated (a form's answer, a reload) may still be swapping documents, and a query
+// against the one it replaces waits forever; so each try is bounded and made against the
+// frame's current document. A try that timed out was still waiting for the element, so it
+// clicked nothing and trying again cannot click twice.
 func clickInFrame(ctx context.Context, frameSel, sel string) error {
 	_, err := inFrame(ctx, frameSel, func(in chromedp.QueryOption) chromedp.Action[chromedp.Void] {
 		return chromedp.Click(chromedp.CSS(sel), in)
