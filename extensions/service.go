@@ -223,11 +223,13 @@ const maxFailures = 20
 // state, not an error.
 func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, rangeName, start, end string, lang Lang) ReportPage {
 	name, from, to := ReportRange(rangeName, start, end, s.now())
-	p := ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
+	head := ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
 	failed := func(err error) ReportPage {
 		s.Logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
-		return ReportPage{Lang: lang, RangeName: name, Start: from, End: to, ErrorMessage: T(lang, "report.error.load")}
+		head.ErrorMessage = T(lang, "report.error.load")
+		return head
 	}
+	p := head
 	ds, err := s.Store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
 		return failed(err)

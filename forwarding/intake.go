@@ -111,9 +111,12 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 	held := 0
 	if in.worker != nil {
 		held = in.worker.hold(len(ds))
+	}
+	if held > 0 {
 		owner := in.worker.owner + ":" + secret.RandomHex(4) // this hand-over's own
+		leaseUntil := now.Add(in.worker.cfg.Lease + acceptTimeout)
 		for i := range held {
-			ds[i].Owner, ds[i].LeaseUntil = owner, now.Add(in.worker.cfg.Lease+acceptTimeout)
+			ds[i].Owner, ds[i].LeaseUntil = owner, leaseUntil
 		}
 	}
 	inserted, err := in.enqueue.EnqueueEach(ctx, ds)

@@ -205,7 +205,7 @@ func (o *Outbox) Enqueue(ctx context.Context, ds []forwarding.Delivery) (int, er
 	return n, err
 }
 
-// EnqueueEach implements forwarding.BatchStore: one unordered InsertMany, and for each
+// EnqueueEach implements forwarding.Store and forwarding.Enqueuer: one unordered InsertMany, and for each
 // delivery whether it was new (false: a duplicate already queued).
 func (o *Outbox) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]bool, error) {
 	inserted := make([]bool, len(ds))
