@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -256,7 +258,7 @@ func (e *testEnv) settings(apiKey string) map[string]any {
 }
 
 // instance returns the stored instance for apiKey, failing if it is not live.
-func (e *testEnv) instance(apiKey string) lifecycle.Instance {
+func (e *testEnv) instance(apiKey string) zen7.Instance {
 	e.t.Helper()
 	in, err := e.instances.InstanceByAPIKey(context.Background(), apiKey)
 	if err != nil {

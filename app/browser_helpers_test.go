@@ -3,6 +3,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,7 +27,6 @@ import (
 
 	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/extensions"
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
 )
@@ -300,9 +301,9 @@ func seedHistory(tb testing.TB, e *testEnv, in forwardingInstance) {
 			n++
 			name := names[n%len(names)]
 			at := day.Add(time.Duration(j*47) * time.Minute)
-			d := forwarding.Delivery{
-				ID: fmt.Sprintf("%s:history:%03d", in.id, n), InstanceID: in.id, Kind: forwarding.KindNotification,
-				Prospect:   forwarding.Prospect{ID: fmt.Sprintf("history%017d", n), FirstName: name[0], LastName: name[1], Status: "unclaimed"},
+			d := zen7.Delivery{
+				ID: fmt.Sprintf("%s:history:%03d", in.id, n), InstanceID: in.id, Kind: zen7.KindNotification,
+				Prospect:   zen7.Prospect{ID: fmt.Sprintf("history%017d", n), FirstName: name[0], LastName: name[1], Status: "unclaimed"},
 				SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, Attempts: 1, FinishedAt: at.Add(2 * time.Second),
 			}
 			if j < c.forwarded {
@@ -312,17 +313,17 @@ func seedHistory(tb testing.TB, e *testEnv, in forwardingInstance) {
 				}
 				email := fmt.Sprintf("%s.%d@example.com", strings.ToLower(name[1]), n)
 				d.Prospect.Emails = []string{email}
-				d.State, d.Outcome, d.LeadID, d.AssistantEmail = forwarding.StateDone, forwarding.OutcomeCreated, int64(9000+n), assistant
-				lead := forwarding.Lead{
-					InstanceID: in.id, ProspectID: d.Prospect.ID, State: forwarding.LeadForwarded, LeadID: d.LeadID, Email: email,
+				d.State, d.Outcome, d.LeadID, d.AssistantEmail = zen7.StateDone, zen7.OutcomeCreated, int64(9000+n), assistant
+				lead := zen7.Lead{
+					InstanceID: in.id, ProspectID: d.Prospect.ID, State: zen7.LeadForwarded, LeadID: d.LeadID, Email: email,
 					AssistantEmail: assistant, SnapshotAt: at, ProspectStatus: "unclaimed", SevenTargetsState: states[n%len(states)],
-					SubState: "Followup", LastAction: forwarding.OutcomeCreated, UpdatedAt: at,
+					SubState: "Followup", LastAction: zen7.OutcomeCreated, UpdatedAt: at,
 				}
 				if err := e.outbox.SaveLead(ctx, lead); err != nil {
 					tb.Fatal(err)
 				}
 			} else {
-				d.State, d.Outcome, d.Reason = forwarding.StateSkipped, forwarding.OutcomeNone, "the prospect has no email address"
+				d.State, d.Outcome, d.Reason = zen7.StateSkipped, zen7.OutcomeNone, "the prospect has no email address"
 			}
 			if err := e.outbox.Finish(ctx, d); err != nil {
 				tb.Fatal(err)

@@ -3,6 +3,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,7 +18,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 )
 
@@ -237,7 +238,7 @@ func fillReport(t *testing.T, e *testEnv, in forwardingInstance, forwarded sales
 	id := deliveryOf(t, e, in, refused.ID)
 	eventually(t, "the refused lead", func() bool {
 		d, _ := e.outbox.Delivery(context.Background(), id)
-		return d.State == forwarding.StateFailed
+		return d.State == zen7.StateFailed
 	})
 
 	today := []sales.Prospect{

@@ -1,6 +1,8 @@
 package app
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"errors"
 	"log/slog"
 	"net/http"
@@ -8,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 // Errors raised by the HTTP layer itself.
@@ -50,16 +51,15 @@ var errorRows = []struct {
 	{errMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"},
 	{errMalformed, http.StatusBadRequest, "malformed_json", "the body is not the JSON object this route expects"},
 	{errRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the time in Retry-After"},
-	{lifecycle.ErrMalformed, http.StatusBadRequest, "malformed_json", "the body is not the JSON object this route expects"},
-	{lifecycle.ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "missing or wrong credentials or api-key"},
-	{lifecycle.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request has invalid fields"},
-	{lifecycle.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with the instance's current state"},
-	{lifecycle.ErrUpstream, http.StatusBadGateway, "upstream_unavailable", "7Targets could not be reached; nothing was saved, try again"},
-	{forwarding.ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "unknown instance or wrong webhook token"},
+	// A feature's own refinement of a sentinel comes before the sentinel's row.
 	{forwarding.ErrMalformed, http.StatusBadRequest, "malformed_notification", "the body is not a Zenvia Sales notification"},
-	{forwarding.ErrNotFound, http.StatusNotFound, "not_found", "no such delivery"},
-	{forwarding.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request cannot apply"},
-	{forwarding.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable; nothing was stored, try again"},
+	{zen7.ErrMalformed, http.StatusBadRequest, "malformed_json", "the body is not the JSON object this route expects"},
+	{zen7.ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "missing or wrong credentials, api-key or webhook token"},
+	{zen7.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "the request has invalid fields or cannot apply"},
+	{zen7.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with the instance's current state"},
+	{zen7.ErrUpstream, http.StatusBadGateway, "upstream_unavailable", "7Targets could not be reached; nothing was saved, try again"},
+	{zen7.ErrNotFound, http.StatusNotFound, "not_found", "no such delivery"},
+	{zen7.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable; nothing was stored, try again"},
 }
 
 // toErrorBody maps err to its status and JSON body.

@@ -1,6 +1,8 @@
 package app
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"errors"
 	"log/slog"
@@ -11,8 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
-	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 // extensionHandlers serves the pages Zenvia Sales embeds (contract section 5).
@@ -78,7 +78,7 @@ func (h extensionHandlers) manifest(c *gin.Context) {
 }
 
 // instance finds the instance serving the page's group, or answers with the error page.
-func (h extensionHandlers) instance(c *gin.Context, groups ...string) (lifecycle.Instance, bool) {
+func (h extensionHandlers) instance(c *gin.Context, groups ...string) (zen7.Instance, bool) {
 	for _, g := range groups {
 		if g == "" {
 			continue
@@ -89,11 +89,11 @@ func (h extensionHandlers) instance(c *gin.Context, groups ...string) (lifecycle
 		}
 		if !errors.Is(err, extensions.ErrUnknownGroup) {
 			h.internalError(c, err)
-			return lifecycle.Instance{}, false
+			return zen7.Instance{}, false
 		}
 	}
 	h.errorPage(c, http.StatusUnauthorized, "error.group")
-	return lifecycle.Instance{}, false
+	return zen7.Instance{}, false
 }
 
 func (h extensionHandlers) report(c *gin.Context) {
@@ -166,10 +166,10 @@ func (h extensionHandlers) action(c *gin.Context) {
 	case errors.Is(err, extensions.ErrTokenExpired), errors.Is(err, extensions.ErrTokenReplayed), errors.Is(err, extensions.ErrTokenInvalid):
 		h.errorPage(c, http.StatusUnauthorized, "error.expired")
 		return
-	case errors.Is(err, forwarding.ErrNotFound):
+	case errors.Is(err, zen7.ErrNotFound):
 		h.errorPage(c, http.StatusNotFound, "error.notfound")
 		return
-	case errors.Is(err, forwarding.ErrInvalid):
+	case errors.Is(err, zen7.ErrInvalid):
 		h.errorPage(c, http.StatusUnprocessableEntity, "error.generic")
 		return
 	case err != nil:

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"encoding/json"
 	"html"
@@ -15,7 +17,6 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/store"
 )
@@ -289,7 +290,7 @@ type countingPages struct {
 	leadReads atomic.Int32
 }
 
-func (c *countingPages) ForwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+func (c *countingPages) ForwardedLeads(ctx context.Context, instanceID string) ([]zen7.Lead, error) {
 	c.leadReads.Add(1)
 	return c.Pages.ForwardedLeads(ctx, instanceID)
 }

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/store"
@@ -216,7 +217,7 @@ func testDatabaseOutage(t *testing.T, key string, cached bool) {
 	for _, pid := range all {
 		waitFor(t, "the lead of "+pid, 2*time.Minute, func() bool {
 			l, err := e.outbox.Lead(context.Background(), in.id, pid)
-			return err == nil && l.State == forwarding.LeadForwarded
+			return err == nil && l.State == zen7.LeadForwarded
 		})
 	}
 	time.Sleep(500 * time.Millisecond) // several poll intervals for a wrong second creation to show
@@ -328,10 +329,10 @@ func TestSlowSevenTargetsAccount(t *testing.T) {
 			// slow account's 10 minutes, which a worker without timeouts would wait out.
 			waitFor(t, "the other instance's lead while the slow account hangs", time.Minute, func() bool {
 				l, err := e.outbox.Lead(context.Background(), fastIn.id, fast)
-				return err == nil && l.State == forwarding.LeadForwarded
+				return err == nil && l.State == zen7.LeadForwarded
 			})
 			for _, pid := range slow {
-				if l, err := e.outbox.Lead(context.Background(), slowIn.id, pid); err == nil && l.State == forwarding.LeadForwarded {
+				if l, err := e.outbox.Lead(context.Background(), slowIn.id, pid); err == nil && l.State == zen7.LeadForwarded {
 					t.Fatalf("slow prospect %s forwarded while its account hangs", pid)
 				}
 			}
@@ -341,7 +342,7 @@ func TestSlowSevenTargetsAccount(t *testing.T) {
 				id := deliveryOf(t, e, slowIn, pid)
 				waitFor(t, "a timed-out attempt of "+pid, time.Minute, func() bool {
 					d, err := e.outbox.Delivery(context.Background(), id)
-					return err == nil && d.State == forwarding.StatePending && d.Attempts >= 1 && d.LastError != ""
+					return err == nil && d.State == zen7.StatePending && d.Attempts >= 1 && d.LastError != ""
 				})
 				d, _ := e.outbox.Delivery(context.Background(), id)
 				if !strings.Contains(d.LastError, "deadline") && !strings.Contains(d.LastError, "timeout") {
@@ -353,7 +354,7 @@ func TestSlowSevenTargetsAccount(t *testing.T) {
 			for _, pid := range slow {
 				waitFor(t, "the slow lead "+pid+" once 7Targets is fast again", 2*time.Minute, func() bool {
 					l, err := e.outbox.Lead(context.Background(), slowIn.id, pid)
-					return err == nil && l.State == forwarding.LeadForwarded
+					return err == nil && l.State == zen7.LeadForwarded
 				})
 			}
 			time.Sleep(300 * time.Millisecond) // several poll intervals for a wrong second creation to show
@@ -368,7 +369,7 @@ func TestSlowSevenTargetsAccount(t *testing.T) {
 			}
 			for _, pid := range slow {
 				d, err := e.outbox.Delivery(context.Background(), deliveryOf(t, e, slowIn, pid))
-				if err != nil || d.State != forwarding.StateDone || d.Outcome != forwarding.OutcomeCreated || d.Attempts < 2 {
+				if err != nil || d.State != zen7.StateDone || d.Outcome != zen7.OutcomeCreated || d.Attempts < 2 {
 					t.Errorf("slow delivery %s = %+v, %v; want created after at least one timed-out attempt", pid, d, err)
 				}
 			}

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,18 +94,18 @@ func (e *testEnv) leadRequests(method, path string) []seventargetsfake.Request {
 }
 
 // delivery waits for the prospect's notification delivery to finish and returns it.
-func (e *testEnv) finished(in forwardingInstance, prospectID string, state forwarding.DeliveryState) forwarding.Lead {
+func (e *testEnv) finished(in forwardingInstance, prospectID string, state zen7.DeliveryState) zen7.Lead {
 	e.t.Helper()
-	var lead forwarding.Lead
+	var lead zen7.Lead
 	eventually(e.t, "the lead record of "+prospectID+" and its deliveries finished", func() bool {
 		l, err := e.outbox.Lead(context.Background(), in.id, prospectID)
 		lead = l
-		if err != nil || l.State != forwarding.LeadState(state) {
+		if err != nil || l.State != zen7.LeadState(state) {
 			return false
 		}
 		// The record is saved before the delivery's outcome: wait for that too.
 		ds, err := e.outbox.ProspectDeliveries(context.Background(), in.id, prospectID, 100)
-		return err == nil && !slices.ContainsFunc(ds, func(d forwarding.Delivery) bool { return d.State == forwarding.StatePending })
+		return err == nil && !slices.ContainsFunc(ds, func(d zen7.Delivery) bool { return d.State == zen7.StatePending })
 	})
 	return lead
 }
@@ -146,7 +148,7 @@ func TestWebhookCreatesOneLead(t *testing.T) {
 		t.Errorf("lead record = %+v", lead)
 	}
 	d, err := e.outbox.Delivery(context.Background(), deliveryOf(t, e, in, "507f191e810c19729de860ea"))
-	if err != nil || d.State != forwarding.StateDone || d.Outcome != forwarding.OutcomeCreated || d.Attempts != 1 {
+	if err != nil || d.State != zen7.StateDone || d.Outcome != zen7.OutcomeCreated || d.Attempts != 1 {
 		t.Errorf("delivery = %+v, %v", d, err)
 	}
 }
@@ -273,7 +275,7 @@ func TestClaimedBeforeForwardedIsNeverCreated(t *testing.T) {
 	e.notify(in, "created", t0, prospect("order00000000000000000001", "unclaimed"))
 	eventually(t, "both deliveries", func() bool {
 		ds, _ := e.outbox.ProspectDeliveries(context.Background(), in.id, "order00000000000000000001", 10)
-		return len(ds) == 2 && ds[0].State != forwarding.StatePending && ds[1].State != forwarding.StatePending
+		return len(ds) == 2 && ds[0].State != zen7.StatePending && ds[1].State != zen7.StatePending
 	})
 	if n := len(e.leadRequests("POST", "/leads")); n != 0 {
 		t.Fatalf("%d leads created for a prospect an agent had already taken", n)
@@ -292,7 +294,7 @@ func TestProspectWithoutEmailIsSkipped(t *testing.T) {
 		t.Fatalf("reason = %q", lead.Reason)
 	}
 	d, _ := e.outbox.Delivery(context.Background(), deliveryOf(t, e, in, p.ID))
-	if d.State != forwarding.StateSkipped || d.Reason != lead.Reason {
+	if d.State != zen7.StateSkipped || d.Reason != lead.Reason {
 		t.Fatalf("delivery = %+v", d)
 	}
 	if n := len(e.leadRequests("POST", "/leads")); n != 0 {
@@ -306,18 +308,18 @@ func TestSevenTargetsFaults(t *testing.T) {
 		name      string
 		fault     func(st *seventargetsfake.Server)
 		heal      func(st *seventargetsfake.Server)
-		wantState forwarding.DeliveryState
+		wantState zen7.DeliveryState
 		minCalls  int
 	}{
-		{name: "503 several times", fault: func(st *seventargetsfake.Server) { st.FailNext(3, 503) }, wantState: forwarding.StateDone, minCalls: 4},
-		{name: "429", fault: func(st *seventargetsfake.Server) { st.FailNext(1, 429) }, wantState: forwarding.StateDone, minCalls: 2},
+		{name: "503 several times", fault: func(st *seventargetsfake.Server) { st.FailNext(3, 503) }, wantState: zen7.StateDone, minCalls: 4},
+		{name: "429", fault: func(st *seventargetsfake.Server) { st.FailNext(1, 429) }, wantState: zen7.StateDone, minCalls: 2},
 		{
 			name:      "timeouts",
 			fault:     func(st *seventargetsfake.Server) { st.SetLatency(10 * time.Second) },
 			heal:      func(st *seventargetsfake.Server) { st.SetLatency(0) },
-			wantState: forwarding.StateDone, minCalls: 1,
+			wantState: zen7.StateDone, minCalls: 1,
 		},
-		{name: "400 is permanent", fault: func(st *seventargetsfake.Server) { st.FailNext(1, 400) }, wantState: forwarding.StateFailed, minCalls: 1},
+		{name: "400 is permanent", fault: func(st *seventargetsfake.Server) { st.FailNext(1, 400) }, wantState: zen7.StateFailed, minCalls: 1},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,10 +339,10 @@ func TestSevenTargetsFaults(t *testing.T) {
 				})
 				tt.heal(e.st)
 			}
-			var d forwarding.Delivery
+			var d zen7.Delivery
 			eventually(t, "the delivery to finish", func() bool {
 				d, _ = e.outbox.Delivery(context.Background(), id)
-				return d.State != forwarding.StatePending && d.State != ""
+				return d.State != zen7.StatePending && d.State != ""
 			})
 			if d.State != tt.wantState {
 				t.Fatalf("delivery state = %s (%s), want %s", d.State, d.Reason, tt.wantState)
@@ -348,7 +350,7 @@ func TestSevenTargetsFaults(t *testing.T) {
 			if calls := len(e.leadRequests("POST", "/leads")); calls < tt.minCalls {
 				t.Errorf("%d POST /leads, want at least %d", calls, tt.minCalls)
 			}
-			if tt.wantState == forwarding.StateFailed {
+			if tt.wantState == zen7.StateFailed {
 				if d.Reason == "" || d.Attempts != 1 {
 					t.Errorf("failed delivery = %+v, want its reason kept after one attempt", d)
 				}

@@ -1,6 +1,8 @@
 package app
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -48,7 +50,7 @@ func (h lifecycleHandlers) install(c *gin.Context) {
 	}
 	if err != nil {
 		if !hasBasic {
-			err = lifecycle.ErrUnauthorized
+			err = zen7.ErrUnauthorized
 		}
 		fail(c, err)
 		return
@@ -77,7 +79,7 @@ func (h lifecycleHandlers) install(c *gin.Context) {
 func (h lifecycleHandlers) authenticateApp(c *gin.Context) {
 	id, secret, ok := c.Request.BasicAuth()
 	if !ok {
-		fail(c, lifecycle.ErrUnauthorized)
+		fail(c, zen7.ErrUnauthorized)
 		return
 	}
 	if err := h.svc.CheckApp(id, secret); err != nil {
@@ -133,7 +135,7 @@ func (h lifecycleHandlers) setEnabled(c *gin.Context) {
 		return
 	}
 	if body.Enabled == nil {
-		fail(c, &lifecycle.ValidationError{Fields: map[string]string{"enabled": "is required (true or false)"}})
+		fail(c, &zen7.ValidationError{Fields: map[string]string{"enabled": "is required (true or false)"}})
 		return
 	}
 	enabled, err := h.svc.SetEnabled(c.Request.Context(), c.Query(apiKeyParam), *body.Enabled)
@@ -197,7 +199,7 @@ func decodeObject(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return &lifecycle.ValidationError{Fields: map[string]string{typeErr.Field: "must be a JSON " + jsonKind(typeErr.Type.Kind().String())}}
+			return &zen7.ValidationError{Fields: map[string]string{typeErr.Field: "must be a JSON " + jsonKind(typeErr.Type.Kind().String())}}
 		}
 		return fmt.Errorf("%w: %w", errMalformed, err)
 	}

@@ -1,11 +1,11 @@
 package app
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"encoding/json"
 	"errors"
 	"testing"
-
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 // FuzzDecodeHookBodies feeds the lifecycle hooks' JSON bodies (install, enable/disable, API key
@@ -42,7 +42,7 @@ func FuzzDecodeHookBodies(f *testing.F) {
 				}
 				continue
 			}
-			var verr *lifecycle.ValidationError
+			var verr *zen7.ValidationError
 			switch {
 			case errors.As(err, &verr):
 				if len(verr.Fields) != 1 {

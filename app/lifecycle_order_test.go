@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"net/http"
@@ -63,13 +65,13 @@ func TestHooksBeforeInstall(t *testing.T) {
 
 	e.install(key) // 201: nothing was created before
 	in := e.instance(key)
-	if in.State != lifecycle.StateEnabled || in.Settings != lifecycle.DefaultSettings() || in.Subscription.ID != "" {
+	if in.State != zen7.StateEnabled || in.Settings != zen7.DefaultSettings() || in.Subscription.ID != "" {
 		t.Fatalf("installed after early hooks: state %s, settings %+v, subscription %q; want a fresh instance", in.State, in.Settings, in.Subscription.ID)
 	}
 	if _, ok := e.sales.ActiveSubscription(integ.GroupID); ok {
 		t.Error("an early settings update subscribed the group")
 	}
-	if _, err := e.instances.InstanceByAPIKey(ctx, early); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := e.instances.InstanceByAPIKey(ctx, early); !errors.Is(err, zen7.ErrNotFound) {
 		t.Errorf("the key an early refresh named: %v, want it unbound", err)
 	}
 	trail, err := e.instances.AuditTrail(ctx, in.ID)
@@ -103,15 +105,15 @@ func TestEnableBeforeSettingsComplete(t *testing.T) {
 	steps := []struct {
 		name      string
 		req       request
-		wantState lifecycle.State
+		wantState zen7.State
 		wantSub   bool
 	}{
-		{name: "enable with no settings", req: request{method: "PUT", path: "/lifecycle/enabled", body: `{"enabled":true}`}, wantState: lifecycle.StateEnabled},
-		{name: "credentials only", req: request{method: "PUT", path: "/lifecycle/settings", body: `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret + `"}`}, wantState: lifecycle.StateEnabled},
-		{name: "settings completed", req: request{method: "PUT", path: "/lifecycle/settings", body: `{"userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `"}`}, wantState: lifecycle.StateEnabled, wantSub: true},
-		{name: "disable", req: request{method: "PUT", path: "/lifecycle/enabled", body: `{"enabled":false}`}, wantState: lifecycle.StateDisabled},
-		{name: "settings changed while disabled", req: request{method: "PUT", path: "/lifecycle/settings", body: `{"scheduleName":"Warm"}`}, wantState: lifecycle.StateDisabled},
-		{name: "enable again", req: request{method: "PUT", path: "/lifecycle/enabled", body: `{"enabled":true}`}, wantState: lifecycle.StateEnabled, wantSub: true},
+		{name: "enable with no settings", req: request{method: "PUT", path: "/lifecycle/enabled", body: `{"enabled":true}`}, wantState: zen7.StateEnabled},
+		{name: "credentials only", req: request{method: "PUT", path: "/lifecycle/settings", body: `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret + `"}`}, wantState: zen7.StateEnabled},
+		{name: "settings completed", req: request{method: "PUT", path: "/lifecycle/settings", body: `{"userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `"}`}, wantState: zen7.StateEnabled, wantSub: true},
+		{name: "disable", req: request{method: "PUT", path: "/lifecycle/enabled", body: `{"enabled":false}`}, wantState: zen7.StateDisabled},
+		{name: "settings changed while disabled", req: request{method: "PUT", path: "/lifecycle/settings", body: `{"scheduleName":"Warm"}`}, wantState: zen7.StateDisabled},
+		{name: "enable again", req: request{method: "PUT", path: "/lifecycle/enabled", body: `{"enabled":true}`}, wantState: zen7.StateEnabled, wantSub: true},
 	}
 	for _, s := range steps {
 		s.req.apiKey = key
@@ -151,7 +153,7 @@ func TestLateHooksAfterUninstall(t *testing.T) {
 		mustStatus(t, r.method+" "+r.path+" after uninstall", e.do(r), http.StatusUnauthorized)
 	}
 	after, err := e.instances.Instance(ctx, in.id)
-	if err != nil || after.Version != gone.Version || after.State != lifecycle.StateUninstalled ||
+	if err != nil || after.Version != gone.Version || after.State != zen7.StateUninstalled ||
 		after.APIKey != "" || after.Settings.ClientSecret != "" || after.Subscription.ID != "" {
 		t.Fatalf("late hooks changed the uninstalled instance: version %d -> %d, state %s, key wiped %v, secret wiped %v, subscription %q (%v)",
 			gone.Version, after.Version, after.State, after.APIKey == "", after.Settings.ClientSecret == "", after.Subscription.ID, err)
@@ -159,7 +161,7 @@ func TestLateHooksAfterUninstall(t *testing.T) {
 	if _, ok := e.sales.ActiveSubscription(in.groupID); ok {
 		t.Error("a late hook subscribed the uninstalled instance again")
 	}
-	if _, err := e.instances.InstanceByAPIKey(ctx, "key-late-hooks-02"); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := e.instances.InstanceByAPIKey(ctx, "key-late-hooks-02"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Errorf("the key a late refresh named: %v, want it unbound", err)
 	}
 	if s := postWebhook(t, sub.CallbackURL); s != http.StatusUnauthorized {
@@ -277,14 +279,14 @@ func TestOldKeyUninstallRacingARefresh(t *testing.T) {
 	_, k2Err := e.instances.InstanceByAPIKey(ctx, k2)
 	_, subscribed := e.sales.ActiveSubscription(in.groupID)
 	if refreshed.status == http.StatusOK {
-		if un.status != http.StatusUnauthorized || final.State != lifecycle.StateEnabled || final.APIKey != k2 || k2Err != nil || k1Err == nil || !subscribed {
+		if un.status != http.StatusUnauthorized || final.State != zen7.StateEnabled || final.APIKey != k2 || k2Err != nil || k1Err == nil || !subscribed {
 			t.Fatalf("refresh won: uninstall %d, state %s, new key bound %v, old key bound %v, subscribed %v",
 				un.status, final.State, k2Err == nil, k1Err == nil, subscribed)
 		}
 		return
 	}
 	t.Logf("the uninstall reached the store first (refresh answered %d)", refreshed.status)
-	if refreshed.status != http.StatusUnauthorized || final.State != lifecycle.StateUninstalled || final.APIKey != "" || k1Err == nil || k2Err == nil || subscribed {
+	if refreshed.status != http.StatusUnauthorized || final.State != zen7.StateUninstalled || final.APIKey != "" || k1Err == nil || k2Err == nil || subscribed {
 		t.Fatalf("uninstall won: refresh %d, state %s, old key bound %v, new key bound %v, subscribed %v",
 			refreshed.status, final.State, k1Err == nil, k2Err == nil, subscribed)
 	}

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -66,10 +68,10 @@ func TestInstall(t *testing.T) {
 		})
 	}
 
-	if in := e.instance("key-new-body-0001"); in.State != lifecycle.StateDisabled {
+	if in := e.instance("key-new-body-0001"); in.State != zen7.StateDisabled {
 		t.Errorf("installed with enabled=false: state %s", in.State)
 	}
-	if in := e.instance("key-new-basic-0001"); in.State != lifecycle.StateEnabled {
+	if in := e.instance("key-new-basic-0001"); in.State != zen7.StateEnabled {
 		t.Errorf("installed with enabled=true: state %s", in.State)
 	}
 	for _, key := range []string{"key-x-0000000001", "key-x-0000000002", "key-x-0000000003", "key-x-0000000004", "key-x-0000000005"} {
@@ -253,7 +255,7 @@ func TestUpdateSettings(t *testing.T) {
 		{name: "rejected credentials", body: `{"clientId":"` + stClientID + `","clientSecret":"wrong-secret"}`, want: 422, wantField: "clientSecret", wantTokens: 1},
 		{name: "7Targets unreachable", body: valid, stDown: true, want: 502, wantTokens: 1},
 		{name: "valid credentials", body: valid, want: 200, wantTokens: 1, check: func(t *testing.T, got map[string]any) {
-			if got["clientId"] != stClientID || got["clientSecret"] != lifecycle.SecretMask || got["assistantEmail"] != "ashley@example.com" {
+			if got["clientId"] != stClientID || got["clientSecret"] != zen7.SecretMask || got["assistantEmail"] != "ashley@example.com" {
 				t.Errorf("settings = %v", got)
 			}
 		}},
@@ -262,8 +264,8 @@ func TestUpdateSettings(t *testing.T) {
 				t.Errorf("settings = %v: want merged", got)
 			}
 		}},
-		{name: "masked secret sent back keeps it", body: `{"clientId":"` + stClientID + `","clientSecret":"` + lifecycle.SecretMask + `","source":"Zenvia"}`, want: 200, check: func(t *testing.T, got map[string]any) {
-			if got["clientSecret"] != lifecycle.SecretMask || got["source"] != "Zenvia" {
+		{name: "masked secret sent back keeps it", body: `{"clientId":"` + stClientID + `","clientSecret":"` + zen7.SecretMask + `","source":"Zenvia"}`, want: 200, check: func(t *testing.T, got map[string]any) {
+			if got["clientSecret"] != zen7.SecretMask || got["source"] != "Zenvia" {
 				t.Errorf("settings = %v", got)
 			}
 		}},
@@ -321,21 +323,21 @@ func TestEnabled(t *testing.T) {
 	tests := []struct {
 		name, body string
 		want       int
-		wantState  lifecycle.State
+		wantState  zen7.State
 	}{
-		{name: "disable", body: `{"enabled":false}`, want: 200, wantState: lifecycle.StateDisabled},
-		{name: "disable again", body: `{"enabled":false}`, want: 200, wantState: lifecycle.StateDisabled},
-		{name: "enable", body: `{"enabled":true}`, want: 200, wantState: lifecycle.StateEnabled},
-		{name: "missing field", body: `{}`, want: 422, wantState: lifecycle.StateEnabled},
-		{name: "wrong type", body: `{"enabled":"no"}`, want: 422, wantState: lifecycle.StateEnabled},
-		{name: "no body", body: ``, want: 400, wantState: lifecycle.StateEnabled},
+		{name: "disable", body: `{"enabled":false}`, want: 200, wantState: zen7.StateDisabled},
+		{name: "disable again", body: `{"enabled":false}`, want: 200, wantState: zen7.StateDisabled},
+		{name: "enable", body: `{"enabled":true}`, want: 200, wantState: zen7.StateEnabled},
+		{name: "missing field", body: `{}`, want: 422, wantState: zen7.StateEnabled},
+		{name: "wrong type", body: `{"enabled":"no"}`, want: 422, wantState: zen7.StateEnabled},
+		{name: "no body", body: ``, want: 400, wantState: zen7.StateEnabled},
 	}
 	for _, tt := range tests {
 		res := e.do(request{method: "PUT", path: "/lifecycle/enabled", apiKey: key, body: tt.body})
 		if res.status != tt.want {
 			t.Fatalf("%s: status = %d, want %d (%s)", tt.name, res.status, tt.want, res.body)
 		}
-		if tt.want == 200 && res.json(t)["enabled"] != (tt.wantState == lifecycle.StateEnabled) {
+		if tt.want == 200 && res.json(t)["enabled"] != (tt.wantState == zen7.StateEnabled) {
 			t.Fatalf("%s: body %s", tt.name, res.body)
 		}
 		if got := e.instance(key).State; got != tt.wantState {
@@ -388,7 +390,7 @@ func TestUninstallAndReinstall(t *testing.T) {
 		t.Fatalf("uninstall: %d %s", res.status, res.body)
 	}
 	gone, err := e.instances.Instance(context.Background(), old.ID)
-	if err != nil || gone.State != lifecycle.StateUninstalled || gone.APIKey != "" || gone.Settings.ClientSecret != "" || gone.UninstalledAt.IsZero() {
+	if err != nil || gone.State != zen7.StateUninstalled || gone.APIKey != "" || gone.Settings.ClientSecret != "" || gone.UninstalledAt.IsZero() {
 		t.Fatalf("after uninstall: %+v, %v; want the record kept, marked uninstalled, secrets wiped", gone, err)
 	}
 	if res := e.do(request{method: "DELETE", path: "/lifecycle/uninstall", apiKey: key}); res.status != 401 {
@@ -397,7 +399,7 @@ func TestUninstallAndReinstall(t *testing.T) {
 
 	e.install(key) // 201: a fresh instance
 	fresh := e.instance(key)
-	if fresh.ID == old.ID || fresh.Settings != lifecycle.DefaultSettings() {
+	if fresh.ID == old.ID || fresh.Settings != zen7.DefaultSettings() {
 		t.Fatalf("reinstall reused the old instance or its settings: %+v", fresh)
 	}
 }
@@ -457,7 +459,7 @@ func TestConcurrentDisablesAndUninstall(t *testing.T) {
 		}
 	}
 	final, err := e.instances.Instance(context.Background(), id)
-	if err != nil || final.State != lifecycle.StateUninstalled || final.APIKey != "" {
+	if err != nil || final.State != zen7.StateUninstalled || final.APIKey != "" {
 		t.Fatalf("final = %+v, %v; want uninstalled with its key wiped", final, err)
 	}
 	trail, err := e.instances.AuditTrail(context.Background(), id)

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"io"
 	"log/slog"
@@ -12,7 +14,6 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/app"
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
@@ -69,7 +70,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	id := deliveryOf(t, e, in, "hygiene00000000000000002")
 	eventually(t, "the refused delivery to fail", func() bool {
 		d, err := e.outbox.Delivery(ctx, id)
-		return err == nil && d.State == forwarding.StateFailed
+		return err == nil && d.State == zen7.StateFailed
 	})
 	for _, u := range []string{
 		e.signedURL(reportPath(in.groupID, "en"), true),

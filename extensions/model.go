@@ -5,9 +5,10 @@
 package extensions
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"time"
 
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -126,11 +127,11 @@ type ButtonPage struct {
 	Prospect ButtonProspect
 
 	// Lead is what the App knows of the prospect's 7Targets lead, nil if nothing.
-	Lead *forwarding.Lead
+	Lead *zen7.Lead
 	// Pending is true while a delivery for the prospect waits in the outbox.
 	Pending bool
 	// Last is the prospect's most recent delivery, nil if none.
-	Last *forwarding.Delivery
+	Last *zen7.Delivery
 
 	// Assistants to choose from when forwarding (empty if 7Targets could not be asked:
 	// AssistantsError then says so and the default assistant is used).

@@ -1,6 +1,8 @@
 package extensions
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"crypto/sha256"
 	"embed"
@@ -15,8 +17,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 
 // AssetsPath is the route prefix the pages link their stylesheet and script under.
@@ -276,7 +276,7 @@ func newButtonView(p ButtonPage) buttonView {
 	}
 	lead := p.Lead
 	if last := p.Last; last != nil && !last.Retrying &&
-		(last.State == forwarding.StateFailed || last.State == forwarding.StateDead) {
+		(last.State == zen7.StateFailed || last.State == zen7.StateDead) {
 		v.Failed = true
 		v.LastReason = last.Reason
 		if v.LastReason == "" {
@@ -284,8 +284,8 @@ func newButtonView(p ButtonPage) buttonView {
 		}
 		v.LastAt = last.FinishedAt
 	}
-	forwarded := lead != nil && lead.State == forwarding.LeadForwarded
-	stopped := lead != nil && lead.State == forwarding.LeadStopped
+	forwarded := lead != nil && lead.State == zen7.LeadForwarded
+	stopped := lead != nil && lead.State == zen7.LeadStopped
 	switch {
 	case p.Pending:
 		v.Status, v.StatusClass = "pending", "info"
@@ -295,7 +295,7 @@ func newButtonView(p ButtonPage) buttonView {
 		v.Status, v.StatusClass = "stopped", "neutral"
 	case v.Failed:
 		v.Status, v.StatusClass = "failed", "danger"
-	case lead != nil && lead.State == forwarding.LeadSkipped:
+	case lead != nil && lead.State == zen7.LeadSkipped:
 		v.Status, v.StatusClass = "skipped", "warn"
 	default:
 		v.Status, v.StatusClass = "new", "neutral"
@@ -307,7 +307,7 @@ func newButtonView(p ButtonPage) buttonView {
 		note = "forwarded"
 	case stopped:
 		note = "stopped"
-	case lead != nil && lead.State == forwarding.LeadSkipped:
+	case lead != nil && lead.State == zen7.LeadSkipped:
 		note = "skipped"
 		v.SkipReason = lead.Reason
 	}

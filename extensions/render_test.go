@@ -1,6 +1,8 @@
 package extensions_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"flag"
 	"io"
@@ -17,7 +19,6 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -99,16 +100,16 @@ func uiButton(lang extensions.Lang) extensions.ButtonPage {
 	}
 }
 
-func uiForwardedLead() *forwarding.Lead {
-	return &forwarding.Lead{
-		State: forwarding.LeadForwarded, LeadID: 918273, Email: "mj.fernandez@example.com",
+func uiForwardedLead() *zen7.Lead {
+	return &zen7.Lead{
+		State: zen7.LeadForwarded, LeadID: 918273, Email: "mj.fernandez@example.com",
 		AssistantEmail: "leo@acme.com", ScheduleName: "Inbound 14 days",
 		SevenTargetsState: "Warm", SubState: "Replied", NextScheduleTime: uiDay("2026-04-02").Add(15*time.Hour + 30*time.Minute),
 	}
 }
 
-func uiFailedDelivery() *forwarding.Delivery {
-	return &forwarding.Delivery{ID: "del-9", State: forwarding.StateFailed, Reason: "the prospect has no email address", FinishedAt: uiDay("2026-03-29")}
+func uiFailedDelivery() *zen7.Delivery {
+	return &zen7.Delivery{ID: "del-9", State: zen7.StateFailed, Reason: "the prospect has no email address", FinishedAt: uiDay("2026-03-29")}
 }
 
 // uiDoc is a parsed page with helpers to query it.
@@ -490,7 +491,7 @@ func TestRenderButton(t *testing.T) {
 		{name: "new", edit: func(*extensions.ButtonPage) {},
 			want: want{forms: []string{"forward"}, badge: "status.new", texts: []string{"status.new.text", "forward.title"}, absent: []string{"stop.submit", "pending.title"}}},
 		{name: "skipped", edit: func(p *extensions.ButtonPage) {
-			p.Lead = &forwarding.Lead{State: forwarding.LeadSkipped, Reason: "automatic forwarding is off"}
+			p.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: "automatic forwarding is off"}
 		}, want: want{forms: []string{"forward"}, badge: "status.skipped", texts: []string{"status.skipped.text", "reason.autoForwardOff"}}},
 		{name: "forwarded", edit: func(p *extensions.ButtonPage) {
 			p.Lead = uiForwardedLead()
@@ -502,11 +503,11 @@ func TestRenderButton(t *testing.T) {
 		}, want: want{forms: []string{"stop"}, badge: "status.forwarded", texts: []string{"lead.next.none"}}},
 		{name: "stopped", edit: func(p *extensions.ButtonPage) {
 			p.Lead = uiForwardedLead()
-			p.Lead.State, p.Lead.SevenTargetsState = forwarding.LeadStopped, "Stopped"
+			p.Lead.State, p.Lead.SevenTargetsState = zen7.LeadStopped, "Stopped"
 		}, want: want{badge: "status.stopped", texts: []string{"status.stopped.text", "state.stopped"}, absent: []string{"stop.submit", "forward.title", "lead.next"}}},
 		{name: "pending", edit: func(p *extensions.ButtonPage) {
 			p.Pending = true
-			p.Last = &forwarding.Delivery{ID: "del-1", State: forwarding.StatePending}
+			p.Last = &zen7.Delivery{ID: "del-1", State: zen7.StatePending}
 		}, want: want{badge: "status.pending", texts: []string{"pending.title", "pending.text"}, absent: []string{"forward.title", "status.new.text"}}},
 		{name: "pending while forwarded", edit: func(p *extensions.ButtonPage) {
 			p.Pending = true
@@ -519,7 +520,7 @@ func TestRenderButton(t *testing.T) {
 		{name: "failed, forwarded before", edit: func(p *extensions.ButtonPage) {
 			p.Lead = uiForwardedLead()
 			p.Last = uiFailedDelivery()
-			p.Last.State = forwarding.StateDead
+			p.Last.State = zen7.StateDead
 			p.RetryToken = "retry-token"
 		}, want: want{forms: []string{"stop", "retry"}, badge: "status.forwarded", texts: []string{"failed.title"}}},
 		{name: "failed, being retried", edit: func(p *extensions.ButtonPage) {
@@ -710,8 +711,8 @@ func TestRenderEscaping(t *testing.T) {
 	button.Notice = uiXSS
 	button.ErrorMessage = uiAttrXSS
 	button.FieldErrors = map[string]string{"scheduleName": uiXSS}
-	button.Lead = &forwarding.Lead{State: forwarding.LeadSkipped, Reason: uiXSS}
-	button.Last = &forwarding.Delivery{ID: uiAttrXSS, State: forwarding.StateFailed, Reason: uiAttrXSS}
+	button.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: uiXSS}
+	button.Last = &zen7.Delivery{ID: uiAttrXSS, State: zen7.StateFailed, Reason: uiAttrXSS}
 	button.RetryToken = uiAttrXSS
 
 	forwarded := uiButton(extensions.English)

@@ -1,6 +1,8 @@
 package extensions
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +15,6 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/seventargets"
@@ -29,28 +30,28 @@ var (
 
 // Store is what the pages read and write.
 type Store interface {
-	// GroupInstance returns the instance recorded for a group, or ErrUnknownGroup.
+	// GroupInstance returns the instance recorded for a group, or zen7.ErrNotFound.
 	GroupInstance(ctx context.Context, groupID string) (string, error)
 	// SetGroupInstance records which instance serves a group.
 	SetGroupInstance(ctx context.Context, groupID, instanceID string) error
 	// ReportDeliveries returns the instance's finished deliveries of days from..to (YYYY-MM-DD, UTC).
-	ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error)
+	ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error)
 	// ForwardedLeads returns the instance's prospects that have a 7Targets lead.
-	ForwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error)
+	ForwardedLeads(ctx context.Context, instanceID string) ([]zen7.Lead, error)
 	NonceStore
 }
 
 // Instances gives the pages the instances.
 type Instances interface {
-	Instance(ctx context.Context, id string) (lifecycle.Instance, error)
-	LiveInstances(ctx context.Context) ([]lifecycle.Instance, error)
+	Instance(ctx context.Context, id string) (zen7.Instance, error)
+	LiveInstances(ctx context.Context) ([]zen7.Instance, error)
 }
 
 // Outbox is the part of the forwarding outbox the dialog uses.
 type Outbox interface {
-	Lead(ctx context.Context, instanceID, prospectID string) (forwarding.Lead, error)
-	ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]forwarding.Delivery, error)
-	Enqueue(ctx context.Context, ds []forwarding.Delivery) (int, error)
+	Lead(ctx context.Context, instanceID, prospectID string) (zen7.Lead, error)
+	ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]zen7.Delivery, error)
+	Enqueue(ctx context.Context, ds []zen7.Delivery) (int, error)
 }
 
 // Groups asks Sales about a group (for its ancestors).
@@ -108,28 +109,28 @@ const maxAncestryLookups = 20
 // ResolveInstance finds the live instance serving groupID: the one installed for that group or
 // for one of its ancestors (asking Sales GET /group/{id} for the ancestors, once, and caching the
 // answer). It returns ErrUnknownGroup if there is none.
-func (s *Service) ResolveInstance(ctx context.Context, groupID string) (lifecycle.Instance, error) {
+func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Instance, error) {
 	if groupID == "" || len(groupID) > 64 {
-		return lifecycle.Instance{}, ErrUnknownGroup
+		return zen7.Instance{}, ErrUnknownGroup
 	}
 	if id, err := s.Store.GroupInstance(ctx, groupID); err == nil {
 		inst, err := s.Instances.Instance(ctx, id)
-		if err == nil && inst.State != lifecycle.StateUninstalled {
+		if err == nil && inst.State != zen7.StateUninstalled {
 			return inst, nil
 		}
-	} else if !errors.Is(err, ErrUnknownGroup) {
-		return lifecycle.Instance{}, err
+	} else if !errors.Is(err, zen7.ErrNotFound) {
+		return zen7.Instance{}, err
 	}
 	s.mu.Lock()
 	until, known := s.unknown[groupID]
 	s.mu.Unlock()
 	if known && s.now().Before(until) {
-		return lifecycle.Instance{}, ErrUnknownGroup
+		return zen7.Instance{}, ErrUnknownGroup
 	}
 
 	live, err := s.Instances.LiveInstances(ctx)
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("extensions.ResolveInstance: %w", err)
+		return zen7.Instance{}, fmt.Errorf("extensions.ResolveInstance: %w", err)
 	}
 	found, ok := s.match(ctx, live, groupID)
 	if !ok {
@@ -141,7 +142,7 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (lifecycl
 			}
 		}
 		s.mu.Unlock()
-		return lifecycle.Instance{}, ErrUnknownGroup
+		return zen7.Instance{}, ErrUnknownGroup
 	}
 	if err := s.Store.SetGroupInstance(ctx, groupID, found.ID); err != nil {
 		s.Logger.WarnContext(ctx, "caching a group's instance failed", "error", err)
@@ -149,7 +150,7 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (lifecycl
 	return found, nil
 }
 
-func (s *Service) match(ctx context.Context, live []lifecycle.Instance, groupID string) (lifecycle.Instance, bool) {
+func (s *Service) match(ctx context.Context, live []zen7.Instance, groupID string) (zen7.Instance, bool) {
 	for _, in := range live {
 		if in.Account.GroupID == groupID {
 			return in, true
@@ -171,7 +172,7 @@ func (s *Service) match(ctx context.Context, live []lifecycle.Instance, groupID 
 			return in, true
 		}
 	}
-	return lifecycle.Instance{}, false
+	return zen7.Instance{}, false
 }
 
 // ReportRange turns Sales' report parameters into the first and last day shown (UTC dates).
@@ -221,7 +222,7 @@ const maxFailures = 20
 
 // Report builds the report page of inst for the range; a data problem yields the page's error
 // state, not an error.
-func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, rangeName, start, end string, lang Lang) ReportPage {
+func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeName, start, end string, lang Lang) ReportPage {
 	name, from, to := ReportRange(rangeName, start, end, s.now())
 	head := ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
 	failed := func(err error) ReportPage {
@@ -238,7 +239,7 @@ func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, r
 	byDay := map[string]*Counts{}
 	byAssistant := map[string]*Counts{}
 	forwardedInRange := map[string]bool{}
-	var failures []forwarding.Delivery
+	var failures []zen7.Delivery
 	for _, d := range ds {
 		day := d.FinishedAt.UTC().Format(time.DateOnly)
 		assistant := d.AssistantEmail
@@ -247,18 +248,18 @@ func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, r
 		}
 		for _, c := range []*Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals} {
 			switch {
-			case d.Outcome == forwarding.OutcomeCreated:
+			case d.Outcome == zen7.OutcomeCreated:
 				c.Forwarded++
-			case d.State == forwarding.StateSkipped:
+			case d.State == zen7.StateSkipped:
 				c.Skipped++
-			case d.State == forwarding.StateFailed || d.State == forwarding.StateDead:
+			case d.State == zen7.StateFailed || d.State == zen7.StateDead:
 				c.Failed++
 			}
 		}
 		switch {
-		case d.Outcome == forwarding.OutcomeCreated:
+		case d.Outcome == zen7.OutcomeCreated:
 			forwardedInRange[d.Prospect.ID] = true
-		case d.State == forwarding.StateFailed || d.State == forwarding.StateDead:
+		case d.State == zen7.StateFailed || d.State == zen7.StateDead:
 			failures = append(failures, d)
 		}
 	}
@@ -295,7 +296,7 @@ func (s *Service) Report(ctx context.Context, inst lifecycle.Instance, userID, r
 	for _, d := range failures[:min(len(failures), maxFailures)] {
 		p.Failures = append(p.Failures, Failure{
 			DeliveryID: d.ID, ProspectID: d.Prospect.ID, Name: strings.TrimSpace(d.Prospect.FirstName + " " + d.Prospect.LastName),
-			Reason: d.Reason, At: d.FinishedAt, Dead: d.State == forwarding.StateDead, Retrying: d.Retrying,
+			Reason: d.Reason, At: d.FinishedAt, Dead: d.State == zen7.StateDead, Retrying: d.Retrying,
 		})
 		token := ""
 		if !d.Retrying {
@@ -317,7 +318,7 @@ func counter(m map[string]*Counts, k string) *Counts {
 }
 
 // leadStates counts the leads forwarded in the range by 7Targets state and builds the funnel.
-func leadStates(leads []forwarding.Lead, inRange map[string]bool) ([]StateCount, []FunnelStep) {
+func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []FunnelStep) {
 	counts := map[string]int{}
 	reached := make([]int, len(funnelOrder))
 	total := 0
@@ -327,7 +328,7 @@ func leadStates(leads []forwarding.Lead, inRange map[string]bool) ([]StateCount,
 		}
 		total++
 		state := l.SevenTargetsState
-		if l.State == forwarding.LeadStopped {
+		if l.State == zen7.LeadStopped {
 			counts["Stopped"]++
 		} else {
 			if state == "" {
@@ -372,20 +373,20 @@ func leadStates(leads []forwarding.Lead, inRange map[string]bool) ([]StateCount,
 const ActionPath = "/extensions/actions"
 
 // Button builds the conversation dialog of a prospect.
-func (s *Service) Button(ctx context.Context, inst lifecycle.Instance, userID string, pr ButtonProspect, lang Lang) ButtonPage {
+func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string, pr ButtonProspect, lang Lang) ButtonPage {
 	p := ButtonPage{
 		Lang: lang, Prospect: pr, ActionURL: ActionPath,
 		DefaultAssistant: inst.Settings.AssistantEmail, DefaultSchedule: inst.Settings.ScheduleName,
 	}
 	if l, err := s.Outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
 		p.Lead = &l
-	} else if !errors.Is(err, forwarding.ErrNotFound) {
+	} else if !errors.Is(err, zen7.ErrNotFound) {
 		s.Logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
 		p.ErrorMessage = T(lang, "button.error.load")
 	}
 	if ds, err := s.Outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
 		p.Last = &ds[0]
-		p.Pending = ds[0].State == forwarding.StatePending
+		p.Pending = ds[0].State == zen7.StatePending
 	}
 
 	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -405,7 +406,7 @@ func (s *Service) Button(ctx context.Context, inst lifecycle.Instance, userID st
 	}
 	p.ForwardToken = issue(ActionForward, "")
 	p.StopToken = issue(ActionStop, "")
-	if p.Last != nil && (p.Last.State == forwarding.StateFailed || p.Last.State == forwarding.StateDead) && !p.Last.Retrying {
+	if p.Last != nil && (p.Last.State == zen7.StateFailed || p.Last.State == zen7.StateDead) && !p.Last.Retrying {
 		p.RetryToken = issue(ActionRetry, p.Last.ID)
 	}
 	return p
@@ -448,10 +449,10 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 		return Claims{}, ErrTokenInvalid
 	}
 	inst, err := s.Instances.Instance(ctx, c.InstanceID)
-	if err != nil || inst.State == lifecycle.StateUninstalled {
+	if err != nil || inst.State == zen7.StateUninstalled {
 		return Claims{}, ErrTokenInvalid
 	}
-	var d forwarding.Delivery
+	var d zen7.Delivery
 	switch r.Action {
 	case ActionForward:
 		email := strings.ToLower(strings.TrimSpace(r.Email))
@@ -467,22 +468,22 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 		if len(r.ScheduleName) > 200 {
 			return c, &FieldError{Field: "scheduleName", Key: "button.error.schedule"}
 		}
-		d = s.manual(inst, forwarding.KindForward, r.Prospect)
-		d.Overrides = forwarding.Overrides{Email: email, AssistantEmail: strings.TrimSpace(r.AssistantEmail), ScheduleName: strings.TrimSpace(r.ScheduleName)}
+		d = s.manual(inst, zen7.KindForward, r.Prospect)
+		d.Overrides = zen7.Overrides{Email: email, AssistantEmail: strings.TrimSpace(r.AssistantEmail), ScheduleName: strings.TrimSpace(r.ScheduleName)}
 	case ActionStop:
-		d = s.manual(inst, forwarding.KindStop, r.Prospect)
+		d = s.manual(inst, zen7.KindStop, r.Prospect)
 	case ActionRetry:
-		if err := s.Store.UseNonce(ctx, c.Nonce, c.Expires); err != nil {
+		if err := s.useNonce(ctx, c); err != nil {
 			return Claims{}, err
 		}
 		return c, s.Retrier.Retry(ctx, inst.ID, r.DeliveryID)
 	default:
 		return Claims{}, ErrTokenInvalid
 	}
-	if err := s.Store.UseNonce(ctx, c.Nonce, c.Expires); err != nil {
+	if err := s.useNonce(ctx, c); err != nil {
 		return Claims{}, err
 	}
-	if _, err := s.Outbox.Enqueue(ctx, []forwarding.Delivery{d}); err != nil {
+	if _, err := s.Outbox.Enqueue(ctx, []zen7.Delivery{d}); err != nil {
 		return c, fmt.Errorf("extensions.Act: %w", err)
 	}
 	s.Wake()
@@ -490,9 +491,18 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 	return c, nil
 }
 
-func (s *Service) manual(inst lifecycle.Instance, kind forwarding.Kind, pr ButtonProspect) forwarding.Delivery {
+// useNonce uses up the token of c; a token used before is ErrTokenReplayed.
+func (s *Service) useNonce(ctx context.Context, c Claims) error {
+	err := s.Store.UseNonce(ctx, c.Nonce, c.Expires)
+	if errors.Is(err, zen7.ErrConflict) {
+		return ErrTokenReplayed
+	}
+	return err
+}
+
+func (s *Service) manual(inst zen7.Instance, kind zen7.Kind, pr ButtonProspect) zen7.Delivery {
 	now := s.now()
-	prospect := forwarding.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
+	prospect := zen7.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
 	for _, e := range pr.Emails {
 		if e = strings.ToLower(strings.TrimSpace(e)); validEmail(e) {
 			prospect.Emails = append(prospect.Emails, e)
@@ -503,9 +513,9 @@ func (s *Service) manual(inst lifecycle.Instance, kind forwarding.Kind, pr Butto
 			prospect.Phones = append(prospect.Phones, n)
 		}
 	}
-	return forwarding.Delivery{
+	return zen7.Delivery{
 		ID: inst.ID + ":" + string(kind) + ":" + secret.RandomHex(8), InstanceID: inst.ID, Kind: kind,
-		Prospect: prospect, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now, State: forwarding.StatePending,
+		Prospect: prospect, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now, State: zen7.StatePending,
 	}
 }
 

@@ -47,7 +47,7 @@ type Claims struct {
 
 // NonceStore remembers used token nonces until they expire, so each token works once.
 type NonceStore interface {
-	// UseNonce records nonce; it returns ErrTokenReplayed if it was recorded before.
+	// UseNonce records nonce; it returns zen7.ErrConflict if it was recorded before.
 	UseNonce(ctx context.Context, nonce string, expires time.Time) error
 }
 

@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"time"
@@ -22,7 +24,7 @@ type Batcher struct {
 
 type batchReq struct {
 	ctx  context.Context
-	ds   []Delivery
+	ds   []zen7.Delivery
 	done chan batchResult
 }
 
@@ -47,7 +49,7 @@ func NewBatcher(store Enqueuer, maxWait time.Duration, maxBatch int) *Batcher {
 
 // EnqueueEach queues ds in the next batch and waits until it is written; it says, for each
 // of ds, whether it was new. It has the meaning of Store.EnqueueEach.
-func (b *Batcher) EnqueueEach(ctx context.Context, ds []Delivery) ([]bool, error) {
+func (b *Batcher) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
 	if len(ds) == 0 {
 		return nil, nil
 	}
@@ -126,7 +128,7 @@ func (b *Batcher) drain() {
 }
 
 func (b *Batcher) write(ctx context.Context, batch []*batchReq) {
-	var all []Delivery
+	var all []zen7.Delivery
 	live := batch[:0:0]
 	for _, r := range batch {
 		if r.ctx.Err() != nil {

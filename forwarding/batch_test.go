@@ -1,6 +1,8 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +16,10 @@ import (
 	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
 
-func batchDelivery(id string) forwarding.Delivery {
+func batchDelivery(id string) zen7.Delivery {
 	now := time.Now().UTC()
-	return forwarding.Delivery{ID: id, InstanceID: "i", Kind: forwarding.KindNotification,
-		Prospect: forwarding.Prospect{ID: id}, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now}
+	return zen7.Delivery{ID: id, InstanceID: "i", Kind: zen7.KindNotification,
+		Prospect: zen7.Prospect{ID: id}, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now}
 }
 
 // countingStore counts the writes that reach the store.
@@ -26,7 +28,7 @@ type countingStore struct {
 	writes atomic.Int64
 }
 
-func (c *countingStore) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]bool, error) {
+func (c *countingStore) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
 	c.writes.Add(1)
 	return c.Outbox.EnqueueEach(ctx, ds)
 }
@@ -48,7 +50,7 @@ func TestBatcherGroupCommit(t *testing.T) {
 	for i := range callers {
 		wg.Go(func() {
 			own := batchDelivery(fmt.Sprintf("i:own-%03d", i))
-			inserted, err := b.EnqueueEach(ctx, []forwarding.Delivery{own, batchDelivery("i:shared")})
+			inserted, err := b.EnqueueEach(ctx, []zen7.Delivery{own, batchDelivery("i:shared")})
 			if err != nil {
 				t.Errorf("EnqueueEach %d: %v", i, err)
 				return
@@ -82,13 +84,13 @@ func TestBatcherGroupCommit(t *testing.T) {
 	// A caller that gave up before its batch was written stores nothing.
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := b.EnqueueEach(gone, []forwarding.Delivery{batchDelivery("i:gone")}); err == nil {
+	if _, err := b.EnqueueEach(gone, []zen7.Delivery{batchDelivery("i:gone")}); err == nil {
 		t.Fatal("EnqueueEach with a cancelled context succeeded")
 	}
 
 	stop()
 	<-done
-	if _, err := b.EnqueueEach(ctx, []forwarding.Delivery{batchDelivery("i:late")}); !errors.Is(err, forwarding.ErrStopped) {
+	if _, err := b.EnqueueEach(ctx, []zen7.Delivery{batchDelivery("i:late")}); !errors.Is(err, forwarding.ErrStopped) {
 		t.Fatalf("EnqueueEach after Run stopped = %v, want ErrStopped (and never a hang)", err)
 	}
 }

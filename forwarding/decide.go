@@ -1,6 +1,6 @@
 package forwarding
 
-import "github.com/7targets/zenvia-sales-app/lifecycle"
+import zen7 "github.com/7targets/zenvia-sales-app"
 
 // Action is what a delivery should do at 7Targets.
 type action int
@@ -29,10 +29,10 @@ const (
 // what the App knows of the prospect's lead (nil if nothing). It is a pure function and
 // idempotent: deciding again after the action was taken yields actNone, which is what makes
 // redelivered and duplicate notifications harmless.
-func decide(s lifecycle.Settings, lead *Lead, d Delivery, fingerprint string) (action, string) {
-	forwarded := lead != nil && (lead.State == LeadForwarded || lead.State == LeadStopped)
+func decide(s zen7.Settings, lead *zen7.Lead, d zen7.Delivery, fingerprint string) (action, string) {
+	forwarded := lead != nil && (lead.State == zen7.LeadForwarded || lead.State == zen7.LeadStopped)
 	switch d.Kind {
-	case KindForward:
+	case zen7.KindForward:
 		if forwarded {
 			if lead.Fingerprint == fingerprint {
 				return actNone, reasonNoChange
@@ -40,11 +40,11 @@ func decide(s lifecycle.Settings, lead *Lead, d Delivery, fingerprint string) (a
 			return actUpdate, ""
 		}
 		return actCreate, ""
-	case KindStop:
+	case zen7.KindStop:
 		switch {
 		case !forwarded:
 			return actNone, reasonNotForwarded
-		case lead.State == LeadStopped:
+		case lead.State == zen7.LeadStopped:
 			return actNone, reasonAlreadyStopped
 		}
 		return actStop, ""
@@ -66,13 +66,13 @@ func decide(s lifecycle.Settings, lead *Lead, d Delivery, fingerprint string) (a
 	}
 	if claimed {
 		switch {
-		case lead.State == LeadStopped:
+		case lead.State == zen7.LeadStopped:
 			return actNone, reasonAlreadyStopped
 		case s.StopFollowupOnClaim:
 			return actStop, ""
 		}
 	}
-	if lead.State == LeadStopped {
+	if lead.State == zen7.LeadStopped {
 		// Updating a stopped lead could restart its sequence: leave it alone.
 		return actNone, reasonAlreadyStopped
 	}

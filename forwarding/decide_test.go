@@ -1,11 +1,12 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"testing"
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 var actionNames = map[forwarding.Action]string{
@@ -23,20 +24,20 @@ func TestDecide(t *testing.T) {
 	const fpSame, fpChanged = "fingerprint-of-the-lead-as-sent", "fingerprint-of-a-changed-lead"
 
 	// settings returns complete settings with the two switches decide reads.
-	settings := func(autoForward, stopOnClaim bool) lifecycle.Settings {
-		return lifecycle.Settings{
+	settings := func(autoForward, stopOnClaim bool) zen7.Settings {
+		return zen7.Settings{
 			ClientID: "client", ClientSecret: "secret", UserIdentifier: "user", AssistantEmail: "ashley@7targets.test",
 			AutoForward: autoForward, StopFollowupOnClaim: stopOnClaim,
 		}
 	}
 	on := settings(true, true)
 	// lead returns a lead record in state, last sent with fpSame, from a notification taken at t0.
-	lead := func(state forwarding.LeadState) *forwarding.Lead {
-		l := &forwarding.Lead{
+	lead := func(state zen7.LeadState) *zen7.Lead {
+		l := &zen7.Lead{
 			InstanceID: "inst", ProspectID: "p1", State: state, SnapshotAt: t0, ProspectStatus: "new",
 		}
 		switch state {
-		case forwarding.LeadSkipped:
+		case zen7.LeadSkipped:
 			l.Reason = forwarding.ReasonAutoForwardOff
 		default:
 			l.LeadID, l.Email, l.Fingerprint = 2345, "ana@example.com", fpSame
@@ -46,9 +47,9 @@ func TestDecide(t *testing.T) {
 
 	tests := []struct {
 		name        string
-		settings    lifecycle.Settings
-		lead        *forwarding.Lead
-		kind        forwarding.Kind
+		settings    zen7.Settings
+		lead        *zen7.Lead
+		kind        zen7.Kind
 		status      string
 		snapshotAt  time.Time
 		fingerprint string // of the lead body the delivery would send
@@ -56,153 +57,153 @@ func TestDecide(t *testing.T) {
 		wantReason  string
 	}{
 		// Notifications about a prospect never forwarded.
-		{name: "new unclaimed prospect is created", settings: on, kind: forwarding.KindNotification, status: "unclaimed", want: forwarding.ActCreate},
-		{name: "new prospect with status new is created", settings: on, kind: forwarding.KindNotification, status: "new", want: forwarding.ActCreate},
-		{name: "new prospect without a status is created", settings: on, kind: forwarding.KindNotification, status: "", want: forwarding.ActCreate},
-		{name: "status is read case-insensitively", settings: on, kind: forwarding.KindNotification, status: " NEW ", want: forwarding.ActCreate},
+		{name: "new unclaimed prospect is created", settings: on, kind: zen7.KindNotification, status: "unclaimed", want: forwarding.ActCreate},
+		{name: "new prospect with status new is created", settings: on, kind: zen7.KindNotification, status: "new", want: forwarding.ActCreate},
+		{name: "new prospect without a status is created", settings: on, kind: zen7.KindNotification, status: "", want: forwarding.ActCreate},
+		{name: "status is read case-insensitively", settings: on, kind: zen7.KindNotification, status: " NEW ", want: forwarding.ActCreate},
 		{
-			name: "claimed before forwarding is skipped", settings: on, kind: forwarding.KindNotification, status: "followUp",
+			name: "claimed before forwarding is skipped", settings: on, kind: zen7.KindNotification, status: "followUp",
 			want: forwarding.ActSkip, wantReason: forwarding.ReasonClaimedFirst,
 		},
 		{
-			name: "archived before forwarding is skipped", settings: on, kind: forwarding.KindNotification, status: "archived",
+			name: "archived before forwarding is skipped", settings: on, kind: zen7.KindNotification, status: "archived",
 			want: forwarding.ActSkip, wantReason: forwarding.ReasonClaimedFirst,
 		},
 		{
-			name: "claimed first is the reason even with auto-forward off", settings: settings(false, true), kind: forwarding.KindNotification,
+			name: "claimed first is the reason even with auto-forward off", settings: settings(false, true), kind: zen7.KindNotification,
 			status: "followUp", want: forwarding.ActSkip, wantReason: forwarding.ReasonClaimedFirst,
 		},
 		{
-			name: "auto-forward off skips", settings: settings(false, true), kind: forwarding.KindNotification, status: "new",
+			name: "auto-forward off skips", settings: settings(false, true), kind: zen7.KindNotification, status: "new",
 			want: forwarding.ActSkip, wantReason: forwarding.ReasonAutoForwardOff,
 		},
 		{
-			name: "skipped earlier, newer unclaimed notification is created", settings: on, lead: lead(forwarding.LeadSkipped),
-			kind: forwarding.KindNotification, status: "new", snapshotAt: newer, want: forwarding.ActCreate,
+			name: "skipped earlier, newer unclaimed notification is created", settings: on, lead: lead(zen7.LeadSkipped),
+			kind: zen7.KindNotification, status: "new", snapshotAt: newer, want: forwarding.ActCreate,
 		},
 		{
-			name: "skipped earlier, newer notification still claimed is skipped", settings: on, lead: lead(forwarding.LeadSkipped),
-			kind: forwarding.KindNotification, status: "followUp", snapshotAt: newer, want: forwarding.ActSkip, wantReason: forwarding.ReasonClaimedFirst,
+			name: "skipped earlier, newer notification still claimed is skipped", settings: on, lead: lead(zen7.LeadSkipped),
+			kind: zen7.KindNotification, status: "followUp", snapshotAt: newer, want: forwarding.ActSkip, wantReason: forwarding.ReasonClaimedFirst,
 		},
 
 		// Ordering.
 		{
-			name: "older notification of a forwarded prospect is superseded", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "followUp", snapshotAt: older, fingerprint: fpChanged,
+			name: "older notification of a forwarded prospect is superseded", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "followUp", snapshotAt: older, fingerprint: fpChanged,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonSuperseded,
 		},
 		{
-			name: "older notification of a skipped prospect is superseded", settings: on, lead: lead(forwarding.LeadSkipped),
-			kind: forwarding.KindNotification, status: "new", snapshotAt: older,
+			name: "older notification of a skipped prospect is superseded", settings: on, lead: lead(zen7.LeadSkipped),
+			kind: zen7.KindNotification, status: "new", snapshotAt: older,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonSuperseded,
 		},
 		{
-			name: "older notification of a stopped prospect is superseded", settings: on, lead: lead(forwarding.LeadStopped),
-			kind: forwarding.KindNotification, status: "new", snapshotAt: older, fingerprint: fpChanged,
+			name: "older notification of a stopped prospect is superseded", settings: on, lead: lead(zen7.LeadStopped),
+			kind: zen7.KindNotification, status: "new", snapshotAt: older, fingerprint: fpChanged,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonSuperseded,
 		},
 		{
-			name: "the same snapshot again (a redelivery) is not superseded", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "new", snapshotAt: t0, fingerprint: fpSame,
+			name: "the same snapshot again (a redelivery) is not superseded", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "new", snapshotAt: t0, fingerprint: fpSame,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonNoChange,
 		},
 
 		// Notifications about a forwarded prospect.
 		{
-			name: "forwarded and claimed with stop on is stopped", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpSame, want: forwarding.ActStop,
+			name: "forwarded and claimed with stop on is stopped", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpSame, want: forwarding.ActStop,
 		},
 		{
-			name: "forwarded and archived with stop on is stopped", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "archived", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActStop,
+			name: "forwarded and archived with stop on is stopped", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "archived", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActStop,
 		},
 		{
-			name: "forwarded and claimed with stop off and a change is updated", settings: settings(true, false), lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActUpdate,
+			name: "forwarded and claimed with stop off and a change is updated", settings: settings(true, false), lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActUpdate,
 		},
 		{
-			name: "forwarded and claimed with stop off and no change does nothing", settings: settings(true, false), lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpSame,
+			name: "forwarded and claimed with stop off and no change does nothing", settings: settings(true, false), lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpSame,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonStopOff,
 		},
 		{
-			name: "forwarded and unclaimed with a change is updated", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "new", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActUpdate,
+			name: "forwarded and unclaimed with a change is updated", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "new", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActUpdate,
 		},
 		{
-			name: "forwarded and unchanged does nothing", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindNotification, status: "new", snapshotAt: newer, fingerprint: fpSame,
+			name: "forwarded and unchanged does nothing", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindNotification, status: "new", snapshotAt: newer, fingerprint: fpSame,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonNoChange,
 		},
 		{
 			name: "auto-forward governs creation only: a forwarded lead still gets updates", settings: settings(false, true),
-			lead: lead(forwarding.LeadForwarded), kind: forwarding.KindNotification, status: "new", snapshotAt: newer,
+			lead: lead(zen7.LeadForwarded), kind: zen7.KindNotification, status: "new", snapshotAt: newer,
 			fingerprint: fpChanged, want: forwarding.ActUpdate,
 		},
 
 		// Notifications about a stopped prospect.
 		{
-			name: "stopped and claimed does nothing", settings: on, lead: lead(forwarding.LeadStopped),
-			kind: forwarding.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpChanged,
+			name: "stopped and claimed does nothing", settings: on, lead: lead(zen7.LeadStopped),
+			kind: zen7.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpChanged,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonAlreadyStopped,
 		},
 		{
-			name: "stopped and changed is not updated (that could restart it)", settings: on, lead: lead(forwarding.LeadStopped),
-			kind: forwarding.KindNotification, status: "new", snapshotAt: newer, fingerprint: fpChanged,
+			name: "stopped and changed is not updated (that could restart it)", settings: on, lead: lead(zen7.LeadStopped),
+			kind: zen7.KindNotification, status: "new", snapshotAt: newer, fingerprint: fpChanged,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonAlreadyStopped,
 		},
 		{
-			name: "stopped, claimed, stop off and changed does nothing", settings: settings(true, false), lead: lead(forwarding.LeadStopped),
-			kind: forwarding.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpChanged,
+			name: "stopped, claimed, stop off and changed does nothing", settings: settings(true, false), lead: lead(zen7.LeadStopped),
+			kind: zen7.KindNotification, status: "followUp", snapshotAt: newer, fingerprint: fpChanged,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonAlreadyStopped,
 		},
 
 		// An agent forwarding by hand.
-		{name: "manual forward of an unforwarded prospect creates", settings: on, kind: forwarding.KindForward, status: "new", want: forwarding.ActCreate},
+		{name: "manual forward of an unforwarded prospect creates", settings: on, kind: zen7.KindForward, status: "new", want: forwarding.ActCreate},
 		{
-			name: "manual forward creates with auto-forward off", settings: settings(false, false), kind: forwarding.KindForward,
+			name: "manual forward creates with auto-forward off", settings: settings(false, false), kind: zen7.KindForward,
 			status: "new", want: forwarding.ActCreate,
 		},
-		{name: "manual forward of a claimed prospect creates", settings: on, kind: forwarding.KindForward, status: "followUp", want: forwarding.ActCreate},
+		{name: "manual forward of a claimed prospect creates", settings: on, kind: zen7.KindForward, status: "followUp", want: forwarding.ActCreate},
 		{
-			name: "manual forward of a skipped prospect creates", settings: on, lead: lead(forwarding.LeadSkipped),
-			kind: forwarding.KindForward, status: "followUp", snapshotAt: newer, want: forwarding.ActCreate,
+			name: "manual forward of a skipped prospect creates", settings: on, lead: lead(zen7.LeadSkipped),
+			kind: zen7.KindForward, status: "followUp", snapshotAt: newer, want: forwarding.ActCreate,
 		},
 		{
-			name: "manual forward of a forwarded prospect with the same fingerprint does nothing", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindForward, status: "new", snapshotAt: newer, fingerprint: fpSame,
+			name: "manual forward of a forwarded prospect with the same fingerprint does nothing", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindForward, status: "new", snapshotAt: newer, fingerprint: fpSame,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonNoChange,
 		},
 		{
-			name: "manual forward of a forwarded prospect with a change updates", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindForward, status: "new", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActUpdate,
+			name: "manual forward of a forwarded prospect with a change updates", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindForward, status: "new", snapshotAt: newer, fingerprint: fpChanged, want: forwarding.ActUpdate,
 		},
 		{
-			name: "manual forward is never superseded", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindForward, status: "new", snapshotAt: older, fingerprint: fpChanged, want: forwarding.ActUpdate,
+			name: "manual forward is never superseded", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindForward, status: "new", snapshotAt: older, fingerprint: fpChanged, want: forwarding.ActUpdate,
 		},
 
 		// An agent stopping by hand.
 		{
-			name: "manual stop of an unforwarded prospect does nothing", settings: on, kind: forwarding.KindStop, status: "new",
+			name: "manual stop of an unforwarded prospect does nothing", settings: on, kind: zen7.KindStop, status: "new",
 			want: forwarding.ActNone, wantReason: forwarding.ReasonNotForwarded,
 		},
 		{
-			name: "manual stop of a skipped prospect does nothing", settings: on, lead: lead(forwarding.LeadSkipped),
-			kind: forwarding.KindStop, status: "followUp", snapshotAt: newer,
+			name: "manual stop of a skipped prospect does nothing", settings: on, lead: lead(zen7.LeadSkipped),
+			kind: zen7.KindStop, status: "followUp", snapshotAt: newer,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonNotForwarded,
 		},
 		{
-			name: "manual stop of a forwarded prospect stops", settings: on, lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindStop, status: "new", snapshotAt: newer, fingerprint: fpSame, want: forwarding.ActStop,
+			name: "manual stop of a forwarded prospect stops", settings: on, lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindStop, status: "new", snapshotAt: newer, fingerprint: fpSame, want: forwarding.ActStop,
 		},
 		{
-			name: "manual stop works with stop-on-claim off", settings: settings(true, false), lead: lead(forwarding.LeadForwarded),
-			kind: forwarding.KindStop, status: "new", snapshotAt: older, fingerprint: fpChanged, want: forwarding.ActStop,
+			name: "manual stop works with stop-on-claim off", settings: settings(true, false), lead: lead(zen7.LeadForwarded),
+			kind: zen7.KindStop, status: "new", snapshotAt: older, fingerprint: fpChanged, want: forwarding.ActStop,
 		},
 		{
-			name: "manual stop of a stopped prospect does nothing", settings: on, lead: lead(forwarding.LeadStopped),
-			kind: forwarding.KindStop, status: "followUp", snapshotAt: newer, fingerprint: fpSame,
+			name: "manual stop of a stopped prospect does nothing", settings: on, lead: lead(zen7.LeadStopped),
+			kind: zen7.KindStop, status: "followUp", snapshotAt: newer, fingerprint: fpSame,
 			want: forwarding.ActNone, wantReason: forwarding.ReasonAlreadyStopped,
 		},
 	}
@@ -213,9 +214,9 @@ func TestDecide(t *testing.T) {
 			if snapshotAt.IsZero() {
 				snapshotAt = t0
 			}
-			d := forwarding.Delivery{
+			d := zen7.Delivery{
 				ID: "inst:k1", InstanceID: "inst", Kind: tt.kind, SnapshotAt: snapshotAt,
-				Prospect: forwarding.Prospect{ID: "p1", Status: tt.status, Emails: []string{"ana@example.com"}},
+				Prospect: zen7.Prospect{ID: "p1", Status: tt.status, Emails: []string{"ana@example.com"}},
 			}
 			fp := tt.fingerprint
 			if fp == "" {
@@ -235,32 +236,32 @@ func TestDecide(t *testing.T) {
 func TestDecideAgainAfterActing(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	s := lifecycle.Settings{AutoForward: true, StopFollowupOnClaim: true}
+	s := zen7.Settings{AutoForward: true, StopFollowupOnClaim: true}
 	const fp = "fingerprint"
-	forwarded := &forwarding.Lead{State: forwarding.LeadForwarded, LeadID: 1, Fingerprint: "old", SnapshotAt: t0}
+	forwarded := &zen7.Lead{State: zen7.LeadForwarded, LeadID: 1, Fingerprint: "old", SnapshotAt: t0}
 
 	tests := []struct {
 		name   string
-		lead   *forwarding.Lead
-		kind   forwarding.Kind
+		lead   *zen7.Lead
+		kind   zen7.Kind
 		status string
 		want   forwarding.Action
-		after  forwarding.LeadState
+		after  zen7.LeadState
 	}{
-		{name: "created", kind: forwarding.KindNotification, status: "new", want: forwarding.ActCreate, after: forwarding.LeadForwarded},
-		{name: "updated", lead: forwarded, kind: forwarding.KindNotification, status: "new", want: forwarding.ActUpdate, after: forwarding.LeadForwarded},
-		{name: "stopped on claim", lead: forwarded, kind: forwarding.KindNotification, status: "followUp", want: forwarding.ActStop, after: forwarding.LeadStopped},
-		{name: "forwarded by hand", kind: forwarding.KindForward, status: "followUp", want: forwarding.ActCreate, after: forwarding.LeadForwarded},
-		{name: "stopped by hand", lead: forwarded, kind: forwarding.KindStop, status: "new", want: forwarding.ActStop, after: forwarding.LeadStopped},
+		{name: "created", kind: zen7.KindNotification, status: "new", want: forwarding.ActCreate, after: zen7.LeadForwarded},
+		{name: "updated", lead: forwarded, kind: zen7.KindNotification, status: "new", want: forwarding.ActUpdate, after: zen7.LeadForwarded},
+		{name: "stopped on claim", lead: forwarded, kind: zen7.KindNotification, status: "followUp", want: forwarding.ActStop, after: zen7.LeadStopped},
+		{name: "forwarded by hand", kind: zen7.KindForward, status: "followUp", want: forwarding.ActCreate, after: zen7.LeadForwarded},
+		{name: "stopped by hand", lead: forwarded, kind: zen7.KindStop, status: "new", want: forwarding.ActStop, after: zen7.LeadStopped},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d := forwarding.Delivery{Kind: tt.kind, SnapshotAt: t0.Add(time.Minute), Prospect: forwarding.Prospect{ID: "p1", Status: tt.status}}
+			d := zen7.Delivery{Kind: tt.kind, SnapshotAt: t0.Add(time.Minute), Prospect: zen7.Prospect{ID: "p1", Status: tt.status}}
 			if got, _ := forwarding.Decide(s, tt.lead, d, fp); got != tt.want {
 				t.Fatalf("first Decide = %s, want %s", actionNames[got], actionNames[tt.want])
 			}
-			after := &forwarding.Lead{State: tt.after, LeadID: 1, Fingerprint: fp, SnapshotAt: d.SnapshotAt}
+			after := &zen7.Lead{State: tt.after, LeadID: 1, Fingerprint: fp, SnapshotAt: d.SnapshotAt}
 			if got, reason := forwarding.Decide(s, after, d, fp); got != forwarding.ActNone {
 				t.Fatalf("Decide after acting = %s %q, want none", actionNames[got], reason)
 			}

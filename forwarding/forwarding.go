@@ -7,34 +7,14 @@
 package forwarding
 
 import (
-	"time"
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
-
-// Prospect is what the App keeps of a Zenvia Sales prospect: enough to map it to a lead and
-// to tell whether an agent has taken it over.
-type Prospect struct {
-	ID        string
-	GroupID   string
-	FirstName string
-	LastName  string
-	Emails    []string // in the order Sales lists them
-	Phones    []string
-	Status    string // Sales prospect status: "unclaimed", "new", "followUp", "archived", …
-	UTMSource string // of the prospect's leads, newest first
-	Comments  string // of the prospect's leads
-	// UpdatedAt is when Sales says this snapshot of the prospect was taken; it orders
-	// notifications about one prospect. Zero when unknown.
-	UpdatedAt time.Time
-	// Partial means the notification carried little more than the id: the worker looks the
-	// prospect up in Sales before mapping it.
-	Partial bool
-}
 
 // Event is one prospect notification, as stored in the outbox.
 type Event struct {
 	Topic    string // "prospects"
 	Type     string // "created" or "updated"
-	Prospect Prospect
+	Prospect zen7.Prospect
 	// Key identifies the notification for this prospect deterministically: the same
 	// notification delivered again (Sales retries, and sends duplicates) has the same Key.
 	Key string

@@ -1,6 +1,8 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"errors"
 	"net/mail"
 	"strings"
@@ -10,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 // The testdata/fuzz seed corpora hold more seeds, among them the documented envelope.
@@ -107,7 +108,7 @@ func checkEvent(t *testing.T, e forwarding.Event) {
 		}
 	}
 	// Whatever was parsed maps to a lead or to ErrNoEmail.
-	if _, err := forwarding.ToLead(lifecycle.Settings{}, p, forwarding.Overrides{}); err != nil && !errors.Is(err, forwarding.ErrNoEmail) {
+	if _, err := forwarding.ToLead(zen7.Settings{}, p, zen7.Overrides{}); err != nil && !errors.Is(err, forwarding.ErrNoEmail) {
 		t.Fatalf("ToLead of a parsed prospect: %v", err)
 	}
 }
@@ -164,12 +165,12 @@ func FuzzToLead(f *testing.F) {
 		f.Add(a.first, a.last, a.email, a.phone, a.comments, a.utm, a.id, a.group, a.source, a.schedule, a.override)
 	}
 	f.Fuzz(func(t *testing.T, first, last, email, phone, comments, utm, id, group, source, schedule, override string) {
-		s := lifecycle.Settings{AssistantEmail: "ava@example.com", Source: source, ScheduleName: schedule}
-		p := forwarding.Prospect{
+		s := zen7.Settings{AssistantEmail: "ava@example.com", Source: source, ScheduleName: schedule}
+		p := zen7.Prospect{
 			ID: id, GroupID: group, FirstName: first, LastName: last,
 			Emails: []string{email}, Phones: []string{phone}, Comments: comments, UTMSource: utm,
 		}
-		o := forwarding.Overrides{Email: override}
+		o := zen7.Overrides{Email: override}
 		l, err := forwarding.ToLead(s, p, o)
 		if err != nil {
 			if !errors.Is(err, forwarding.ErrNoEmail) {

@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,7 +11,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 
@@ -17,7 +18,7 @@ import (
 type WebhookTargets interface {
 	// WebhookTarget returns the instance's state and the hash of its current webhook token
 	// ("" when it has none). It returns ErrNotFound for an unknown instance.
-	WebhookTarget(ctx context.Context, instanceID string) (lifecycle.State, string, error)
+	WebhookTarget(ctx context.Context, instanceID string) (zen7.State, string, error)
 }
 
 // HashToken returns what is stored of a webhook token: Sales keeps the token in the callback
@@ -30,7 +31,7 @@ func HashToken(token string) string {
 // Enqueuer stores deliveries durably and says which were new: the Store itself, or a Batcher
 // in front of it.
 type Enqueuer interface {
-	EnqueueEach(ctx context.Context, ds []Delivery) ([]bool, error)
+	EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error)
 }
 
 // acceptTimeout bounds the store work of one webhook. Sales waits 10 s for an answer: past
@@ -69,40 +70,40 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 	ctx, cancel := context.WithTimeout(ctx, acceptTimeout)
 	defer cancel()
 	state, hash, err := in.targets.WebhookTarget(ctx, instanceID)
-	if errors.Is(err, ErrNotFound) {
-		return 0, fmt.Errorf("%w: unknown instance", ErrUnauthorized)
+	if errors.Is(err, zen7.ErrNotFound) {
+		return 0, fmt.Errorf("%w: unknown instance", zen7.ErrUnauthorized)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("forwarding.Accept: %w: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
 	}
 	got := HashToken(token)
 	if token == "" || hash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(hash)) != 1 {
-		return 0, fmt.Errorf("%w: wrong webhook token", ErrUnauthorized)
+		return 0, fmt.Errorf("%w: wrong webhook token", zen7.ErrUnauthorized)
 	}
 	events, err := ParseNotifications(body)
 	if err != nil {
 		return 0, err
 	}
-	if state != lifecycle.StateEnabled {
+	if state != zen7.StateEnabled {
 		in.metrics.webhookEvents("ignored", len(events))
 		return 0, nil
 	}
 	now := in.now()
-	ds := make([]Delivery, len(events))
+	ds := make([]zen7.Delivery, len(events))
 	for i, e := range events {
 		snapshotAt := e.Prospect.UpdatedAt
 		if snapshotAt.IsZero() {
 			snapshotAt = now
 		}
-		ds[i] = Delivery{
+		ds[i] = zen7.Delivery{
 			ID:            instanceID + ":" + e.Key,
 			InstanceID:    instanceID,
-			Kind:          KindNotification,
+			Kind:          zen7.KindNotification,
 			Prospect:      e.Prospect,
 			SnapshotAt:    snapshotAt,
 			CreatedAt:     now,
 			NextAttemptAt: now,
-			State:         StatePending,
+			State:         zen7.StatePending,
 		}
 	}
 	// Deliveries the worker has idle slots for are stored leased to it, as if it had claimed
@@ -125,7 +126,7 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 			in.worker.unhold(held)
 			in.unlease(ctx, ds[:held])
 		}
-		return 0, fmt.Errorf("forwarding.Accept: %w: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
 	}
 	n, polled := 0, 0
 	for i, ok := range inserted {
@@ -156,7 +157,7 @@ const unleaseTimeout = 2 * time.Second
 // unlease lifts the leases of deliveries whose hand-over failed: the write may have landed
 // anyway (a timeout, a partial insert), and Sales' redelivery of them is then a duplicate, so
 // without this they would wait out the lease with nobody running them.
-func (in *Intake) unlease(ctx context.Context, ds []Delivery) {
+func (in *Intake) unlease(ctx context.Context, ds []zen7.Delivery) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unleaseTimeout)
 	defer cancel()
 	for _, d := range ds {

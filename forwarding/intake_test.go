@@ -1,6 +1,8 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +10,6 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 // webhookToken is the token of the test instance's webhook URL.
@@ -17,11 +18,11 @@ const webhookToken = "webhook-token-intake-tests"
 // targetsStub knows the test instance, enabled, with webhookToken.
 type targetsStub struct{}
 
-func (targetsStub) WebhookTarget(_ context.Context, id string) (lifecycle.State, string, error) {
+func (targetsStub) WebhookTarget(_ context.Context, id string) (zen7.State, string, error) {
 	if id != workerInstanceID {
-		return "", "", forwarding.ErrNotFound
+		return "", "", zen7.ErrNotFound
 	}
-	return lifecycle.StateEnabled, forwarding.HashToken(webhookToken), nil
+	return zen7.StateEnabled, forwarding.HashToken(webhookToken), nil
 }
 
 // createdNotification is a Sales "created" notification of one new prospect with an email.
@@ -92,7 +93,7 @@ func TestIntakeHandsOverToAnIdleWorker(t *testing.T) {
 					t.Fatalf("deliveries of %s = %+v, %v", p, ds, err)
 				}
 				got := e.finished(ds[0].ID, 0)
-				if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.Claims != tt.wantClaims[i] {
+				if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated || got.Claims != tt.wantClaims[i] {
 					t.Errorf("delivery of %s = %s %s with %d claims, want done created with %d", p, got.State, got.Outcome, got.Claims, tt.wantClaims[i])
 				}
 			}
@@ -110,13 +111,13 @@ func TestIntakeHandsOverToAnIdleWorker(t *testing.T) {
 func TestHandedOverDeliveryOutlivesItsProcess(t *testing.T) {
 	t.Parallel()
 	e := newWorkerEnv(t)
-	d := e.delivery("orphan", forwarding.KindNotification, workerProspect("orphan000000000000000001"))
+	d := e.delivery("orphan", zen7.KindNotification, workerProspect("orphan000000000000000001"))
 	d.LeaseUntil = time.Now().UTC().Add(400 * time.Millisecond) // as the intake stores it for its worker
 	e.enqueue(d)
 	e.start(e.newWorker(fastWorkerConfig()))
 
 	got := e.finished(d.ID, 0)
-	if got.State != forwarding.StateDone || got.Claims != 1 {
+	if got.State != zen7.StateDone || got.Claims != 1 {
 		t.Fatalf("delivery = %s with %d claims, want done by a claim", got.State, got.Claims)
 	}
 	posts := e.st.Requests()
@@ -129,7 +130,7 @@ func TestHandedOverDeliveryOutlivesItsProcess(t *testing.T) {
 // webhook's time ends while its write is landing.
 type lateAck struct{ store forwarding.Store }
 
-func (l lateAck) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]bool, error) {
+func (l lateAck) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
 	if _, err := l.store.EnqueueEach(context.WithoutCancel(ctx), ds); err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func TestFailedHandOverIsLeftToThePoll(t *testing.T) {
 	intake := forwarding.NewIntake(e.outbox, targetsStub{}, w, nil)
 	intake.SetEnqueuer(lateAck{e.outbox})
 	const p = "lateack00000000000000001"
-	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); !errors.Is(err, forwarding.ErrUnavailable) {
+	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); !errors.Is(err, zen7.ErrUnavailable) {
 		t.Fatalf("Accept = %v, want ErrUnavailable", err)
 	}
 	intake.SetEnqueuer(e.outbox)
@@ -163,7 +164,7 @@ func TestFailedHandOverIsLeftToThePoll(t *testing.T) {
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("deliveries = %+v, %v", ds, err)
 	}
-	if got := e.finished(ds[0].ID, 0); got.State != forwarding.StateDone || got.Claims != 1 {
+	if got := e.finished(ds[0].ID, 0); got.State != zen7.StateDone || got.Claims != 1 {
 		t.Fatalf("delivery = %s with %d claims, want done by the poll's claim", got.State, got.Claims)
 	}
 	if n := e.st.Count("POST", "/leads"); n != 1 {

@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,7 +11,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -84,14 +85,6 @@ func NormalizePhone(s string) string {
 	return d
 }
 
-// Overrides are what an agent forwarding a prospect by hand chose instead of the settings and
-// the prospect's data. Empty fields take the usual values.
-type Overrides struct {
-	Email          string
-	AssistantEmail string
-	ScheduleName   string
-}
-
 // ToLead maps a prospect to the 7Targets lead to create or update, following the contract:
 // name from the first name (else the last name, else the email's local part, since 7Targets
 // requires a name), email from o or the prospect's first valid email, phone from its first
@@ -102,7 +95,7 @@ type Overrides struct {
 //
 // It returns an error wrapping ErrNoEmail when there is no valid email address: none in the
 // prospect and none in o, or an invalid one in o.
-func ToLead(s lifecycle.Settings, p Prospect, o Overrides) (seventargets.Lead, error) {
+func ToLead(s zen7.Settings, p zen7.Prospect, o zen7.Overrides) (seventargets.Lead, error) {
 	var email string
 	if o.Email != "" {
 		e, ok := bareEmail(o.Email)

@@ -1,6 +1,8 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -11,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -91,8 +92,8 @@ func TestIsClaimed(t *testing.T) {
 	}
 }
 
-func configuredSettings() lifecycle.Settings {
-	return lifecycle.Settings{
+func configuredSettings() zen7.Settings {
+	return zen7.Settings{
 		ClientID:       "client-1",
 		ClientSecret:   "s3cr3t",
 		UserIdentifier: "u-1",
@@ -102,8 +103,8 @@ func configuredSettings() lifecycle.Settings {
 	}
 }
 
-func fullProspect() forwarding.Prospect {
-	return forwarding.Prospect{
+func fullProspect() zen7.Prospect {
+	return zen7.Prospect{
 		ID:        "6633a1f0c2d4e5f601234abc",
 		GroupID:   "5e8f1a2b3c4d5e6f70819a2b",
 		FirstName: "María José",
@@ -134,9 +135,9 @@ func TestToLead(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		settings func(*lifecycle.Settings)
-		prospect func(*forwarding.Prospect)
-		o        forwarding.Overrides
+		settings func(*zen7.Settings)
+		prospect func(*zen7.Prospect)
+		o        zen7.Overrides
 		want     func(*seventargets.Lead)
 	}{
 		{
@@ -144,70 +145,70 @@ func TestToLead(t *testing.T) {
 		},
 		{
 			name:     "settings source wins over the utmSource",
-			settings: func(s *lifecycle.Settings) { s.Source = "Zenvia campaign" },
+			settings: func(s *zen7.Settings) { s.Source = "Zenvia campaign" },
 			want:     func(l *seventargets.Lead) { l.Source = "Zenvia campaign" },
 		},
 		{
 			name:     "default source",
-			prospect: func(p *forwarding.Prospect) { p.UTMSource = "" },
+			prospect: func(p *zen7.Prospect) { p.UTMSource = "" },
 			want:     func(l *seventargets.Lead) { l.Source = "Zenvia Sales" },
 		},
 		{
 			name:     "last name as name when there is no first name",
-			prospect: func(p *forwarding.Prospect) { p.FirstName = "" },
+			prospect: func(p *zen7.Prospect) { p.FirstName = "" },
 			want:     func(l *seventargets.Lead) { l.Name, l.LastName = "Pérez", "" },
 		},
 		{
 			name:     "email local part as name when there are no names",
-			prospect: func(p *forwarding.Prospect) { p.FirstName, p.LastName = "  ", "" },
+			prospect: func(p *zen7.Prospect) { p.FirstName, p.LastName = "  ", "" },
 			want:     func(l *seventargets.Lead) { l.Name, l.LastName = "maria.perez", "" },
 		},
 		{
 			name: "names cleaned",
-			prospect: func(p *forwarding.Prospect) {
+			prospect: func(p *zen7.Prospect) {
 				p.FirstName, p.LastName = " María \n José ", "\tPérez  "
 			},
 		},
 		{
 			name:     "no phone",
-			prospect: func(p *forwarding.Prospect) { p.Phones = nil },
+			prospect: func(p *zen7.Prospect) { p.Phones = nil },
 			want:     func(l *seventargets.Lead) { l.Phone = "" },
 		},
 		{
 			name:     "first valid phone",
-			prospect: func(p *forwarding.Prospect) { p.Phones = []string{"abc", "(11) 4552.0371"} },
+			prospect: func(p *zen7.Prospect) { p.Phones = []string{"abc", "(11) 4552.0371"} },
 			want:     func(l *seventargets.Lead) { l.Phone = "1145520371" },
 		},
 		{
 			name:     "first valid email",
-			prospect: func(p *forwarding.Prospect) { p.Emails = []string{"Ana <ana@example.com>", " MJ@Example.com "} },
+			prospect: func(p *zen7.Prospect) { p.Emails = []string{"Ana <ana@example.com>", " MJ@Example.com "} },
 			want:     func(l *seventargets.Lead) { l.Email = "mj@example.com" },
 		},
 		{
 			name:     "schedule name kept as set, but trimmed",
-			settings: func(s *lifecycle.Settings) { s.ScheduleName = " Secuencia  Doble " },
+			settings: func(s *zen7.Settings) { s.ScheduleName = " Secuencia  Doble " },
 			want:     func(l *seventargets.Lead) { l.ScheduleName = "Secuencia  Doble" },
 		},
 		{
 			name:     "no schedule: omitted",
-			settings: func(s *lifecycle.Settings) { s.ScheduleName = "" },
+			settings: func(s *zen7.Settings) { s.ScheduleName = "" },
 			want:     func(l *seventargets.Lead) { l.ScheduleName = "" },
 		},
 		{
 			name:     "no comments",
-			prospect: func(p *forwarding.Prospect) { p.Comments = "" },
+			prospect: func(p *zen7.Prospect) { p.Comments = "" },
 			want:     func(l *seventargets.Lead) { l.AdditionalInformationLine = "" },
 		},
 		{
 			name:     "no group",
-			prospect: func(p *forwarding.Prospect) { p.GroupID = "" },
+			prospect: func(p *zen7.Prospect) { p.GroupID = "" },
 			want: func(l *seventargets.Lead) {
 				l.CustomFields = []seventargets.CustomField{{Name: "zenviaProspectId", Value: "6633a1f0c2d4e5f601234abc"}}
 			},
 		},
 		{
 			name: "overrides",
-			o: forwarding.Overrides{
+			o: zen7.Overrides{
 				Email:          " Otra@Example.com ",
 				AssistantEmail: "bot@assistants.example.com",
 				ScheduleName:   "Manual",
@@ -218,16 +219,16 @@ func TestToLead(t *testing.T) {
 		},
 		{
 			name:     "email override when the prospect has none",
-			prospect: func(p *forwarding.Prospect) { p.Emails = nil },
-			o:        forwarding.Overrides{Email: "otra@example.com"},
+			prospect: func(p *zen7.Prospect) { p.Emails = nil },
+			o:        zen7.Overrides{Email: "otra@example.com"},
 			want:     func(l *seventargets.Lead) { l.Email = "otra@example.com" },
 		},
 		{
 			name: "a partial prospect maps too",
-			prospect: func(p *forwarding.Prospect) {
-				*p = forwarding.Prospect{ID: "p1", Partial: true}
+			prospect: func(p *zen7.Prospect) {
+				*p = zen7.Prospect{ID: "p1", Partial: true}
 			},
-			o: forwarding.Overrides{Email: "x@example.com"},
+			o: zen7.Overrides{Email: "x@example.com"},
 			want: func(l *seventargets.Lead) {
 				*l = seventargets.Lead{
 					Name: "x", Email: "x@example.com", Source: "Zenvia Sales",
@@ -267,11 +268,11 @@ func TestToLeadNoEmail(t *testing.T) {
 	tests := []struct {
 		name   string
 		emails []string
-		o      forwarding.Overrides
+		o      zen7.Overrides
 	}{
-		{"no emails", nil, forwarding.Overrides{}},
-		{"only invalid emails", []string{"", "not-an-email", "Ana <ana@example.com>"}, forwarding.Overrides{}},
-		{"invalid override", []string{"ana@example.com"}, forwarding.Overrides{Email: "nope"}},
+		{"no emails", nil, zen7.Overrides{}},
+		{"only invalid emails", []string{"", "not-an-email", "Ana <ana@example.com>"}, zen7.Overrides{}},
+		{"invalid override", []string{"ana@example.com"}, zen7.Overrides{Email: "nope"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,7 +297,7 @@ func TestToLeadTruncation(t *testing.T) {
 	p.Comments = long("ñ a ", 400) // 1600 runes with spaces
 	p.GroupID = long("g", 300)     // custom field values
 	s := configuredSettings()
-	l, err := forwarding.ToLead(s, p, forwarding.Overrides{ScheduleName: long("s", 300)})
+	l, err := forwarding.ToLead(s, p, zen7.Overrides{ScheduleName: long("s", 300)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestToLeadTruncation(t *testing.T) {
 
 	// The settings source is capped too.
 	s.Source = long("ü", 150)
-	l, err = forwarding.ToLead(s, p, forwarding.Overrides{})
+	l, err = forwarding.ToLead(s, p, zen7.Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +332,7 @@ func TestToLeadTruncation(t *testing.T) {
 
 func TestFingerprint(t *testing.T) {
 	t.Parallel()
-	base, err := forwarding.ToLead(configuredSettings(), fullProspect(), forwarding.Overrides{})
+	base, err := forwarding.ToLead(configuredSettings(), fullProspect(), zen7.Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestFingerprint(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(fp) {
 		t.Fatalf("Fingerprint = %q, want 64 hex digits", fp)
 	}
-	again, _ := forwarding.ToLead(configuredSettings(), fullProspect(), forwarding.Overrides{})
+	again, _ := forwarding.ToLead(configuredSettings(), fullProspect(), zen7.Overrides{})
 	if got := forwarding.Fingerprint(again); got != fp {
 		t.Errorf("Fingerprint of an equal lead = %s, want %s", got, fp)
 	}
@@ -378,7 +379,7 @@ func TestToLeadJSON(t *testing.T) {
 	s.ScheduleName = ""
 	p := fullProspect()
 	p.GroupID = ""
-	l, err := forwarding.ToLead(s, p, forwarding.Overrides{})
+	l, err := forwarding.ToLead(s, p, zen7.Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"strconv"
 	"time"
 
@@ -53,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) delivered(state DeliveryState, outcome Outcome) {
+func (m *Metrics) delivered(state zen7.DeliveryState, outcome zen7.Outcome) {
 	if m != nil {
 		m.deliveries.WithLabelValues(string(state), string(outcome)).Inc()
 	}

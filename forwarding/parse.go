@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,7 +22,7 @@ import (
 // ErrMalformed means a webhook body is not a Zenvia Sales notification of a shape the App
 // reads: not JSON, not an object or array of objects, fields of the wrong type, or more
 // prospects than one body may carry.
-var ErrMalformed = errors.New("malformed notification")
+var ErrMalformed = fmt.Errorf("malformed notification: %w", zen7.ErrMalformed)
 
 // Bounds on what one webhook body may cause. The HTTP layer already limits the body to 1 MiB.
 const (
@@ -273,7 +275,7 @@ func eventKey(canon []byte, prospectID string) string {
 // timestamp; ParseNotifications replaces it with the notification's updatedAt when there is
 // one. The ID is "" when sp has no usable id (empty, over 256 bytes, or with control
 // characters).
-func FromSales(sp sales.Prospect) Prospect {
+func FromSales(sp sales.Prospect) zen7.Prospect {
 	id := strings.TrimSpace(sp.ID)
 	if len(id) > maxProspectIDLen || strings.IndexFunc(id, unicode.IsControl) >= 0 || !utf8.ValidString(id) {
 		id = ""
@@ -285,7 +287,7 @@ func FromSales(sp sales.Prospect) Prospect {
 	if len(group) > maxProspectIDLen {
 		group = ""
 	}
-	p := Prospect{
+	p := zen7.Prospect{
 		ID:        id,
 		GroupID:   squashSpace(group),
 		FirstName: squashSpace(sp.FirstName),
@@ -304,7 +306,7 @@ func FromSales(sp sales.Prospect) Prospect {
 }
 
 // prospectOf converts sp, reporting false when it has no usable id.
-func prospectOf(sp sales.Prospect) (Prospect, bool) {
+func prospectOf(sp sales.Prospect) (zen7.Prospect, bool) {
 	p := FromSales(sp)
 	return p, p.ID != ""
 }

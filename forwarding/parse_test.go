@@ -1,6 +1,8 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -78,7 +80,7 @@ const documentedEnvelope = `{
 }`
 
 // documentedProspect is what documentedEnvelope's prospect becomes.
-var documentedProspect = forwarding.Prospect{
+var documentedProspect = zen7.Prospect{
 	ID:        "6633a1f0c2d4e5f601234abc",
 	GroupID:   "5e8f1a2b3c4d5e6f70819a2b",
 	FirstName: "María José",
@@ -125,15 +127,15 @@ func parse(tb testing.TB, body string) []forwarding.Event {
 // ignoreKey compares events without their keys, which TestParseNotificationsKey covers.
 var ignoreKey = cmpopts.IgnoreFields(forwarding.Event{}, "Key")
 
-func prospectEvent(typ string, p forwarding.Prospect) forwarding.Event {
+func prospectEvent(typ string, p zen7.Prospect) forwarding.Event {
 	return forwarding.Event{Topic: "prospects", Type: typ, Prospect: p}
 }
 
 func TestParseNotificationsShapes(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2024, 5, 2, 13, 4, 2, 0, time.UTC)
-	ana := forwarding.Prospect{ID: "p1", FirstName: "Ana", Status: "new", UpdatedAt: at}
-	bruno := forwarding.Prospect{ID: "p2", FirstName: "Bruno", Status: "followUp", UpdatedAt: at}
+	ana := zen7.Prospect{ID: "p1", FirstName: "Ana", Status: "new", UpdatedAt: at}
+	bruno := zen7.Prospect{ID: "p2", FirstName: "Bruno", Status: "followUp", UpdatedAt: at}
 	tests := []struct {
 		name string
 		body string
@@ -147,7 +149,7 @@ func TestParseNotificationsShapes(t *testing.T) {
 		{
 			name: "reference example",
 			body: referenceExample,
-			want: []forwarding.Event{prospectEvent("updated", forwarding.Prospect{
+			want: []forwarding.Event{prospectEvent("updated", zen7.Prospect{
 				ID: "string", GroupID: "string", FirstName: "string", LastName: "string",
 				Phones: []string{"+5491145520371"}, Status: "string", UTMSource: "string", Comments: "string",
 				UpdatedAt: time.Date(2019, 8, 24, 14, 15, 22, 0, time.UTC),
@@ -551,12 +553,12 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 		name     string
 		envelope string // with %s where the prospect goes
 		prospect string
-		check    func(t *testing.T, p forwarding.Prospect)
+		check    func(t *testing.T, p zen7.Prospect)
 	}{
 		{
 			name:     "names trimmed and collapsed",
 			prospect: `{"id":"p1","firstName":" \tJuan \n Carlos\u0000 ","lastName":"  de   la Cruz  "}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if p.FirstName != "Juan Carlos" || p.LastName != "de la Cruz" {
 					t.Errorf("names = %q, %q; want %q, %q", p.FirstName, p.LastName, "Juan Carlos", "de la Cruz")
 				}
@@ -565,7 +567,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 		{
 			name:     "status as sent",
 			prospect: `{"id":"p1","status":"followUp"}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if p.Status != "followUp" {
 					t.Errorf("Status = %q, want followUp", p.Status)
 				}
@@ -574,7 +576,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 		{
 			name:     "group id from groupId, else group",
 			prospect: `{"id":"p1","group":"g-old"}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if p.GroupID != "g-old" {
 					t.Errorf("GroupID = %q, want g-old", p.GroupID)
 				}
@@ -587,7 +589,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 				{"created":"2024-03-01T00:00:00Z","utmSource":"newest"},
 				{"created":"2024-04-01T00:00:00Z","source":"deprecated-only"},
 				{"created":"2024-02-01T00:00:00Z","utmSource":"middle"}]}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if p.UTMSource != "newest" {
 					t.Errorf("UTMSource = %q, want newest", p.UTMSource)
 				}
@@ -599,7 +601,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 				{"created":"2024-01-01T00:00:00Z","source":"old"},
 				{"created":"2024-03-01T00:00:00Z","source":"  web  form "},
 				{"created":"2024-04-01T00:00:00Z","comments":"no source"}]}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if p.UTMSource != "web form" {
 					t.Errorf("UTMSource = %q, want %q", p.UTMSource, "web form")
 				}
@@ -608,7 +610,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 		{
 			name:     "undated leads: the later in the list is newer",
 			prospect: `{"id":"p1","leads":[{"utmSource":"first","comments":"a"},{"utmSource":"second","comments":"b"}]}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if p.UTMSource != "second" || p.Comments != "b | a" {
 					t.Errorf("UTMSource, Comments = %q, %q; want second, %q", p.UTMSource, p.Comments, "b | a")
 				}
@@ -621,7 +623,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 				{"created":"2024-03-01T00:00:00Z","comments":"third\r\nline"},
 				{"created":"2024-02-01T00:00:00Z","comments":"first"},
 				{"created":"2024-02-15T00:00:00Z","comments":"   "}]}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if want := "third line | first"; p.Comments != want {
 					t.Errorf("Comments = %q, want %q", p.Comments, want)
 				}
@@ -630,7 +632,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 		{
 			name:     "comments capped at 1000 runes",
 			prospect: `{"id":"p1","leads":[{"comments":"` + strings.Repeat("ñ", 700) + `"},{"comments":"` + strings.Repeat("é", 700) + `"}]}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if n := utf8.RuneCountInString(p.Comments); n != 1000 || !utf8.ValidString(p.Comments) {
 					t.Errorf("Comments has %d runes (valid UTF-8: %t), want 1000", n, utf8.ValidString(p.Comments))
 				}
@@ -643,7 +645,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 			name:     "updatedAt from the envelope",
 			envelope: `{"updatedAt":"2024-05-02T13:04:02.5Z","prospect":[%s]}`,
 			prospect: `{"id":"p1","created":"2024-06-01T00:00:00Z"}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if want := time.Date(2024, 5, 2, 13, 4, 2, 5e8, time.UTC); !p.UpdatedAt.Equal(want) {
 					t.Errorf("UpdatedAt = %v, want %v", p.UpdatedAt, want)
 				}
@@ -653,7 +655,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 			name:     "updatedAt falls back to the prospect's latest timestamp",
 			envelope: `{"updatedAt":"not a time","sent":"2030-01-01T00:00:00Z","prospect":[%s]}`,
 			prospect: `{"id":"p1","created":"2024-01-01T00:00:00Z","assigned":"2024-03-01T00:00:00Z","firstContactedAt":"2024-02-01T00:00:00Z"}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if want := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC); !p.UpdatedAt.Equal(want) {
 					t.Errorf("UpdatedAt = %v, want %v", p.UpdatedAt, want)
 				}
@@ -662,7 +664,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 		{
 			name:     "updatedAt zero when nothing is dated",
 			prospect: `{"id":"p1","firstName":"Ana"}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if !p.UpdatedAt.IsZero() {
 					t.Errorf("UpdatedAt = %v, want zero", p.UpdatedAt)
 				}
@@ -671,7 +673,7 @@ func TestParseNotificationsProspectFields(t *testing.T) {
 		{
 			name:     "partial when only the id came",
 			prospect: `{"id":"p1","groupId":"g1","emails":["invalid"],"phones":["12"],"leads":[{"comments":"hi"}]}`,
-			check: func(t *testing.T, p forwarding.Prospect) {
+			check: func(t *testing.T, p zen7.Prospect) {
 				if !p.Partial {
 					t.Errorf("Partial = false for %+v", p)
 				}

@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
@@ -26,14 +27,14 @@ type SalesSubscriptions interface {
 type SubscriptionStore interface {
 	// SetSubscription records the instance's subscription and the hash of the token in its
 	// callback URL; the previous token stops working.
-	SetSubscription(ctx context.Context, instanceID string, sub lifecycle.Subscription, tokenHash string) error
+	SetSubscription(ctx context.Context, instanceID string, sub zen7.Subscription, tokenHash string) error
 	// ClearSubscription forgets the instance's subscription and token, if it is still id.
 	ClearSubscription(ctx context.Context, instanceID, id string) error
 	// InstancesToReconcile returns the live instances whose subscription may not match their
 	// state: enabled without a subscription, or disabled with one.
-	InstancesToReconcile(ctx context.Context) ([]lifecycle.Instance, error)
+	InstancesToReconcile(ctx context.Context) ([]zen7.Instance, error)
 	// LiveInstances returns every live instance (for the start-up check with Sales).
-	LiveInstances(ctx context.Context) ([]lifecycle.Instance, error)
+	LiveInstances(ctx context.Context) ([]zen7.Instance, error)
 }
 
 // Subscriber keeps each instance's Sales notification subscription in line with its state:
@@ -51,15 +52,13 @@ func NewSubscriber(s SalesSubscriptions, store SubscriptionStore, publicBaseURL 
 	return &Subscriber{sales: s, store: store, baseURL: publicBaseURL, logger: logger, now: func() time.Time { return time.Now().UTC() }}
 }
 
-var _ lifecycle.Subscriptions = (*Subscriber)(nil)
-
-func wantsSubscription(in lifecycle.Instance) bool {
-	return in.State == lifecycle.StateEnabled && in.Settings.Complete()
+func wantsSubscription(in zen7.Instance) bool {
+	return in.State == zen7.StateEnabled && in.Settings.Complete()
 }
 
 // Sync implements lifecycle.Subscriptions. force subscribes again even if a subscription is
 // recorded (after a key refresh, the old one belongs to the old key).
-func (s *Subscriber) Sync(ctx context.Context, in lifecycle.Instance, force bool) error {
+func (s *Subscriber) Sync(ctx context.Context, in zen7.Instance, force bool) error {
 	switch {
 	case wantsSubscription(in) && (force || in.Subscription.ID == ""):
 		return s.subscribe(ctx, in)
@@ -69,14 +68,14 @@ func (s *Subscriber) Sync(ctx context.Context, in lifecycle.Instance, force bool
 	return nil
 }
 
-func (s *Subscriber) subscribe(ctx context.Context, in lifecycle.Instance) error {
+func (s *Subscriber) subscribe(ctx context.Context, in zen7.Instance) error {
 	token := secret.RandomHex(32)
 	callback := s.callbackPrefix(in.ID) + token
 	sub, err := s.sales.Subscribe(ctx, in.APIKey, []string{sales.TopicProspects}, callback)
 	if err != nil {
 		return fmt.Errorf("forwarding.Subscribe: %w", err)
 	}
-	if err := s.store.SetSubscription(ctx, in.ID, lifecycle.Subscription{ID: sub.ID, At: s.now()}, HashToken(token)); err != nil {
+	if err := s.store.SetSubscription(ctx, in.ID, zen7.Subscription{ID: sub.ID, At: s.now()}, HashToken(token)); err != nil {
 		return fmt.Errorf("forwarding.Subscribe: %w", err)
 	}
 	if old := in.Subscription.ID; old != "" && old != sub.ID {
@@ -95,7 +94,7 @@ func (s *Subscriber) callbackPrefix(instanceID string) string {
 
 // Cancel implements lifecycle.Subscriptions: it removes the subscription at Sales and forgets
 // the webhook token, so notifications still in flight are refused.
-func (s *Subscriber) Cancel(ctx context.Context, in lifecycle.Instance) error {
+func (s *Subscriber) Cancel(ctx context.Context, in zen7.Instance) error {
 	if in.Subscription.ID == "" {
 		return nil
 	}

@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/seventargets"
@@ -141,7 +142,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			claimed, err := w.store.Claim(ctx, d, w.owner, now, now.Add(w.cfg.Lease))
 			if err != nil {
 				<-w.slots
-				if !errors.Is(err, ErrClaimed) && ctx.Err() == nil {
+				if !errors.Is(err, zen7.ErrClaimed) && ctx.Err() == nil {
 					w.logger.WarnContext(ctx, "claiming a delivery failed", "delivery", d.ID, "error", err)
 				}
 				continue
@@ -198,7 +199,7 @@ take:
 }
 
 // dispatch runs d, which the intake stored leased to this worker, in a held slot.
-func (w *Worker) dispatch(d Delivery) {
+func (w *Worker) dispatch(d zen7.Delivery) {
 	go func() {
 		defer w.unhold(1)
 		w.process(context.Background(), d)
@@ -225,7 +226,7 @@ func (w *Worker) recordStats(ctx context.Context) {
 }
 
 // process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
-func (w *Worker) process(ctx context.Context, d Delivery) {
+func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
 	// One prospect's deliveries run one at a time in this process, so they see each other's
 	// effects; across processes the creation reservation keeps creations unique. The job's time
 	// starts once the prospect is this delivery's.
@@ -236,7 +237,7 @@ func (w *Worker) process(ctx context.Context, d Delivery) {
 
 	// A redelivery of a notification that finished earlier (Sales retries and duplicates can
 	// come after the first copy left the outbox) is dropped here, off the webhook's hot path.
-	if d.Round == 0 && d.Kind == KindNotification {
+	if d.Round == 0 && d.Kind == zen7.KindNotification {
 		if done, err := w.store.Finished(ctx, d.ID); err == nil && done {
 			if err := w.store.Discard(ctx, d); err != nil {
 				w.logger.WarnContext(ctx, "dropping a duplicate delivery failed", "delivery", d.ID, "error", err)
@@ -261,10 +262,10 @@ func (w *Worker) process(ctx context.Context, d Delivery) {
 
 // result is how one attempt ended.
 type result struct {
-	state   DeliveryState
-	outcome Outcome
+	state   zen7.DeliveryState
+	outcome zen7.Outcome
 	reason  string
-	lead    *Lead
+	lead    *zen7.Lead
 	// retry asks for another attempt after at least after; called says whether the attempt
 	// reached 7Targets (so counts as one).
 	retry  bool
@@ -273,14 +274,14 @@ type result struct {
 	err    string
 }
 
-func done(o Outcome, reason string) result {
-	return result{state: StateDone, outcome: o, reason: reason}
+func done(o zen7.Outcome, reason string) result {
+	return result{state: zen7.StateDone, outcome: o, reason: reason}
 }
 func skipped(reason string) result {
-	return result{state: StateSkipped, outcome: OutcomeNone, reason: reason}
+	return result{state: zen7.StateSkipped, outcome: zen7.OutcomeNone, reason: reason}
 }
 func failed(reason string) result {
-	return result{state: StateFailed, outcome: OutcomeNone, reason: reason}
+	return result{state: zen7.StateFailed, outcome: zen7.OutcomeNone, reason: reason}
 }
 func retryLater(err error, after time.Duration, called bool) result {
 	return result{retry: true, after: after, called: called, err: errorText(err)}
@@ -293,20 +294,20 @@ const recordTimeout = 10 * time.Second
 // waitBriefly is how long a delivery waits for another one of its prospect to finish creating.
 const waitBriefly = time.Second
 
-func (w *Worker) attempt(ctx context.Context, d Delivery) result {
+func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 	inst, err := w.instances.Instance(ctx, d.InstanceID)
 	switch {
-	case errors.Is(err, lifecycle.ErrNotFound):
+	case errors.Is(err, zen7.ErrNotFound):
 		return skipped("the instance no longer exists")
 	case err != nil:
 		return retryLater(err, 0, false)
-	case inst.State != lifecycle.StateEnabled:
+	case inst.State != zen7.StateEnabled:
 		return skipped("the instance is " + string(inst.State))
 	case !inst.Settings.Complete():
 		return skipped("the instance's 7Targets settings are incomplete")
 	}
 
-	if d.Prospect.Partial && d.Kind == KindNotification {
+	if d.Prospect.Partial && d.Kind == zen7.KindNotification {
 		p, err := w.prospects.Prospect(ctx, inst.APIKey, d.Prospect.ID)
 		switch {
 		case errors.Is(err, sales.ErrNotFound):
@@ -321,11 +322,11 @@ func (w *Worker) attempt(ctx context.Context, d Delivery) result {
 		d.Prospect = full
 	}
 
-	var lead *Lead
+	var lead *zen7.Lead
 	switch l, err := w.store.Lead(ctx, d.InstanceID, d.Prospect.ID); {
 	case err == nil:
 		lead = &l
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, zen7.ErrNotFound):
 		return retryLater(err, 0, false)
 	}
 
@@ -356,7 +357,7 @@ func (w *Worker) attempt(ctx context.Context, d Delivery) result {
 	}
 	switch act {
 	case actNone:
-		return w.noteSnapshot(ctx, lead, d, done(OutcomeNone, reason))
+		return w.noteSnapshot(ctx, lead, d, done(zen7.OutcomeNone, reason))
 	case actSkip:
 		return w.skip(ctx, lead, d, reason)
 	case actCreate:
@@ -364,15 +365,15 @@ func (w *Worker) attempt(ctx context.Context, d Delivery) result {
 	case actUpdate:
 		body.ID = lead.LeadID
 		res, err := w.leads.UpdateLead(ctx, inst.ID, creds, body)
-		return w.afterCall(ctx, d, lead, body, res, err, OutcomeUpdated)
+		return w.afterCall(ctx, d, lead, body, res, err, zen7.OutcomeUpdated)
 	default: // actStop
 		body.ID = lead.LeadID
 		res, err := w.leads.StopFollowup(ctx, inst.ID, creds, body)
-		return w.afterCall(ctx, d, lead, body, res, err, OutcomeStopped)
+		return w.afterCall(ctx, d, lead, body, res, err, zen7.OutcomeStopped)
 	}
 }
 
-func (w *Worker) create(ctx context.Context, inst lifecycle.Instance, creds seventargets.Credentials, d Delivery, body seventargets.Lead) result {
+func (w *Worker) create(ctx context.Context, inst zen7.Instance, creds seventargets.Credentials, d zen7.Delivery, body seventargets.Lead) result {
 	holder, err := w.store.ClaimCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID)
 	if err != nil {
 		return retryLater(err, 0, false)
@@ -381,11 +382,11 @@ func (w *Worker) create(ctx context.Context, inst lifecycle.Instance, creds seve
 		return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
 	}
 	res, err := w.leads.CreateLead(ctx, inst.ID, creds, body)
-	return w.afterCall(ctx, d, nil, body, res, err, OutcomeCreated)
+	return w.afterCall(ctx, d, nil, body, res, err, zen7.OutcomeCreated)
 }
 
 // afterCall turns a 7Targets answer into the delivery's result and the prospect's lead record.
-func (w *Worker) afterCall(ctx context.Context, d Delivery, lead *Lead, body seventargets.Lead, res seventargets.LeadResult, err error, outcome Outcome) result {
+func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead, body seventargets.Lead, res seventargets.LeadResult, err error, outcome zen7.Outcome) result {
 	if err != nil {
 		if seventargets.IsRetryable(err) {
 			return retryLater(err, retryAfterOf(err), true)
@@ -394,13 +395,13 @@ func (w *Worker) afterCall(ctx context.Context, d Delivery, lead *Lead, body sev
 		r.called = true
 		return r
 	}
-	l := Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID}
+	l := zen7.Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID}
 	if lead != nil {
 		l = *lead
 	}
-	l.State = LeadForwarded
-	if outcome == OutcomeStopped {
-		l.State = LeadStopped
+	l.State = zen7.LeadForwarded
+	if outcome == zen7.OutcomeStopped {
+		l.State = zen7.LeadStopped
 	}
 	l.Reason = ""
 	if res.ID != 0 {
@@ -426,8 +427,8 @@ func withoutID(l seventargets.Lead) seventargets.Lead {
 }
 
 // skip records that the prospect was deliberately not forwarded.
-func (w *Worker) skip(ctx context.Context, lead *Lead, d Delivery, reason string) result {
-	l := Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID, State: LeadSkipped}
+func (w *Worker) skip(ctx context.Context, lead *zen7.Lead, d zen7.Delivery, reason string) result {
+	l := zen7.Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID, State: zen7.LeadSkipped}
 	if lead != nil {
 		l = *lead
 	}
@@ -436,7 +437,7 @@ func (w *Worker) skip(ctx context.Context, lead *Lead, d Delivery, reason string
 }
 
 // noteSnapshot saves the lead record with what this delivery taught about the prospect.
-func (w *Worker) noteSnapshot(ctx context.Context, l *Lead, d Delivery, r result) result {
+func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery, r result) result {
 	if l == nil {
 		return r
 	}
@@ -460,17 +461,17 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *Lead, d Delivery, r result
 	return r
 }
 
-func (w *Worker) finish(ctx context.Context, d Delivery, r result) {
+func (w *Worker) finish(ctx context.Context, d zen7.Delivery, r result) {
 	now := w.now()
 	if r.called {
 		d.Attempts++
-		w.metrics.attempt(r.state != StateFailed)
+		w.metrics.attempt(r.state != zen7.StateFailed)
 	}
 	d.State, d.Outcome, d.Reason, d.FinishedAt = r.state, r.outcome, r.reason, now
 	if r.lead != nil {
 		d.LeadID, d.LeadState, d.AssistantEmail = r.lead.LeadID, r.lead.SevenTargetsState, r.lead.AssistantEmail
 	}
-	if d.Outcome != OutcomeCreated {
+	if d.Outcome != zen7.OutcomeCreated {
 		// Finished without creating the lead (refused, given up, skipped): if this delivery held
 		// the prospect's lead creation, let a later one (an agent adding an email, a manual
 		// retry) create it. A no-op for any delivery that did not hold it.
@@ -485,14 +486,14 @@ func (w *Worker) finish(ctx context.Context, d Delivery, r result) {
 	}
 	w.metrics.delivered(d.State, d.Outcome)
 	level := slog.LevelInfo
-	if d.State == StateFailed || d.State == StateDead {
+	if d.State == zen7.StateFailed || d.State == zen7.StateDead {
 		level = slog.LevelWarn
 	}
 	w.logger.Log(ctx, level, "delivery finished", "delivery", d.ID, "instance", d.InstanceID, "kind", d.Kind,
 		"state", d.State, "outcome", d.Outcome, "reason", d.Reason, "attempts", d.Attempts, "lead", d.LeadID)
 }
 
-func (w *Worker) retry(ctx context.Context, d Delivery, r result) {
+func (w *Worker) retry(ctx context.Context, d zen7.Delivery, r result) {
 	now := w.now()
 	if r.called {
 		d.Attempts++
@@ -500,7 +501,7 @@ func (w *Worker) retry(ctx context.Context, d Delivery, r result) {
 	}
 	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
 		d.LastError = r.err
-		w.finish(ctx, d, result{state: StateDead, outcome: OutcomeNone, reason: "gave up after " + w.cfg.MaxAge.String() + ": " + r.err})
+		w.finish(ctx, d, result{state: zen7.StateDead, outcome: zen7.OutcomeNone, reason: "gave up after " + w.cfg.MaxAge.String() + ": " + r.err})
 		return
 	}
 	delay := r.after

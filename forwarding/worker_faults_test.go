@@ -1,6 +1,8 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"log/slog"
 	"testing"
@@ -40,19 +42,19 @@ func TestWorkerRecordsALeadMadeAsTheAttemptRanOut(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w := forwarding.NewWorker(cfg, e.outbox, e.instances, lateSender{leads}, prospects, nil, logger)
 
-	d := e.delivery("late", forwarding.KindNotification, workerProspect("late00000000000000000001"))
+	d := e.delivery("late", zen7.KindNotification, workerProspect("late00000000000000000001"))
 	e.enqueue(d)
 	e.start(w)
-	var got forwarding.Delivery
+	var got zen7.Delivery
 	waitUntil(t, "the delivery to finish, or a second creation", func() bool {
 		got, _ = e.outbox.Delivery(context.Background(), d.ID)
-		return got.State == forwarding.StateDone || len(e.posts()) >= 2
+		return got.State == zen7.StateDone || len(e.posts()) >= 2
 	})
 	time.Sleep(200 * time.Millisecond) // several poll intervals for a wrong second creation to show
 	if n := len(e.posts()); n != 1 {
 		t.Fatalf("%d POST /leads for one prospect, want 1: the lead made as the attempt ran out was made again; last error %q", n, got.LastError)
 	}
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
 		t.Fatalf("delivery = %s %s, last error %q; want done created; the worker logged:\n%s", got.State, got.Outcome, got.LastError, e.logs)
 	}
 }

@@ -1,6 +1,8 @@
 package forwarding_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +15,6 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
 	"github.com/7targets/zenvia-sales-app/seventargets"
@@ -36,20 +37,20 @@ const (
 // instancesStub is the lifecycle store as the worker sees it: a fixed set of instances.
 type instancesStub struct {
 	mu sync.Mutex
-	m  map[string]lifecycle.Instance
+	m  map[string]zen7.Instance
 }
 
-func (s *instancesStub) Instance(_ context.Context, id string) (lifecycle.Instance, error) {
+func (s *instancesStub) Instance(_ context.Context, id string) (zen7.Instance, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in, ok := s.m[id]
 	if !ok {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	return in, nil
 }
 
-func (s *instancesStub) put(in lifecycle.Instance) {
+func (s *instancesStub) put(in zen7.Instance) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[in.ID] = in
@@ -63,7 +64,7 @@ type workerEnv struct {
 	st        *seventargetsfake.Server
 	sales     *salesfake.Server
 	instances *instancesStub
-	inst      lifecycle.Instance
+	inst      zen7.Instance
 	logs      *logBuffer // what the workers log at warning level and above
 }
 
@@ -92,7 +93,7 @@ func newWorkerEnv(tb testing.TB) *workerEnv {
 		outbox:    store.NewOutbox(storetest.NewDB(tb)),
 		st:        seventargetsfake.New(),
 		sales:     salesfake.New(),
-		instances: &instancesStub{m: map[string]lifecycle.Instance{}},
+		instances: &instancesStub{m: map[string]zen7.Instance{}},
 		logs:      &logBuffer{},
 	}
 	tb.Cleanup(e.st.Close)
@@ -100,10 +101,10 @@ func newWorkerEnv(tb testing.TB) *workerEnv {
 	e.st.Seed()
 	e.st.AddClient(workerClientID, workerClientSecret, workerUser)
 	e.sales.AddIntegration(workerSalesKey, sales.Integration{})
-	s := lifecycle.DefaultSettings()
+	s := zen7.DefaultSettings()
 	s.ClientID, s.ClientSecret, s.UserIdentifier = workerClientID, workerClientSecret, workerUser
 	s.AssistantEmail = seventargetsfake.SeedAssistantEmail
-	e.inst = lifecycle.Instance{ID: workerInstanceID, State: lifecycle.StateEnabled, APIKey: workerSalesKey, Settings: s}
+	e.inst = zen7.Instance{ID: workerInstanceID, State: zen7.StateEnabled, APIKey: workerSalesKey, Settings: s}
 	e.instances.put(e.inst)
 	return e
 }
@@ -147,26 +148,26 @@ func (e *workerEnv) start(w *forwarding.Worker) {
 }
 
 // workerProspect returns a complete prospect with an email address of its own.
-func workerProspect(id string) forwarding.Prospect {
-	return forwarding.Prospect{
+func workerProspect(id string) zen7.Prospect {
+	return zen7.Prospect{
 		ID: id, FirstName: "Ana", LastName: "Souza", Emails: []string{"ana." + id + "@example.com"},
 		Phones: []string{"+5511999990000"}, Status: "new",
 	}
 }
 
 // delivery returns a delivery of kind for p, due now.
-func (e *workerEnv) delivery(key string, kind forwarding.Kind, p forwarding.Prospect) forwarding.Delivery {
+func (e *workerEnv) delivery(key string, kind zen7.Kind, p zen7.Prospect) zen7.Delivery {
 	return deliveryAt(e.inst.ID+":"+key, e.inst.ID, kind, p, time.Now().UTC())
 }
 
-func deliveryAt(id, instanceID string, kind forwarding.Kind, p forwarding.Prospect, at time.Time) forwarding.Delivery {
-	return forwarding.Delivery{
+func deliveryAt(id, instanceID string, kind zen7.Kind, p zen7.Prospect, at time.Time) zen7.Delivery {
+	return zen7.Delivery{
 		ID: id, InstanceID: instanceID, Kind: kind, Prospect: p,
-		SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, State: forwarding.StatePending,
+		SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, State: zen7.StatePending,
 	}
 }
 
-func (e *workerEnv) enqueue(ds ...forwarding.Delivery) {
+func (e *workerEnv) enqueue(ds ...zen7.Delivery) {
 	e.tb.Helper()
 	if n, err := e.outbox.Enqueue(context.Background(), ds); err != nil || n != len(ds) {
 		e.tb.Fatalf("Enqueue = %d, %v; want %d", n, err, len(ds))
@@ -186,13 +187,13 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 }
 
 // finished waits for round of delivery id to finish and returns it.
-func (e *workerEnv) finished(id string, round int) forwarding.Delivery {
+func (e *workerEnv) finished(id string, round int) zen7.Delivery {
 	e.tb.Helper()
-	var d forwarding.Delivery
+	var d zen7.Delivery
 	waitUntil(e.tb, "delivery "+id+" to finish", func() bool {
 		var err error
 		d, err = e.outbox.Delivery(context.Background(), id)
-		return err == nil && d.Round == round && d.State != forwarding.StatePending
+		return err == nil && d.Round == round && d.State != zen7.StatePending
 	})
 	return d
 }
@@ -275,12 +276,12 @@ func TestWorkerRetriesWithBackoff(t *testing.T) {
 	w := e.newWorker(fastWorkerConfig())
 	w.SetClock(clock.Now)
 	e.st.FailNext(5, 503)
-	d := deliveryAt(e.inst.ID+":retry", e.inst.ID, forwarding.KindNotification, workerProspect("retry0000000000000000001"), clock.Now())
+	d := deliveryAt(e.inst.ID+":retry", e.inst.ID, zen7.KindNotification, workerProspect("retry0000000000000000001"), clock.Now())
 	e.enqueue(d)
 	e.start(w)
 
 	for attempt := 1; attempt <= 5; attempt++ {
-		var got forwarding.Delivery
+		var got zen7.Delivery
 		waitUntil(t, fmt.Sprintf("attempt %d to be released", attempt), func() bool {
 			got, _ = e.outbox.Delivery(context.Background(), d.ID)
 			return got.Attempts == attempt && !got.LeaseUntil.After(clock.Now())
@@ -291,13 +292,13 @@ func TestWorkerRetriesWithBackoff(t *testing.T) {
 		if lo, hi := want-want/5-time.Millisecond, want+want/5; delay < lo || delay > hi {
 			t.Errorf("after attempt %d: next attempt in %v, want %v ± 20%%", attempt, delay, want)
 		}
-		if !strings.Contains(got.LastError, "503") || got.State != forwarding.StatePending {
+		if !strings.Contains(got.LastError, "503") || got.State != zen7.StatePending {
 			t.Errorf("after attempt %d: state %s, last error %q", attempt, got.State, got.LastError)
 		}
 		clock.Advance(time.Second)
 	}
 	got := e.finished(d.ID, 0)
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.Attempts != 6 {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated || got.Attempts != 6 {
 		t.Errorf("delivery = %s %s after %d attempts, want done created after 6", got.State, got.Outcome, got.Attempts)
 	}
 	if n := e.st.Count("POST", "/leads"); n != 6 {
@@ -311,12 +312,12 @@ func TestWorkerDeadAfterMaxAge(t *testing.T) {
 	cfg := fastWorkerConfig()
 	cfg.MaxAge = 100 * time.Millisecond
 	e.st.FailNext(1_000_000, 503)
-	d := e.delivery("dead", forwarding.KindNotification, workerProspect("dead00000000000000000001"))
+	d := e.delivery("dead", zen7.KindNotification, workerProspect("dead00000000000000000001"))
 	e.enqueue(d)
 	e.start(e.newWorker(cfg))
 
 	got := e.finished(d.ID, 0)
-	if got.State != forwarding.StateDead || got.Outcome != forwarding.OutcomeNone {
+	if got.State != zen7.StateDead || got.Outcome != zen7.OutcomeNone {
 		t.Fatalf("delivery = %s %s (%s), want dead", got.State, got.Outcome, got.Reason)
 	}
 	if !strings.HasPrefix(got.Reason, "gave up after 100ms: ") || !strings.Contains(got.Reason, "503") {
@@ -339,10 +340,10 @@ func TestWorkerDeadDeliveryReleasesCreation(t *testing.T) {
 	cfg.MaxAge = 100 * time.Millisecond
 	e.st.FailNext(1_000_000, 503)
 	p := workerProspect("deadhold0000000000000001")
-	first := e.delivery("deadhold-1", forwarding.KindNotification, p)
+	first := e.delivery("deadhold-1", zen7.KindNotification, p)
 	e.enqueue(first)
 	e.start(e.newWorker(cfg))
-	if got := e.finished(first.ID, 0); got.State != forwarding.StateDead {
+	if got := e.finished(first.ID, 0); got.State != zen7.StateDead {
 		t.Fatalf("first delivery = %s (%s), want dead", got.State, got.Reason)
 	}
 	e.st.FailNext(0, 503) // 7Targets is back
@@ -350,10 +351,10 @@ func TestWorkerDeadDeliveryReleasesCreation(t *testing.T) {
 	if h, err := e.outbox.CreationHolder(context.Background(), e.inst.ID, p.ID); err != nil || h != "" {
 		t.Errorf("after the delivery died, the creation is still held by %q (%v)", h, err)
 	}
-	manual := e.delivery("deadhold-2", forwarding.KindForward, p)
+	manual := e.delivery("deadhold-2", zen7.KindForward, p)
 	e.enqueue(manual)
 	got := e.finished(manual.ID, 0)
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
 		t.Fatalf("manual forward after a dead delivery = %s %s (%s), want done created", got.State, got.Outcome, got.Reason)
 	}
 }
@@ -371,7 +372,7 @@ func TestWorkerSkippedHolderReleasesCreation(t *testing.T) {
 	w.SetClock(clock.Now)
 	e.st.FailNext(1, 503)
 	p := workerProspect("skiphold0000000000000001")
-	first := deliveryAt(e.inst.ID+":skiphold-1", e.inst.ID, forwarding.KindNotification, p, clock.Now())
+	first := deliveryAt(e.inst.ID+":skiphold-1", e.inst.ID, zen7.KindNotification, p, clock.Now())
 	e.enqueue(first)
 	e.start(w)
 	waitUntil(t, "the first attempt to be released", func() bool {
@@ -386,23 +387,23 @@ func TestWorkerSkippedHolderReleasesCreation(t *testing.T) {
 	off.Settings.AutoForward = false
 	e.instances.put(off)
 	clock.Advance(time.Second)
-	if got := e.finished(first.ID, 0); got.State != forwarding.StateSkipped || got.Reason != forwarding.ReasonAutoForwardOff {
+	if got := e.finished(first.ID, 0); got.State != zen7.StateSkipped || got.Reason != forwarding.ReasonAutoForwardOff {
 		t.Fatalf("first delivery = %s %q, want skipped: %q", got.State, got.Reason, forwarding.ReasonAutoForwardOff)
 	}
 	if h, err := e.outbox.CreationHolder(ctx, e.inst.ID, p.ID); err != nil || h != "" {
 		t.Errorf("after its holder was skipped, the creation is still held by %q (%v)", h, err)
 	}
 
-	manual := deliveryAt(e.inst.ID+":skiphold-2", e.inst.ID, forwarding.KindForward, p, clock.Now())
+	manual := deliveryAt(e.inst.ID+":skiphold-2", e.inst.ID, zen7.KindForward, p, clock.Now())
 	e.enqueue(manual)
 	w.Wake()
-	var got forwarding.Delivery
+	var got zen7.Delivery
 	waitUntil(t, "the manual forward to finish or be put off", func() bool {
 		var err error
 		got, err = e.outbox.Delivery(ctx, manual.ID)
-		return err == nil && (got.State != forwarding.StatePending || got.LastError != "")
+		return err == nil && (got.State != zen7.StatePending || got.LastError != "")
 	})
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
 		t.Fatalf("manual forward = %s %s, last error %q; want done created", got.State, got.Outcome, got.LastError)
 	}
 }
@@ -416,11 +417,11 @@ func TestWorkerRecordsAttemptThatRanOutOfTime(t *testing.T) {
 	cfg := fastWorkerConfig()
 	cfg.JobTimeout = 300 * time.Millisecond
 	e.st.SetLatency(1500 * time.Millisecond) // longer than the job's budget, shorter than the client's timeout
-	d := e.delivery("slow", forwarding.KindNotification, workerProspect("slow00000000000000000001"))
+	d := e.delivery("slow", zen7.KindNotification, workerProspect("slow00000000000000000001"))
 	e.enqueue(d)
 	e.start(e.newWorker(cfg))
 
-	var got forwarding.Delivery
+	var got zen7.Delivery
 	waitUntil(t, "the attempt to be recorded, or another attempt to start", func() bool {
 		got, _ = e.outbox.Delivery(context.Background(), d.ID)
 		return got.Attempts >= 1 || len(e.st.Requests()) >= 2
@@ -437,12 +438,12 @@ func TestWorkerPermanentFailure(t *testing.T) {
 	e := newWorkerEnv(t)
 	e.st.FailNext(1, 400)
 	p := workerProspect("refused00000000000000001")
-	first := e.delivery("refused-1", forwarding.KindNotification, p)
+	first := e.delivery("refused-1", zen7.KindNotification, p)
 	e.enqueue(first)
 	e.start(e.newWorker(fastWorkerConfig()))
 
 	got := e.finished(first.ID, 0)
-	if got.State != forwarding.StateFailed || got.Outcome != forwarding.OutcomeNone || got.Attempts != 1 {
+	if got.State != zen7.StateFailed || got.Outcome != zen7.OutcomeNone || got.Attempts != 1 {
 		t.Fatalf("delivery = %s %s after %d attempts, want failed after 1", got.State, got.Outcome, got.Attempts)
 	}
 	if !strings.Contains(got.Reason, "400") {
@@ -456,11 +457,11 @@ func TestWorkerPermanentFailure(t *testing.T) {
 	}
 
 	// An agent forwards the prospect by hand with another address.
-	manual := e.delivery("refused-2", forwarding.KindForward, p)
+	manual := e.delivery("refused-2", zen7.KindForward, p)
 	manual.Overrides.Email = "chosen.address@example.com"
 	e.enqueue(manual)
 	got = e.finished(manual.ID, 0)
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.LeadID == 0 {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated || got.LeadID == 0 {
 		t.Fatalf("manual forward = %+v, want done created", got)
 	}
 	posts := e.posts()
@@ -468,7 +469,7 @@ func TestWorkerPermanentFailure(t *testing.T) {
 		t.Fatalf("POST /leads bodies = %v, want the second with the chosen address", posts)
 	}
 	lead, err := e.outbox.Lead(ctx, e.inst.ID, p.ID)
-	if err != nil || lead.State != forwarding.LeadForwarded || lead.Email != "chosen.address@example.com" || lead.LeadID != got.LeadID {
+	if err != nil || lead.State != zen7.LeadForwarded || lead.Email != "chosen.address@example.com" || lead.LeadID != got.LeadID {
 		t.Errorf("lead record = %+v, %v", lead, err)
 	}
 }
@@ -481,10 +482,10 @@ func TestIntakeRetry(t *testing.T) {
 	intake := forwarding.NewIntake(e.outbox, nil, w, nil)
 	e.st.FailNext(1, 400) // the fault heals itself after one request
 	p := workerProspect("retried00000000000000001")
-	d := e.delivery("retried", forwarding.KindNotification, p)
+	d := e.delivery("retried", zen7.KindNotification, p)
 	e.enqueue(d)
 	e.start(w)
-	if got := e.finished(d.ID, 0); got.State != forwarding.StateFailed {
+	if got := e.finished(d.ID, 0); got.State != zen7.StateFailed {
 		t.Fatalf("delivery = %s (%s), want failed", got.State, got.Reason)
 	}
 
@@ -492,8 +493,8 @@ func TestIntakeRetry(t *testing.T) {
 		name, instance, id string
 		want               error
 	}{
-		{name: "another instance's delivery", instance: "inst-other", id: d.ID, want: forwarding.ErrNotFound},
-		{name: "an unknown delivery", instance: e.inst.ID, id: e.inst.ID + ":unknown", want: forwarding.ErrNotFound},
+		{name: "another instance's delivery", instance: "inst-other", id: d.ID, want: zen7.ErrNotFound},
+		{name: "an unknown delivery", instance: e.inst.ID, id: e.inst.ID + ":unknown", want: zen7.ErrNotFound},
 	}
 	for _, tt := range refused {
 		if err := intake.Retry(ctx, tt.instance, tt.id); !errors.Is(err, tt.want) {
@@ -505,13 +506,13 @@ func TestIntakeRetry(t *testing.T) {
 		t.Fatalf("Retry: %v", err)
 	}
 	got := e.finished(d.ID, 1)
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.Attempts != 1 || got.LeadID == 0 {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated || got.Attempts != 1 || got.LeadID == 0 {
 		t.Fatalf("retried delivery = %+v, want done created in one attempt", got)
 	}
-	if lead, err := e.outbox.Lead(ctx, e.inst.ID, p.ID); err != nil || lead.State != forwarding.LeadForwarded {
+	if lead, err := e.outbox.Lead(ctx, e.inst.ID, p.ID); err != nil || lead.State != zen7.LeadForwarded {
 		t.Errorf("lead record = %+v, %v", lead, err)
 	}
-	if err := intake.Retry(ctx, e.inst.ID, d.ID); !errors.Is(err, forwarding.ErrInvalid) {
+	if err := intake.Retry(ctx, e.inst.ID, d.ID); !errors.Is(err, zen7.ErrInvalid) {
 		t.Errorf("Retry of a delivered delivery: error = %v, want ErrInvalid", err)
 	}
 }
@@ -523,12 +524,12 @@ func TestWorkerFetchesPartialProspect(t *testing.T) {
 		FirstName: "Beatriz", LastName: "Lima", Emails: []string{"Bea.Lima@Example.com"}, Status: "unclaimed",
 	})
 	updatedAt := time.Now().UTC().Truncate(time.Millisecond)
-	d := e.delivery("partial", forwarding.KindNotification, forwarding.Prospect{ID: sp.ID, UpdatedAt: updatedAt, Partial: true})
+	d := e.delivery("partial", zen7.KindNotification, zen7.Prospect{ID: sp.ID, UpdatedAt: updatedAt, Partial: true})
 	e.enqueue(d)
 	e.start(e.newWorker(fastWorkerConfig()))
 
 	got := e.finished(d.ID, 0)
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
 		t.Fatalf("delivery = %s %s (%s), want done created", got.State, got.Outcome, got.Reason)
 	}
 	if n := e.sales.Count("", "/prospect/"+sp.ID); n != 1 {
@@ -551,10 +552,10 @@ func TestWorkerSkipsUnforwardableInstances(t *testing.T) {
 	t.Parallel()
 	e := newWorkerEnv(t)
 	disabled, uninstalled, incomplete := e.inst, e.inst, e.inst
-	disabled.ID, disabled.State = "inst-disabled", lifecycle.StateDisabled
-	uninstalled.ID, uninstalled.State = "inst-uninstalled", lifecycle.StateUninstalled
+	disabled.ID, disabled.State = "inst-disabled", zen7.StateDisabled
+	uninstalled.ID, uninstalled.State = "inst-uninstalled", zen7.StateUninstalled
 	incomplete.ID, incomplete.Settings.AssistantEmail = "inst-incomplete", ""
-	for _, in := range []lifecycle.Instance{disabled, uninstalled, incomplete} {
+	for _, in := range []zen7.Instance{disabled, uninstalled, incomplete} {
 		e.instances.put(in)
 	}
 
@@ -569,13 +570,13 @@ func TestWorkerSkipsUnforwardableInstances(t *testing.T) {
 	}
 	now := time.Now().UTC()
 	for _, tt := range tests {
-		e.enqueue(deliveryAt(tt.instance+":n1", tt.instance, forwarding.KindNotification, workerProspect("skip0000000000000000001"), now))
+		e.enqueue(deliveryAt(tt.instance+":n1", tt.instance, zen7.KindNotification, workerProspect("skip0000000000000000001"), now))
 	}
 	e.start(e.newWorker(fastWorkerConfig()))
 
 	for _, tt := range tests {
 		got := e.finished(tt.instance+":n1", 0)
-		if got.State != forwarding.StateSkipped || got.Reason != tt.wantReason || got.Outcome != forwarding.OutcomeNone || got.Attempts != 0 {
+		if got.State != zen7.StateSkipped || got.Reason != tt.wantReason || got.Outcome != zen7.OutcomeNone || got.Attempts != 0 {
 			t.Errorf("%s: delivery = %s %s %q after %d attempts, want skipped %q", tt.instance, got.State, got.Outcome, got.Reason, got.Attempts, tt.wantReason)
 		}
 	}
@@ -596,7 +597,7 @@ func TestWorkerRunWaitsForDeliveriesInFlight(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 
-	d := e.delivery("inflight", forwarding.KindNotification, workerProspect("inflight0000000000000001"))
+	d := e.delivery("inflight", zen7.KindNotification, workerProspect("inflight0000000000000001"))
 	e.enqueue(d)
 	w.Wake()
 	waitUntil(t, "the lead request to reach 7Targets", func() bool { return e.st.Count("POST", "/leads") == 1 })
@@ -614,7 +615,7 @@ func TestWorkerRunWaitsForDeliveriesInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.Attempts != 1 || got.LastError != "" {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated || got.Attempts != 1 || got.LastError != "" {
 		t.Fatalf("when Run returned the delivery was %s %s, %d attempts, last error %q; want done created", got.State, got.Outcome, got.Attempts, got.LastError)
 	}
 }
@@ -626,12 +627,12 @@ func TestTwoWorkersCreateEachLeadOnce(t *testing.T) {
 	ctx := context.Background()
 	e := newWorkerEnv(t)
 	const prospects = 25
-	var ds []forwarding.Delivery
+	var ds []zen7.Delivery
 	now := time.Now().UTC()
 	for i := range prospects {
 		p := workerProspect(fmt.Sprintf("two%021d", i))
 		for _, key := range []string{"a", "b"} {
-			ds = append(ds, deliveryAt(fmt.Sprintf("%s:%s:%s", e.inst.ID, p.ID, key), e.inst.ID, forwarding.KindNotification, p, now))
+			ds = append(ds, deliveryAt(fmt.Sprintf("%s:%s:%s", e.inst.ID, p.ID, key), e.inst.ID, zen7.KindNotification, p, now))
 		}
 	}
 	e.enqueue(ds...)
@@ -640,9 +641,9 @@ func TestTwoWorkersCreateEachLeadOnce(t *testing.T) {
 
 	for i := 0; i < len(ds); i += 2 {
 		a, b := e.finished(ds[i].ID, 0), e.finished(ds[i+1].ID, 0)
-		outcomes := map[forwarding.Outcome]int{a.Outcome: 1}
+		outcomes := map[zen7.Outcome]int{a.Outcome: 1}
 		outcomes[b.Outcome]++
-		if a.State != forwarding.StateDone || b.State != forwarding.StateDone || outcomes[forwarding.OutcomeCreated] != 1 || outcomes[forwarding.OutcomeNone] != 1 {
+		if a.State != zen7.StateDone || b.State != zen7.StateDone || outcomes[zen7.OutcomeCreated] != 1 || outcomes[zen7.OutcomeNone] != 1 {
 			t.Errorf("prospect %s: deliveries %s %s and %s %s (%s), want one created and one with nothing to do",
 				a.Prospect.ID, a.State, a.Outcome, b.State, b.Outcome, b.Reason)
 		}
@@ -664,7 +665,7 @@ func TestTwoWorkersCreateEachLeadOnce(t *testing.T) {
 	}
 	for i := range prospects {
 		id := fmt.Sprintf("two%021d", i)
-		if l, err := e.outbox.Lead(ctx, e.inst.ID, id); err != nil || l.State != forwarding.LeadForwarded || l.LeadID == 0 {
+		if l, err := e.outbox.Lead(ctx, e.inst.ID, id); err != nil || l.State != zen7.LeadForwarded || l.LeadID == 0 {
 			t.Errorf("lead record of %s = %+v, %v", id, l, err)
 		}
 	}

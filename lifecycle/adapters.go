@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -14,12 +16,12 @@ func SalesAccounts(c *sales.Client) AccountLookup { return salesAccounts{c} }
 
 type salesAccounts struct{ c *sales.Client }
 
-func (a salesAccounts) LookupAccount(ctx context.Context, apiKey string) (Account, error) {
+func (a salesAccounts) LookupAccount(ctx context.Context, apiKey string) (zen7.Account, error) {
 	in, err := a.c.Integration(ctx, apiKey)
 	if err != nil {
-		return Account{}, err
+		return zen7.Account{}, err
 	}
-	return Account{IntegrationID: in.ID, GroupID: in.GroupID, AccountID: in.AccountID, Language: in.Language}, nil
+	return zen7.Account{IntegrationID: in.ID, GroupID: in.GroupID, AccountID: in.AccountID, Language: in.Language}, nil
 }
 
 // SevenTargetsChecker checks credentials with the 7Targets token endpoint, translating the
@@ -34,8 +36,8 @@ func (c checker) CheckCredentials(ctx context.Context, clientID, clientSecret st
 	case err == nil:
 		return nil
 	case errors.Is(err, seventargets.ErrInvalidCredentials):
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", zen7.ErrInvalid, err)
 	default:
-		return fmt.Errorf("%w: %w", ErrUpstream, err)
+		return fmt.Errorf("%w: %w", zen7.ErrUpstream, err)
 	}
 }

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -38,18 +40,18 @@ func TestSevenTargetsChecker(t *testing.T) {
 		wantNoSecret string
 	}{
 		{name: "accepted", id: "client-1", secret: secret},
-		{name: "wrong secret", id: "client-1", secret: "wrong-secret-456", wantErr: lifecycle.ErrInvalid, wantNotErr: lifecycle.ErrUpstream, wantNoSecret: "wrong-secret-456"},
-		{name: "unknown client", id: "client-2", secret: secret, wantErr: lifecycle.ErrInvalid, wantNotErr: lifecycle.ErrUpstream, wantNoSecret: secret},
-		{name: "empty secret", id: "client-1", secret: "", wantErr: lifecycle.ErrInvalid, wantNotErr: lifecycle.ErrUpstream},
+		{name: "wrong secret", id: "client-1", secret: "wrong-secret-456", wantErr: zen7.ErrInvalid, wantNotErr: zen7.ErrUpstream, wantNoSecret: "wrong-secret-456"},
+		{name: "unknown client", id: "client-2", secret: secret, wantErr: zen7.ErrInvalid, wantNotErr: zen7.ErrUpstream, wantNoSecret: secret},
+		{name: "empty secret", id: "client-1", secret: "", wantErr: zen7.ErrInvalid, wantNotErr: zen7.ErrUpstream},
 		{
 			name: "7Targets down", id: "client-1", secret: secret,
 			fault:   func(f *seventargetsfake.Server) { f.SetDown(true) },
-			wantErr: lifecycle.ErrUpstream, wantNotErr: lifecycle.ErrInvalid, wantNoSecret: secret,
+			wantErr: zen7.ErrUpstream, wantNotErr: zen7.ErrInvalid, wantNoSecret: secret,
 		},
 		{
 			name: "7Targets too slow", id: "client-1", secret: secret,
 			fault:   func(f *seventargetsfake.Server) { f.SetLatency(10 * time.Second) },
-			wantErr: lifecycle.ErrUpstream, wantNotErr: lifecycle.ErrInvalid, wantNoSecret: secret,
+			wantErr: zen7.ErrUpstream, wantNotErr: zen7.ErrInvalid, wantNoSecret: secret,
 		},
 	}
 	for _, tt := range tests {
@@ -95,7 +97,7 @@ func TestSalesAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LookupAccount() error = %v", err)
 	}
-	want := lifecycle.Account{IntegrationID: in.ID, GroupID: in.GroupID, AccountID: in.AccountID, Language: "es"}
+	want := zen7.Account{IntegrationID: in.ID, GroupID: in.GroupID, AccountID: in.AccountID, Language: "es"}
 	if got != want {
 		t.Errorf("LookupAccount() = %+v, want %+v", got, want)
 	}
@@ -151,7 +153,7 @@ func TestServiceWithRealAdapters(t *testing.T) {
 
 	stFake.SetDown(true)
 	_, err = svc.UpdateSettings(ctx, "key-1", mustParse(t, `{"clientSecret":"other-secret"}`))
-	if !errors.Is(err, lifecycle.ErrUpstream) {
+	if !errors.Is(err, zen7.ErrUpstream) {
 		t.Errorf("UpdateSettings() with 7Targets down error = %v, want ErrUpstream", err)
 	}
 	if got := store.byKey(t, "key-1").Settings.ClientSecret; got != "good-secret" {

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,11 +41,11 @@ const (
 )
 
 var (
-	crashSettings = lifecycle.Settings{
+	crashSettings = zen7.Settings{
 		ClientID: "client-a", ClientSecret: "client-secret-a-0001", UserIdentifier: "user-a",
 		AssistantEmail: "ava@example.com", AutoForward: true, StopFollowupOnClaim: true,
 	}
-	crashSettings2 = lifecycle.Settings{
+	crashSettings2 = zen7.Settings{
 		ClientID: "client-b", ClientSecret: "client-secret-b-0002", UserIdentifier: "user-b",
 		AssistantEmail: "bo@example.com", ScheduleName: "Warm leads", Source: "Zenvia", AutoForward: false,
 	}
@@ -108,7 +110,7 @@ func installedConfigured(enabled bool) func(testing.TB, *crashEnv) {
 	}
 }
 
-func (e *crashEnv) configure(tb testing.TB, s lifecycle.Settings) {
+func (e *crashEnv) configure(tb testing.TB, s zen7.Settings) {
 	tb.Helper()
 	if _, err := e.svc.UpdateSettings(context.Background(), crashKey, patchOf(s)); err != nil {
 		tb.Fatalf("UpdateSettings: %v", err)
@@ -116,7 +118,7 @@ func (e *crashEnv) configure(tb testing.TB, s lifecycle.Settings) {
 }
 
 // patchOf is the settings update that sends every key of s.
-func patchOf(s lifecycle.Settings) lifecycle.SettingsPatch {
+func patchOf(s zen7.Settings) lifecycle.SettingsPatch {
 	b, err := json.Marshal(s)
 	if err != nil {
 		panic(err)
@@ -132,8 +134,8 @@ func patchOf(s lifecycle.Settings) lifecycle.SettingsPatch {
 type keyView struct {
 	Live     bool
 	Same     bool // the instance is the one the hook acts on (false for a fresh install)
-	State    lifecycle.State
-	Settings lifecycle.Settings
+	State    zen7.State
+	Settings zen7.Settings
 }
 
 func (v keyView) String() string {
@@ -158,7 +160,7 @@ func (e *crashEnv) view(tb testing.TB) crashView {
 	tb.Helper()
 	resolve := func(key string) keyView {
 		in, err := e.instances.InstanceByAPIKey(context.Background(), key)
-		if errors.Is(err, lifecycle.ErrNotFound) {
+		if errors.Is(err, zen7.ErrNotFound) {
 			return keyView{}
 		}
 		if err != nil {
@@ -169,7 +171,7 @@ func (e *crashEnv) view(tb testing.TB) crashView {
 	return crashView{Key: resolve(crashKey), NewKey: resolve(crashNewKey)}
 }
 
-func live(st lifecycle.State, s lifecycle.Settings) keyView {
+func live(st zen7.State, s zen7.Settings) keyView {
 	return keyView{Live: true, Same: true, State: st, Settings: s}
 }
 
@@ -190,7 +192,7 @@ var crashHooks = []crashHook{
 		name:  "install",
 		setup: func(testing.TB, *crashEnv) {},
 		call:  installCrashKey,
-		after: crashView{Key: keyView{Live: true, State: lifecycle.StateEnabled, Settings: lifecycle.DefaultSettings()}},
+		after: crashView{Key: keyView{Live: true, State: zen7.StateEnabled, Settings: zen7.DefaultSettings()}},
 	},
 	{
 		name:  "settings update completing the settings",
@@ -199,8 +201,8 @@ var crashHooks = []crashHook{
 			_, err := e.svc.UpdateSettings(context.Background(), crashKey, patchOf(crashSettings))
 			return err
 		},
-		before: crashView{Key: live(lifecycle.StateEnabled, lifecycle.DefaultSettings())},
-		after:  crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
+		before: crashView{Key: live(zen7.StateEnabled, zen7.DefaultSettings())},
+		after:  crashView{Key: live(zen7.StateEnabled, crashSettings)},
 	},
 	{
 		name:  "settings update changing the credentials",
@@ -209,8 +211,8 @@ var crashHooks = []crashHook{
 			_, err := e.svc.UpdateSettings(context.Background(), crashKey, patchOf(crashSettings2))
 			return err
 		},
-		before: crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
-		after:  crashView{Key: live(lifecycle.StateEnabled, crashSettings2)},
+		before: crashView{Key: live(zen7.StateEnabled, crashSettings)},
+		after:  crashView{Key: live(zen7.StateEnabled, crashSettings2)},
 	},
 	{
 		name:  "enable",
@@ -219,8 +221,8 @@ var crashHooks = []crashHook{
 			_, err := e.svc.SetEnabled(context.Background(), crashKey, true)
 			return err
 		},
-		before: crashView{Key: live(lifecycle.StateDisabled, crashSettings)},
-		after:  crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
+		before: crashView{Key: live(zen7.StateDisabled, crashSettings)},
+		after:  crashView{Key: live(zen7.StateEnabled, crashSettings)},
 	},
 	{
 		name:  "disable",
@@ -229,8 +231,8 @@ var crashHooks = []crashHook{
 			_, err := e.svc.SetEnabled(context.Background(), crashKey, false)
 			return err
 		},
-		before: crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
-		after:  crashView{Key: live(lifecycle.StateDisabled, crashSettings)},
+		before: crashView{Key: live(zen7.StateEnabled, crashSettings)},
+		after:  crashView{Key: live(zen7.StateDisabled, crashSettings)},
 	},
 	{
 		name: "API key refresh",
@@ -241,15 +243,15 @@ var crashHooks = []crashHook{
 		call: func(e *crashEnv) error {
 			return e.svc.RefreshAPIKey(context.Background(), crashKey, crashNewKey)
 		},
-		before:  crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
-		after:   crashView{NewKey: live(lifecycle.StateEnabled, crashSettings)},
+		before:  crashView{Key: live(zen7.StateEnabled, crashSettings)},
+		after:   crashView{NewKey: live(zen7.StateEnabled, crashSettings)},
 		keyGoes: true,
 	},
 	{
 		name:    "uninstall",
 		setup:   installedConfigured(true),
 		call:    func(e *crashEnv) error { return e.svc.Uninstall(context.Background(), crashKey) },
-		before:  crashView{Key: live(lifecycle.StateEnabled, crashSettings)},
+		before:  crashView{Key: live(zen7.StateEnabled, crashSettings)},
 		after:   crashView{},
 		keyGoes: true,
 	},
@@ -311,7 +313,7 @@ func TestCrashInTheMiddleOfEachHook(t *testing.T) {
 
 						// Sales calls the hook again.
 						err := h.call(e)
-						if err != nil && !(h.keyGoes && got == h.after && errors.Is(err, lifecycle.ErrUnauthorized)) {
+						if err != nil && !(h.keyGoes && got == h.after && errors.Is(err, zen7.ErrUnauthorized)) {
 							t.Errorf("the repeated hook: %v", err)
 						}
 						e.checkDone(t, h)
@@ -352,7 +354,7 @@ func (e *crashEnv) checkDone(t *testing.T, h crashHook) {
 		}
 	}
 	if e.id != "" && !h.after.Key.Live && !h.after.NewKey.Live {
-		if in, err := e.instances.Instance(ctx, e.id); err != nil || in.State != lifecycle.StateUninstalled {
+		if in, err := e.instances.Instance(ctx, e.id); err != nil || in.State != zen7.StateUninstalled {
 			t.Errorf("instance after the hook: %s, %v; want it kept, uninstalled", in.State, err)
 		}
 	}
@@ -374,7 +376,7 @@ func (e *crashEnv) checkStored(t *testing.T, strict bool) {
 		id, _ := d["_id"].(string)
 		settings, _ := d["settings"].(map[string]any)
 		switch d["state"] {
-		case string(lifecycle.StateUninstalled):
+		case string(zen7.StateUninstalled):
 			for _, k := range []string{"apiKeyHash", "apiKey", "webhook"} {
 				if _, ok := d[k]; ok {
 					t.Errorf("uninstalled instance %s keeps %s", id, k)
@@ -383,7 +385,7 @@ func (e *crashEnv) checkStored(t *testing.T, strict bool) {
 			if _, ok := settings["clientSecret"]; ok {
 				t.Errorf("uninstalled instance %s keeps its client secret", id)
 			}
-		case string(lifecycle.StateEnabled), string(lifecycle.StateDisabled):
+		case string(zen7.StateEnabled), string(zen7.StateDisabled):
 			hash, _ := d["apiKeyHash"].(string)
 			if hash == "" || d["apiKey"] == nil {
 				t.Errorf("live instance %s has no key hash or no sealed key", id)
@@ -439,9 +441,9 @@ func (e *crashEnv) checkSubscription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wanting *lifecycle.Instance
+	var wanting *zen7.Instance
 	for i, in := range liveInstances {
-		if in.State == lifecycle.StateEnabled && in.Settings.Complete() {
+		if in.State == zen7.StateEnabled && in.Settings.Complete() {
 			wanting = &liveInstances[i]
 		} else if in.Subscription.ID != "" {
 			t.Errorf("instance %s (%s) records subscription %s", in.ID, in.State, in.Subscription.ID)
@@ -505,7 +507,7 @@ func TestInstanceLeftByAnInterruptedInstall(t *testing.T) {
 	if n, err := e.svc.ResolveAccounts(ctx); err != nil || n != 0 {
 		t.Fatalf("ResolveAccounts = %d, %v; want 0: the instance is bound to no key", n, err)
 	}
-	if in, err := e.instances.Instance(ctx, orphan); err != nil || in.State != lifecycle.StateEnabled || in.Account.Resolved() {
+	if in, err := e.instances.Instance(ctx, orphan); err != nil || in.State != zen7.StateEnabled || in.Account.Resolved() {
 		t.Fatalf("just after: %s, account resolved %v, %v; want it left alone, without an account", in.State, in.Account.Resolved(), err)
 	}
 
@@ -522,7 +524,7 @@ func TestInstanceLeftByAnInterruptedInstall(t *testing.T) {
 	if _, err := e.svc.ResolveAccounts(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if in, err := e.instances.Instance(ctx, orphan); err != nil || in.State != lifecycle.StateUninstalled || in.APIKey != "" || in.Account.Resolved() {
+	if in, err := e.instances.Instance(ctx, orphan); err != nil || in.State != zen7.StateUninstalled || in.APIKey != "" || in.Account.Resolved() {
 		t.Fatalf("an hour later: %s, key wiped %v, account resolved %v, %v; want it retired", in.State, in.APIKey == "", in.Account.Resolved(), err)
 	}
 	if after, err := e.instances.InstanceByAPIKey(ctx, crashKey); err != nil || after.ID != current.ID || after.Version != current.Version {

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -29,7 +31,7 @@ func formInputNames(tb testing.TB) []string {
 func settingsJSONKeys(tb testing.TB) map[string]reflect.Kind {
 	tb.Helper()
 	keys := map[string]reflect.Kind{}
-	typ := reflect.TypeFor[lifecycle.Settings]()
+	typ := reflect.TypeFor[zen7.Settings]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -72,7 +74,7 @@ func TestSettingsFormInputsAreTheSettingsKeys(t *testing.T) {
 			t.Errorf("input %q: ParseSettingsPatch(%s) error = %v, want nil", name, body, err)
 			continue
 		}
-		if _, err := p.Apply(lifecycle.DefaultSettings()); err != nil {
+		if _, err := p.Apply(zen7.DefaultSettings()); err != nil {
 			t.Errorf("input %q: Apply(%s) error = %v, want nil", name, body, err)
 		}
 		if diff := cmp.Diff([]string{name}, p.Keys()); diff != "" {
@@ -102,7 +104,7 @@ func TestSettingsFormInputTypes(t *testing.T) {
 	}
 }
 
-func checkText(t *testing.T, where string, txt lifecycle.Text) {
+func checkText(t *testing.T, where string, txt zen7.Text) {
 	t.Helper()
 	for lang, s := range map[string]string{"en": txt.En, "es": txt.Es, "pt": txt.Pt} {
 		if strings.TrimSpace(s) == "" {
@@ -140,7 +142,7 @@ func TestSettingsFormTextsAreLocalized(t *testing.T) {
 		}
 		for _, c := range v.Changes {
 			texts := 0
-			for kind, txt := range map[string]*lifecycle.Text{"hint": c.Hint, "warning": c.Warning, "error": c.Error} {
+			for kind, txt := range map[string]*zen7.Text{"hint": c.Hint, "warning": c.Warning, "error": c.Error} {
 				if txt != nil {
 					texts++
 					checkText(t, "validation change "+c.Name+" "+kind, *txt)

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,8 +16,8 @@ import (
 )
 
 // invalidStored holds values that break today's rules, as older data might.
-func invalidStored() lifecycle.Settings {
-	return lifecycle.Settings{
+func invalidStored() zen7.Settings {
+	return zen7.Settings{
 		ClientID:       "legacy id",
 		ClientSecret:   "legacy secret with spaces",
 		UserIdentifier: "user\n1",
@@ -54,16 +56,16 @@ func FuzzParseSettingsPatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := lifecycle.ParseSettingsPatch(body)
 		if err != nil {
-			var verr *lifecycle.ValidationError
+			var verr *zen7.ValidationError
 			switch {
 			case errors.As(err, &verr):
 				if len(verr.Fields) == 0 {
 					t.Fatalf("ValidationError with no fields for %q", body)
 				}
-			case !errors.Is(err, lifecycle.ErrMalformed):
+			case !errors.Is(err, zen7.ErrMalformed):
 				t.Fatalf("ParseSettingsPatch(%q) error = %v (%T), want ErrMalformed or a *ValidationError", body, err, err)
 			}
-			if errors.Is(err, lifecycle.ErrMalformed) == errors.Is(err, lifecycle.ErrInvalid) {
+			if errors.Is(err, zen7.ErrMalformed) == errors.Is(err, zen7.ErrInvalid) {
 				t.Fatalf("error %v must match exactly one of ErrMalformed and ErrInvalid", err)
 			}
 			return
@@ -71,7 +73,7 @@ func FuzzParseSettingsPatch(f *testing.F) {
 		checkParsedIsObject(t, body)
 
 		keys := p.Keys()
-		for _, stored := range []lifecycle.Settings{lifecycle.DefaultSettings(), configured(), invalidStored()} {
+		for _, stored := range []zen7.Settings{zen7.DefaultSettings(), configured(), invalidStored()} {
 			got, err := p.Apply(stored)
 			if err != nil {
 				fields := fieldErrors(t, err)
@@ -110,14 +112,14 @@ func checkParsedIsObject(t *testing.T, body []byte) {
 }
 
 // checkView checks that the read view holds every form key and never the secret.
-func checkView(t *testing.T, s lifecycle.Settings) {
+func checkView(t *testing.T, s zen7.Settings) {
 	t.Helper()
 	v := s.View()
 	if len(v) != 8 {
 		t.Fatalf("View() has %d keys, want 8: %v", len(v), v)
 	}
 	secret, ok := v["clientSecret"].(string)
-	if !ok || (secret != "" && secret != lifecycle.SecretMask) {
+	if !ok || (secret != "" && secret != zen7.SecretMask) {
 		t.Fatalf(`View()["clientSecret"] = %#v, want "" or the mask`, v["clientSecret"])
 	}
 	if (secret == "") != (s.ClientSecret == "") {
@@ -126,7 +128,7 @@ func checkView(t *testing.T, s lifecycle.Settings) {
 }
 
 // checkUntouched checks that Apply merged: fields the patch does not name keep their values.
-func checkUntouched(t *testing.T, keys []string, before, after lifecycle.Settings) {
+func checkUntouched(t *testing.T, keys []string, before, after zen7.Settings) {
 	t.Helper()
 	bv, av := before.View(), after.View()
 	for k, want := range bv {
@@ -144,7 +146,7 @@ func checkUntouched(t *testing.T, keys []string, before, after lifecycle.Setting
 
 // checkRoundTrip checks that sending back what was read is accepted and changes nothing.
 // s must satisfy every rule (it came from a valid stored value and a patch that applied).
-func checkRoundTrip(t *testing.T, s lifecycle.Settings) {
+func checkRoundTrip(t *testing.T, s zen7.Settings) {
 	t.Helper()
 	b, err := json.Marshal(s.View())
 	if err != nil {

@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -61,7 +63,7 @@ func (s *Service) SetSubscriptions(subs Subscriptions) { s.subs = subs }
 
 // syncSubscription brings the subscription in line after a hook; the hook has succeeded
 // whatever happens here, and the background repair retries what fails.
-func (s *Service) syncSubscription(ctx context.Context, inst Instance, force bool) {
+func (s *Service) syncSubscription(ctx context.Context, inst zen7.Instance, force bool) {
 	if s.subs == nil {
 		return
 	}
@@ -81,7 +83,7 @@ func (s *Service) CheckApp(appID, appSecret string) error {
 	okID := subtle.ConstantTimeCompare(id[:], s.appIDHash[:])
 	okSecret := subtle.ConstantTimeCompare(sec[:], s.appSecretHash[:])
 	if okID&okSecret != 1 || appID == "" || appSecret == "" {
-		return fmt.Errorf("%w: wrong or missing App credentials", ErrUnauthorized)
+		return fmt.Errorf("%w: wrong or missing App credentials", zen7.ErrUnauthorized)
 	}
 	return nil
 }
@@ -97,32 +99,32 @@ type InstallRequest struct {
 // instance was uninstalled gets a fresh instance: nothing of the old one is reused.
 func (s *Service) Install(ctx context.Context, req InstallRequest) (created bool, err error) {
 	if msg := apiKeyProblem(req.APIKey); msg != "" {
-		return false, invalidField("integration.apiKey", msg)
+		return false, zen7.InvalidField("integration.apiKey", msg)
 	}
 	existing, err := s.store.InstanceByAPIKey(ctx, req.APIKey)
 	switch {
 	case err == nil:
 		s.audit(ctx, existing.ID, HookInstall, nil, "already installed")
 		return false, nil
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, zen7.ErrNotFound):
 		return false, wrap("Install", err)
 	}
 
 	now := s.now()
-	state := StateDisabled
+	state := zen7.StateDisabled
 	if req.Enabled != nil && *req.Enabled {
-		state = StateEnabled
+		state = zen7.StateEnabled
 	}
-	inst := Instance{
+	inst := zen7.Instance{
 		ID:          newID(),
 		State:       state,
 		APIKey:      req.APIKey,
-		Settings:    DefaultSettings(),
+		Settings:    zen7.DefaultSettings(),
 		InstalledAt: now,
 		UpdatedAt:   now,
 	}
 	if err := s.store.CreateInstance(ctx, inst); err != nil {
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, zen7.ErrConflict) {
 			// A concurrent install of the same key won the race: this call is a repeat.
 			if winner, lerr := s.store.InstanceByAPIKey(ctx, req.APIKey); lerr == nil {
 				s.audit(ctx, winner.ID, HookInstall, nil, "already installed")
@@ -148,10 +150,10 @@ func (s *Service) Form(ctx context.Context, apiKey string) (f Form, err error) {
 }
 
 // Settings returns the instance's settings.
-func (s *Service) Settings(ctx context.Context, apiKey string) (Settings, error) {
+func (s *Service) Settings(ctx context.Context, apiKey string) (zen7.Settings, error) {
 	inst, err := s.instance(ctx, apiKey)
 	if err != nil {
-		return Settings{}, err
+		return zen7.Settings{}, err
 	}
 	s.audit(ctx, inst.ID, HookSettingsRead, nil, "")
 	return inst.Settings, nil
@@ -163,10 +165,10 @@ const maxSettingsAttempts = 8
 
 // UpdateSettings merges p into the instance's settings and returns the result. Changed 7Targets
 // credentials are checked with 7Targets before anything is saved.
-func (s *Service) UpdateSettings(ctx context.Context, apiKey string, p SettingsPatch) (Settings, error) {
+func (s *Service) UpdateSettings(ctx context.Context, apiKey string, p SettingsPatch) (zen7.Settings, error) {
 	inst, err := s.instance(ctx, apiKey)
 	if err != nil {
-		return Settings{}, err
+		return zen7.Settings{}, err
 	}
 	detail := "keys " + strings.Join(p.Keys(), ",")
 	settings, err := s.updateSettings(ctx, inst, apiKey, p)
@@ -174,18 +176,18 @@ func (s *Service) UpdateSettings(ctx context.Context, apiKey string, p SettingsP
 	return settings, err
 }
 
-func (s *Service) updateSettings(ctx context.Context, inst Instance, apiKey string, p SettingsPatch) (Settings, error) {
+func (s *Service) updateSettings(ctx context.Context, inst zen7.Instance, apiKey string, p SettingsPatch) (zen7.Settings, error) {
 	var checkedID, checkedSecret string
 	for range maxSettingsAttempts {
 		next, err := p.Apply(inst.Settings)
 		if err != nil {
-			return Settings{}, err
+			return zen7.Settings{}, err
 		}
 		credsChanged := next.ClientID != inst.Settings.ClientID || next.ClientSecret != inst.Settings.ClientSecret
 		alreadyChecked := next.ClientID == checkedID && next.ClientSecret == checkedSecret
 		if credsChanged && next.ClientID != "" && next.ClientSecret != "" && !alreadyChecked {
 			if err := s.checkCredentials(ctx, next.ClientID, next.ClientSecret); err != nil {
-				return Settings{}, err
+				return zen7.Settings{}, err
 			}
 			checkedID, checkedSecret = next.ClientID, next.ClientSecret
 		}
@@ -194,17 +196,17 @@ func (s *Service) updateSettings(ctx context.Context, inst Instance, apiKey stri
 		case err == nil:
 			s.syncSubscription(ctx, updated, false)
 			return updated.Settings, nil
-		case errors.Is(err, ErrNotFound):
-			return Settings{}, fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
-		case !errors.Is(err, ErrConflict):
-			return Settings{}, wrap("UpdateSettings", err)
+		case errors.Is(err, zen7.ErrNotFound):
+			return zen7.Settings{}, fmt.Errorf("%w: the API key no longer names an installed instance", zen7.ErrUnauthorized)
+		case !errors.Is(err, zen7.ErrConflict):
+			return zen7.Settings{}, wrap("UpdateSettings", err)
 		}
 		// Another hook changed the instance meanwhile: merge again onto what it left.
 		if inst, err = s.instance(ctx, apiKey); err != nil {
-			return Settings{}, err
+			return zen7.Settings{}, err
 		}
 	}
-	return Settings{}, fmt.Errorf("%w: the instance is changing too fast, try again", ErrConflict)
+	return zen7.Settings{}, fmt.Errorf("%w: the instance is changing too fast, try again", zen7.ErrConflict)
 }
 
 func (s *Service) checkCredentials(ctx context.Context, clientID, clientSecret string) error {
@@ -212,12 +214,12 @@ func (s *Service) checkCredentials(ctx context.Context, clientID, clientSecret s
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrInvalid):
-		return &ValidationError{Fields: map[string]string{
+	case errors.Is(err, zen7.ErrInvalid):
+		return &zen7.ValidationError{Fields: map[string]string{
 			"clientSecret": "7Targets rejected this client id and secret",
 		}}
 	default:
-		return fmt.Errorf("%w: 7Targets could not be reached to check the credentials; nothing was saved, try again: %w", ErrUpstream, err)
+		return fmt.Errorf("%w: 7Targets could not be reached to check the credentials; nothing was saved, try again: %w", zen7.ErrUpstream, err)
 	}
 }
 
@@ -227,20 +229,20 @@ func (s *Service) SetEnabled(ctx context.Context, apiKey string, enabled bool) (
 	if err != nil {
 		return false, err
 	}
-	state := StateDisabled
+	state := zen7.StateDisabled
 	if enabled {
-		state = StateEnabled
+		state = zen7.StateEnabled
 	}
 	updated, err := s.store.SetState(ctx, inst.ID, apiKey, state, s.now())
-	if errors.Is(err, ErrNotFound) {
-		err = fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
+	if errors.Is(err, zen7.ErrNotFound) {
+		err = fmt.Errorf("%w: the API key no longer names an installed instance", zen7.ErrUnauthorized)
 	}
 	s.audit(ctx, inst.ID, HookEnabled, err, "state "+string(state))
 	if err != nil {
 		return false, wrap("SetEnabled", err)
 	}
 	s.syncSubscription(ctx, updated, false)
-	return updated.State == StateEnabled, nil
+	return updated.State == zen7.StateEnabled, nil
 }
 
 // RefreshAPIKey replaces the instance's API key; the old key stops working at once.
@@ -249,11 +251,11 @@ func (s *Service) RefreshAPIKey(ctx context.Context, apiKey, newKey string) erro
 	if err != nil {
 		return err
 	}
-	var rekeyed Instance
+	var rekeyed zen7.Instance
 	if msg := apiKeyProblem(newKey); msg != "" {
-		err = invalidField("newApiKey", msg)
-	} else if rekeyed, err = s.store.RotateAPIKey(ctx, inst.ID, apiKey, newKey, s.now()); errors.Is(err, ErrNotFound) {
-		err = fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
+		err = zen7.InvalidField("newApiKey", msg)
+	} else if rekeyed, err = s.store.RotateAPIKey(ctx, inst.ID, apiKey, newKey, s.now()); errors.Is(err, zen7.ErrNotFound) {
+		err = fmt.Errorf("%w: the API key no longer names an installed instance", zen7.ErrUnauthorized)
 	}
 	s.audit(ctx, inst.ID, HookAPIKeyRefresh, err, "")
 	if err != nil {
@@ -280,8 +282,8 @@ func (s *Service) Uninstall(ctx context.Context, apiKey string) error {
 		cancel()
 	}
 	_, err = s.store.Uninstall(ctx, inst.ID, apiKey, s.now())
-	if errors.Is(err, ErrNotFound) {
-		err = fmt.Errorf("%w: the API key no longer names an installed instance", ErrUnauthorized)
+	if errors.Is(err, zen7.ErrNotFound) {
+		err = fmt.Errorf("%w: the API key no longer names an installed instance", zen7.ErrUnauthorized)
 	}
 	s.audit(ctx, inst.ID, HookUninstall, err, "")
 	if err != nil {
@@ -322,19 +324,19 @@ const unboundAge = 10 * time.Minute
 // it. Once abandoned it is retired like an uninstall, wiping the API key sealed in it; the
 // retirement is guarded by the key hash it holds, so it cannot touch an instance a refresh
 // has moved meanwhile.
-func (s *Service) bound(ctx context.Context, inst Instance) bool {
+func (s *Service) bound(ctx context.Context, inst zen7.Instance) bool {
 	named, err := s.store.InstanceByAPIKey(ctx, inst.APIKey)
 	switch {
 	case err == nil && named.ID == inst.ID:
 		return true
-	case err != nil && !errors.Is(err, ErrNotFound):
+	case err != nil && !errors.Is(err, zen7.ErrNotFound):
 		s.logger.WarnContext(ctx, "checking an instance's key binding failed; will retry", "instance", inst.ID, "error", err)
 		return false
 	case s.now().Sub(inst.InstalledAt) < unboundAge:
 		return false // perhaps an install in progress
 	}
 	if _, err := s.store.Uninstall(ctx, inst.ID, inst.APIKey, s.now()); err != nil {
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, zen7.ErrNotFound) {
 			s.logger.WarnContext(ctx, "retiring an instance left by an interrupted install failed; will retry", "instance", inst.ID, "error", err)
 		}
 		return false
@@ -343,13 +345,13 @@ func (s *Service) bound(ctx context.Context, inst Instance) bool {
 	return false
 }
 
-func (s *Service) resolveAccount(ctx context.Context, inst Instance) bool {
+func (s *Service) resolveAccount(ctx context.Context, inst zen7.Instance) bool {
 	lctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
 	defer cancel()
 	acct, err := s.accounts.LookupAccount(lctx, inst.APIKey)
 	if err != nil {
 		s.logger.WarnContext(ctx, "account lookup failed; will retry", "instance", inst.ID, "error", err)
-		if err := s.store.SetAccount(ctx, inst.ID, Account{LastTriedAt: s.now()}); err != nil {
+		if err := s.store.SetAccount(ctx, inst.ID, zen7.Account{LastTriedAt: s.now()}); err != nil {
 			s.logger.WarnContext(ctx, "recording the failed account lookup failed", "instance", inst.ID, "error", err)
 		}
 		return false
@@ -363,16 +365,16 @@ func (s *Service) resolveAccount(ctx context.Context, inst Instance) bool {
 }
 
 // instance authenticates apiKey and returns its live instance.
-func (s *Service) instance(ctx context.Context, apiKey string) (Instance, error) {
+func (s *Service) instance(ctx context.Context, apiKey string) (zen7.Instance, error) {
 	if apiKey == "" {
-		return Instance{}, fmt.Errorf("%w: missing api-key", ErrUnauthorized)
+		return zen7.Instance{}, fmt.Errorf("%w: missing api-key", zen7.ErrUnauthorized)
 	}
 	inst, err := s.store.InstanceByAPIKey(ctx, apiKey)
-	if errors.Is(err, ErrNotFound) {
-		return Instance{}, fmt.Errorf("%w: unknown api-key", ErrUnauthorized)
+	if errors.Is(err, zen7.ErrNotFound) {
+		return zen7.Instance{}, fmt.Errorf("%w: unknown api-key", zen7.ErrUnauthorized)
 	}
 	if err != nil {
-		return Instance{}, wrap("instance", err)
+		return zen7.Instance{}, wrap("instance", err)
 	}
 	return inst, nil
 }
@@ -380,7 +382,7 @@ func (s *Service) instance(ctx context.Context, apiKey string) (Instance, error)
 // audit records a hook call. A failure to record is logged, not returned: the hook's effect
 // has already happened and the caller must learn its true outcome.
 func (s *Service) audit(ctx context.Context, instanceID, hook string, hookErr error, detail string) {
-	e := AuditEntry{InstanceID: instanceID, Hook: hook, At: s.now(), Outcome: outcome(hookErr), Detail: detail}
+	e := zen7.AuditEntry{InstanceID: instanceID, Hook: hook, At: s.now(), Outcome: outcome(hookErr), Detail: detail}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.store.RecordAudit(actx, e); err != nil {
@@ -392,13 +394,13 @@ func outcome(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, ErrUnauthorized):
+	case errors.Is(err, zen7.ErrUnauthorized):
 		return "unauthorized"
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, zen7.ErrInvalid):
 		return "invalid"
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, zen7.ErrConflict):
 		return "conflict"
-	case errors.Is(err, ErrUpstream):
+	case errors.Is(err, zen7.ErrUpstream):
 		return "upstream_unavailable"
 	default:
 		return "error"

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"context"
 	"errors"
@@ -22,9 +24,9 @@ import (
 // change is conditional on the instance still being live and bound to the key presented.
 type memStore struct {
 	mu        sync.Mutex
-	instances map[string]lifecycle.Instance // by id
-	keys      map[string]string             // api key → instance id
-	audit     []lifecycle.AuditEntry
+	instances map[string]zen7.Instance // by id
+	keys      map[string]string        // api key → instance id
+	audit     []zen7.AuditEntry
 	order     map[string]int // id → creation sequence, like MongoDB's natural order
 
 	replaceCalls int
@@ -54,33 +56,33 @@ func (m *memStore) injected(op string) error {
 }
 
 func newMemStore() *memStore {
-	return &memStore{instances: map[string]lifecycle.Instance{}, keys: map[string]string{}, order: map[string]int{}}
+	return &memStore{instances: map[string]zen7.Instance{}, keys: map[string]string{}, order: map[string]int{}}
 }
 
 var _ lifecycle.Store = (*memStore)(nil)
 
 // live returns the instance bound to apiKey if it is id (any id when id is "") and installed.
 // The caller holds the lock.
-func (m *memStore) live(id, apiKey string) (lifecycle.Instance, bool) {
+func (m *memStore) live(id, apiKey string) (zen7.Instance, bool) {
 	boundID, ok := m.keys[apiKey]
 	if !ok || (id != "" && boundID != id) {
-		return lifecycle.Instance{}, false
+		return zen7.Instance{}, false
 	}
 	inst, ok := m.instances[boundID]
-	if !ok || inst.State == lifecycle.StateUninstalled || inst.APIKey != apiKey {
-		return lifecycle.Instance{}, false
+	if !ok || inst.State == zen7.StateUninstalled || inst.APIKey != apiKey {
+		return zen7.Instance{}, false
 	}
 	return inst, true
 }
 
-func (m *memStore) CreateInstance(_ context.Context, inst lifecycle.Instance) error {
+func (m *memStore) CreateInstance(_ context.Context, inst zen7.Instance) error {
 	if err := m.injected("CreateInstance"); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.live("", inst.APIKey); ok {
-		return lifecycle.ErrConflict
+		return zen7.ErrConflict
 	}
 	if _, ok := m.instances[inst.ID]; ok {
 		return fmt.Errorf("memStore: duplicate id %s", inst.ID)
@@ -91,28 +93,28 @@ func (m *memStore) CreateInstance(_ context.Context, inst lifecycle.Instance) er
 	return nil
 }
 
-func (m *memStore) InstanceByAPIKey(_ context.Context, apiKey string) (lifecycle.Instance, error) {
+func (m *memStore) InstanceByAPIKey(_ context.Context, apiKey string) (zen7.Instance, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failLookups != nil {
-		return lifecycle.Instance{}, m.failLookups
+		return zen7.Instance{}, m.failLookups
 	}
 	inst, ok := m.live("", apiKey)
 	if !ok {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	return inst, nil
 }
 
-func (m *memStore) SetState(_ context.Context, id, apiKey string, state lifecycle.State, at time.Time) (lifecycle.Instance, error) {
+func (m *memStore) SetState(_ context.Context, id, apiKey string, state zen7.State, at time.Time) (zen7.Instance, error) {
 	if err := m.injected("SetState"); err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	inst, ok := m.live(id, apiKey)
 	if !ok {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	if inst.State != state {
 		inst.State = state
@@ -123,9 +125,9 @@ func (m *memStore) SetState(_ context.Context, id, apiKey string, state lifecycl
 	return inst, nil
 }
 
-func (m *memStore) ReplaceSettings(_ context.Context, id, apiKey string, version int64, s lifecycle.Settings, at time.Time) (lifecycle.Instance, error) {
+func (m *memStore) ReplaceSettings(_ context.Context, id, apiKey string, version int64, s zen7.Settings, at time.Time) (zen7.Instance, error) {
 	if err := m.injected("ReplaceSettings"); err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
 	m.mu.Lock()
 	m.replaceCalls++
@@ -138,10 +140,10 @@ func (m *memStore) ReplaceSettings(_ context.Context, id, apiKey string, version
 	defer m.mu.Unlock()
 	inst, ok := m.live(id, apiKey)
 	if !ok {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	if inst.Version != version {
-		return lifecycle.Instance{}, lifecycle.ErrConflict
+		return zen7.Instance{}, zen7.ErrConflict
 	}
 	inst.Settings = s
 	inst.UpdatedAt = at
@@ -150,21 +152,21 @@ func (m *memStore) ReplaceSettings(_ context.Context, id, apiKey string, version
 	return inst, nil
 }
 
-func (m *memStore) RotateAPIKey(_ context.Context, id, oldKey, newKey string, at time.Time) (lifecycle.Instance, error) {
+func (m *memStore) RotateAPIKey(_ context.Context, id, oldKey, newKey string, at time.Time) (zen7.Instance, error) {
 	if err := m.injected("RotateAPIKey"); err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	inst, ok := m.live(id, oldKey)
 	if !ok {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	if oldKey == newKey {
 		return inst, nil
 	}
 	if other, ok := m.live("", newKey); ok && other.ID != id {
-		return lifecycle.Instance{}, lifecycle.ErrConflict
+		return zen7.Instance{}, zen7.ErrConflict
 	}
 	delete(m.keys, oldKey)
 	m.keys[newKey] = id
@@ -175,18 +177,18 @@ func (m *memStore) RotateAPIKey(_ context.Context, id, oldKey, newKey string, at
 	return inst, nil
 }
 
-func (m *memStore) Uninstall(_ context.Context, id, apiKey string, at time.Time) (lifecycle.Instance, error) {
+func (m *memStore) Uninstall(_ context.Context, id, apiKey string, at time.Time) (zen7.Instance, error) {
 	if err := m.injected("Uninstall"); err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	inst, ok := m.live(id, apiKey)
 	if !ok {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	delete(m.keys, apiKey)
-	inst.State = lifecycle.StateUninstalled
+	inst.State = zen7.StateUninstalled
 	inst.APIKey = ""
 	inst.Settings.ClientSecret = ""
 	inst.UninstalledAt = at
@@ -196,7 +198,7 @@ func (m *memStore) Uninstall(_ context.Context, id, apiKey string, at time.Time)
 	return inst, nil
 }
 
-func (m *memStore) SetAccount(_ context.Context, id string, a lifecycle.Account) error {
+func (m *memStore) SetAccount(_ context.Context, id string, a zen7.Account) error {
 	if err := m.injected("SetAccount"); err != nil {
 		return err
 	}
@@ -204,26 +206,26 @@ func (m *memStore) SetAccount(_ context.Context, id string, a lifecycle.Account)
 	defer m.mu.Unlock()
 	inst, ok := m.instances[id]
 	if !ok {
-		return lifecycle.ErrNotFound
+		return zen7.ErrNotFound
 	}
 	inst.Account = a
 	m.instances[id] = inst
 	return nil
 }
 
-func (m *memStore) InstancesWithoutAccount(_ context.Context, limit int) ([]lifecycle.Instance, error) {
+func (m *memStore) InstancesWithoutAccount(_ context.Context, limit int) ([]zen7.Instance, error) {
 	if err := m.injected("InstancesWithoutAccount"); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []lifecycle.Instance
+	var out []zen7.Instance
 	for _, inst := range m.instances {
-		if inst.State != lifecycle.StateUninstalled && !inst.Account.Resolved() {
+		if inst.State != zen7.StateUninstalled && !inst.Account.Resolved() {
 			out = append(out, inst)
 		}
 	}
-	slices.SortFunc(out, func(a, b lifecycle.Instance) int {
+	slices.SortFunc(out, func(a, b zen7.Instance) int {
 		if c := a.Account.LastTriedAt.Compare(b.Account.LastTriedAt); c != 0 {
 			return c
 		}
@@ -235,7 +237,7 @@ func (m *memStore) InstancesWithoutAccount(_ context.Context, limit int) ([]life
 	return out, nil
 }
 
-func (m *memStore) RecordAudit(_ context.Context, e lifecycle.AuditEntry) error {
+func (m *memStore) RecordAudit(_ context.Context, e zen7.AuditEntry) error {
 	if err := m.injected("RecordAudit"); err != nil {
 		return err
 	}
@@ -246,7 +248,7 @@ func (m *memStore) RecordAudit(_ context.Context, e lifecycle.AuditEntry) error 
 }
 
 // byKey returns the live instance bound to apiKey, failing tb if there is none.
-func (m *memStore) byKey(tb testing.TB, apiKey string) lifecycle.Instance {
+func (m *memStore) byKey(tb testing.TB, apiKey string) zen7.Instance {
 	tb.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -258,7 +260,7 @@ func (m *memStore) byKey(tb testing.TB, apiKey string) lifecycle.Instance {
 }
 
 // byID returns the instance with id whatever its state.
-func (m *memStore) byID(id string) (lifecycle.Instance, bool) {
+func (m *memStore) byID(id string) (zen7.Instance, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	inst, ok := m.instances[id]
@@ -266,7 +268,7 @@ func (m *memStore) byID(id string) (lifecycle.Instance, bool) {
 }
 
 // mutate changes the instance with id as another hook would: in place, bumping its version.
-func (m *memStore) mutate(id string, change func(*lifecycle.Instance)) {
+func (m *memStore) mutate(id string, change func(*zen7.Instance)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	inst := m.instances[id]
@@ -275,7 +277,7 @@ func (m *memStore) mutate(id string, change func(*lifecycle.Instance)) {
 	m.instances[id] = inst
 }
 
-func (m *memStore) auditEntries() []lifecycle.AuditEntry {
+func (m *memStore) auditEntries() []zen7.AuditEntry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.audit)
@@ -297,13 +299,13 @@ func (m *memStore) replaces() int {
 // key's lookups, accounts answers them; block makes every lookup wait for its context.
 type fakeAccounts struct {
 	mu       sync.Mutex
-	accounts map[string]lifecycle.Account
+	accounts map[string]zen7.Account
 	errs     map[string]error
 	block    bool
 	calls    map[string]int
 }
 
-func (f *fakeAccounts) LookupAccount(ctx context.Context, apiKey string) (lifecycle.Account, error) {
+func (f *fakeAccounts) LookupAccount(ctx context.Context, apiKey string) (zen7.Account, error) {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[string]int{}
@@ -314,23 +316,23 @@ func (f *fakeAccounts) LookupAccount(ctx context.Context, apiKey string) (lifecy
 	f.mu.Unlock()
 	if block {
 		<-ctx.Done()
-		return lifecycle.Account{}, ctx.Err()
+		return zen7.Account{}, ctx.Err()
 	}
 	if err != nil {
-		return lifecycle.Account{}, err
+		return zen7.Account{}, err
 	}
 	if !ok {
-		return lifecycle.Account{}, errors.New("fakeAccounts: unknown api key")
+		return zen7.Account{}, errors.New("fakeAccounts: unknown api key")
 	}
 	return acct, nil
 }
 
 // set makes lookups of apiKey answer a, or fail with err when it is not nil.
-func (f *fakeAccounts) set(apiKey string, a lifecycle.Account, err error) {
+func (f *fakeAccounts) set(apiKey string, a zen7.Account, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.accounts == nil {
-		f.accounts, f.errs = map[string]lifecycle.Account{}, map[string]error{}
+		f.accounts, f.errs = map[string]zen7.Account{}, map[string]error{}
 	}
 	f.accounts[apiKey] = a
 	f.errs[apiKey] = err
@@ -409,7 +411,7 @@ func newEnv(tb testing.TB) *env {
 }
 
 // install installs apiKey (enabled) and returns its instance.
-func (e *env) install(tb testing.TB, apiKey string) lifecycle.Instance {
+func (e *env) install(tb testing.TB, apiKey string) zen7.Instance {
 	tb.Helper()
 	enabled := true
 	created, err := e.svc.Install(context.Background(), lifecycle.InstallRequest{APIKey: apiKey, Enabled: &enabled})
@@ -420,10 +422,10 @@ func (e *env) install(tb testing.TB, apiKey string) lifecycle.Instance {
 }
 
 // configure stores s on the instance of apiKey directly, bypassing the Service.
-func (e *env) configure(tb testing.TB, apiKey string, s lifecycle.Settings) lifecycle.Instance {
+func (e *env) configure(tb testing.TB, apiKey string, s zen7.Settings) zen7.Instance {
 	tb.Helper()
 	inst := e.store.byKey(tb, apiKey)
-	e.store.mutate(inst.ID, func(i *lifecycle.Instance) { i.Settings = s })
+	e.store.mutate(inst.ID, func(i *zen7.Instance) { i.Settings = s })
 	return e.store.byKey(tb, apiKey)
 }
 
@@ -461,7 +463,7 @@ func TestServiceCheckApp(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, lifecycle.ErrUnauthorized) {
+			if !errors.Is(err, zen7.ErrUnauthorized) {
 				t.Errorf("CheckApp(%q, %q) error = %v, want ErrUnauthorized", tt.id, tt.secret, err)
 			}
 			if err != nil && (strings.Contains(err.Error(), testAppSecret) || strings.Contains(err.Error(), testAppID)) {
@@ -475,7 +477,7 @@ func TestServiceCheckAppUnconfigured(t *testing.T) {
 	t.Parallel()
 	// A Service built without credentials must not accept empty ones.
 	svc := lifecycle.NewService(lifecycle.Config{}, newMemStore(), &fakeAccounts{}, &fakeChecker{}, slog.New(slog.DiscardHandler))
-	if err := svc.CheckApp("", ""); !errors.Is(err, lifecycle.ErrUnauthorized) {
+	if err := svc.CheckApp("", ""); !errors.Is(err, zen7.ErrUnauthorized) {
 		t.Errorf(`CheckApp("", "") error = %v, want ErrUnauthorized`, err)
 	}
 }
@@ -487,11 +489,11 @@ func TestServiceInstall(t *testing.T) {
 	tests := []struct {
 		name      string
 		enabled   *bool
-		wantState lifecycle.State
+		wantState zen7.State
 	}{
-		{name: "enabled absent", enabled: nil, wantState: lifecycle.StateDisabled},
-		{name: "enabled false", enabled: boolPtr(false), wantState: lifecycle.StateDisabled},
-		{name: "enabled true", enabled: boolPtr(true), wantState: lifecycle.StateEnabled},
+		{name: "enabled absent", enabled: nil, wantState: zen7.StateDisabled},
+		{name: "enabled false", enabled: boolPtr(false), wantState: zen7.StateDisabled},
+		{name: "enabled true", enabled: boolPtr(true), wantState: zen7.StateEnabled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -499,7 +501,7 @@ func TestServiceInstall(t *testing.T) {
 			e := newEnv(t)
 			ctx := context.Background()
 			const key = "sales-api-key-1"
-			e.accounts.set(key, lifecycle.Account{GroupID: "g1", AccountID: "a1", IntegrationID: "i1", Language: "es"}, nil)
+			e.accounts.set(key, zen7.Account{GroupID: "g1", AccountID: "a1", IntegrationID: "i1", Language: "es"}, nil)
 			before := time.Now()
 			created, err := e.svc.Install(ctx, lifecycle.InstallRequest{APIKey: key, Enabled: tt.enabled})
 			if err != nil || !created {
@@ -509,7 +511,7 @@ func TestServiceInstall(t *testing.T) {
 			if inst.State != tt.wantState {
 				t.Errorf("State = %q, want %q", inst.State, tt.wantState)
 			}
-			if diff := cmp.Diff(lifecycle.DefaultSettings(), inst.Settings); diff != "" {
+			if diff := cmp.Diff(zen7.DefaultSettings(), inst.Settings); diff != "" {
 				t.Errorf("Settings mismatch (-want +got):\n%s", diff)
 			}
 			if !instanceIDPattern.MatchString(inst.ID) {
@@ -523,7 +525,7 @@ func TestServiceInstall(t *testing.T) {
 			}
 
 			// Sales repeats the call: same instance, untouched, created=false.
-			again, err := e.svc.Install(ctx, lifecycle.InstallRequest{APIKey: key, Enabled: boolPtr(tt.wantState != lifecycle.StateEnabled)})
+			again, err := e.svc.Install(ctx, lifecycle.InstallRequest{APIKey: key, Enabled: boolPtr(tt.wantState != zen7.StateEnabled)})
 			if err != nil || again {
 				t.Fatalf("repeated Install() = %v, %v; want false, nil", again, err)
 			}
@@ -643,7 +645,7 @@ func TestServiceInstallAccountLookupFailsThenResolves(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const key = "key-lookup"
-	e.accounts.set(key, lifecycle.Account{GroupID: "g-42", AccountID: "acc-42", Language: "pt"}, errors.New("sales: 503 service unavailable"))
+	e.accounts.set(key, zen7.Account{GroupID: "g-42", AccountID: "acc-42", Language: "pt"}, errors.New("sales: 503 service unavailable"))
 
 	created, err := e.svc.Install(ctx, lifecycle.InstallRequest{APIKey: key, Enabled: boolPtr(true)})
 	if err != nil || !created {
@@ -660,7 +662,7 @@ func TestServiceInstallAccountLookupFailsThenResolves(t *testing.T) {
 		t.Errorf("ResolveAccounts() with Sales down = %d, %v; want 0, nil", n, err)
 	}
 
-	e.accounts.set(key, lifecycle.Account{GroupID: "g-42", AccountID: "acc-42", Language: "pt"}, nil)
+	e.accounts.set(key, zen7.Account{GroupID: "g-42", AccountID: "acc-42", Language: "pt"}, nil)
 	n, err = e.svc.ResolveAccounts(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("ResolveAccounts() = %d, %v; want 1, nil", n, err)
@@ -685,14 +687,14 @@ func TestServiceResolveAccountsDoesNotStarve(t *testing.T) {
 	refused := errors.New("sales: 403 the App is disabled")
 	for i := range 100 {
 		key := fmt.Sprintf("disabled-%03d", i)
-		e.accounts.set(key, lifecycle.Account{}, refused)
+		e.accounts.set(key, zen7.Account{}, refused)
 		if _, err := e.svc.Install(ctx, lifecycle.InstallRequest{APIKey: key, Enabled: boolPtr(false)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.accounts.set("late", lifecycle.Account{GroupID: "g-late"}, errors.New("sales: 503"))
+	e.accounts.set("late", zen7.Account{GroupID: "g-late"}, errors.New("sales: 503"))
 	e.install(t, "late")
-	e.accounts.set("late", lifecycle.Account{GroupID: "g-late"}, nil) // Sales is back for it
+	e.accounts.set("late", zen7.Account{GroupID: "g-late"}, nil) // Sales is back for it
 
 	for range 5 {
 		if _, err := e.svc.ResolveAccounts(ctx); err != nil {
@@ -740,13 +742,13 @@ func TestServiceInstallAfterUninstallIsFresh(t *testing.T) {
 	if fresh.ID == old.ID {
 		t.Errorf("reinstall reused instance id %s", old.ID)
 	}
-	if diff := cmp.Diff(lifecycle.DefaultSettings(), fresh.Settings); diff != "" {
+	if diff := cmp.Diff(zen7.DefaultSettings(), fresh.Settings); diff != "" {
 		t.Errorf("reinstalled settings mismatch (-want +got):\n%s", diff)
 	}
-	if fresh.State != lifecycle.StateDisabled {
-		t.Errorf("State = %q, want %q", fresh.State, lifecycle.StateDisabled)
+	if fresh.State != zen7.StateDisabled {
+		t.Errorf("State = %q, want %q", fresh.State, zen7.StateDisabled)
 	}
-	if prev, _ := e.store.byID(old.ID); prev.State != lifecycle.StateUninstalled {
+	if prev, _ := e.store.byID(old.ID); prev.State != zen7.StateUninstalled {
 		t.Errorf("old instance State = %q, want it kept, uninstalled", prev.State)
 	}
 }
@@ -760,7 +762,7 @@ func TestServiceInstallStoreError(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Errorf("Install() error = %v, want it to wrap the store error", err)
 	}
-	if errors.Is(err, lifecycle.ErrUnauthorized) || errors.Is(err, lifecycle.ErrInvalid) {
+	if errors.Is(err, zen7.ErrUnauthorized) || errors.Is(err, zen7.ErrInvalid) {
 		t.Errorf("Install() error = %v, want neither unauthorized nor invalid", err)
 	}
 }
@@ -837,7 +839,7 @@ func TestServiceUnknownAPIKeyIsUnauthorized(t *testing.T) {
 					versions[id] = inst.Version
 				}
 				err := h.call(e.svc, key)
-				if !errors.Is(err, lifecycle.ErrUnauthorized) {
+				if !errors.Is(err, zen7.ErrUnauthorized) {
 					t.Fatalf("error = %v, want ErrUnauthorized", err)
 				}
 				for id, v := range versions {
@@ -872,51 +874,51 @@ func TestServiceUpdateSettingsCredentialCheck(t *testing.T) {
 		storedID     = "client-1"
 		storedSecret = "stored-secret-value"
 	)
-	noCreds := with(configured(), func(s *lifecycle.Settings) { s.ClientID, s.ClientSecret = "", "" })
+	noCreds := with(configured(), func(s *zen7.Settings) { s.ClientID, s.ClientSecret = "", "" })
 	tests := []struct {
 		name      string
-		stored    lifecycle.Settings
+		stored    zen7.Settings
 		body      string
 		wantCalls [][2]string
-		want      lifecycle.Settings
+		want      zen7.Settings
 	}{
 		{
 			name:      "both set the first time",
 			stored:    noCreds,
 			body:      `{"clientId":"c-new","clientSecret":"s-new"}`,
 			wantCalls: [][2]string{{"c-new", "s-new"}},
-			want:      with(noCreds, func(s *lifecycle.Settings) { s.ClientID, s.ClientSecret = "c-new", "s-new" }),
+			want:      with(noCreds, func(s *zen7.Settings) { s.ClientID, s.ClientSecret = "c-new", "s-new" }),
 		},
 		{
 			name:   "only the id, no secret yet",
 			stored: noCreds,
 			body:   `{"clientId":"c-new"}`,
-			want:   with(noCreds, func(s *lifecycle.Settings) { s.ClientID = "c-new" }),
+			want:   with(noCreds, func(s *zen7.Settings) { s.ClientID = "c-new" }),
 		},
 		{
 			name:   "only the secret, no id yet",
 			stored: noCreds,
 			body:   `{"clientSecret":"s-new"}`,
-			want:   with(noCreds, func(s *lifecycle.Settings) { s.ClientSecret = "s-new" }),
+			want:   with(noCreds, func(s *zen7.Settings) { s.ClientSecret = "s-new" }),
 		},
 		{
 			name:      "new secret with the stored id",
 			stored:    configured(),
 			body:      `{"clientSecret":"s-new"}`,
 			wantCalls: [][2]string{{storedID, "s-new"}},
-			want:      with(configured(), func(s *lifecycle.Settings) { s.ClientSecret = "s-new" }),
+			want:      with(configured(), func(s *zen7.Settings) { s.ClientSecret = "s-new" }),
 		},
 		{
 			name:      "new id with the stored secret",
 			stored:    configured(),
-			body:      `{"clientId":"c-new","clientSecret":"` + lifecycle.SecretMask + `"}`,
+			body:      `{"clientId":"c-new","clientSecret":"` + zen7.SecretMask + `"}`,
 			wantCalls: [][2]string{{"c-new", storedSecret}},
-			want:      with(configured(), func(s *lifecycle.Settings) { s.ClientID = "c-new" }),
+			want:      with(configured(), func(s *zen7.Settings) { s.ClientID = "c-new" }),
 		},
 		{
 			name:   "same id and mask: unchanged, not checked",
 			stored: configured(),
-			body:   `{"clientId":"` + storedID + `","clientSecret":"` + lifecycle.SecretMask + `"}`,
+			body:   `{"clientId":"` + storedID + `","clientSecret":"` + zen7.SecretMask + `"}`,
 			want:   configured(),
 		},
 		{
@@ -929,13 +931,13 @@ func TestServiceUpdateSettingsCredentialCheck(t *testing.T) {
 			name:   "unrelated field",
 			stored: configured(),
 			body:   `{"source":"Web","autoForward":false}`,
-			want:   with(configured(), func(s *lifecycle.Settings) { s.Source, s.AutoForward = "Web", false }),
+			want:   with(configured(), func(s *zen7.Settings) { s.Source, s.AutoForward = "Web", false }),
 		},
 		{
 			name:   "id cleared",
 			stored: configured(),
 			body:   `{"clientId":null}`,
-			want:   with(configured(), func(s *lifecycle.Settings) { s.ClientID = "" }),
+			want:   with(configured(), func(s *zen7.Settings) { s.ClientID = "" }),
 		},
 		{
 			name:   "whole view sent back",
@@ -976,13 +978,13 @@ func TestServiceUpdateSettingsCredentialRejected(t *testing.T) {
 	}{
 		{
 			name:       "rejected",
-			checkerErr: fmt.Errorf("seventargets: token: 401: %w", lifecycle.ErrInvalid),
+			checkerErr: fmt.Errorf("seventargets: token: 401: %w", zen7.ErrInvalid),
 			check: func(t *testing.T, err error) {
 				got := fieldErrors(t, err)
 				if _, ok := got["clientSecret"]; !ok || len(got) != 1 {
 					t.Errorf("field errors = %v, want one on clientSecret", got)
 				}
-				if errors.Is(err, lifecycle.ErrUpstream) {
+				if errors.Is(err, zen7.ErrUpstream) {
 					t.Errorf("error = %v also matches ErrUpstream", err)
 				}
 			},
@@ -991,19 +993,19 @@ func TestServiceUpdateSettingsCredentialRejected(t *testing.T) {
 			name:       "unreachable",
 			checkerErr: fmt.Errorf("seventargets: token: %w", context.DeadlineExceeded),
 			check: func(t *testing.T, err error) {
-				if !errors.Is(err, lifecycle.ErrUpstream) {
+				if !errors.Is(err, zen7.ErrUpstream) {
 					t.Errorf("error = %v, want ErrUpstream", err)
 				}
-				if errors.Is(err, lifecycle.ErrInvalid) {
+				if errors.Is(err, zen7.ErrInvalid) {
 					t.Errorf("error = %v also matches ErrInvalid", err)
 				}
 			},
 		},
 		{
 			name:       "upstream error from the checker",
-			checkerErr: fmt.Errorf("seventargets: token: 503: %w", lifecycle.ErrUpstream),
+			checkerErr: fmt.Errorf("seventargets: token: 503: %w", zen7.ErrUpstream),
 			check: func(t *testing.T, err error) {
-				if !errors.Is(err, lifecycle.ErrUpstream) {
+				if !errors.Is(err, zen7.ErrUpstream) {
 					t.Errorf("error = %v, want ErrUpstream", err)
 				}
 			},
@@ -1064,7 +1066,7 @@ func TestServiceUpdateSettingsRetriesOnConflict(t *testing.T) {
 	// Another hook changes the instance between this update's read and its write, once.
 	e.store.beforeReplace = func(call int) {
 		if call == 1 {
-			e.store.mutate(inst.ID, func(i *lifecycle.Instance) {
+			e.store.mutate(inst.ID, func(i *zen7.Instance) {
 				i.Settings.ScheduleName = "Set meanwhile"
 				i.Settings.AutoForward = false
 			})
@@ -1075,7 +1077,7 @@ func TestServiceUpdateSettingsRetriesOnConflict(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UpdateSettings() error = %v, want nil", err)
 	}
-	want := with(configured(), func(s *lifecycle.Settings) {
+	want := with(configured(), func(s *zen7.Settings) {
 		s.ScheduleName = "Set meanwhile" // the other hook's change survives
 		s.AutoForward = false
 		s.Source = "Web" // and so does this one's
@@ -1103,7 +1105,7 @@ func TestServiceUpdateSettingsRechecksCredentialsChangedMeanwhile(t *testing.T) 
 	e.configure(t, "key", configured())
 	e.store.beforeReplace = func(call int) {
 		if call == 1 {
-			e.store.mutate(inst.ID, func(i *lifecycle.Instance) { i.Settings.ClientSecret = "other-secret" })
+			e.store.mutate(inst.ID, func(i *zen7.Instance) { i.Settings.ClientSecret = "other-secret" })
 		}
 	}
 	got, err := e.svc.UpdateSettings(context.Background(), "key", mustParse(t, `{"clientId":"c-new"}`))
@@ -1124,10 +1126,10 @@ func TestServiceUpdateSettingsGivesUpOnEndlessConflicts(t *testing.T) {
 	e := newEnv(t)
 	inst := e.install(t, "key")
 	e.store.beforeReplace = func(int) {
-		e.store.mutate(inst.ID, func(*lifecycle.Instance) {})
+		e.store.mutate(inst.ID, func(*zen7.Instance) {})
 	}
 	_, err := e.svc.UpdateSettings(context.Background(), "key", mustParse(t, `{"source":"Web"}`))
-	if !errors.Is(err, lifecycle.ErrConflict) {
+	if !errors.Is(err, zen7.ErrConflict) {
 		t.Fatalf("UpdateSettings() error = %v, want ErrConflict", err)
 	}
 	if n := e.store.replaces(); n < 2 || n > 100 {
@@ -1150,7 +1152,7 @@ func TestServiceUpdateSettingsKeyRefreshedMeanwhile(t *testing.T) {
 		}
 	}
 	_, err := e.svc.UpdateSettings(context.Background(), "key", mustParse(t, `{"source":"Web"}`))
-	if !errors.Is(err, lifecycle.ErrUnauthorized) {
+	if !errors.Is(err, zen7.ErrUnauthorized) {
 		t.Fatalf("UpdateSettings() error = %v, want ErrUnauthorized", err)
 	}
 	if got := e.store.byKey(t, "key-2").Settings.Source; got != "" {
@@ -1180,7 +1182,7 @@ func TestServiceUpdateSettingsConcurrentMerges(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	want := lifecycle.Settings{
+	want := zen7.Settings{
 		ClientID: "c-1", UserIdentifier: "u-1", AssistantEmail: "ava@example.com",
 		ScheduleName: "Seq", Source: "Web", AutoForward: false, StopFollowupOnClaim: true,
 	}
@@ -1199,9 +1201,9 @@ func TestServiceSetEnabled(t *testing.T) {
 		if err != nil || got != step {
 			t.Fatalf("SetEnabled(%v) = %v, %v; want %v, nil", step, got, err, step)
 		}
-		wantState := lifecycle.StateDisabled
+		wantState := zen7.StateDisabled
 		if step {
-			wantState = lifecycle.StateEnabled
+			wantState = zen7.StateEnabled
 		}
 		if s := e.store.byKey(t, "key").State; s != wantState {
 			t.Errorf("after SetEnabled(%v): State = %q, want %q", step, s, wantState)
@@ -1220,7 +1222,7 @@ func TestServiceRefreshAPIKey(t *testing.T) {
 		if err := e.svc.RefreshAPIKey(ctx, "old", "new"); err != nil {
 			t.Fatalf("RefreshAPIKey() error = %v", err)
 		}
-		if _, err := e.svc.Settings(ctx, "old"); !errors.Is(err, lifecycle.ErrUnauthorized) {
+		if _, err := e.svc.Settings(ctx, "old"); !errors.Is(err, zen7.ErrUnauthorized) {
 			t.Errorf("Settings(old key) error = %v, want ErrUnauthorized", err)
 		}
 		if got := e.store.byKey(t, "new"); got.ID != inst.ID {
@@ -1244,7 +1246,7 @@ func TestServiceRefreshAPIKey(t *testing.T) {
 		e.install(t, "a")
 		e.install(t, "b")
 		err := e.svc.RefreshAPIKey(ctx, "a", "b")
-		if !errors.Is(err, lifecycle.ErrConflict) {
+		if !errors.Is(err, zen7.ErrConflict) {
 			t.Fatalf("RefreshAPIKey(a → b) error = %v, want ErrConflict", err)
 		}
 		e.store.byKey(t, "a")
@@ -1275,10 +1277,10 @@ func TestServiceUninstall(t *testing.T) {
 		t.Fatalf("Uninstall() error = %v", err)
 	}
 	got, ok := e.store.byID(inst.ID)
-	if !ok || got.State != lifecycle.StateUninstalled {
+	if !ok || got.State != zen7.StateUninstalled {
 		t.Fatalf("instance after uninstall = %+v, want kept and uninstalled", got)
 	}
-	if err := e.svc.Uninstall(ctx, "key"); !errors.Is(err, lifecycle.ErrUnauthorized) {
+	if err := e.svc.Uninstall(ctx, "key"); !errors.Is(err, zen7.ErrUnauthorized) {
 		t.Errorf("second Uninstall() error = %v, want ErrUnauthorized", err)
 	}
 }
@@ -1372,7 +1374,7 @@ func TestServiceAudit(t *testing.T) {
 		},
 		{
 			name:        "settings update rejected credentials",
-			setup:       func(_ testing.TB, e *env) { e.checker.err = lifecycle.ErrInvalid },
+			setup:       func(_ testing.TB, e *env) { e.checker.err = zen7.ErrInvalid },
 			call:        updateCall(apiKey, `{"clientSecret":"`+clientSec+`"}`),
 			wantHook:    lifecycle.HookSettingsUpdate,
 			wantOutcome: "invalid",
@@ -1506,9 +1508,9 @@ func updateCall(key, body string) func(*lifecycle.Service) error {
 func TestAccountSyncRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.accounts.set("key", lifecycle.Account{}, errors.New("sales down"))
+	e.accounts.set("key", zen7.Account{}, errors.New("sales down"))
 	e.install(t, "key")
-	e.accounts.set("key", lifecycle.Account{GroupID: "g"}, nil)
+	e.accounts.set("key", zen7.Account{GroupID: "g"}, nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -1537,7 +1539,7 @@ func TestInstanceLogValueHidesSecrets(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
-	inst := lifecycle.Instance{ID: "inst-1", State: lifecycle.StateEnabled, APIKey: "api-key-secret-1", Settings: configured()}
+	inst := zen7.Instance{ID: "inst-1", State: zen7.StateEnabled, APIKey: "api-key-secret-1", Settings: configured()}
 	logger.Info("msg", "instance", inst)
 	logger.Info("msg", "ptr", &inst)
 	out := buf.String()
@@ -1573,12 +1575,12 @@ func TestServiceStoreFailures(t *testing.T) {
 			wantErr: boom, wantOutcome: "error",
 		},
 		{
-			name: "enable, uninstalled meanwhile", op: "SetState", err: lifecycle.ErrNotFound,
+			name: "enable, uninstalled meanwhile", op: "SetState", err: zen7.ErrNotFound,
 			call: func(svc *lifecycle.Service) error {
 				_, err := svc.SetEnabled(context.Background(), "key", false)
 				return err
 			},
-			wantErr: lifecycle.ErrUnauthorized, wantOutcome: "unauthorized",
+			wantErr: zen7.ErrUnauthorized, wantOutcome: "unauthorized",
 		},
 		{
 			name: "uninstall, store down", op: "Uninstall", err: boom,
@@ -1586,9 +1588,9 @@ func TestServiceStoreFailures(t *testing.T) {
 			wantErr: boom, wantOutcome: "error",
 		},
 		{
-			name: "uninstall, refreshed meanwhile", op: "Uninstall", err: lifecycle.ErrNotFound,
+			name: "uninstall, refreshed meanwhile", op: "Uninstall", err: zen7.ErrNotFound,
 			call:    func(svc *lifecycle.Service) error { return svc.Uninstall(context.Background(), "key") },
-			wantErr: lifecycle.ErrUnauthorized, wantOutcome: "unauthorized",
+			wantErr: zen7.ErrUnauthorized, wantOutcome: "unauthorized",
 		},
 		{
 			name: "refresh, store down", op: "RotateAPIKey", err: boom,
@@ -1596,9 +1598,9 @@ func TestServiceStoreFailures(t *testing.T) {
 			wantErr: boom, wantOutcome: "error",
 		},
 		{
-			name: "refresh, uninstalled meanwhile", op: "RotateAPIKey", err: lifecycle.ErrNotFound,
+			name: "refresh, uninstalled meanwhile", op: "RotateAPIKey", err: zen7.ErrNotFound,
 			call:    func(svc *lifecycle.Service) error { return svc.RefreshAPIKey(context.Background(), "key", "key-2") },
-			wantErr: lifecycle.ErrUnauthorized, wantOutcome: "unauthorized",
+			wantErr: zen7.ErrUnauthorized, wantOutcome: "unauthorized",
 		},
 		{
 			name: "settings update, store down", op: "ReplaceSettings", err: boom,
@@ -1622,7 +1624,7 @@ func TestServiceStoreFailures(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
-			if tt.wantErr == boom && (errors.Is(err, lifecycle.ErrUnauthorized) || errors.Is(err, lifecycle.ErrInvalid)) {
+			if tt.wantErr == boom && (errors.Is(err, zen7.ErrUnauthorized) || errors.Is(err, zen7.ErrInvalid)) {
 				t.Errorf("error = %v, a store failure must not look like the caller's fault", err)
 			}
 			entries := e.store.auditEntries()[before:]
@@ -1647,7 +1649,7 @@ func TestServiceAuditFailureDoesNotFailTheHook(t *testing.T) {
 	if _, err := e.svc.SetEnabled(context.Background(), "key", false); err != nil {
 		t.Fatalf("SetEnabled() error = %v, want nil although the audit failed", err)
 	}
-	if got := e.store.byKey(t, "key").State; got != lifecycle.StateDisabled {
+	if got := e.store.byKey(t, "key").State; got != zen7.StateDisabled {
 		t.Errorf("State = %q, want disabled", got)
 	}
 	if !strings.Contains(e.logs.String(), "audit") {
@@ -1659,7 +1661,7 @@ func TestServiceAccountRecordFailureIsRetried(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	e.accounts.set("key", lifecycle.Account{GroupID: "g"}, nil)
+	e.accounts.set("key", zen7.Account{GroupID: "g"}, nil)
 	e.store.failWith("SetAccount", errors.New("write failed"))
 	e.install(t, "key")
 	if e.store.byKey(t, "key").Account.Resolved() {

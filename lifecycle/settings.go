@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -15,58 +17,6 @@ import (
 
 	"github.com/go-playground/validator/v10"
 )
-
-// Settings is what an account admin configures for an instance. The JSON names are the
-// settings form's input names, which Zenvia Sales uses as the keys it sends and reads.
-type Settings struct {
-	// ClientID and ClientSecret are the 7Targets OAuth2 client credentials.
-	ClientID     string `json:"clientId" validate:"omitempty,max=256,token"`
-	ClientSecret string `json:"clientSecret" validate:"omitempty,max=512,token"`
-	// UserIdentifier is sent to 7Targets as the 7ts-user-identifier header.
-	UserIdentifier string `json:"userIdentifier" validate:"omitempty,max=256,token"`
-	// AssistantEmail names the 7Targets assistant that takes the leads.
-	AssistantEmail string `json:"assistantEmail" validate:"omitempty,max=254,email"`
-	// ScheduleName optionally picks the assistant's sequence (case sensitive).
-	ScheduleName string `json:"scheduleName" validate:"omitempty,max=200,text"`
-	// Source optionally overrides the lead's source in 7Targets.
-	Source string `json:"source" validate:"omitempty,max=200,text"`
-	// AutoForward forwards every new prospect without an agent's click.
-	AutoForward bool `json:"autoForward"`
-	// StopFollowupOnClaim stops the 7Targets sequence once an agent takes the prospect over.
-	StopFollowupOnClaim bool `json:"stopFollowupOnClaim"`
-}
-
-// DefaultSettings are the settings of a newly installed instance.
-func DefaultSettings() Settings {
-	return Settings{AutoForward: true, StopFollowupOnClaim: true}
-}
-
-// Complete reports whether the settings hold everything needed to forward leads.
-func (s Settings) Complete() bool {
-	return s.ClientID != "" && s.ClientSecret != "" && s.UserIdentifier != "" && s.AssistantEmail != ""
-}
-
-// SecretMask stands in for a stored secret when settings are read. Sent back unchanged in an
-// update, it means "keep the stored secret".
-const SecretMask = "********"
-
-// View returns the settings as Zenvia Sales reads them: every key of the form, secrets masked.
-func (s Settings) View() map[string]any {
-	secret := ""
-	if s.ClientSecret != "" {
-		secret = SecretMask
-	}
-	return map[string]any{
-		"clientId":            s.ClientID,
-		"clientSecret":        secret,
-		"userIdentifier":      s.UserIdentifier,
-		"assistantEmail":      s.AssistantEmail,
-		"scheduleName":        s.ScheduleName,
-		"source":              s.Source,
-		"autoForward":         s.AutoForward,
-		"stopFollowupOnClaim": s.StopFollowupOnClaim,
-	}
-}
 
 // SettingsPatch is a partial settings update as Zenvia Sales sends it: only the keys present
 // change (Sales recommends merging, since it may send only what the user edited).
@@ -95,16 +45,16 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
-		return SettingsPatch{}, fmt.Errorf("%w: %v", ErrMalformed, jsonProblem(err))
+		return SettingsPatch{}, fmt.Errorf("%w: %v", zen7.ErrMalformed, jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return SettingsPatch{}, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
+		return SettingsPatch{}, fmt.Errorf("%w: trailing data after the JSON object", zen7.ErrMalformed)
 	}
 	if raw == nil {
-		return SettingsPatch{}, fmt.Errorf("%w: the body must be a JSON object", ErrMalformed)
+		return SettingsPatch{}, fmt.Errorf("%w: the body must be a JSON object", zen7.ErrMalformed)
 	}
 	if len(raw) > maxSettingKeys {
-		return SettingsPatch{}, invalidField("body", fmt.Sprintf("too many keys (at most %d)", maxSettingKeys))
+		return SettingsPatch{}, zen7.InvalidField("body", fmt.Sprintf("too many keys (at most %d)", maxSettingKeys))
 	}
 	known := make(map[string]settingField, len(settingFields()))
 	for _, f := range settingFields() {
@@ -123,14 +73,14 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return SettingsPatch{}, &ValidationError{Fields: problems}
+		return SettingsPatch{}, &zen7.ValidationError{Fields: problems}
 	}
 	return SettingsPatch{fields: raw}, nil
 }
 
 // Apply merges the patch into s and validates the result. A masked or empty secret in the
 // patch keeps the stored one: Sales sends back what it read.
-func (p SettingsPatch) Apply(s Settings) (Settings, error) {
+func (p SettingsPatch) Apply(s zen7.Settings) (zen7.Settings, error) {
 	out := s
 	touched := maps.Clone(p.fields)
 	for _, f := range settingFields() {
@@ -151,7 +101,7 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 			var v string
 			_ = json.Unmarshal(raw, &v) // type checked by ParseSettingsPatch
 			v = strings.TrimSpace(v)
-			if f.name == "clientSecret" && (v == SecretMask || v == "") {
+			if f.name == "clientSecret" && (v == zen7.SecretMask || v == "") {
 				delete(touched, f.name) // "keep the stored secret": not an edit to validate
 				continue
 			}
@@ -163,7 +113,7 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 		}
 	}
 	if err := validateSettings(out, touched); err != nil {
-		return Settings{}, err
+		return zen7.Settings{}, err
 	}
 	return out, nil
 }
@@ -198,7 +148,7 @@ func (f settingField) typeMessage() string {
 
 // settingFields lists the Settings fields by their JSON (form input) names, in form order.
 var settingFields = sync.OnceValue(func() []settingField {
-	t := reflect.TypeFor[Settings]()
+	t := reflect.TypeFor[zen7.Settings]()
 	fields := make([]settingField, 0, t.NumField())
 	for i := range t.NumField() {
 		sf := t.Field(i)
@@ -225,7 +175,7 @@ var settingsValidator = sync.OnceValue(func() *validator.Validate {
 // validateSettings checks s against its validation tags and reports the fields that fail.
 // Only fields the patch touched are reported, so a stored value that later rules reject never
 // blocks an unrelated update.
-func validateSettings(s Settings, touched map[string]json.RawMessage) error {
+func validateSettings(s zen7.Settings, touched map[string]json.RawMessage) error {
 	err := settingsValidator().Struct(s)
 	if err == nil {
 		return nil
@@ -244,7 +194,7 @@ func validateSettings(s Settings, touched map[string]json.RawMessage) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return &ValidationError{Fields: problems}
+	return &zen7.ValidationError{Fields: problems}
 }
 
 func validationMessage(fe validator.FieldError) string {

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,14 +33,14 @@ func fieldErrors(tb testing.TB, err error) map[string]string {
 	if err == nil {
 		tb.Fatal("error = nil, want a *lifecycle.ValidationError")
 	}
-	var verr *lifecycle.ValidationError
+	var verr *zen7.ValidationError
 	if !errors.As(err, &verr) {
 		tb.Fatalf("error = %v (%T), want a *lifecycle.ValidationError", err, err)
 	}
-	if !errors.Is(err, lifecycle.ErrInvalid) {
+	if !errors.Is(err, zen7.ErrInvalid) {
 		tb.Errorf("errors.Is(%v, ErrInvalid) = false, want true", err)
 	}
-	if errors.Is(err, lifecycle.ErrMalformed) {
+	if errors.Is(err, zen7.ErrMalformed) {
 		tb.Errorf("errors.Is(%v, ErrMalformed) = true, want false", err)
 	}
 	for k, msg := range verr.FieldErrors() {
@@ -66,8 +68,8 @@ func checkFields(tb testing.TB, got, want map[string]string) {
 }
 
 // configured is a fully configured, valid settings value.
-func configured() lifecycle.Settings {
-	return lifecycle.Settings{
+func configured() zen7.Settings {
+	return zen7.Settings{
 		ClientID:            "client-1",
 		ClientSecret:        "stored-secret-value",
 		UserIdentifier:      "user-1",
@@ -79,7 +81,7 @@ func configured() lifecycle.Settings {
 	}
 }
 
-func with(s lifecycle.Settings, change func(*lifecycle.Settings)) lifecycle.Settings {
+func with(s zen7.Settings, change func(*zen7.Settings)) zen7.Settings {
 	change(&s)
 	return s
 }
@@ -88,9 +90,9 @@ func TestSettingsPatchApplyMerges(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		stored lifecycle.Settings
+		stored zen7.Settings
 		body   string
-		want   lifecycle.Settings
+		want   zen7.Settings
 	}{
 		{
 			name:   "empty object changes nothing",
@@ -102,35 +104,35 @@ func TestSettingsPatchApplyMerges(t *testing.T) {
 			name:   "one string field, others untouched",
 			stored: configured(),
 			body:   `{"scheduleName":"Spring campaign"}`,
-			want:   with(configured(), func(s *lifecycle.Settings) { s.ScheduleName = "Spring campaign" }),
+			want:   with(configured(), func(s *zen7.Settings) { s.ScheduleName = "Spring campaign" }),
 		},
 		{
 			name:   "one bool field, others untouched",
 			stored: configured(),
 			body:   `{"autoForward":false}`,
-			want:   with(configured(), func(s *lifecycle.Settings) { s.AutoForward = false }),
+			want:   with(configured(), func(s *zen7.Settings) { s.AutoForward = false }),
 		},
 		{
 			name:   "bool set back to true",
-			stored: with(configured(), func(s *lifecycle.Settings) { s.StopFollowupOnClaim = false }),
+			stored: with(configured(), func(s *zen7.Settings) { s.StopFollowupOnClaim = false }),
 			body:   `{"stopFollowupOnClaim":true}`,
 			want:   configured(),
 		},
 		{
 			name:   "first configuration onto defaults",
-			stored: lifecycle.DefaultSettings(),
+			stored: zen7.DefaultSettings(),
 			body:   `{"clientId":"client-1","clientSecret":"stored-secret-value","userIdentifier":"user-1","assistantEmail":"ava@example.com"}`,
-			want: lifecycle.Settings{
+			want: zen7.Settings{
 				ClientID: "client-1", ClientSecret: "stored-secret-value", UserIdentifier: "user-1",
 				AssistantEmail: "ava@example.com", AutoForward: true, StopFollowupOnClaim: true,
 			},
 		},
 		{
 			name:   "every key at once, as Sales sends the whole form back",
-			stored: lifecycle.DefaultSettings(),
+			stored: zen7.DefaultSettings(),
 			body: `{"clientId":"c2","clientSecret":"s2","userIdentifier":"u2","assistantEmail":"bob@example.org",
 				"scheduleName":"Seq","source":"Web","autoForward":false,"stopFollowupOnClaim":false}`,
-			want: lifecycle.Settings{
+			want: zen7.Settings{
 				ClientID: "c2", ClientSecret: "s2", UserIdentifier: "u2", AssistantEmail: "bob@example.org",
 				ScheduleName: "Seq", Source: "Web",
 			},
@@ -145,7 +147,7 @@ func TestSettingsPatchApplyMerges(t *testing.T) {
 			name:   "surrounding spaces are trimmed",
 			stored: configured(),
 			body:   `{"clientId":"  client-2 ","source":" Web  "}`,
-			want: with(configured(), func(s *lifecycle.Settings) {
+			want: with(configured(), func(s *zen7.Settings) {
 				s.ClientID = "client-2"
 				s.Source = "Web"
 			}),
@@ -154,13 +156,13 @@ func TestSettingsPatchApplyMerges(t *testing.T) {
 			name:   "empty string clears an optional field",
 			stored: configured(),
 			body:   `{"scheduleName":""}`,
-			want:   with(configured(), func(s *lifecycle.Settings) { s.ScheduleName = "" }),
+			want:   with(configured(), func(s *zen7.Settings) { s.ScheduleName = "" }),
 		},
 		{
 			name:   "null clears a plain string field",
 			stored: configured(),
 			body:   `{"source":null,"assistantEmail":null}`,
-			want: with(configured(), func(s *lifecycle.Settings) {
+			want: with(configured(), func(s *zen7.Settings) {
 				s.Source = ""
 				s.AssistantEmail = ""
 			}),
@@ -175,7 +177,7 @@ func TestSettingsPatchApplyMerges(t *testing.T) {
 			name:   "non-ASCII text in free-text fields",
 			stored: configured(),
 			body:   `{"scheduleName":"Secuencia de otoño ✓","source":"Campanha São João"}`,
-			want: with(configured(), func(s *lifecycle.Settings) {
+			want: with(configured(), func(s *zen7.Settings) {
 				s.ScheduleName = "Secuencia de otoño ✓"
 				s.Source = "Campanha São João"
 			}),
@@ -184,15 +186,15 @@ func TestSettingsPatchApplyMerges(t *testing.T) {
 			name:   "escaped JSON strings are decoded",
 			stored: configured(),
 			body:   `{"source":"\u0057eb \"site\""}`,
-			want:   with(configured(), func(s *lifecycle.Settings) { s.Source = `Web "site"` }),
+			want:   with(configured(), func(s *zen7.Settings) { s.Source = `Web "site"` }),
 		},
 		{
 			name:   "longest allowed values",
-			stored: lifecycle.DefaultSettings(),
+			stored: zen7.DefaultSettings(),
 			body: fmt.Sprintf(`{"clientId":%q,"clientSecret":%q,"userIdentifier":%q,"assistantEmail":%q,"scheduleName":%q,"source":%q}`,
 				strings.Repeat("i", 256), strings.Repeat("s", 512), strings.Repeat("u", 256),
 				longEmail(254), strings.Repeat("é", 200), strings.Repeat("ñ", 200)),
-			want: lifecycle.Settings{
+			want: zen7.Settings{
 				ClientID: strings.Repeat("i", 256), ClientSecret: strings.Repeat("s", 512),
 				UserIdentifier: strings.Repeat("u", 256), AssistantEmail: longEmail(254),
 				ScheduleName: strings.Repeat("é", 200), Source: strings.Repeat("ñ", 200),
@@ -234,7 +236,7 @@ func longEmail(n int) string {
 	return b.String() + domain
 }
 
-func viewJSON(tb testing.TB, s lifecycle.Settings) string {
+func viewJSON(tb testing.TB, s zen7.Settings) string {
 	tb.Helper()
 	b, err := json.Marshal(s.View())
 	if err != nil {
@@ -367,10 +369,10 @@ func TestParseSettingsPatchMalformed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := lifecycle.ParseSettingsPatch([]byte(tt.body))
-			if !errors.Is(err, lifecycle.ErrMalformed) {
+			if !errors.Is(err, zen7.ErrMalformed) {
 				t.Fatalf("ParseSettingsPatch(%q) error = %v, want ErrMalformed", tt.body, err)
 			}
-			if errors.Is(err, lifecycle.ErrInvalid) {
+			if errors.Is(err, zen7.ErrInvalid) {
 				t.Errorf("ParseSettingsPatch(%q) error = %v also matches ErrInvalid", tt.body, err)
 			}
 		})
@@ -388,7 +390,7 @@ func TestParseSettingsPatchTrailingCloser(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseSettingsPatch(%q) accepted, want ErrMalformed", body)
 			}
-			if !errors.Is(err, lifecycle.ErrMalformed) {
+			if !errors.Is(err, zen7.ErrMalformed) {
 				t.Errorf("ParseSettingsPatch(%q) error = %v, want ErrMalformed", body, err)
 			}
 		})
@@ -399,7 +401,7 @@ func TestSettingsPatchApplyInvalidValues(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		stored lifecycle.Settings
+		stored zen7.Settings
 		body   string
 		want   map[string]string
 	}{
@@ -444,7 +446,7 @@ func TestSettingsPatchApplyInvalidValues(t *testing.T) {
 		},
 		{
 			name:   "an invalid stored value is reported when the patch touches it",
-			stored: with(configured(), func(s *lifecycle.Settings) { s.AssistantEmail = "legacy value" }),
+			stored: with(configured(), func(s *zen7.Settings) { s.AssistantEmail = "legacy value" }),
 			body:   `{"assistantEmail":" legacy value "}`,
 			want:   map[string]string{"assistantEmail": "email"},
 		},
@@ -453,12 +455,12 @@ func TestSettingsPatchApplyInvalidValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			stored := tt.stored
-			if stored == (lifecycle.Settings{}) {
+			if stored == (zen7.Settings{}) {
 				stored = configured()
 			}
 			got, err := mustParse(t, tt.body).Apply(stored)
 			checkFields(t, fieldErrors(t, err), tt.want)
-			if got != (lifecycle.Settings{}) {
+			if got != (zen7.Settings{}) {
 				t.Errorf("Apply() = %+v with an error, want the zero Settings", got)
 			}
 		})
@@ -469,7 +471,7 @@ func TestSettingsPatchApplyStoredInvalidValueDoesNotBlock(t *testing.T) {
 	t.Parallel()
 	// Rules may tighten after values were stored; an admin must still be able to change
 	// anything else.
-	stored := with(configured(), func(s *lifecycle.Settings) {
+	stored := with(configured(), func(s *zen7.Settings) {
 		s.AssistantEmail = "not an email"
 		s.ScheduleName = "old\tname"
 		s.ClientID = "legacy id with spaces"
@@ -477,11 +479,11 @@ func TestSettingsPatchApplyStoredInvalidValueDoesNotBlock(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want lifecycle.Settings
+		want zen7.Settings
 	}{
-		{name: "bool", body: `{"autoForward":false}`, want: with(stored, func(s *lifecycle.Settings) { s.AutoForward = false })},
-		{name: "string", body: `{"source":"Web"}`, want: with(stored, func(s *lifecycle.Settings) { s.Source = "Web" })},
-		{name: "fixing one invalid field", body: `{"assistantEmail":"ava@example.com"}`, want: with(stored, func(s *lifecycle.Settings) { s.AssistantEmail = "ava@example.com" })},
+		{name: "bool", body: `{"autoForward":false}`, want: with(stored, func(s *zen7.Settings) { s.AutoForward = false })},
+		{name: "string", body: `{"source":"Web"}`, want: with(stored, func(s *zen7.Settings) { s.Source = "Web" })},
+		{name: "fixing one invalid field", body: `{"assistantEmail":"ava@example.com"}`, want: with(stored, func(s *zen7.Settings) { s.AssistantEmail = "ava@example.com" })},
 		{name: "mask for the secret", body: `{"clientSecret":"********"}`, want: stored},
 	}
 	for _, tt := range tests {
@@ -507,8 +509,8 @@ func TestSettingsPatchApplyClientSecret(t *testing.T) {
 		body       string
 		wantSecret string
 	}{
-		{name: "mask keeps the stored secret", stored: stored, body: `{"clientSecret":"` + lifecycle.SecretMask + `"}`, wantSecret: stored},
-		{name: "mask with spaces keeps it", stored: stored, body: `{"clientSecret":" ` + lifecycle.SecretMask + ` "}`, wantSecret: stored},
+		{name: "mask keeps the stored secret", stored: stored, body: `{"clientSecret":"` + zen7.SecretMask + `"}`, wantSecret: stored},
+		{name: "mask with spaces keeps it", stored: stored, body: `{"clientSecret":" ` + zen7.SecretMask + ` "}`, wantSecret: stored},
 		{name: "empty string keeps it", stored: stored, body: `{"clientSecret":""}`, wantSecret: stored},
 		{name: "blank string keeps it", stored: stored, body: `{"clientSecret":"   "}`, wantSecret: stored},
 		{name: "null keeps it", stored: stored, body: `{"clientSecret":null}`, wantSecret: stored},
@@ -516,13 +518,13 @@ func TestSettingsPatchApplyClientSecret(t *testing.T) {
 		{name: "new value replaces it", stored: stored, body: `{"clientSecret":"new-secret"}`, wantSecret: "new-secret"},
 		{name: "new value trimmed", stored: stored, body: `{"clientSecret":" new-secret\n"}`, wantSecret: "new-secret"},
 		{name: "new value when none stored", stored: "", body: `{"clientSecret":"first-secret"}`, wantSecret: "first-secret"},
-		{name: "mask when none stored stays empty", stored: "", body: `{"clientSecret":"` + lifecycle.SecretMask + `"}`, wantSecret: ""},
+		{name: "mask when none stored stays empty", stored: "", body: `{"clientSecret":"` + zen7.SecretMask + `"}`, wantSecret: ""},
 		{name: "longer than the mask is a new value", stored: stored, body: `{"clientSecret":"*********"}`, wantSecret: "*********"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			in := with(configured(), func(s *lifecycle.Settings) { s.ClientSecret = tt.stored })
+			in := with(configured(), func(s *zen7.Settings) { s.ClientSecret = tt.stored })
 			got, err := mustParse(t, tt.body).Apply(in)
 			if err != nil {
 				t.Fatalf("Apply() error = %v, want nil", err)
@@ -562,13 +564,13 @@ func TestSettingsView(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		settings   lifecycle.Settings
+		settings   zen7.Settings
 		wantSecret string
 	}{
-		{name: "secret set", settings: configured(), wantSecret: lifecycle.SecretMask},
-		{name: "secret empty", settings: with(configured(), func(s *lifecycle.Settings) { s.ClientSecret = "" }), wantSecret: ""},
-		{name: "defaults", settings: lifecycle.DefaultSettings(), wantSecret: ""},
-		{name: "secret equal to the mask", settings: with(configured(), func(s *lifecycle.Settings) { s.ClientSecret = lifecycle.SecretMask }), wantSecret: lifecycle.SecretMask},
+		{name: "secret set", settings: configured(), wantSecret: zen7.SecretMask},
+		{name: "secret empty", settings: with(configured(), func(s *zen7.Settings) { s.ClientSecret = "" }), wantSecret: ""},
+		{name: "defaults", settings: zen7.DefaultSettings(), wantSecret: ""},
+		{name: "secret equal to the mask", settings: with(configured(), func(s *zen7.Settings) { s.ClientSecret = zen7.SecretMask }), wantSecret: zen7.SecretMask},
 	}
 	wantKeys := formInputNames(t)
 	for _, tt := range tests {
@@ -585,7 +587,7 @@ func TestSettingsView(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s := tt.settings.ClientSecret; s != "" && s != lifecycle.SecretMask && strings.Contains(string(b), s) {
+			if s := tt.settings.ClientSecret; s != "" && s != zen7.SecretMask && strings.Contains(string(b), s) {
 				t.Errorf("View() JSON %s contains the secret", b)
 			}
 			want := map[string]any{
@@ -609,7 +611,7 @@ func TestSettingsView(t *testing.T) {
 // parses, validates and changes nothing.
 func TestSettingsViewRoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, s := range []lifecycle.Settings{configured(), lifecycle.DefaultSettings(), {}} {
+	for _, s := range []zen7.Settings{configured(), zen7.DefaultSettings(), {}} {
 		p := mustParse(t, viewJSON(t, s))
 		got, err := p.Apply(s)
 		if err != nil {
@@ -623,8 +625,8 @@ func TestSettingsViewRoundTrip(t *testing.T) {
 
 func TestDefaultSettings(t *testing.T) {
 	t.Parallel()
-	got := lifecycle.DefaultSettings()
-	want := lifecycle.Settings{AutoForward: true, StopFollowupOnClaim: true}
+	got := zen7.DefaultSettings()
+	want := zen7.Settings{AutoForward: true, StopFollowupOnClaim: true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("DefaultSettings() mismatch (-want +got):\n%s", diff)
 	}
@@ -637,15 +639,15 @@ func TestSettingsComplete(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		s    lifecycle.Settings
+		s    zen7.Settings
 		want bool
 	}{
 		{name: "configured", s: configured(), want: true},
-		{name: "optional fields empty", s: with(configured(), func(s *lifecycle.Settings) { s.ScheduleName, s.Source = "", "" }), want: true},
-		{name: "no clientId", s: with(configured(), func(s *lifecycle.Settings) { s.ClientID = "" }), want: false},
-		{name: "no clientSecret", s: with(configured(), func(s *lifecycle.Settings) { s.ClientSecret = "" }), want: false},
-		{name: "no userIdentifier", s: with(configured(), func(s *lifecycle.Settings) { s.UserIdentifier = "" }), want: false},
-		{name: "no assistantEmail", s: with(configured(), func(s *lifecycle.Settings) { s.AssistantEmail = "" }), want: false},
+		{name: "optional fields empty", s: with(configured(), func(s *zen7.Settings) { s.ScheduleName, s.Source = "", "" }), want: true},
+		{name: "no clientId", s: with(configured(), func(s *zen7.Settings) { s.ClientID = "" }), want: false},
+		{name: "no clientSecret", s: with(configured(), func(s *zen7.Settings) { s.ClientSecret = "" }), want: false},
+		{name: "no userIdentifier", s: with(configured(), func(s *zen7.Settings) { s.UserIdentifier = "" }), want: false},
+		{name: "no assistantEmail", s: with(configured(), func(s *zen7.Settings) { s.AssistantEmail = "" }), want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -659,11 +661,11 @@ func TestSettingsComplete(t *testing.T) {
 
 func TestValidationErrorMessage(t *testing.T) {
 	t.Parallel()
-	err := &lifecycle.ValidationError{Fields: map[string]string{"b": "second", "a": "first"}}
+	err := &zen7.ValidationError{Fields: map[string]string{"b": "second", "a": "first"}}
 	if got, want := err.Error(), "invalid input: a: first; b: second"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	if !errors.Is(fmt.Errorf("wrapped: %w", err), lifecycle.ErrInvalid) {
+	if !errors.Is(fmt.Errorf("wrapped: %w", err), zen7.ErrInvalid) {
 		t.Error("a wrapped ValidationError does not match ErrInvalid")
 	}
 }
@@ -672,12 +674,12 @@ func TestValidationErrorMessage(t *testing.T) {
 // a stored secret that breaks today's rules must not block an update that sends the mask back.
 func TestSettingsPatchApplyMaskOverInvalidStoredSecret(t *testing.T) {
 	t.Parallel()
-	stored := with(configured(), func(s *lifecycle.Settings) { s.ClientSecret = "legacy secret with spaces" })
-	got, err := mustParse(t, `{"clientSecret":"`+lifecycle.SecretMask+`","source":"Web"}`).Apply(stored)
+	stored := with(configured(), func(s *zen7.Settings) { s.ClientSecret = "legacy secret with spaces" })
+	got, err := mustParse(t, `{"clientSecret":"`+zen7.SecretMask+`","source":"Web"}`).Apply(stored)
 	if err != nil {
 		t.Fatalf("mask over an invalid stored secret rejected: %v", err)
 	}
-	want := with(stored, func(s *lifecycle.Settings) { s.Source = "Web" })
+	want := with(stored, func(s *zen7.Settings) { s.Source = "Web" })
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Apply() mismatch (-want +got):\n%s", diff)
 	}

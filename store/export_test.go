@@ -1,12 +1,12 @@
 package store
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"context"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 
 // RawDocuments returns every document of a collection as stored (nested documents as bson.M),
@@ -31,12 +31,12 @@ func RawDocuments(ctx context.Context, d *DB, collection string) ([]bson.M, erro
 }
 
 // ReportDeliveriesQuery is ReportDeliveries through the driver, as on MongoDB, whatever the store.
-func (p *Pages) ReportDeliveriesQuery(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+func (p *Pages) ReportDeliveriesQuery(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error) {
 	return p.reportDeliveriesQuery(ctx, instanceID, from, to)
 }
 
 // ForwardedLeadsQuery is ForwardedLeads through the driver, as on MongoDB, whatever the store.
-func (p *Pages) ForwardedLeadsQuery(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+func (p *Pages) ForwardedLeadsQuery(ctx context.Context, instanceID string) ([]zen7.Lead, error) {
 	return p.forwardedLeadsQuery(ctx, instanceID)
 }
 

@@ -1,6 +1,8 @@
 package store
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +12,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/7targets/zenvia-sales-app/extensions"
-	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 
 // Pages serves the extension pages' queries: which instance a Sales group belongs to, the
@@ -23,8 +22,6 @@ type Pages struct {
 
 // NewPages returns the page queries of db.
 func NewPages(db *DB) *Pages { return &Pages{db: db} }
-
-var _ extensions.Store = (*Pages)(nil)
 
 // groupDoc maps a Sales group to the instance installed for it or an ancestor: the page's
 // instance lookup is one read by _id.
@@ -39,12 +36,12 @@ type nonceDoc struct {
 	Expires time.Time `bson:"expires"`
 }
 
-// GroupInstance implements extensions.Store.
+// GroupInstance returns the instance recorded for a group, or zen7.ErrNotFound.
 func (p *Pages) GroupInstance(ctx context.Context, groupID string) (string, error) {
 	var d groupDoc
 	err := p.db.collection(colGroups).FindOne(ctx, bson.D{{Key: "_id", Value: groupID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return "", extensions.ErrUnknownGroup
+		return "", zen7.ErrNotFound
 	}
 	if err != nil {
 		return "", fmt.Errorf("store.GroupInstance: %w", err)
@@ -64,14 +61,14 @@ func (p *Pages) SetGroupInstance(ctx context.Context, groupID, instanceID string
 
 // ReportDeliveries implements extensions.Store: the instance's finished deliveries whose day
 // (UTC) is within [from, to], both "YYYY-MM-DD".
-func (p *Pages) ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+func (p *Pages) ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error) {
 	if p.db.reports != nil {
 		return p.db.reports.reportDeliveries(ctx, instanceID, from, to)
 	}
 	return p.reportDeliveriesQuery(ctx, instanceID, from, to)
 }
 
-func (p *Pages) reportDeliveriesQuery(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+func (p *Pages) reportDeliveriesQuery(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error) {
 	filter := bson.D{
 		{Key: "instanceId", Value: instanceID},
 		{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}},
@@ -89,7 +86,7 @@ func (p *Pages) reportDeliveriesQuery(ctx context.Context, instanceID, from, to 
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
 	}
-	out := make([]forwarding.Delivery, len(docs))
+	out := make([]zen7.Delivery, len(docs))
 	for i, d := range docs {
 		out[i] = toDelivery(d)
 	}
@@ -97,17 +94,17 @@ func (p *Pages) reportDeliveriesQuery(ctx context.Context, instanceID, from, to 
 }
 
 // ForwardedLeads implements extensions.Store: the instance's lead records that reached 7Targets.
-func (p *Pages) ForwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+func (p *Pages) ForwardedLeads(ctx context.Context, instanceID string) ([]zen7.Lead, error) {
 	if p.db.reports != nil {
 		return p.db.reports.forwardedLeads(ctx, instanceID)
 	}
 	return p.forwardedLeadsQuery(ctx, instanceID)
 }
 
-func (p *Pages) forwardedLeadsQuery(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+func (p *Pages) forwardedLeadsQuery(ctx context.Context, instanceID string) ([]zen7.Lead, error) {
 	filter := bson.D{
 		{Key: "instanceId", Value: instanceID},
-		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{string(forwarding.LeadForwarded), string(forwarding.LeadStopped)}}}},
+		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{string(zen7.LeadForwarded), string(zen7.LeadStopped)}}}},
 	}
 	proj := bson.D{{Key: "prospectId", Value: 1}, {Key: "state", Value: 1}, {Key: "sevenTargetsState", Value: 1}, {Key: "updatedAt", Value: 1}}
 	cur, err := p.db.collection(colLeads).Find(ctx, filter, options.Find().SetProjection(proj))
@@ -118,22 +115,21 @@ func (p *Pages) forwardedLeadsQuery(ctx context.Context, instanceID string) ([]f
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
 	}
-	out := make([]forwarding.Lead, len(docs))
+	out := make([]zen7.Lead, len(docs))
 	for i, d := range docs {
-		out[i] = forwarding.Lead{InstanceID: instanceID, ProspectID: d.ProspectID, State: forwarding.LeadState(d.State),
+		out[i] = zen7.Lead{InstanceID: instanceID, ProspectID: d.ProspectID, State: zen7.LeadState(d.State),
 			SevenTargetsState: d.SevenTargetsState, UpdatedAt: utc(d.UpdatedAt)}
 	}
 	return out, nil
 }
 
-// UseNonce implements extensions.NonceStore with a unique insert, so a token is used once even
-// when two processes receive it at the same moment. Now and then it also drops expired nonces
+// UseNonce records a used token nonce with a unique insert, zen7.ErrConflict if it was used, so a token is used once even when two processes receive it at the same moment. Now and then it also drops expired nonces
 // (the embedded store has no TTL indexes).
 func (p *Pages) UseNonce(ctx context.Context, nonce string, expires time.Time) error {
 	col := p.db.collection(colNonces)
 	if _, err := col.InsertOne(ctx, nonceDoc{ID: nonce, Expires: expires}); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
-			return extensions.ErrTokenReplayed
+			return fmt.Errorf("store.UseNonce: nonce used already: %w", zen7.ErrConflict)
 		}
 		return fmt.Errorf("store.UseNonce: %w", err)
 	}

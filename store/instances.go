@@ -1,6 +1,8 @@
 package store
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -13,8 +15,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 
@@ -36,8 +36,6 @@ type Instances struct {
 func NewInstances(db *DB, keys *secret.Keyring) *Instances {
 	return &Instances{db: db, keys: keys}
 }
-
-var _ lifecycle.Store = (*Instances)(nil)
 
 // CacheWebhookTargets makes WebhookTarget keep what it reads for ttl (see targetCache). Call it
 // before use; the App does, tests of the store mostly do not.
@@ -146,7 +144,7 @@ func (s *Instances) open(d *sealedDoc, context string) (string, error) {
 func apiKeyContext(id string) string       { return "instances/" + id + "/apiKey" }
 func clientSecretContext(id string) string { return "instances/" + id + "/settings.clientSecret" }
 
-func (s *Instances) toSettingsDoc(id string, in lifecycle.Settings) settingsDoc {
+func (s *Instances) toSettingsDoc(id string, in zen7.Settings) settingsDoc {
 	return settingsDoc{
 		ClientID:            in.ClientID,
 		ClientSecret:        s.seal(in.ClientSecret, clientSecretContext(id)),
@@ -159,7 +157,7 @@ func (s *Instances) toSettingsDoc(id string, in lifecycle.Settings) settingsDoc 
 	}
 }
 
-func (s *Instances) toInstanceDoc(in lifecycle.Instance) instanceDoc {
+func (s *Instances) toInstanceDoc(in zen7.Instance) instanceDoc {
 	return instanceDoc{
 		ID:          in.ID,
 		State:       string(in.State),
@@ -173,7 +171,7 @@ func (s *Instances) toInstanceDoc(in lifecycle.Instance) instanceDoc {
 	}
 }
 
-func toAccountDoc(a lifecycle.Account) accountDoc {
+func toAccountDoc(a zen7.Account) accountDoc {
 	d := accountDoc{IntegrationID: a.IntegrationID, GroupID: a.GroupID, AccountID: a.AccountID, Language: a.Language}
 	if !a.ResolvedAt.IsZero() {
 		t := a.ResolvedAt
@@ -186,21 +184,21 @@ func toAccountDoc(a lifecycle.Account) accountDoc {
 	return d
 }
 
-func (s *Instances) toInstance(d instanceDoc) (lifecycle.Instance, error) {
+func (s *Instances) toInstance(d instanceDoc) (zen7.Instance, error) {
 	apiKey, err := s.open(d.APIKey, apiKeyContext(d.ID))
 	if err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
 	clientSecret, err := s.open(d.Settings.ClientSecret, clientSecretContext(d.ID))
 	if err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
-	in := lifecycle.Instance{
+	in := zen7.Instance{
 		ID:      d.ID,
-		State:   lifecycle.State(d.State),
+		State:   zen7.State(d.State),
 		APIKey:  apiKey,
 		Version: d.Version,
-		Settings: lifecycle.Settings{
+		Settings: zen7.Settings{
 			ClientID:            d.Settings.ClientID,
 			ClientSecret:        clientSecret,
 			UserIdentifier:      d.Settings.UserIdentifier,
@@ -210,7 +208,7 @@ func (s *Instances) toInstance(d instanceDoc) (lifecycle.Instance, error) {
 			AutoForward:         d.Settings.AutoForward,
 			StopFollowupOnClaim: d.Settings.StopFollowupOnClaim,
 		},
-		Account: lifecycle.Account{
+		Account: zen7.Account{
 			IntegrationID: d.Account.IntegrationID,
 			GroupID:       d.Account.GroupID,
 			AccountID:     d.Account.AccountID,
@@ -226,7 +224,7 @@ func (s *Instances) toInstance(d instanceDoc) (lifecycle.Instance, error) {
 		in.Account.LastTriedAt = d.Account.LastTriedAt.UTC()
 	}
 	if d.Webhook != nil {
-		in.Subscription = lifecycle.Subscription{ID: d.Webhook.SubscriptionID, At: d.Webhook.At.UTC()}
+		in.Subscription = zen7.Subscription{ID: d.Webhook.SubscriptionID, At: d.Webhook.At.UTC()}
 	}
 	if d.UninstalledAt != nil {
 		in.UninstalledAt = d.UninstalledAt.UTC()
@@ -236,8 +234,8 @@ func (s *Instances) toInstance(d instanceDoc) (lifecycle.Instance, error) {
 
 // liveFilter matches the instance only while hash is its current key and it is installed (and,
 // if given, in none of the states also excluded).
-func liveFilter(id, hash string, alsoNot ...lifecycle.State) bson.D {
-	not := bson.A{string(lifecycle.StateUninstalled)}
+func liveFilter(id, hash string, alsoNot ...zen7.State) bson.D {
+	not := bson.A{string(zen7.StateUninstalled)}
 	for _, st := range alsoNot {
 		not = append(not, string(st))
 	}
@@ -249,7 +247,7 @@ func liveFilter(id, hash string, alsoNot ...lifecycle.State) bson.D {
 }
 
 // CreateInstance implements lifecycle.Store.
-func (s *Instances) CreateInstance(ctx context.Context, in lifecycle.Instance) error {
+func (s *Instances) CreateInstance(ctx context.Context, in zen7.Instance) error {
 	if _, err := s.db.collection(colInstances).InsertOne(ctx, s.toInstanceDoc(in)); err != nil {
 		return fmt.Errorf("store.CreateInstance: %w", err)
 	}
@@ -290,14 +288,14 @@ func (s *Instances) bindKey(ctx context.Context, hash, id string, at time.Time) 
 			return err
 		}
 		if live {
-			return lifecycle.ErrConflict
+			return zen7.ErrConflict
 		}
 		// A stale binding of an uninstalled or re-keyed instance: drop it, but only it.
 		if _, err := keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: hash}, {Key: "instanceId", Value: existing.InstanceID}}); err != nil {
 			return err
 		}
 	}
-	return lifecycle.ErrConflict
+	return zen7.ErrConflict
 }
 
 func (s *Instances) isLive(ctx context.Context, id, hash string) (bool, error) {
@@ -309,41 +307,41 @@ func (s *Instances) isLive(ctx context.Context, id, hash string) (bool, error) {
 }
 
 // InstanceByAPIKey implements lifecycle.Store.
-func (s *Instances) InstanceByAPIKey(ctx context.Context, apiKey string) (lifecycle.Instance, error) {
+func (s *Instances) InstanceByAPIKey(ctx context.Context, apiKey string) (zen7.Instance, error) {
 	hash := hashAPIKey(apiKey)
 	var binding apiKeyDoc
 	err := s.db.collection(colAPIKeys).FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&binding)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
 	}
 	doc, err := s.findDoc(ctx, binding.InstanceID)
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
 	}
-	if doc.State == string(lifecycle.StateUninstalled) ||
+	if doc.State == string(zen7.StateUninstalled) ||
 		subtle.ConstantTimeCompare([]byte(doc.APIKeyHash), []byte(hash)) != 1 {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	in, err := s.toInstance(doc)
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.InstanceByAPIKey: %w", err)
 	}
 	return in, nil
 }
 
 // Instance returns the instance with id, whatever its state.
 // It returns lifecycle.ErrNotFound if there is none.
-func (s *Instances) Instance(ctx context.Context, id string) (lifecycle.Instance, error) {
+func (s *Instances) Instance(ctx context.Context, id string) (zen7.Instance, error) {
 	doc, err := s.findDoc(ctx, id)
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.Instance: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.Instance: %w", err)
 	}
 	in, err := s.toInstance(doc)
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.Instance: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.Instance: %w", err)
 	}
 	return in, nil
 }
@@ -352,23 +350,23 @@ func (s *Instances) findDoc(ctx context.Context, id string) (instanceDoc, error)
 	var doc instanceDoc
 	err := s.db.collection(colInstances).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return doc, lifecycle.ErrNotFound
+		return doc, zen7.ErrNotFound
 	}
 	return doc, err
 }
 
 // update applies update to the instance matching filter and returns it as it is after.
 // It returns errNoMatch if nothing matched.
-func (s *Instances) update(ctx context.Context, filter, update bson.D) (lifecycle.Instance, error) {
+func (s *Instances) update(ctx context.Context, filter, update bson.D) (zen7.Instance, error) {
 	var doc instanceDoc
 	err := s.db.collection(colInstances).
 		FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).
 		Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return lifecycle.Instance{}, errNoMatch
+		return zen7.Instance{}, errNoMatch
 	}
 	if err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
 	return s.toInstance(doc)
 }
@@ -376,7 +374,7 @@ func (s *Instances) update(ctx context.Context, filter, update bson.D) (lifecycl
 var errNoMatch = errors.New("no instance matched")
 
 // SetState implements lifecycle.Store.
-func (s *Instances) SetState(ctx context.Context, id, apiKey string, state lifecycle.State, at time.Time) (lifecycle.Instance, error) {
+func (s *Instances) SetState(ctx context.Context, id, apiKey string, state zen7.State, at time.Time) (zen7.Instance, error) {
 	hash := hashAPIKey(apiKey)
 	defer s.changed(id)
 	in, err := s.update(ctx, liveFilter(id, hash, state), bson.D{
@@ -388,25 +386,25 @@ func (s *Instances) SetState(ctx context.Context, id, apiKey string, state lifec
 		in, err = s.liveInstance(ctx, id, hash)
 	}
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.SetState: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.SetState: %w", err)
 	}
 	return in, nil
 }
 
-func (s *Instances) liveInstance(ctx context.Context, id, hash string) (lifecycle.Instance, error) {
+func (s *Instances) liveInstance(ctx context.Context, id, hash string) (zen7.Instance, error) {
 	var doc instanceDoc
 	err := s.db.collection(colInstances).FindOne(ctx, liveFilter(id, hash)).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return lifecycle.Instance{}, lifecycle.ErrNotFound
+		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	if err != nil {
-		return lifecycle.Instance{}, err
+		return zen7.Instance{}, err
 	}
 	return s.toInstance(doc)
 }
 
 // ReplaceSettings implements lifecycle.Store.
-func (s *Instances) ReplaceSettings(ctx context.Context, id, apiKey string, version int64, set lifecycle.Settings, at time.Time) (lifecycle.Instance, error) {
+func (s *Instances) ReplaceSettings(ctx context.Context, id, apiKey string, version int64, set zen7.Settings, at time.Time) (zen7.Instance, error) {
 	hash := hashAPIKey(apiKey)
 	filter := append(liveFilter(id, hash), bson.E{Key: "version", Value: version})
 	in, err := s.update(ctx, filter, bson.D{
@@ -419,13 +417,13 @@ func (s *Instances) ReplaceSettings(ctx context.Context, id, apiKey string, vers
 		case lerr != nil:
 			err = lerr
 		case live:
-			err = lifecycle.ErrConflict
+			err = zen7.ErrConflict
 		default:
-			err = lifecycle.ErrNotFound
+			err = zen7.ErrNotFound
 		}
 	}
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.ReplaceSettings: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.ReplaceSettings: %w", err)
 	}
 	return in, nil
 }
@@ -433,17 +431,17 @@ func (s *Instances) ReplaceSettings(ctx context.Context, id, apiKey string, vers
 // RotateAPIKey implements lifecycle.Store. It binds the new key first, then moves the instance
 // to it, then drops the old binding: a crash between steps leaves at most an inert binding,
 // and Sales repeating the refresh completes it.
-func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) (lifecycle.Instance, error) {
+func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) (zen7.Instance, error) {
 	oldHash, newHash := hashAPIKey(oldKey), hashAPIKey(newKey)
 	if oldHash == newHash {
 		in, err := s.liveInstance(ctx, id, oldHash)
 		if err != nil {
-			return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
+			return zen7.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
 		}
 		return in, nil
 	}
 	if err := s.bindKey(ctx, newHash, id, at); err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
 	}
 	in, err := s.update(ctx, liveFilter(id, oldHash), bson.D{
 		{Key: "$set", Value: bson.D{
@@ -456,26 +454,26 @@ func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string,
 	if errors.Is(err, errNoMatch) {
 		// A repeat of this refresh finds it done; otherwise the old key lost the instance to
 		// another hook, and our binding is undone.
-		if in, err = s.liveInstance(ctx, id, newHash); errors.Is(err, lifecycle.ErrNotFound) {
+		if in, err = s.liveInstance(ctx, id, newHash); errors.Is(err, zen7.ErrNotFound) {
 			_, _ = s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: newHash}, {Key: "instanceId", Value: id}})
 		}
 	}
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.RotateAPIKey: %w", err)
 	}
 	if _, err := s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: oldHash}, {Key: "instanceId", Value: id}}); err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.RotateAPIKey: drop old binding: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.RotateAPIKey: drop old binding: %w", err)
 	}
 	return in, nil
 }
 
 // Uninstall implements lifecycle.Store.
-func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Time) (lifecycle.Instance, error) {
+func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Time) (zen7.Instance, error) {
 	hash := hashAPIKey(apiKey)
 	defer s.changed(id)
 	in, err := s.update(ctx, liveFilter(id, hash), bson.D{
 		{Key: "$set", Value: bson.D{
-			{Key: "state", Value: string(lifecycle.StateUninstalled)},
+			{Key: "state", Value: string(zen7.StateUninstalled)},
 			{Key: "uninstalledAt", Value: at},
 			{Key: "updatedAt", Value: at},
 		}},
@@ -488,10 +486,10 @@ func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Ti
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
 	})
 	if errors.Is(err, errNoMatch) {
-		err = lifecycle.ErrNotFound
+		err = zen7.ErrNotFound
 	}
 	if err != nil {
-		return lifecycle.Instance{}, fmt.Errorf("store.Uninstall: %w", err)
+		return zen7.Instance{}, fmt.Errorf("store.Uninstall: %w", err)
 	}
 	// The binding no longer authenticates (the instance lost its hash); dropping it lets the
 	// same key be installed afresh without a stale-binding cleanup.
@@ -502,9 +500,9 @@ func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Ti
 }
 
 // SetAccount implements lifecycle.Store.
-func (s *Instances) SetAccount(ctx context.Context, id string, a lifecycle.Account) error {
+func (s *Instances) SetAccount(ctx context.Context, id string, a zen7.Account) error {
 	_, err := s.db.collection(colInstances).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}}},
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(zen7.StateUninstalled)}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "account", Value: toAccountDoc(a)}}}})
 	if err != nil {
 		return fmt.Errorf("store.SetAccount: %w", err)
@@ -514,30 +512,30 @@ func (s *Instances) SetAccount(ctx context.Context, id string, a lifecycle.Accou
 
 // InstancesWithoutAccount implements lifecycle.Store. It scans, which is fine for this rare
 // background query; the hot paths go by _id.
-func (s *Instances) InstancesWithoutAccount(ctx context.Context, limit int) ([]lifecycle.Instance, error) {
+func (s *Instances) InstancesWithoutAccount(ctx context.Context, limit int) ([]zen7.Instance, error) {
 	return s.find(ctx, "store.InstancesWithoutAccount", bson.D{
-		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}},
+		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(zen7.StateUninstalled)}}},
 		{Key: "account.groupId", Value: ""},
 	}, limit, bson.D{{Key: "account.lastTriedAt", Value: 1}, {Key: "_id", Value: 1}})
 }
 
 // InstancesToReconcile implements forwarding.SubscriptionStore: enabled instances without a
 // subscription and disabled ones with one (settings completeness is the caller's to judge).
-func (s *Instances) InstancesToReconcile(ctx context.Context) ([]lifecycle.Instance, error) {
+func (s *Instances) InstancesToReconcile(ctx context.Context) ([]zen7.Instance, error) {
 	return s.find(ctx, "store.InstancesToReconcile", bson.D{{Key: "$or", Value: bson.A{
-		bson.D{{Key: "state", Value: string(lifecycle.StateEnabled)}, {Key: "webhook", Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "state", Value: string(lifecycle.StateDisabled)}, {Key: "webhook", Value: bson.D{{Key: "$exists", Value: true}}}},
+		bson.D{{Key: "state", Value: string(zen7.StateEnabled)}, {Key: "webhook", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "state", Value: string(zen7.StateDisabled)}, {Key: "webhook", Value: bson.D{{Key: "$exists", Value: true}}}},
 	}}}, 0, nil)
 }
 
 // LiveInstances implements forwarding.SubscriptionStore.
-func (s *Instances) LiveInstances(ctx context.Context) ([]lifecycle.Instance, error) {
+func (s *Instances) LiveInstances(ctx context.Context) ([]zen7.Instance, error) {
 	return s.find(ctx, "store.LiveInstances", bson.D{
-		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}},
+		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(zen7.StateUninstalled)}}},
 	}, 0, nil)
 }
 
-func (s *Instances) find(ctx context.Context, op string, filter bson.D, limit int, sort bson.D) ([]lifecycle.Instance, error) {
+func (s *Instances) find(ctx context.Context, op string, filter bson.D, limit int, sort bson.D) ([]zen7.Instance, error) {
 	opts := options.Find()
 	if limit > 0 {
 		opts.SetLimit(int64(limit))
@@ -553,7 +551,7 @@ func (s *Instances) find(ctx context.Context, op string, filter bson.D, limit in
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	out := make([]lifecycle.Instance, 0, len(docs))
+	out := make([]zen7.Instance, 0, len(docs))
 	for _, d := range docs {
 		in, err := s.toInstance(d)
 		if err != nil {
@@ -565,10 +563,10 @@ func (s *Instances) find(ctx context.Context, op string, filter bson.D, limit in
 }
 
 // SetSubscription implements forwarding.SubscriptionStore.
-func (s *Instances) SetSubscription(ctx context.Context, id string, sub lifecycle.Subscription, tokenHash string) error {
+func (s *Instances) SetSubscription(ctx context.Context, id string, sub zen7.Subscription, tokenHash string) error {
 	defer s.changed(id)
 	_, err := s.db.collection(colInstances).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(lifecycle.StateUninstalled)}}}},
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(zen7.StateUninstalled)}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "webhook", Value: webhookDoc{SubscriptionID: sub.ID, TokenHash: tokenHash, At: sub.At}}}}})
 	if err != nil {
 		return fmt.Errorf("store.SetSubscription: %w", err)
@@ -590,7 +588,7 @@ func (s *Instances) ClearSubscription(ctx context.Context, id, subscriptionID st
 
 // WebhookTarget implements forwarding.WebhookTargets: one read by _id, projected to what the
 // webhook check needs, with nothing to decrypt.
-func (s *Instances) WebhookTarget(ctx context.Context, id string) (lifecycle.State, string, error) {
+func (s *Instances) WebhookTarget(ctx context.Context, id string) (zen7.State, string, error) {
 	if s.targets == nil {
 		return s.readWebhookTarget(ctx, id)
 	}
@@ -601,13 +599,13 @@ func (s *Instances) WebhookTarget(ctx context.Context, id string) (lifecycle.Sta
 	state, hash, err := s.readWebhookTarget(ctx, id)
 	// Only what lets webhooks in is kept: a stale "no" from another replica's change would
 	// refuse genuine notifications, a stale "yes" only lets in what the worker then skips.
-	if err == nil && state == lifecycle.StateEnabled && hash != "" {
+	if err == nil && state == zen7.StateEnabled && hash != "" {
 		s.targets.put(id, state, hash, gen)
 	}
 	return state, hash, err
 }
 
-func (s *Instances) readWebhookTarget(ctx context.Context, id string) (lifecycle.State, string, error) {
+func (s *Instances) readWebhookTarget(ctx context.Context, id string) (zen7.State, string, error) {
 	var doc struct {
 		State   string      `bson:"state"`
 		Webhook *webhookDoc `bson:"webhook"`
@@ -615,19 +613,19 @@ func (s *Instances) readWebhookTarget(ctx context.Context, id string) (lifecycle
 	err := s.db.collection(colInstances).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
 		options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "webhook", Value: 1}})).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return "", "", forwarding.ErrNotFound
+		return "", "", zen7.ErrNotFound
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("store.WebhookTarget: %w", err)
 	}
-	if doc.Webhook == nil || doc.State == string(lifecycle.StateUninstalled) {
-		return lifecycle.State(doc.State), "", nil
+	if doc.Webhook == nil || doc.State == string(zen7.StateUninstalled) {
+		return zen7.State(doc.State), "", nil
 	}
-	return lifecycle.State(doc.State), doc.Webhook.TokenHash, nil
+	return zen7.State(doc.State), doc.Webhook.TokenHash, nil
 }
 
 // RecordAudit implements lifecycle.Store.
-func (s *Instances) RecordAudit(ctx context.Context, e lifecycle.AuditEntry) error {
+func (s *Instances) RecordAudit(ctx context.Context, e zen7.AuditEntry) error {
 	_, err := s.db.collection(colAudit).InsertOne(ctx, auditDoc{
 		ID: bson.NewObjectID(), InstanceID: e.InstanceID, Hook: e.Hook, At: e.At, Outcome: e.Outcome, Detail: e.Detail,
 	})
@@ -638,7 +636,7 @@ func (s *Instances) RecordAudit(ctx context.Context, e lifecycle.AuditEntry) err
 }
 
 // AuditTrail returns the instance's audit entries, oldest first.
-func (s *Instances) AuditTrail(ctx context.Context, instanceID string) ([]lifecycle.AuditEntry, error) {
+func (s *Instances) AuditTrail(ctx context.Context, instanceID string) ([]zen7.AuditEntry, error) {
 	cur, err := s.db.collection(colAudit).Find(ctx, bson.D{{Key: "instanceId", Value: instanceID}},
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
@@ -648,9 +646,9 @@ func (s *Instances) AuditTrail(ctx context.Context, instanceID string) ([]lifecy
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("store.AuditTrail: %w", err)
 	}
-	out := make([]lifecycle.AuditEntry, 0, len(docs))
+	out := make([]zen7.AuditEntry, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, lifecycle.AuditEntry{InstanceID: d.InstanceID, Hook: d.Hook, At: d.At.UTC(), Outcome: d.Outcome, Detail: d.Detail})
+		out = append(out, zen7.AuditEntry{InstanceID: d.InstanceID, Hook: d.Hook, At: d.At.UTC(), Outcome: d.Outcome, Detail: d.Detail})
 	}
 	return out, nil
 }

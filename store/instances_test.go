@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +13,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/store"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
@@ -25,14 +26,14 @@ func newInstances(tb testing.TB) (*store.Instances, *store.DB) {
 	return store.NewInstances(db, storetest.NewKeyring(tb)), db
 }
 
-func newInstance(id, apiKey string) lifecycle.Instance {
+func newInstance(id, apiKey string) zen7.Instance {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	s := lifecycle.DefaultSettings()
+	s := zen7.DefaultSettings()
 	s.ClientID, s.ClientSecret = "client-"+id, "very-secret-"+id
-	return lifecycle.Instance{ID: id, State: lifecycle.StateEnabled, APIKey: apiKey, Settings: s, InstalledAt: now, UpdatedAt: now}
+	return zen7.Instance{ID: id, State: zen7.StateEnabled, APIKey: apiKey, Settings: s, InstalledAt: now, UpdatedAt: now}
 }
 
-func mustCreate(tb testing.TB, s *store.Instances, in lifecycle.Instance) {
+func mustCreate(tb testing.TB, s *store.Instances, in zen7.Instance) {
 	tb.Helper()
 	if err := s.CreateInstance(context.Background(), in); err != nil {
 		tb.Fatalf("CreateInstance: %v", err)
@@ -52,9 +53,9 @@ func TestCreateAndLookup(t *testing.T) {
 		wantErr error
 	}{
 		{name: "bound key", key: "key-1", wantID: "inst1"},
-		{name: "unknown key", key: "key-2", wantErr: lifecycle.ErrNotFound},
-		{name: "empty key", key: "", wantErr: lifecycle.ErrNotFound},
-		{name: "prefix of key", key: "key-", wantErr: lifecycle.ErrNotFound},
+		{name: "unknown key", key: "key-2", wantErr: zen7.ErrNotFound},
+		{name: "empty key", key: "", wantErr: zen7.ErrNotFound},
+		{name: "prefix of key", key: "key-", wantErr: zen7.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,10 +69,10 @@ func TestCreateAndLookup(t *testing.T) {
 		})
 	}
 
-	if err := s.CreateInstance(ctx, newInstance("inst2", "key-1")); !errors.Is(err, lifecycle.ErrConflict) {
+	if err := s.CreateInstance(ctx, newInstance("inst2", "key-1")); !errors.Is(err, zen7.ErrConflict) {
 		t.Fatalf("second instance for a bound key: error = %v, want ErrConflict", err)
 	}
-	if _, err := s.Instance(ctx, "inst2"); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.Instance(ctx, "inst2"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("the losing instance was left behind: %v", err)
 	}
 }
@@ -112,14 +113,14 @@ func TestSetState(t *testing.T) {
 	steps := []struct {
 		name      string
 		key       string
-		state     lifecycle.State
-		wantState lifecycle.State
+		state     zen7.State
+		wantState zen7.State
 		wantErr   error
 	}{
-		{name: "disable", key: "key-1", state: lifecycle.StateDisabled, wantState: lifecycle.StateDisabled},
-		{name: "disable again is a no-op", key: "key-1", state: lifecycle.StateDisabled, wantState: lifecycle.StateDisabled},
-		{name: "enable", key: "key-1", state: lifecycle.StateEnabled, wantState: lifecycle.StateEnabled},
-		{name: "wrong key", key: "key-x", state: lifecycle.StateDisabled, wantErr: lifecycle.ErrNotFound},
+		{name: "disable", key: "key-1", state: zen7.StateDisabled, wantState: zen7.StateDisabled},
+		{name: "disable again is a no-op", key: "key-1", state: zen7.StateDisabled, wantState: zen7.StateDisabled},
+		{name: "enable", key: "key-1", state: zen7.StateEnabled, wantState: zen7.StateEnabled},
+		{name: "wrong key", key: "key-x", state: zen7.StateDisabled, wantErr: zen7.ErrNotFound},
 	}
 	for _, st := range steps {
 		got, err := s.SetState(ctx, "inst1", st.key, st.state, now)
@@ -145,10 +146,10 @@ func TestReplaceSettingsCompareAndSwap(t *testing.T) {
 	if err != nil || updated.Settings.AssistantEmail != next.AssistantEmail || updated.Version != in.Version+1 {
 		t.Fatalf("ReplaceSettings = %+v, %v", updated.Settings, err)
 	}
-	if _, err := s.ReplaceSettings(ctx, in.ID, "key-1", in.Version, next, time.Now()); !errors.Is(err, lifecycle.ErrConflict) {
+	if _, err := s.ReplaceSettings(ctx, in.ID, "key-1", in.Version, next, time.Now()); !errors.Is(err, zen7.ErrConflict) {
 		t.Fatalf("stale version: error = %v, want ErrConflict", err)
 	}
-	if _, err := s.ReplaceSettings(ctx, in.ID, "key-x", updated.Version, next, time.Now()); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.ReplaceSettings(ctx, in.ID, "key-x", updated.Version, next, time.Now()); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("wrong key: error = %v, want ErrNotFound", err)
 	}
 }
@@ -160,24 +161,24 @@ func TestRotateAPIKey(t *testing.T) {
 	mustCreate(t, s, newInstance("inst1", "key-1"))
 	mustCreate(t, s, newInstance("inst2", "key-2"))
 
-	if _, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-2", time.Now()); !errors.Is(err, lifecycle.ErrConflict) {
+	if _, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-2", time.Now()); !errors.Is(err, zen7.ErrConflict) {
 		t.Fatalf("rotate onto another instance's key: error = %v, want ErrConflict", err)
 	}
 	rekeyed, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-1b", time.Now())
 	if err != nil || rekeyed.APIKey != "key-1b" || rekeyed.ID != "inst1" {
 		t.Fatalf("RotateAPIKey = %+v, %v; want inst1 with the new key", rekeyed, err)
 	}
-	if _, err := s.InstanceByAPIKey(ctx, "key-1"); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.InstanceByAPIKey(ctx, "key-1"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("old key still works: %v", err)
 	}
 	got, err := s.InstanceByAPIKey(ctx, "key-1b")
 	if err != nil || got.ID != "inst1" || got.APIKey != "key-1b" {
 		t.Fatalf("new key: %+v, %v", got, err)
 	}
-	if _, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-1c", time.Now()); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.RotateAPIKey(ctx, "inst1", "key-1", "key-1c", time.Now()); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("rotate with the refreshed-away key: error = %v, want ErrNotFound", err)
 	}
-	if _, err := s.InstanceByAPIKey(ctx, "key-1c"); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.InstanceByAPIKey(ctx, "key-1c"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("a failed rotation left a working key: %v", err)
 	}
 }
@@ -190,16 +191,16 @@ func TestUninstallWipesSecretsAndFreesKey(t *testing.T) {
 	mustCreate(t, s, in)
 
 	got, err := s.Uninstall(ctx, "inst1", "key-1", time.Now())
-	if err != nil || got.State != lifecycle.StateUninstalled || got.APIKey != "" || got.Settings.ClientSecret != "" {
+	if err != nil || got.State != zen7.StateUninstalled || got.APIKey != "" || got.Settings.ClientSecret != "" {
 		t.Fatalf("Uninstall = %+v, %v; want uninstalled with secrets wiped", got, err)
 	}
 	if got.Settings.ClientID != in.Settings.ClientID {
 		t.Fatalf("Uninstall dropped non-secret settings: %+v", got.Settings)
 	}
-	if _, err := s.InstanceByAPIKey(ctx, "key-1"); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.InstanceByAPIKey(ctx, "key-1"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("uninstalled key still works: %v", err)
 	}
-	if _, err := s.Uninstall(ctx, "inst1", "key-1", time.Now()); !errors.Is(err, lifecycle.ErrNotFound) {
+	if _, err := s.Uninstall(ctx, "inst1", "key-1", time.Now()); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("second uninstall: error = %v, want ErrNotFound", err)
 	}
 	docs, _ := store.RawDocuments(ctx, db, "instances")
@@ -219,7 +220,7 @@ func TestUninstallWipesSecretsAndFreesKey(t *testing.T) {
 		t.Fatalf("reinstall: %+v, %v", fresh, err)
 	}
 	old, err := s.Instance(ctx, "inst1")
-	if err != nil || old.State != lifecycle.StateUninstalled {
+	if err != nil || old.State != zen7.StateUninstalled {
 		t.Fatalf("old instance after reinstall: %+v, %v", old, err)
 	}
 }
@@ -246,8 +247,8 @@ func TestConcurrentDisablesAndUninstall(t *testing.T) {
 				mu.Unlock()
 				return
 			}
-			_, err := s.SetState(ctx, "inst1", "key-1", lifecycle.StateDisabled, time.Now())
-			if err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
+			_, err := s.SetState(ctx, "inst1", "key-1", zen7.StateDisabled, time.Now())
+			if err != nil && !errors.Is(err, zen7.ErrNotFound) {
 				t.Errorf("SetState: %v", err)
 			}
 		})
@@ -257,7 +258,7 @@ func TestConcurrentDisablesAndUninstall(t *testing.T) {
 		t.Fatalf("uninstalls = %d (errors %d), want 1", uninstalls, uninstallErrs)
 	}
 	got, err := s.Instance(ctx, "inst1")
-	if err != nil || got.State != lifecycle.StateUninstalled || got.APIKey != "" {
+	if err != nil || got.State != zen7.StateUninstalled || got.APIKey != "" {
 		t.Fatalf("final instance = %+v, %v; want uninstalled, key wiped", got, err)
 	}
 }
@@ -272,7 +273,7 @@ func TestConcurrentInstallsOfOneKey(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			err := s.CreateInstance(ctx, newInstance(fmt.Sprintf("inst%d", i), "key-1"))
-			if err != nil && !errors.Is(err, lifecycle.ErrConflict) {
+			if err != nil && !errors.Is(err, zen7.ErrConflict) {
 				t.Errorf("CreateInstance: %v", err)
 			}
 			if err == nil {
@@ -299,7 +300,7 @@ func TestAccountAndAudit(t *testing.T) {
 	if err != nil || len(pending) != 2 {
 		t.Fatalf("InstancesWithoutAccount = %d, %v; want 2", len(pending), err)
 	}
-	if err := s.SetAccount(ctx, "inst1", lifecycle.Account{GroupID: "g1", AccountID: "a1", ResolvedAt: time.Now()}); err != nil {
+	if err := s.SetAccount(ctx, "inst1", zen7.Account{GroupID: "g1", AccountID: "a1", ResolvedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	pending, _ = s.InstancesWithoutAccount(ctx, 10)
@@ -312,7 +313,7 @@ func TestAccountAndAudit(t *testing.T) {
 	}
 
 	for _, hook := range []string{"install", "enabled"} {
-		if err := s.RecordAudit(ctx, lifecycle.AuditEntry{InstanceID: "inst1", Hook: hook, At: time.Now(), Outcome: "ok"}); err != nil {
+		if err := s.RecordAudit(ctx, zen7.AuditEntry{InstanceID: "inst1", Hook: hook, At: time.Now(), Outcome: "ok"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +12,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 
 // Outbox persists deliveries and lead records for the forwarding package.
@@ -29,8 +29,6 @@ type Outbox struct {
 
 // NewOutbox returns the outbox of db.
 func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
-
-var _ forwarding.Store = (*Outbox)(nil)
 
 type prospectDoc struct {
 	ID        string    `bson:"id"`
@@ -116,7 +114,7 @@ type creationDoc struct {
 
 func leadKey(instanceID, prospectID string) string { return instanceID + ":" + prospectID }
 
-func toDeliveryDoc(d forwarding.Delivery) deliveryDoc {
+func toDeliveryDoc(d zen7.Delivery) deliveryDoc {
 	p := d.Prospect
 	doc := deliveryDoc{
 		ID:         d.ID,
@@ -146,7 +144,7 @@ func toDeliveryDoc(d forwarding.Delivery) deliveryDoc {
 		Retrying:       d.Retrying,
 	}
 	if doc.State == "" {
-		doc.State = string(forwarding.StatePending)
+		doc.State = string(zen7.StatePending)
 	}
 	if !d.FinishedAt.IsZero() {
 		doc.Day = d.FinishedAt.UTC().Format(time.DateOnly)
@@ -154,17 +152,17 @@ func toDeliveryDoc(d forwarding.Delivery) deliveryDoc {
 	return doc
 }
 
-func toDelivery(doc deliveryDoc) forwarding.Delivery {
+func toDelivery(doc deliveryDoc) zen7.Delivery {
 	p := doc.Prospect
-	return forwarding.Delivery{
+	return zen7.Delivery{
 		ID:         doc.ID,
 		InstanceID: doc.InstanceID,
-		Kind:       forwarding.Kind(doc.Kind),
-		Prospect: forwarding.Prospect{
+		Kind:       zen7.Kind(doc.Kind),
+		Prospect: zen7.Prospect{
 			ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
 			Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: utc(p.UpdatedAt), Partial: p.Partial,
 		},
-		Overrides:      forwarding.Overrides(doc.Overrides),
+		Overrides:      zen7.Overrides(doc.Overrides),
 		SnapshotAt:     utc(doc.SnapshotAt),
 		CreatedAt:      utc(doc.CreatedAt),
 		Round:          doc.Round,
@@ -174,8 +172,8 @@ func toDelivery(doc deliveryDoc) forwarding.Delivery {
 		LeaseUntil:     utc(doc.LeaseUntil),
 		Owner:          doc.Owner,
 		LastError:      doc.LastError,
-		State:          forwarding.DeliveryState(doc.State),
-		Outcome:        forwarding.Outcome(doc.Outcome),
+		State:          zen7.DeliveryState(doc.State),
+		Outcome:        zen7.Outcome(doc.Outcome),
 		Reason:         doc.Reason,
 		LeadID:         doc.LeadID,
 		LeadState:      doc.LeadState,
@@ -194,7 +192,7 @@ func utc(t time.Time) time.Time {
 
 // Enqueue implements forwarding.Store. The inserts are unordered, so one duplicate does not
 // stop the others.
-func (o *Outbox) Enqueue(ctx context.Context, ds []forwarding.Delivery) (int, error) {
+func (o *Outbox) Enqueue(ctx context.Context, ds []zen7.Delivery) (int, error) {
 	inserted, err := o.EnqueueEach(ctx, ds)
 	n := 0
 	for _, ok := range inserted {
@@ -207,7 +205,7 @@ func (o *Outbox) Enqueue(ctx context.Context, ds []forwarding.Delivery) (int, er
 
 // EnqueueEach implements forwarding.Store and forwarding.Enqueuer: one unordered InsertMany, and for each
 // delivery whether it was new (false: a duplicate already queued).
-func (o *Outbox) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]bool, error) {
+func (o *Outbox) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
 	inserted := make([]bool, len(ds))
 	if len(ds) == 0 {
 		return inserted, nil
@@ -239,7 +237,7 @@ func (o *Outbox) EnqueueEach(ctx context.Context, ds []forwarding.Delivery) ([]b
 }
 
 // Due implements forwarding.Store.
-func (o *Outbox) Due(ctx context.Context, now time.Time, n int) ([]forwarding.Delivery, error) {
+func (o *Outbox) Due(ctx context.Context, now time.Time, n int) ([]zen7.Delivery, error) {
 	filter := bson.D{
 		{Key: "nextAttemptAt", Value: bson.D{{Key: "$lte", Value: now}}},
 		{Key: "leaseUntil", Value: bson.D{{Key: "$lte", Value: now}}},
@@ -253,7 +251,7 @@ func (o *Outbox) Due(ctx context.Context, now time.Time, n int) ([]forwarding.De
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("store.Due: %w", err)
 	}
-	out := make([]forwarding.Delivery, len(docs))
+	out := make([]zen7.Delivery, len(docs))
 	for i, d := range docs {
 		out[i] = toDelivery(d)
 	}
@@ -265,7 +263,7 @@ func claimID(deliveryID string, n int) string { return deliveryID + ":" + strcon
 // Claim implements forwarding.Store. The insert of claim n+1 picks one winner among workers
 // that read the delivery with n claims; a claim whose holder died (its lease passed without
 // the delivery moving on) is stepped over by claiming n+2.
-func (o *Outbox) Claim(ctx context.Context, d forwarding.Delivery, owner string, now, leaseUntil time.Time) (forwarding.Delivery, error) {
+func (o *Outbox) Claim(ctx context.Context, d zen7.Delivery, owner string, now, leaseUntil time.Time) (zen7.Delivery, error) {
 	claims := o.db.collection(colClaims)
 	n := d.Claims + 1
 	inserted := false
@@ -280,15 +278,15 @@ func (o *Outbox) Claim(ctx context.Context, d forwarding.Delivery, owner string,
 		}
 		var held claimDoc
 		if err := claims.FindOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, n)}}).Decode(&held); err != nil {
-			return d, forwarding.ErrClaimed // gone meanwhile: someone moved on
+			return d, zen7.ErrClaimed // gone meanwhile: someone moved on
 		}
 		if held.LeaseUntil.After(now) {
-			return d, forwarding.ErrClaimed
+			return d, zen7.ErrClaimed
 		}
 		n++
 	}
 	if !inserted {
-		return d, forwarding.ErrClaimed // only a won insert is a claim
+		return d, zen7.ErrClaimed // only a won insert is a claim
 	}
 	// The delivery must still be pending and not claimed further since: if it finished
 	// meanwhile (its claims are deleted last), this update matches nothing.
@@ -300,14 +298,14 @@ func (o *Outbox) Claim(ctx context.Context, d forwarding.Delivery, owner string,
 		if err != nil {
 			return d, fmt.Errorf("store.Claim: %w", err)
 		}
-		return d, forwarding.ErrClaimed
+		return d, zen7.ErrClaimed
 	}
 	d.Claims, d.LeaseUntil, d.Owner = n, leaseUntil, owner
 	return d, nil
 }
 
 // Release implements forwarding.Store.
-func (o *Outbox) Release(ctx context.Context, d forwarding.Delivery) error {
+func (o *Outbox) Release(ctx context.Context, d zen7.Delivery) error {
 	_, err := o.db.collection(colOutbox).UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: d.Claims}},
 		bson.D{{Key: "$set", Value: bson.D{
@@ -328,7 +326,7 @@ func (o *Outbox) Release(ctx context.Context, d forwarding.Delivery) error {
 // removed after, so a crash between the two only makes the delivery run again, and deciding
 // again is idempotent. A later round (a manual retry) replaces the history entry; a duplicate
 // of the first round does not.
-func (o *Outbox) Finish(ctx context.Context, d forwarding.Delivery) error {
+func (o *Outbox) Finish(ctx context.Context, d zen7.Delivery) error {
 	doc := toDeliveryDoc(d)
 	doc.Owner, doc.LeaseUntil = "", time.Time{}
 	doc.Retrying = false // this round's outcome replaces the one that was being retried
@@ -377,14 +375,14 @@ func (o *Outbox) Finished(ctx context.Context, id string) (bool, error) {
 }
 
 // Discard implements forwarding.Store.
-func (o *Outbox) Discard(ctx context.Context, d forwarding.Delivery) error {
+func (o *Outbox) Discard(ctx context.Context, d zen7.Delivery) error {
 	if _, err := o.db.collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: d.Claims}}); err != nil {
 		return fmt.Errorf("store.Discard: %w", err)
 	}
 	return o.deleteClaims(ctx, d)
 }
 
-func (o *Outbox) deleteClaims(ctx context.Context, d forwarding.Delivery) error {
+func (o *Outbox) deleteClaims(ctx context.Context, d zen7.Delivery) error {
 	ids := make(bson.A, 0, d.Claims)
 	for n := 1; n <= d.Claims; n++ {
 		ids = append(ids, claimID(d.ID, n))
@@ -415,7 +413,7 @@ func (o *Outbox) Stats(ctx context.Context) (int, time.Time, error) {
 }
 
 // Delivery implements forwarding.Store.
-func (o *Outbox) Delivery(ctx context.Context, id string) (forwarding.Delivery, error) {
+func (o *Outbox) Delivery(ctx context.Context, id string) (zen7.Delivery, error) {
 	for _, col := range []string{colOutbox, colDeliveries} {
 		var doc deliveryDoc
 		err := o.db.collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
@@ -423,18 +421,18 @@ func (o *Outbox) Delivery(ctx context.Context, id string) (forwarding.Delivery, 
 			return toDelivery(doc), nil
 		}
 		if !errors.Is(err, mongo.ErrNoDocuments) {
-			return forwarding.Delivery{}, fmt.Errorf("store.Delivery: %w", err)
+			return zen7.Delivery{}, fmt.Errorf("store.Delivery: %w", err)
 		}
 	}
-	return forwarding.Delivery{}, forwarding.ErrNotFound
+	return zen7.Delivery{}, zen7.ErrNotFound
 }
 
 // ProspectDeliveries implements forwarding.Store: pending ones first, then the history, each
 // newest first.
-func (o *Outbox) ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]forwarding.Delivery, error) {
+func (o *Outbox) ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]zen7.Delivery, error) {
 	filter := bson.D{{Key: "instanceId", Value: instanceID}, {Key: "prospect.id", Value: prospectID}}
 	opts := options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}}).SetLimit(int64(limit))
-	var out []forwarding.Delivery
+	var out []zen7.Delivery
 	for _, col := range []string{colOutbox, colDeliveries} {
 		cur, err := o.db.collection(col).Find(ctx, filter, opts)
 		if err != nil {
@@ -458,21 +456,21 @@ func (o *Outbox) Requeue(ctx context.Context, instanceID, id string, now time.Ti
 	err := o.db.collection(colDeliveries).FindOne(ctx, owned).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		if pending, err := o.db.collection(colOutbox).CountDocuments(ctx, owned); err == nil && pending > 0 {
-			return fmt.Errorf("%w: the delivery is still pending", forwarding.ErrInvalid)
+			return fmt.Errorf("%w: the delivery is still pending", zen7.ErrInvalid)
 		}
-		return forwarding.ErrNotFound
+		return zen7.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("store.Requeue: %w", err)
 	}
-	if doc.State != string(forwarding.StateFailed) && doc.State != string(forwarding.StateDead) {
-		return fmt.Errorf("%w: only failed deliveries can be retried", forwarding.ErrInvalid)
+	if doc.State != string(zen7.StateFailed) && doc.State != string(zen7.StateDead) {
+		return fmt.Errorf("%w: only failed deliveries can be retried", zen7.ErrInvalid)
 	}
 	next := doc
 	next.Round++
 	next.Attempts, next.Claims, next.Owner = 0, 0, ""
 	next.NextAttemptAt, next.LeaseUntil, next.CreatedAt = now, time.Time{}, now
-	next.State, next.Outcome, next.Reason, next.FinishedAt, next.Day = string(forwarding.StatePending), "", "", time.Time{}, ""
+	next.State, next.Outcome, next.Reason, next.FinishedAt, next.Day = string(zen7.StatePending), "", "", time.Time{}, ""
 	if _, err := o.db.collection(colOutbox).InsertOne(ctx, next); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil // already retrying
@@ -487,26 +485,26 @@ func (o *Outbox) Requeue(ctx context.Context, instanceID, id string, now time.Ti
 }
 
 // Lead implements forwarding.Store.
-func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (forwarding.Lead, error) {
+func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.Lead, error) {
 	var d leadDoc
 	err := o.db.collection(colLeads).FindOne(ctx, bson.D{{Key: "_id", Value: leadKey(instanceID, prospectID)}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return forwarding.Lead{}, forwarding.ErrNotFound
+		return zen7.Lead{}, zen7.ErrNotFound
 	}
 	if err != nil {
-		return forwarding.Lead{}, fmt.Errorf("store.Lead: %w", err)
+		return zen7.Lead{}, fmt.Errorf("store.Lead: %w", err)
 	}
-	return forwarding.Lead{
-		InstanceID: d.InstanceID, ProspectID: d.ProspectID, State: forwarding.LeadState(d.State), Reason: d.Reason,
+	return zen7.Lead{
+		InstanceID: d.InstanceID, ProspectID: d.ProspectID, State: zen7.LeadState(d.State), Reason: d.Reason,
 		LeadID: d.LeadID, Email: d.Email, AssistantEmail: d.AssistantEmail, ScheduleName: d.ScheduleName,
 		Fingerprint: d.Fingerprint, SnapshotAt: utc(d.SnapshotAt), ProspectStatus: d.ProspectStatus,
 		SevenTargetsState: d.SevenTargetsState, SubState: d.SubState, NextScheduleTime: utc(d.NextScheduleTime),
-		LastAction: forwarding.Outcome(d.LastAction), LastError: d.LastError, UpdatedAt: utc(d.UpdatedAt),
+		LastAction: zen7.Outcome(d.LastAction), LastError: d.LastError, UpdatedAt: utc(d.UpdatedAt),
 	}, nil
 }
 
 // SaveLead implements forwarding.Store.
-func (o *Outbox) SaveLead(ctx context.Context, l forwarding.Lead) error {
+func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
 	doc := leadDoc{
 		ID: leadKey(l.InstanceID, l.ProspectID), InstanceID: l.InstanceID, ProspectID: l.ProspectID, State: string(l.State),
 		Reason: l.Reason, LeadID: l.LeadID, Email: l.Email, AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName,

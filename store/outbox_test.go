@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/store"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
@@ -26,15 +27,15 @@ func newOutbox(tb testing.TB) (*store.Outbox, *store.DB) {
 var outboxT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // pending returns a new notification delivery of prospect, due and created at at.
-func pending(id, instanceID, prospectID string, at time.Time) forwarding.Delivery {
-	return forwarding.Delivery{
-		ID: id, InstanceID: instanceID, Kind: forwarding.KindNotification,
-		Prospect:   forwarding.Prospect{ID: prospectID, FirstName: "Ana", Emails: []string{"ana@example.com"}, Status: "new"},
-		SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, State: forwarding.StatePending,
+func pending(id, instanceID, prospectID string, at time.Time) zen7.Delivery {
+	return zen7.Delivery{
+		ID: id, InstanceID: instanceID, Kind: zen7.KindNotification,
+		Prospect:   zen7.Prospect{ID: prospectID, FirstName: "Ana", Emails: []string{"ana@example.com"}, Status: "new"},
+		SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, State: zen7.StatePending,
 	}
 }
 
-func mustEnqueue(tb testing.TB, o *store.Outbox, ds ...forwarding.Delivery) {
+func mustEnqueue(tb testing.TB, o *store.Outbox, ds ...zen7.Delivery) {
 	tb.Helper()
 	n, err := o.Enqueue(context.Background(), ds)
 	if err != nil || n != len(ds) {
@@ -42,7 +43,7 @@ func mustEnqueue(tb testing.TB, o *store.Outbox, ds ...forwarding.Delivery) {
 	}
 }
 
-func mustClaim(tb testing.TB, o *store.Outbox, d forwarding.Delivery, owner string, now time.Time) forwarding.Delivery {
+func mustClaim(tb testing.TB, o *store.Outbox, d zen7.Delivery, owner string, now time.Time) zen7.Delivery {
 	tb.Helper()
 	c, err := o.Claim(context.Background(), d, owner, now, now.Add(time.Minute))
 	if err != nil {
@@ -51,7 +52,7 @@ func mustClaim(tb testing.TB, o *store.Outbox, d forwarding.Delivery, owner stri
 	return c
 }
 
-func mustDelivery(tb testing.TB, o *store.Outbox, id string) forwarding.Delivery {
+func mustDelivery(tb testing.TB, o *store.Outbox, id string) zen7.Delivery {
 	tb.Helper()
 	d, err := o.Delivery(context.Background(), id)
 	if err != nil {
@@ -61,11 +62,11 @@ func mustDelivery(tb testing.TB, o *store.Outbox, id string) forwarding.Delivery
 }
 
 // finishAs finishes the claimed delivery d in state and returns it as finished.
-func finishAs(tb testing.TB, o *store.Outbox, d forwarding.Delivery, state forwarding.DeliveryState, reason string) forwarding.Delivery {
+func finishAs(tb testing.TB, o *store.Outbox, d zen7.Delivery, state zen7.DeliveryState, reason string) zen7.Delivery {
 	tb.Helper()
-	d.State, d.Outcome, d.Reason, d.FinishedAt = state, forwarding.OutcomeNone, reason, d.CreatedAt.Add(time.Second)
-	if state == forwarding.StateDone {
-		d.Outcome, d.LeadID = forwarding.OutcomeCreated, 2345
+	d.State, d.Outcome, d.Reason, d.FinishedAt = state, zen7.OutcomeNone, reason, d.CreatedAt.Add(time.Second)
+	if state == zen7.StateDone {
+		d.Outcome, d.LeadID = zen7.OutcomeCreated, 2345
 	}
 	if err := o.Finish(context.Background(), d); err != nil {
 		tb.Fatalf("Finish(%s): %v", d.ID, err)
@@ -73,7 +74,7 @@ func finishAs(tb testing.TB, o *store.Outbox, d forwarding.Delivery, state forwa
 	return d
 }
 
-func ids(ds []forwarding.Delivery) []string {
+func ids(ds []zen7.Delivery) []string {
 	out := make([]string, len(ds))
 	for i, d := range ds {
 		out[i] = d.ID
@@ -85,17 +86,17 @@ func TestOutboxRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	o, _ := newOutbox(t)
-	want := forwarding.Delivery{
-		ID: "inst:key1", InstanceID: "inst", Kind: forwarding.KindForward,
-		Prospect: forwarding.Prospect{
+	want := zen7.Delivery{
+		ID: "inst:key1", InstanceID: "inst", Kind: zen7.KindForward,
+		Prospect: zen7.Prospect{
 			ID: "p1", GroupID: "g1", FirstName: "Ana", LastName: "Souza", Emails: []string{"ana@example.com", "a@example.org"},
 			Phones: []string{"+5511999990000"}, Status: "followUp", UTMSource: "google", Comments: "wants a demo",
 			UpdatedAt: outboxT0.Add(-time.Minute), Partial: true,
 		},
-		Overrides:  forwarding.Overrides{Email: "chosen@example.com", AssistantEmail: "lyra@7targets.test", ScheduleName: "Product Demo"},
+		Overrides:  zen7.Overrides{Email: "chosen@example.com", AssistantEmail: "lyra@7targets.test", ScheduleName: "Product Demo"},
 		SnapshotAt: outboxT0.Add(-time.Minute), CreatedAt: outboxT0, Round: 2,
 		Attempts: 3, Claims: 4, NextAttemptAt: outboxT0.Add(time.Second), LeaseUntil: outboxT0.Add(-time.Second), LastError: "503",
-		State: forwarding.StatePending,
+		State: zen7.StatePending,
 	}
 	mustEnqueue(t, o, want)
 	if diff := cmp.Diff(want, mustDelivery(t, o, want.ID)); diff != "" {
@@ -108,7 +109,7 @@ func TestOutboxRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(want, due[0]); diff != "" {
 		t.Errorf("Due (-want +got):\n%s", diff)
 	}
-	if _, err := o.Delivery(ctx, "inst:nope"); !errors.Is(err, forwarding.ErrNotFound) {
+	if _, err := o.Delivery(ctx, "inst:nope"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Errorf("Delivery(unknown) error = %v, want ErrNotFound", err)
 	}
 }
@@ -121,13 +122,13 @@ func TestOutboxEnqueueDropsDuplicates(t *testing.T) {
 
 	steps := []struct {
 		name string
-		ds   []forwarding.Delivery
+		ds   []zen7.Delivery
 		want int
 	}{
-		{name: "two new", ds: []forwarding.Delivery{a, b}, want: 2},
-		{name: "one known, one new", ds: []forwarding.Delivery{a, c}, want: 1},
-		{name: "all known", ds: []forwarding.Delivery{c, b, a}, want: 0},
-		{name: "twice in one batch", ds: []forwarding.Delivery{pending("i:d", "i", "p4", outboxT0), pending("i:d", "i", "p4", outboxT0)}, want: 1},
+		{name: "two new", ds: []zen7.Delivery{a, b}, want: 2},
+		{name: "one known, one new", ds: []zen7.Delivery{a, c}, want: 1},
+		{name: "all known", ds: []zen7.Delivery{c, b, a}, want: 0},
+		{name: "twice in one batch", ds: []zen7.Delivery{pending("i:d", "i", "p4", outboxT0), pending("i:d", "i", "p4", outboxT0)}, want: 1},
 		{name: "empty", ds: nil, want: 0},
 	}
 	for _, s := range steps {
@@ -142,7 +143,7 @@ func TestOutboxEnqueueDropsDuplicates(t *testing.T) {
 	// A duplicate keeps the stored delivery as it was.
 	changed := a
 	changed.Prospect.FirstName = "Changed"
-	if n, err := o.Enqueue(ctx, []forwarding.Delivery{changed}); err != nil || n != 0 {
+	if n, err := o.Enqueue(ctx, []zen7.Delivery{changed}); err != nil || n != 0 {
 		t.Fatalf("Enqueue(changed duplicate) = %d, %v", n, err)
 	}
 	if got := mustDelivery(t, o, a.ID).Prospect.FirstName; got != "Ana" {
@@ -165,7 +166,7 @@ func TestOutboxFinishedIsKnown(t *testing.T) {
 	if done, err := o.Finished(ctx, d.ID); err != nil || done {
 		t.Fatalf("Finished before finishing = %v, %v", done, err)
 	}
-	finishAs(t, o, mustClaim(t, o, d, "w1", outboxT0), forwarding.StateDone, "")
+	finishAs(t, o, mustClaim(t, o, d, "w1", outboxT0), zen7.StateDone, "")
 	if done, err := o.Finished(ctx, d.ID); err != nil || !done {
 		t.Fatalf("Finished after finishing = %v, %v", done, err)
 	}
@@ -178,7 +179,7 @@ func TestOutboxFinishedIsKnown(t *testing.T) {
 		t.Errorf("the discarded copy is still due: %v", ids(due))
 	}
 	got, err := o.Delivery(ctx, d.ID)
-	if err != nil || got.State != forwarding.StateDone {
+	if err != nil || got.State != zen7.StateDone {
 		t.Fatalf("history after discarding a copy = %+v, %v", got, err)
 	}
 }
@@ -195,7 +196,7 @@ func TestOutboxEnqueueConcurrentDuplicates(t *testing.T) {
 	)
 	for range 8 {
 		wg.Go(func() {
-			n, err := o.Enqueue(ctx, []forwarding.Delivery{d})
+			n, err := o.Enqueue(ctx, []zen7.Delivery{d})
 			if err != nil {
 				t.Errorf("Enqueue: %v", err)
 			}
@@ -265,7 +266,7 @@ func TestOutboxClaimOneWinner(t *testing.T) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
-		winners []forwarding.Delivery
+		winners []zen7.Delivery
 		owners  []string
 	)
 	for i := range 8 {
@@ -277,7 +278,7 @@ func TestOutboxClaimOneWinner(t *testing.T) {
 				mu.Lock()
 				winners, owners = append(winners, c), append(owners, owner)
 				mu.Unlock()
-			case !errors.Is(err, forwarding.ErrClaimed):
+			case !errors.Is(err, zen7.ErrClaimed):
 				t.Errorf("%s: Claim error = %v, want nil or ErrClaimed", owner, err)
 			}
 		})
@@ -313,7 +314,7 @@ func TestOutboxReleaseAndClaimAgain(t *testing.T) {
 	}
 	got := mustDelivery(t, o, "i:rel")
 	if got.Attempts != 1 || !got.NextAttemptAt.Equal(first.NextAttemptAt) || got.LastError != first.LastError ||
-		got.Claims != 1 || got.LeaseUntil.After(outboxT0) || got.State != forwarding.StatePending {
+		got.Claims != 1 || got.LeaseUntil.After(outboxT0) || got.State != zen7.StatePending {
 		t.Fatalf("after Release: %+v", got)
 	}
 	if due, _ := o.Due(ctx, outboxT0.Add(5*time.Second), 10); len(due) != 0 {
@@ -358,7 +359,7 @@ func TestOutboxClaimStepsOverStaleClaim(t *testing.T) {
 	if b.Claims != 2 {
 		t.Fatalf("B's claim = %d, want 2", b.Claims)
 	}
-	finishAs(t, o, a, forwarding.StateFailed, "400 Bad Request") // B dies now
+	finishAs(t, o, a, zen7.StateFailed, "400 Bad Request") // B dies now
 	if err := o.Requeue(ctx, "i", "i:stale", t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +370,7 @@ func TestOutboxClaimStepsOverStaleClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := mustDelivery(t, o, "i:stale")
-	if _, err := o.Claim(ctx, next, "D", t0.Add(150*time.Second), t0.Add(4*time.Minute)); !errors.Is(err, forwarding.ErrClaimed) {
+	if _, err := o.Claim(ctx, next, "D", t0.Add(150*time.Second), t0.Add(4*time.Minute)); !errors.Is(err, zen7.ErrClaimed) {
 		t.Fatalf("Claim while B's claim record holds: error = %v, want ErrClaimed", err)
 	}
 	d, err := o.Claim(ctx, next, "D", t0.Add(3*time.Minute+time.Second), t0.Add(4*time.Minute))
@@ -391,10 +392,10 @@ func TestOutboxClaimFinishedDelivery(t *testing.T) {
 	mustEnqueue(t, o, pending("i:fin", "i", "p1", outboxT0))
 	read := mustDelivery(t, o, "i:fin")
 	claimed := mustClaim(t, o, read, "w1", outboxT0)
-	finishAs(t, o, claimed, forwarding.StateDone, "")
+	finishAs(t, o, claimed, zen7.StateDone, "")
 
-	for _, stale := range []forwarding.Delivery{read, claimed} {
-		if _, err := o.Claim(ctx, stale, "w2", outboxT0.Add(time.Hour), outboxT0.Add(2*time.Hour)); !errors.Is(err, forwarding.ErrClaimed) {
+	for _, stale := range []zen7.Delivery{read, claimed} {
+		if _, err := o.Claim(ctx, stale, "w2", outboxT0.Add(time.Hour), outboxT0.Add(2*time.Hour)); !errors.Is(err, zen7.ErrClaimed) {
 			t.Errorf("Claim of a finished delivery (read with %d claims): error = %v, want ErrClaimed", stale.Claims, err)
 		}
 	}
@@ -405,7 +406,7 @@ func TestOutboxClaimFinishedDelivery(t *testing.T) {
 	if len(claims) != 0 {
 		t.Errorf("claim records left behind: %v", claims)
 	}
-	if got := mustDelivery(t, o, "i:fin"); got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated {
+	if got := mustDelivery(t, o, "i:fin"); got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
 		t.Errorf("finished delivery changed: %+v", got)
 	}
 }
@@ -424,7 +425,7 @@ func TestOutboxFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	claimed := mustClaim(t, o, mustDelivery(t, o, "i:f"), "w2", outboxT0.Add(time.Second))
-	failed := finishAs(t, o, claimed, forwarding.StateFailed, "seventargets.CreateLead: 400 Bad Request")
+	failed := finishAs(t, o, claimed, zen7.StateFailed, "seventargets.CreateLead: 400 Bad Request")
 
 	got := mustDelivery(t, o, "i:f")
 	want := failed
@@ -445,11 +446,11 @@ func TestOutboxFinish(t *testing.T) {
 
 	// A duplicate of the first round (a second worker finishing it too) keeps the history.
 	dup := claimed
-	dup.State, dup.Outcome, dup.LeadID = forwarding.StateDone, forwarding.OutcomeCreated, 99
+	dup.State, dup.Outcome, dup.LeadID = zen7.StateDone, zen7.OutcomeCreated, 99
 	if err := o.Finish(ctx, dup); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustDelivery(t, o, "i:f"); got.State != forwarding.StateFailed || got.LeadID != 0 {
+	if got := mustDelivery(t, o, "i:f"); got.State != zen7.StateFailed || got.LeadID != 0 {
 		t.Errorf("a duplicate first-round Finish overwrote the history: %+v", got)
 	}
 
@@ -461,9 +462,9 @@ func TestOutboxFinish(t *testing.T) {
 	if round.Round != 1 {
 		t.Fatalf("requeued round = %d, want 1", round.Round)
 	}
-	finishAs(t, o, round, forwarding.StateDone, "")
+	finishAs(t, o, round, zen7.StateDone, "")
 	got = mustDelivery(t, o, "i:f")
-	if got.State != forwarding.StateDone || got.Outcome != forwarding.OutcomeCreated || got.Round != 1 || got.Retrying {
+	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated || got.Round != 1 || got.Retrying {
 		t.Errorf("history after the second round: %+v", got)
 	}
 	if ds, err := o.ProspectDeliveries(ctx, "i", "p1", 10); err != nil || len(ds) != 1 {
@@ -475,8 +476,8 @@ func TestOutboxRequeue(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	o, _ := newOutbox(t)
-	ended := map[forwarding.DeliveryState]string{
-		forwarding.StateDone: "i:done", forwarding.StateSkipped: "i:skipped", forwarding.StateFailed: "i:failed", forwarding.StateDead: "i:dead",
+	ended := map[zen7.DeliveryState]string{
+		zen7.StateDone: "i:done", zen7.StateSkipped: "i:skipped", zen7.StateFailed: "i:failed", zen7.StateDead: "i:dead",
 	}
 	for state, id := range ended {
 		d := pending(id, "i", "p-"+string(state), outboxT0)
@@ -490,9 +491,9 @@ func TestOutboxRequeue(t *testing.T) {
 		name, id string
 		want     error
 	}{
-		{name: "done", id: "i:done", want: forwarding.ErrInvalid},
-		{name: "skipped", id: "i:skipped", want: forwarding.ErrInvalid},
-		{name: "unknown", id: "i:unknown", want: forwarding.ErrNotFound},
+		{name: "done", id: "i:done", want: zen7.ErrInvalid},
+		{name: "skipped", id: "i:skipped", want: zen7.ErrInvalid},
+		{name: "unknown", id: "i:unknown", want: zen7.ErrNotFound},
 	}
 	for _, tt := range refused {
 		if err := o.Requeue(ctx, "i", tt.id, outboxT0.Add(time.Hour)); !errors.Is(err, tt.want) {
@@ -501,7 +502,7 @@ func TestOutboxRequeue(t *testing.T) {
 	}
 	// Another instance's delivery is not found, failed or pending alike.
 	for _, id := range []string{"i:failed", "i:pending"} {
-		if err := o.Requeue(ctx, "other", id, outboxT0.Add(time.Hour)); !errors.Is(err, forwarding.ErrNotFound) {
+		if err := o.Requeue(ctx, "other", id, outboxT0.Add(time.Hour)); !errors.Is(err, zen7.ErrNotFound) {
 			t.Errorf("Requeue of %s by another instance = %v, want ErrNotFound", id, err)
 		}
 	}
@@ -510,7 +511,7 @@ func TestOutboxRequeue(t *testing.T) {
 	}
 
 	later := outboxT0.Add(time.Hour)
-	for _, state := range []forwarding.DeliveryState{forwarding.StateFailed, forwarding.StateDead} {
+	for _, state := range []zen7.DeliveryState{zen7.StateFailed, zen7.StateDead} {
 		id := ended[state]
 		if err := o.Requeue(ctx, "i", id, later); err != nil {
 			t.Fatalf("Requeue(%s): %v", state, err)
@@ -523,7 +524,7 @@ func TestOutboxRequeue(t *testing.T) {
 			t.Fatalf("ProspectDeliveries(%s) = %v, %v; want the new round and the old entry", state, ids(ds), err)
 		}
 		next, old := ds[0], ds[1]
-		if next.State != forwarding.StatePending || next.Round != 1 || next.Attempts != 0 || next.Claims != 0 ||
+		if next.State != zen7.StatePending || next.Round != 1 || next.Attempts != 0 || next.Claims != 0 ||
 			!next.NextAttemptAt.Equal(later) || !next.CreatedAt.Equal(later) || next.Outcome != "" || next.Reason != "" ||
 			!next.FinishedAt.IsZero() || next.Prospect.ID != "p-"+string(state) {
 			t.Errorf("%s: new round = %+v", state, next)
@@ -549,7 +550,7 @@ func TestOutboxRequeuePending(t *testing.T) {
 	t.Parallel()
 	o, _ := newOutbox(t)
 	mustEnqueue(t, o, pending("i:pending", "i", "p1", outboxT0))
-	if err := o.Requeue(context.Background(), "i", "i:pending", outboxT0.Add(time.Hour)); !errors.Is(err, forwarding.ErrInvalid) {
+	if err := o.Requeue(context.Background(), "i", "i:pending", outboxT0.Add(time.Hour)); !errors.Is(err, zen7.ErrInvalid) {
 		t.Errorf("Requeue of a pending delivery: error = %v, want ErrInvalid", err)
 	}
 }
@@ -622,15 +623,15 @@ func TestOutboxLeads(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	o, _ := newOutbox(t)
-	if _, err := o.Lead(ctx, "i", "p1"); !errors.Is(err, forwarding.ErrNotFound) {
+	if _, err := o.Lead(ctx, "i", "p1"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Fatalf("Lead before any: error = %v, want ErrNotFound", err)
 	}
-	want := forwarding.Lead{
-		InstanceID: "i", ProspectID: "p1", State: forwarding.LeadStopped, Reason: "some reason", LeadID: 2345,
+	want := zen7.Lead{
+		InstanceID: "i", ProspectID: "p1", State: zen7.LeadStopped, Reason: "some reason", LeadID: 2345,
 		Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
 		Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
 		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
-		LastAction: forwarding.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
+		LastAction: zen7.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
 	}
 	if err := o.SaveLead(ctx, want); err != nil {
 		t.Fatal(err)
@@ -644,14 +645,14 @@ func TestOutboxLeads(t *testing.T) {
 	}
 
 	// Saving replaces the record: fields left empty are cleared, not kept.
-	next := forwarding.Lead{InstanceID: "i", ProspectID: "p1", State: forwarding.LeadSkipped, Reason: "automatic forwarding is off", UpdatedAt: outboxT0.Add(time.Second)}
+	next := zen7.Lead{InstanceID: "i", ProspectID: "p1", State: zen7.LeadSkipped, Reason: "automatic forwarding is off", UpdatedAt: outboxT0.Add(time.Second)}
 	if err := o.SaveLead(ctx, next); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := o.Lead(ctx, "i", "p1"); !cmp.Equal(next, got) {
 		t.Errorf("Lead after a second save (-want +got):\n%s", cmp.Diff(next, got))
 	}
-	if _, err := o.Lead(ctx, "other", "p1"); !errors.Is(err, forwarding.ErrNotFound) {
+	if _, err := o.Lead(ctx, "other", "p1"); !errors.Is(err, zen7.ErrNotFound) {
 		t.Errorf("another instance's prospect p1: error = %v, want ErrNotFound", err)
 	}
 }
@@ -660,14 +661,14 @@ func TestOutboxProspectDeliveries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	o, _ := newOutbox(t)
-	var ds []forwarding.Delivery
+	var ds []zen7.Delivery
 	for i, id := range []string{"i:1", "i:2", "i:3", "i:4", "i:5"} {
 		ds = append(ds, pending(id, "i", "p1", outboxT0.Add(time.Duration(i)*time.Minute)))
 	}
 	ds = append(ds, pending("i:x", "i", "p2", outboxT0), pending("j:1", "j", "p1", outboxT0))
 	mustEnqueue(t, o, ds...)
-	for _, d := range []forwarding.Delivery{ds[0], ds[2], ds[3]} {
-		finishAs(t, o, mustClaim(t, o, d, "w", outboxT0), forwarding.StateDone, "")
+	for _, d := range []zen7.Delivery{ds[0], ds[2], ds[3]} {
+		finishAs(t, o, mustClaim(t, o, d, "w", outboxT0), zen7.StateDone, "")
 	}
 
 	tests := []struct {
@@ -707,7 +708,7 @@ func TestOutboxStats(t *testing.T) {
 	if depth, oldest, err := o.Stats(ctx); err != nil || depth != 3 || !oldest.Equal(outboxT0) {
 		t.Fatalf("Stats = %d, %v, %v; want 3 and %v", depth, oldest, err, outboxT0)
 	}
-	finishAs(t, o, mustClaim(t, o, b, "w", outboxT0), forwarding.StateDone, "")
+	finishAs(t, o, mustClaim(t, o, b, "w", outboxT0), zen7.StateDone, "")
 	if depth, oldest, err := o.Stats(ctx); err != nil || depth != 2 || !oldest.Equal(a.CreatedAt) {
 		t.Fatalf("Stats after finishing the oldest = %d, %v, %v; want 2 and %v", depth, oldest, err, a.CreatedAt)
 	}

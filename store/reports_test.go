@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"database/sql"
 	"fmt"
@@ -12,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/store"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
@@ -31,33 +32,33 @@ func TestReportQueriesAgree(t *testing.T) {
 	type seeded struct {
 		instance string
 		at       time.Time
-		state    forwarding.DeliveryState
-		outcome  forwarding.Outcome
+		state    zen7.DeliveryState
+		outcome  zen7.Outcome
 		reason   string
-		kind     forwarding.Kind
+		kind     zen7.Kind
 	}
 	seeds := []seeded{
-		{"inst-a", day1, forwarding.StateDone, forwarding.OutcomeCreated, "", forwarding.KindNotification},
-		{"inst-a", day1, forwarding.StateSkipped, forwarding.OutcomeNone, "the prospect has no email address", forwarding.KindNotification},
-		{"inst-a", day2, forwarding.StateFailed, forwarding.OutcomeNone, `7Targets refused it (HTTP 400): "bad" — ünïcode`, forwarding.KindForward},
-		{"inst-a", day2, forwarding.StateDead, forwarding.OutcomeNone, "gave up", forwarding.KindNotification},
-		{"inst-a", day2, forwarding.StateDone, forwarding.OutcomeStopped, "", forwarding.KindStop},
-		{"inst-b", day1, forwarding.StateDone, forwarding.OutcomeCreated, "", forwarding.KindNotification},
+		{"inst-a", day1, zen7.StateDone, zen7.OutcomeCreated, "", zen7.KindNotification},
+		{"inst-a", day1, zen7.StateSkipped, zen7.OutcomeNone, "the prospect has no email address", zen7.KindNotification},
+		{"inst-a", day2, zen7.StateFailed, zen7.OutcomeNone, `7Targets refused it (HTTP 400): "bad" — ünïcode`, zen7.KindForward},
+		{"inst-a", day2, zen7.StateDead, zen7.OutcomeNone, "gave up", zen7.KindNotification},
+		{"inst-a", day2, zen7.StateDone, zen7.OutcomeStopped, "", zen7.KindStop},
+		{"inst-b", day1, zen7.StateDone, zen7.OutcomeCreated, "", zen7.KindNotification},
 	}
 	for i, s := range seeds {
-		d := forwarding.Delivery{
+		d := zen7.Delivery{
 			ID: fmt.Sprintf("%s:d%d", s.instance, i), InstanceID: s.instance, Kind: s.kind,
-			Prospect:   forwarding.Prospect{ID: fmt.Sprintf("p%d", i), FirstName: "José", LastName: `O"Brien`, Emails: []string{"x@example.com"}},
+			Prospect:   zen7.Prospect{ID: fmt.Sprintf("p%d", i), FirstName: "José", LastName: `O"Brien`, Emails: []string{"x@example.com"}},
 			SnapshotAt: s.at, CreatedAt: s.at, NextAttemptAt: s.at,
 			State: s.state, Outcome: s.outcome, Reason: s.reason, FinishedAt: s.at, Attempts: 1,
 		}
 		if i == 0 {
 			d.Prospect.FirstName, d.Prospect.LastName = "", "" // omitted when empty
 		}
-		if s.outcome == forwarding.OutcomeCreated {
+		if s.outcome == zen7.OutcomeCreated {
 			d.AssistantEmail, d.LeadID = "ana@assistant.example", int64(100+i)
 		}
-		if _, err := outbox.Enqueue(ctx, []forwarding.Delivery{d}); err != nil {
+		if _, err := outbox.Enqueue(ctx, []zen7.Delivery{d}); err != nil {
 			t.Fatal(err)
 		}
 		if err := outbox.Finish(ctx, d); err != nil {
@@ -68,11 +69,11 @@ func TestReportQueriesAgree(t *testing.T) {
 	if err := outbox.Requeue(ctx, "inst-a", "inst-a:d2", day2); err != nil {
 		t.Fatal(err)
 	}
-	leads := []forwarding.Lead{
-		{InstanceID: "inst-a", ProspectID: "p0", State: forwarding.LeadForwarded, SevenTargetsState: "Warm", UpdatedAt: day2},
-		{InstanceID: "inst-a", ProspectID: "p4", State: forwarding.LeadStopped, UpdatedAt: day1},
-		{InstanceID: "inst-a", ProspectID: "p1", State: forwarding.LeadSkipped, Reason: "no email"},
-		{InstanceID: "inst-b", ProspectID: "p5", State: forwarding.LeadForwarded, SevenTargetsState: "Cold", UpdatedAt: day1},
+	leads := []zen7.Lead{
+		{InstanceID: "inst-a", ProspectID: "p0", State: zen7.LeadForwarded, SevenTargetsState: "Warm", UpdatedAt: day2},
+		{InstanceID: "inst-a", ProspectID: "p4", State: zen7.LeadStopped, UpdatedAt: day1},
+		{InstanceID: "inst-a", ProspectID: "p1", State: zen7.LeadSkipped, Reason: "no email"},
+		{InstanceID: "inst-b", ProspectID: "p5", State: zen7.LeadForwarded, SevenTargetsState: "Cold", UpdatedAt: day1},
 	}
 	for _, l := range leads {
 		if err := outbox.SaveLead(ctx, l); err != nil {
@@ -80,8 +81,8 @@ func TestReportQueriesAgree(t *testing.T) {
 		}
 	}
 
-	byID := cmpopts.SortSlices(func(a, b forwarding.Delivery) bool { return a.ID < b.ID })
-	byProspect := cmpopts.SortSlices(func(a, b forwarding.Lead) bool { return a.ProspectID < b.ProspectID })
+	byID := cmpopts.SortSlices(func(a, b zen7.Delivery) bool { return a.ID < b.ID })
+	byProspect := cmpopts.SortSlices(func(a, b zen7.Lead) bool { return a.ProspectID < b.ProspectID })
 	d1, d2 := day1.Format(time.DateOnly), day2.Format(time.DateOnly)
 	tests := []struct {
 		instance, from, to string
@@ -110,7 +111,7 @@ func TestReportQueriesAgree(t *testing.T) {
 			t.Errorf("%s %s..%s: ReportDeliveries differs from the driver's query (-driver +got):\n%s", tt.instance, tt.from, tt.to, diff)
 		}
 	}
-	retried := func(d forwarding.Delivery) bool { return d.ID == "inst-a:d2" && d.Retrying }
+	retried := func(d zen7.Delivery) bool { return d.ID == "inst-a:d2" && d.Retrying }
 	if got, _ := pages.ReportDeliveries(ctx, "inst-a", d2, d2); !slices.ContainsFunc(got, retried) {
 		t.Errorf("the retried failure is not marked retrying: %+v", got)
 	}

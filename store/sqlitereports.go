@@ -1,6 +1,8 @@
 package store
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -8,8 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 
 // sqliteReports answers the report's two queries on the embedded store straight from its
@@ -97,7 +97,7 @@ func (r *sqliteReports) db() (conn *sql.DB, deliveries, leads string, err error)
 }
 
 // reportDeliveries is Pages.ReportDeliveries, with the fields its projection keeps.
-func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, to string) ([]forwarding.Delivery, error) {
+func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error) {
 	conn, table, _, err := r.db()
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
 	}
 	defer rows.Close()
-	var out []forwarding.Delivery
+	var out []zen7.Delivery
 	for rows.Next() {
 		var id, kind, state, outcome, reason, assistant, pid, first, last sql.NullString
 		var finished sql.NullInt64
@@ -121,11 +121,11 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 		if err := rows.Scan(&id, &kind, &state, &outcome, &reason, &assistant, &finished, &retrying, &pid, &first, &last); err != nil {
 			return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
 		}
-		d := forwarding.Delivery{
-			ID: id.String, InstanceID: instanceID, Kind: forwarding.Kind(kind.String),
-			State: forwarding.DeliveryState(state.String), Outcome: forwarding.Outcome(outcome.String),
+		d := zen7.Delivery{
+			ID: id.String, InstanceID: instanceID, Kind: zen7.Kind(kind.String),
+			State: zen7.DeliveryState(state.String), Outcome: zen7.Outcome(outcome.String),
 			Reason: reason.String, AssistantEmail: assistant.String, Retrying: retrying.Bool,
-			Prospect: forwarding.Prospect{ID: pid.String, FirstName: first.String, LastName: last.String},
+			Prospect: zen7.Prospect{ID: pid.String, FirstName: first.String, LastName: last.String},
 		}
 		if finished.Valid {
 			d.FinishedAt = time.UnixMilli(finished.Int64).UTC()
@@ -139,7 +139,7 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 }
 
 // forwardedLeads is Pages.ForwardedLeads, with the fields its projection keeps.
-func (r *sqliteReports) forwardedLeads(ctx context.Context, instanceID string) ([]forwarding.Lead, error) {
+func (r *sqliteReports) forwardedLeads(ctx context.Context, instanceID string) ([]zen7.Lead, error) {
 	conn, _, table, err := r.db()
 	if err != nil {
 		return nil, err
@@ -147,19 +147,19 @@ func (r *sqliteReports) forwardedLeads(ctx context.Context, instanceID string) (
 	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'$.prospectId', _ferretdb_sjson->>'$.state',
 		_ferretdb_sjson->>'$.sevenTargetsState', _ferretdb_sjson->>'$.updatedAt'
 		FROM %s WHERE %s = ? AND _ferretdb_sjson->>'$.state' IN (?, ?)`, quoteIdent(table), sqlInstance)
-	rows, err := conn.QueryContext(ctx, q, instanceID, string(forwarding.LeadForwarded), string(forwarding.LeadStopped))
+	rows, err := conn.QueryContext(ctx, q, instanceID, string(zen7.LeadForwarded), string(zen7.LeadStopped))
 	if err != nil {
 		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
 	}
 	defer rows.Close()
-	var out []forwarding.Lead
+	var out []zen7.Lead
 	for rows.Next() {
 		var pid, state, stState sql.NullString
 		var updated sql.NullInt64
 		if err := rows.Scan(&pid, &state, &stState, &updated); err != nil {
 			return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
 		}
-		l := forwarding.Lead{InstanceID: instanceID, ProspectID: pid.String, State: forwarding.LeadState(state.String), SevenTargetsState: stState.String}
+		l := zen7.Lead{InstanceID: instanceID, ProspectID: pid.String, State: zen7.LeadState(state.String), SevenTargetsState: stState.String}
 		if updated.Valid {
 			l.UpdatedAt = time.UnixMilli(updated.Int64).UTC()
 		}

@@ -1,10 +1,10 @@
 package store
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"sync"
 	"time"
-
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 // targetCache remembers what WebhookTarget read for each instance for a short time: every
@@ -21,7 +21,7 @@ type targetCache struct {
 }
 
 type targetEntry struct {
-	state   lifecycle.State
+	state   zen7.State
 	hash    string
 	expires time.Time
 }
@@ -34,7 +34,7 @@ func newTargetCache(ttl time.Duration) *targetCache {
 }
 
 // get returns the cached target of id, or the generation to pass to put after reading it.
-func (c *targetCache) get(id string) (state lifecycle.State, hash string, ok bool, gen uint64) {
+func (c *targetCache) get(id string) (state zen7.State, hash string, ok bool, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
@@ -45,7 +45,7 @@ func (c *targetCache) get(id string) (state lifecycle.State, hash string, ok boo
 }
 
 // put keeps what was read for id, unless something was forgotten since the read began.
-func (c *targetCache) put(id string, state lifecycle.State, hash string, gen uint64) {
+func (c *targetCache) put(id string, state zen7.State, hash string, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {

@@ -1,10 +1,10 @@
 package store
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"testing"
 	"time"
-
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 
 func TestTargetCacheExpiresAndDropsStaleReads(t *testing.T) {
@@ -17,8 +17,8 @@ func TestTargetCacheExpiresAndDropsStaleReads(t *testing.T) {
 	if ok {
 		t.Fatal("hit on an empty cache")
 	}
-	c.put("a", lifecycle.StateEnabled, "h1", gen)
-	if state, hash, ok, _ := c.get("a"); !ok || state != lifecycle.StateEnabled || hash != "h1" {
+	c.put("a", zen7.StateEnabled, "h1", gen)
+	if state, hash, ok, _ := c.get("a"); !ok || state != zen7.StateEnabled || hash != "h1" {
 		t.Fatalf("get after put = %q, %q, %v", state, hash, ok)
 	}
 	now = now.Add(10 * time.Second)
@@ -29,7 +29,7 @@ func TestTargetCacheExpiresAndDropsStaleReads(t *testing.T) {
 	// A read that began before a change must not be kept: it may hold the old value.
 	_, _, _, gen = c.get("b")
 	c.forget("b")
-	c.put("b", lifecycle.StateEnabled, "old", gen)
+	c.put("b", zen7.StateEnabled, "old", gen)
 	if _, _, ok, _ := c.get("b"); ok {
 		t.Fatal("a read from before a change was kept")
 	}
@@ -40,7 +40,7 @@ func TestTargetCacheStaysBounded(t *testing.T) {
 	c := newTargetCache(time.Hour)
 	for i := range maxTargets + 10 {
 		_, _, _, gen := c.get("x")
-		c.put(string(rune(i)), lifecycle.StateEnabled, "h", gen)
+		c.put(string(rune(i)), zen7.StateEnabled, "h", gen)
 	}
 	if n := len(c.entries); n > maxTargets {
 		t.Fatalf("%d entries, want at most %d", n, maxTargets)

@@ -1,12 +1,13 @@
 package store_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"context"
 	"testing"
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/store"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
@@ -25,11 +26,11 @@ func TestWebhookTargetCache(t *testing.T) {
 	mustCreate(t, here, newInstance("inst-cache", "key-cache"))
 	sub := func(s *store.Instances, id, hash string) {
 		t.Helper()
-		if err := s.SetSubscription(ctx, "inst-cache", lifecycle.Subscription{ID: id, At: time.Now()}, hash); err != nil {
+		if err := s.SetSubscription(ctx, "inst-cache", zen7.Subscription{ID: id, At: time.Now()}, hash); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := func(step string, state lifecycle.State, hash string) {
+	want := func(step string, state zen7.State, hash string) {
 		t.Helper()
 		gotState, gotHash, err := here.WebhookTarget(ctx, "inst-cache")
 		if err != nil || gotState != state || gotHash != hash {
@@ -38,35 +39,35 @@ func TestWebhookTargetCache(t *testing.T) {
 	}
 
 	sub(here, "sub-1", forwarding.HashToken("t1"))
-	want("after subscribing here", lifecycle.StateEnabled, forwarding.HashToken("t1"))
+	want("after subscribing here", zen7.StateEnabled, forwarding.HashToken("t1"))
 	sub(replica, "sub-2", forwarding.HashToken("t2"))
-	want("after another replica subscribed (cached)", lifecycle.StateEnabled, forwarding.HashToken("t1"))
+	want("after another replica subscribed (cached)", zen7.StateEnabled, forwarding.HashToken("t1"))
 	sub(here, "sub-3", forwarding.HashToken("t3"))
-	want("after subscribing here again", lifecycle.StateEnabled, forwarding.HashToken("t3"))
-	if _, err := here.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateDisabled, time.Now()); err != nil {
+	want("after subscribing here again", zen7.StateEnabled, forwarding.HashToken("t3"))
+	if _, err := here.SetState(ctx, "inst-cache", "key-cache", zen7.StateDisabled, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	want("after disabling here", lifecycle.StateDisabled, forwarding.HashToken("t3"))
-	if _, err := replica.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateEnabled, time.Now()); err != nil {
+	want("after disabling here", zen7.StateDisabled, forwarding.HashToken("t3"))
+	if _, err := replica.SetState(ctx, "inst-cache", "key-cache", zen7.StateEnabled, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	want("after another replica enabled it (a refusal is never cached)", lifecycle.StateEnabled, forwarding.HashToken("t3"))
-	if _, err := here.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateDisabled, time.Now()); err != nil {
+	want("after another replica enabled it (a refusal is never cached)", zen7.StateEnabled, forwarding.HashToken("t3"))
+	if _, err := here.SetState(ctx, "inst-cache", "key-cache", zen7.StateDisabled, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := here.ClearSubscription(ctx, "inst-cache", "sub-3"); err != nil {
 		t.Fatal(err)
 	}
-	want("after unsubscribing here", lifecycle.StateDisabled, "")
-	if _, err := here.SetState(ctx, "inst-cache", "key-cache", lifecycle.StateEnabled, time.Now()); err != nil {
+	want("after unsubscribing here", zen7.StateDisabled, "")
+	if _, err := here.SetState(ctx, "inst-cache", "key-cache", zen7.StateEnabled, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	sub(here, "sub-4", forwarding.HashToken("t4"))
 	if _, err := here.Uninstall(ctx, "inst-cache", "key-cache", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	want("after uninstalling here", lifecycle.StateUninstalled, "")
-	if _, _, err := here.WebhookTarget(ctx, "no-such-instance"); err != forwarding.ErrNotFound {
+	want("after uninstalling here", zen7.StateUninstalled, "")
+	if _, _, err := here.WebhookTarget(ctx, "no-such-instance"); err != zen7.ErrNotFound {
 		t.Fatalf("unknown instance: %v, want ErrNotFound", err)
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bufio"
 	"context"
 	"errors"
@@ -15,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -165,16 +166,16 @@ func (e *env) seed(ctx context.Context, dir string, key []byte, n, active int) e
 		e.st.AddClient(in.clientID, clientSecret, user)
 		integ := e.sales.AddIntegration(apiKey, sales.Integration{Name: "Loadgen account " + strconv.Itoa(i), Language: "en"})
 		in.groupID = integ.GroupID
-		settings := lifecycle.DefaultSettings()
+		settings := zen7.DefaultSettings()
 		settings.ClientID, settings.ClientSecret, settings.UserIdentifier = in.clientID, clientSecret, user
 		settings.AssistantEmail = seventargetsfake.SeedAssistantEmail
-		state := lifecycle.StateEnabled
+		state := zen7.StateEnabled
 		if i >= active {
-			state = lifecycle.StateDisabled
+			state = zen7.StateDisabled
 		}
-		err := instances.CreateInstance(ctx, lifecycle.Instance{
+		err := instances.CreateInstance(ctx, zen7.Instance{
 			ID: in.id, State: state, APIKey: apiKey, Settings: settings, Version: 1,
-			Account:     lifecycle.Account{IntegrationID: integ.ID, GroupID: integ.GroupID, AccountID: integ.AccountID, Language: "en", ResolvedAt: now},
+			Account:     zen7.Account{IntegrationID: integ.ID, GroupID: integ.GroupID, AccountID: integ.AccountID, Language: "en", ResolvedAt: now},
 			InstalledAt: now, UpdatedAt: now,
 		})
 		if err != nil {

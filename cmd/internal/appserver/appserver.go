@@ -193,3 +193,17 @@ func Rekey(ctx context.Context, cfg Config, logger *slog.Logger) (int, error) {
 	defer db.Close(context.WithoutCancel(ctx))
 	return store.NewInstances(db, keys).Rekey(ctx)
 }
+
+// The adapters implement the interfaces the features consume; the store imports none of the
+// feature packages, so these checks live here, where both meet.
+var (
+	_ lifecycle.Store              = (*store.Instances)(nil)
+	_ lifecycle.Subscriptions      = (*forwarding.Subscriber)(nil)
+	_ forwarding.Store             = (*store.Outbox)(nil)
+	_ forwarding.Instances         = (*store.Instances)(nil)
+	_ forwarding.SubscriptionStore = (*store.Instances)(nil)
+	_ forwarding.WebhookTargets    = (*store.Instances)(nil)
+	_ extensions.Store             = (*store.Pages)(nil)
+	_ extensions.Instances         = (*store.Instances)(nil)
+	_ extensions.Outbox            = (*store.Outbox)(nil)
+)

@@ -1,0 +1,136 @@
+package zen7
+
+import "time"
+
+// Prospect is what the App keeps of a Zenvia Sales prospect: enough to map it to a lead and
+// to tell whether an agent has taken it over.
+type Prospect struct {
+	ID        string
+	GroupID   string
+	FirstName string
+	LastName  string
+	Emails    []string // in the order Sales lists them
+	Phones    []string
+	Status    string // Sales prospect status: "unclaimed", "new", "followUp", "archived", …
+	UTMSource string // of the prospect's leads, newest first
+	Comments  string // of the prospect's leads
+	// UpdatedAt is when Sales says this snapshot of the prospect was taken; it orders
+	// notifications about one prospect. Zero when unknown.
+	UpdatedAt time.Time
+	// Partial means the notification carried little more than the id: the worker looks the
+	// prospect up in Sales before mapping it.
+	Partial bool
+}
+
+// Kind says what a delivery asks for.
+type Kind string
+
+// The delivery kinds.
+const (
+	// KindNotification is a Sales prospect notification: the worker decides what it means.
+	KindNotification Kind = "notification"
+	// KindForward is an agent forwarding the prospect by hand.
+	KindForward Kind = "forward"
+	// KindStop is an agent stopping the prospect's follow-up by hand.
+	KindStop Kind = "stop"
+)
+
+// DeliveryState is where a delivery is. Pending deliveries live in the outbox; the others are
+// history.
+type DeliveryState string
+
+// The delivery states.
+const (
+	StatePending DeliveryState = "pending"
+	StateDone    DeliveryState = "done"    // 7Targets took the action, or there was nothing to do
+	StateSkipped DeliveryState = "skipped" // deliberately not forwarded; Reason says why
+	StateFailed  DeliveryState = "failed"  // 7Targets refused it (a 4xx other than 429); Reason keeps its message
+	StateDead    DeliveryState = "dead"    // retried until MaxAge without success
+)
+
+// Outcome is what a finished delivery did at 7Targets.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeNone    Outcome = "none"
+	OutcomeCreated Outcome = "created"
+	OutcomeUpdated Outcome = "updated"
+	OutcomeStopped Outcome = "stopped"
+)
+
+// Delivery is one action for one prospect, from a notification or from an agent.
+type Delivery struct {
+	ID         string
+	InstanceID string
+	Kind       Kind
+	Prospect   Prospect
+	Overrides  Overrides
+	// SnapshotAt orders what the App learns about a prospect: the notification's update time,
+	// or when it was received.
+	SnapshotAt time.Time
+	CreatedAt  time.Time
+	// Round counts manual retries of the delivery after it failed.
+	Round int
+
+	Attempts      int       // calls made to 7Targets for it so far
+	Claims        int       // times a worker claimed it
+	NextAttemptAt time.Time // not before
+	LeaseUntil    time.Time // the claiming worker's hold; others wait until it passes
+	Owner         string    // who holds the lease: a claiming worker, or one hand-over of the intake
+	LastError     string
+
+	// Filled when it finishes.
+	State          DeliveryState
+	Outcome        Outcome
+	Reason         string
+	LeadID         int64
+	LeadState      string
+	AssistantEmail string
+	FinishedAt     time.Time
+	// Retrying marks a failed delivery an agent or manager sent round again.
+	Retrying bool
+}
+
+// LeadState is what the App knows of a prospect's 7Targets lead.
+type LeadState string
+
+// The lead states.
+const (
+	LeadSkipped   LeadState = "skipped"   // never forwarded; Reason says why
+	LeadForwarded LeadState = "forwarded" // a 7Targets lead exists and follows up
+	LeadStopped   LeadState = "stopped"   // its follow-up was stopped
+)
+
+// Lead links a Sales prospect to its 7Targets lead.
+type Lead struct {
+	InstanceID string
+	ProspectID string
+	State      LeadState
+	Reason     string // for skipped
+	LeadID     int64
+	Email      string
+	// AssistantEmail and ScheduleName are what the lead was created or last updated with.
+	AssistantEmail string
+	ScheduleName   string
+	// Fingerprint of the last lead body sent, to skip updates that change nothing.
+	Fingerprint string
+	// SnapshotAt and ProspectStatus are from the newest notification processed.
+	SnapshotAt     time.Time
+	ProspectStatus string
+	// What 7Targets last answered.
+	SevenTargetsState string
+	SubState          string
+	NextScheduleTime  time.Time
+	LastAction        Outcome
+	LastError         string
+	UpdatedAt         time.Time
+}
+
+// Overrides are what an agent forwarding a prospect by hand chose instead of the settings and
+// the prospect's data. Empty fields take the usual values.
+type Overrides struct {
+	Email          string
+	AssistantEmail string
+	ScheduleName   string
+}
