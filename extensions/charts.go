@@ -2,7 +2,6 @@ package extensions
 
 import (
 	"fmt"
-	"html"
 	"html/template"
 	"math"
 	"strconv"
@@ -14,7 +13,8 @@ import (
 // third-party library, and they pass a CSP without 'unsafe-inline'. Horizontal positions
 // are percentages of the chart's width and vertical ones are CSS pixels: the charts fill
 // their container from 600 to 1400 px while their text keeps the page's size, which a
-// scaled viewBox cannot do. Every text is escaped here; the numbers are formatted here.
+// scaled viewBox cannot do. Here are the geometry and the texts; the markup is in
+// templates/charts.html, whose html/template escapes every text and number it is given.
 //
 // Colours come from CSS classes (assets/app.css), never from style attributes.
 
@@ -59,6 +59,87 @@ func nonNeg(n int) float64 {
 	return float64(n)
 }
 
+// chartTemplates draw the views below. The views hold only strings and coords, which cannot
+// fail to print, so an execution error is a bug in charts.html that the tests, which draw
+// every chart, catch; chart panics on one as template.Must does on a parse error.
+var chartTemplates = template.Must(template.ParseFS(templateFS, "templates/charts.html"))
+
+func chart(name string, view any) template.HTML {
+	var b strings.Builder
+	if err := chartTemplates.ExecuteTemplate(&b, name, view); err != nil {
+		panic(fmt.Sprintf("extensions: chart template %s: %v", name, err))
+	}
+	return template.HTML(b.String()) // html/template escaped every value in it
+}
+
+// coord is a position or a size in a chart. html/template prints it with String: at most two
+// decimals, finer than a pixel, and never an exponent as fmt would print a float64 (1e+06).
+type coord float64
+
+func (c coord) String() string {
+	v := float64(c)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "0"
+	}
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	s = strings.TrimRight(s, "0")
+	s = strings.TrimSuffix(s, ".")
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// rect is a bar, or a day's hover area: X and W are percentages, Y and H pixels.
+type rect struct {
+	Class      string
+	X, Y, W, H coord
+}
+
+// mark is a tick label or a day label, at At along its axis.
+type mark struct {
+	At   coord
+	Text string
+}
+
+// dailyView is what "chart-daily" draws.
+type dailyView struct {
+	Label  string  // the chart's accessible name
+	Height coord   // of the chart, and of the plot inside it
+	AxisW  coord   // the plot's left edge
+	TickX  coord   // the right edge of the tick labels
+	AxisY  coord   // the x axis
+	LabelY coord   // the baseline of the day labels
+	Ticks  []mark  // y axis labels, from 0 up
+	Grid   []coord // the ticks but 0, where the axis is
+	Days   []dailyDay
+	Labels []mark // x axis labels, as percentages
+}
+
+// dailyDay is one day's group: its tooltip, a hover area over its whole slot (so that a
+// day with short bars is as easy to point at), and its bars from the axis up.
+type dailyDay struct {
+	Title string
+	Hit   rect
+	Bars  []rect
+}
+
+// barsView is what "chart-bars" draws.
+type barsView struct {
+	Class, Label string
+	Height       coord
+	BarH         coord
+	Track        bool // a light track behind each bar, showing the scale; a funnel has none
+	Rows         []barRow
+}
+
+// barRow is one row: its texts (the label cut to maxLabelLen) and its bars.
+type barRow struct {
+	Title, Label, Value string
+	TextY, BarY         coord
+	Bars                []rect
+}
+
 // DailyChart draws the deliveries per day as stacked bars (forwarded, skipped, failed), with
 // a y axis, thinned day labels and a tooltip per day. With no day or only zeros it returns a
 // short empty-state paragraph instead.
@@ -73,33 +154,25 @@ func DailyChart(lang Lang, days []DayCounts) template.HTML {
 	}
 	step, top := niceScale(most)
 	plotH := dailyBottom - dailyTop
-	y := func(v float64) float64 { return dailyBottom - v/top*plotH }
+	y := func(v float64) coord { return coord(dailyBottom - v/top*plotH) }
 
-	var b strings.Builder
-	label := T(lang, "chart.daily.label", formatDate(lang, days[0].Day), formatDate(lang, days[len(days)-1].Day))
-	fmt.Fprintf(&b, `<svg class="chart chart-daily" width="100%%" height="%s" role="img" aria-label="%s">`,
-		num(dailyHeight), esc(label))
-
-	// Y axis: tick labels outside the plot, grid lines inside it.
-	b.WriteString(`<g class="ticks">`)
+	v := dailyView{
+		Label:  T(lang, "chart.daily.label", formatDate(lang, days[0].Day), formatDate(lang, days[len(days)-1].Day)),
+		Height: dailyHeight,
+		AxisW:  dailyAxisW,
+		TickX:  dailyAxisW - 8,
+		AxisY:  dailyBottom,
+		LabelY: dailyLabelY,
+	}
 	ticks := int(math.Round(top / step))
 	for i := 0; i <= ticks; i++ {
-		v := float64(i) * step
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end">%s</text>`,
-			num(dailyAxisW-8), num(y(v)+4), esc(formatCompact(lang, v)))
+		t := float64(i) * step
+		// The label sits 4 px below the line, centring its digits on it.
+		v.Ticks = append(v.Ticks, mark{At: y(t) + 4, Text: formatCompact(lang, t)})
+		if i > 0 {
+			v.Grid = append(v.Grid, y(t))
+		}
 	}
-	b.WriteString(`</g>`)
-
-	// The plot is a nested viewport, so that bar positions are percentages of its own width;
-	// CSS gives it the chart's width minus the axis (the width attribute is a fallback).
-	fmt.Fprintf(&b, `<svg class="plot" x="%s" y="0" width="92%%" height="%s" overflow="visible">`,
-		num(dailyAxisW), num(dailyHeight))
-	b.WriteString(`<g class="grid">`)
-	for i := 1; i <= ticks; i++ {
-		yy := num(y(float64(i) * step))
-		fmt.Fprintf(&b, `<line x1="0" x2="100%%" y1="%s" y2="%s"/>`, yy, yy)
-	}
-	b.WriteString(`</g>`)
 
 	n := len(days)
 	slot := 100 / float64(n)
@@ -112,10 +185,10 @@ func DailyChart(lang Lang, days []DayCounts) template.HTML {
 		for j, s := range outcomeSeries {
 			fmt.Fprintf(&tip, "\n%s: %s", T(lang, s.key), formatNumber(lang, int(vals[j])))
 		}
-		b.WriteString(`<g class="day">`)
-		fmt.Fprintf(&b, `<title>%s</title>`, esc(tip.String()))
-		fmt.Fprintf(&b, `<rect class="hit" x="%s%%" y="%s" width="%s%%" height="%s"/>`,
-			num(x), num(dailyTop), num(slot), num(plotH))
+		day := dailyDay{
+			Title: tip.String(),
+			Hit:   rect{Class: "hit", X: coord(x), Y: dailyTop, W: coord(slot), H: coord(plotH)},
+		}
 		base := dailyBottom
 		for j, s := range outcomeSeries {
 			if vals[j] <= 0 {
@@ -123,21 +196,17 @@ func DailyChart(lang Lang, days []DayCounts) template.HTML {
 			}
 			h := math.Max(vals[j]/top*plotH, minBarPx)
 			base -= h
-			fmt.Fprintf(&b, `<rect class="bar %s" x="%s%%" y="%s" width="%s%%" height="%s"/>`,
-				s.class, num(x+(slot-barW)/2), num(base), num(barW), num(h))
+			day.Bars = append(day.Bars, rect{
+				Class: "bar " + s.class, X: coord(x + (slot-barW)/2), Y: coord(base), W: coord(barW), H: coord(h),
+			})
 		}
-		b.WriteString(`</g>`)
+		v.Days = append(v.Days, day)
 	}
-	fmt.Fprintf(&b, `<line class="axis" x1="0" x2="100%%" y1="%s" y2="%s"/>`, num(dailyBottom), num(dailyBottom))
-
-	b.WriteString(`<g class="labels">`)
 	k := labelStep(n)
 	for i := 0; i < n; i += k {
-		fmt.Fprintf(&b, `<text x="%s%%" y="%s" text-anchor="middle">%s</text>`,
-			num(slot*(float64(i)+0.5)), num(dailyLabelY), esc(formatDay(lang, days[i].Day)))
+		v.Labels = append(v.Labels, mark{At: coord(slot * (float64(i) + 0.5)), Text: formatDay(lang, days[i].Day)})
 	}
-	b.WriteString(`</g></svg></svg>`)
-	return template.HTML(b.String())
+	return chart("chart-daily", v)
 }
 
 // AssistantChart draws one stacked horizontal bar per assistant (forwarded, skipped, failed),
@@ -208,7 +277,7 @@ func FunnelChart(lang Lang, steps []FunnelStep) template.HTML {
 	return hbarChart(lang, "chart-funnel", T(lang, "chart.funnel.label"), bars, most, true)
 }
 
-// hbar is one row of a horizontal bar chart; its texts are plain (escaped when drawn).
+// hbar is one row of a horizontal bar chart, before it is laid out.
 type hbar struct {
 	label, value, title string
 	segs                []hseg
@@ -225,9 +294,13 @@ func hbarChart(lang Lang, class, label string, rows []hbar, most float64, centre
 	if len(rows) == 0 || most <= 0 {
 		return emptyChart(lang)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart chart-bars %s" width="100%%" height="%s" role="img" aria-label="%s">`,
-		class, num(rowHeight*float64(len(rows))), esc(label))
+	v := barsView{
+		Class:  class,
+		Label:  label,
+		Height: coord(rowHeight * float64(len(rows))),
+		BarH:   rowBarH,
+		Track:  !centred,
+	}
 	for i, r := range rows {
 		top := rowHeight * float64(i)
 		var total float64
@@ -238,30 +311,25 @@ func hbarChart(lang Lang, class, label string, rows []hbar, most float64, centre
 		if centred {
 			x = (100 - total/most*100) / 2
 		}
-		b.WriteString(`<g class="row">`)
-		fmt.Fprintf(&b, `<title>%s</title>`, esc(r.title))
-		fmt.Fprintf(&b, `<text class="row-label" x="0" y="%s">%s</text>`, num(top+rowLabelY), esc(truncate(r.label, maxLabelLen)))
-		fmt.Fprintf(&b, `<text class="row-value" x="100%%" y="%s" text-anchor="end">%s</text>`, num(top+rowLabelY), esc(r.value))
-		if !centred {
-			fmt.Fprintf(&b, `<rect class="track" x="0" y="%s" width="100%%" height="%s" rx="3"/>`, num(top+rowBarY), num(rowBarH))
+		row := barRow{
+			Title: r.title, Label: truncate(r.label, maxLabelLen), Value: r.value,
+			TextY: coord(top + rowLabelY), BarY: coord(top + rowBarY),
 		}
 		for _, s := range r.segs {
 			if s.value <= 0 {
 				continue
 			}
 			w := s.value / most * 100
-			fmt.Fprintf(&b, `<rect class="bar %s" x="%s%%" y="%s" width="%s%%" height="%s"/>`,
-				s.class, num(x), num(top+rowBarY), num(w), num(rowBarH))
+			row.Bars = append(row.Bars, rect{Class: "bar " + s.class, X: coord(x), Y: row.BarY, W: coord(w), H: rowBarH})
 			x += w
 		}
-		b.WriteString(`</g>`)
+		v.Rows = append(v.Rows, row)
 	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return chart("chart-bars", v)
 }
 
 func emptyChart(lang Lang) template.HTML {
-	return template.HTML(`<p class="chart-empty">` + esc(T(lang, "chart.empty")) + `</p>`)
+	return chart("chart-empty", T(lang, "chart.empty"))
 }
 
 // niceScale picks a tick step of 1, 2 or 5 times a power of ten giving about four ticks
@@ -306,23 +374,6 @@ func sum(vs []float64) float64 {
 	}
 	return s
 }
-
-// num formats a coordinate with at most two decimals and no exponent.
-func num(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "0"
-	}
-	s := strconv.FormatFloat(v, 'f', 2, 64)
-	s = strings.TrimRight(s, "0")
-	s = strings.TrimSuffix(s, ".")
-	if s == "-0" {
-		s = "0"
-	}
-	return s
-}
-
-// esc escapes text for HTML and XML alike (both read &#34; and &#39;).
-func esc(s string) string { return html.EscapeString(s) }
 
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

@@ -391,3 +391,98 @@ func TestChartBars(t *testing.T) {
 		})
 	}
 }
+
+// TestChartNoZgotmplZ draws every chart in every language, with ordinary, hostile and empty
+// data, and checks that html/template found nothing to refuse: ZgotmplZ is what it writes
+// in place of a value it cannot make safe where it stands (a URL, a style, a script).
+func TestChartNoZgotmplZ(t *testing.T) {
+	t.Parallel()
+	hostile := `javascript:alert(1)"><script>alert('x')</script>`
+	counts := func(i int) extensions.Counts {
+		return extensions.Counts{Forwarded: (i + 1) * 7, Skipped: i % 3, Failed: i % 2}
+	}
+	for _, lang := range extensions.Langs {
+		for _, tc := range []struct {
+			name string
+			h    template.HTML
+		}{
+			{"daily one day", extensions.DailyChart(lang, chartDays(1, counts))},
+			{"daily a quarter", extensions.DailyChart(lang, chartDays(92, counts))},
+			{"daily huge", extensions.DailyChart(lang, chartDays(3, func(int) extensions.Counts { return extensions.Counts{Forwarded: math.MaxInt32} }))},
+			{"daily empty", extensions.DailyChart(lang, nil)},
+			{"assistants", extensions.AssistantChart(lang, []extensions.AssistantCounts{
+				{Assistant: "ava@acme.com", Counts: counts(3)}, {Assistant: hostile, Counts: counts(1)},
+			})},
+			{"assistants empty", extensions.AssistantChart(lang, nil)},
+			{"states", extensions.StateChart(lang, []extensions.StateCount{{State: "Cold", Count: 3}, {State: hostile, Count: 1}})},
+			{"states empty", extensions.StateChart(lang, nil)},
+			{"funnel", extensions.FunnelChart(lang, []extensions.FunnelStep{{State: "Cold", Count: 9, Percent: 100}, {State: hostile, Count: 1, Percent: 11}})},
+			{"funnel empty", extensions.FunnelChart(lang, nil)},
+		} {
+			t.Run(tc.name+"/"+string(lang), func(t *testing.T) {
+				t.Parallel()
+				chartSane(t, tc.h)
+				if strings.Contains(string(tc.h), "ZgotmplZ") {
+					t.Errorf("chart contains ZgotmplZ:\n%s", tc.h)
+				}
+			})
+		}
+	}
+}
+
+// TestChartEscapes checks that an assistant's email and a lead state, which come from
+// outside, reach the chart as text: escaped in the markup, read back unchanged.
+func TestChartEscapes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, text string
+		escaped    []string // in the markup
+	}{
+		{name: "script", text: `<script>alert(1)</script>@acme.com`, escaped: []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},
+		{name: "quotes", text: `"a'b"@acme.com`, escaped: []string{"&#34;a&#39;b&#34;"}},
+		{name: "attribute break", text: `x" onmouseover="alert(1)`, escaped: []string{"x&#34; onmouseover=&#34;alert(1)"}},
+		// html/template writes + as &#43;, which must still read back as +.
+		{name: "plus address", text: "ava+sales@acme.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, c := range []struct {
+				chart string
+				h     template.HTML
+			}{
+				{"assistants", extensions.AssistantChart(extensions.English, []extensions.AssistantCounts{{Assistant: tc.text, Counts: extensions.Counts{Forwarded: 2}}})},
+				{"states", extensions.StateChart(extensions.English, []extensions.StateCount{{State: tc.text, Count: 2}})},
+				{"funnel", extensions.FunnelChart(extensions.English, []extensions.FunnelStep{{State: tc.text, Count: 2, Percent: 100}})},
+			} {
+				raw := string(c.h)
+				for _, bad := range []string{"<script", `" onmouseover`, "'b"} {
+					if strings.Contains(raw, bad) {
+						t.Errorf("%s: markup contains %q unescaped:\n%s", c.chart, bad, raw)
+					}
+				}
+				for _, e := range tc.escaped {
+					if !strings.Contains(raw, e) {
+						t.Errorf("%s: markup lacks %q:\n%s", c.chart, e, raw)
+					}
+				}
+				var label, title string
+				for _, e := range chartSane(t, c.h) {
+					switch {
+					case e.name == "script":
+						t.Errorf("%s: a <script> element", c.chart)
+					case e.name == "text" && chartClass(e, "row-label"):
+						label = e.text
+					case e.name == "title":
+						title = e.text
+					}
+				}
+				if label != tc.text {
+					t.Errorf("%s: label %q, want %q", c.chart, label, tc.text)
+				}
+				if !strings.HasPrefix(title, tc.text) {
+					t.Errorf("%s: tooltip %q, want it to start with %q", c.chart, title, tc.text)
+				}
+			}
+		})
+	}
+}
