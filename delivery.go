@@ -83,7 +83,7 @@ type Delivery struct {
 	// Filled when it finishes.
 	State          DeliveryState
 	Outcome        Outcome
-	Reason         string
+	Reason         Reason
 	LeadID         int64
 	LeadState      string
 	AssistantEmail string
@@ -107,7 +107,7 @@ type Lead struct {
 	InstanceID string
 	ProspectID string
 	State      LeadState
-	Reason     string // for skipped
+	Reason     Reason // for skipped
 	LeadID     int64
 	Email      string
 	// AssistantEmail and ScheduleName are what the lead was created or last updated with.

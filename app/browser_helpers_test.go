@@ -323,7 +323,7 @@ func seedHistory(tb testing.TB, e *testEnv, in forwardingInstance) {
 					tb.Fatal(err)
 				}
 			} else {
-				d.State, d.Outcome, d.Reason = zen7.StateSkipped, zen7.OutcomeNone, "the prospect has no email address"
+				d.State, d.Outcome, d.Reason = zen7.StateSkipped, zen7.OutcomeNone, zen7.ParseReason("the prospect has no email address")
 			}
 			if err := e.outbox.Finish(ctx, d); err != nil {
 				tb.Fatal(err)

@@ -290,7 +290,7 @@ func TestProspectWithoutEmailIsSkipped(t *testing.T) {
 	p.Emails = nil
 	e.notify(in, "created", time.Time{}, p)
 	lead := e.finished(in, p.ID, "skipped")
-	if lead.Reason != "the prospect has no email address" {
+	if lead.Reason.String() != "the prospect has no email address" {
 		t.Fatalf("reason = %q", lead.Reason)
 	}
 	d, _ := e.outbox.Delivery(context.Background(), deliveryOf(t, e, in, p.ID))
@@ -351,7 +351,7 @@ func TestSevenTargetsFaults(t *testing.T) {
 				t.Errorf("%d POST /leads, want at least %d", calls, tt.minCalls)
 			}
 			if tt.wantState == zen7.StateFailed {
-				if d.Reason == "" || d.Attempts != 1 {
+				if d.Reason.String() == "" || d.Attempts != 1 {
 					t.Errorf("failed delivery = %+v, want its reason kept after one attempt", d)
 				}
 				return

@@ -1,6 +1,8 @@
 package extensions
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"fmt"
 	"math"
 	"sort"
@@ -548,69 +550,41 @@ func HasKey(key string) bool {
 	return ok
 }
 
-// reasonKeys maps the exact reasons the forwarding worker records to their message keys.
-// The worker's wording is kept in English in the database and in logs; only the pages
-// translate it.
-var reasonKeys = map[string]string{
-	"superseded by a newer update of the prospect":            "reason.superseded",
-	"an agent took the prospect over before it was forwarded": "reason.claimedFirst",
-	"automatic forwarding is off":                             "reason.autoForwardOff",
-	"the prospect has no email address":                       "reason.noEmail",
-	"nothing changed for 7Targets":                            "reason.noChange",
-	"the prospect was never forwarded":                        "reason.notForwarded",
-	"the follow-up was already stopped":                       "reason.alreadyStopped",
-	"stopping the follow-up on claim is off":                  "reason.stopOff",
-	"the instance no longer exists":                           "reason.instanceGone",
-	"the instance is disabled":                                "reason.instanceDisabled",
-	"the instance is uninstalled":                             "reason.instanceUninstalled",
-	"the instance's 7Targets settings are incomplete":         "reason.settingsIncomplete",
-	"the prospect no longer exists in Zenvia Sales":           "reason.prospectGone",
-}
-
-// Reasons made of a fixed beginning and a variable rest.
-const (
-	reasonGaveUpPrefix   = "gave up after "
-	reasonLookupPrefix   = "looking the prospect up in Zenvia Sales failed: "
-	reasonInstancePrefix = "the instance is "
-	reasonRefusedPrefix  = "7Targets refused it (HTTP "
-)
-
-// ReasonText translates a skip or failure reason recorded by the forwarding worker. Reasons it
-// does not know, such as 7Targets' own error messages, come back unchanged; in a known
-// reason with a variable part (an upstream error), that part stays as recorded.
-func ReasonText(lang Lang, reason string) string {
-	r := strings.TrimSpace(reason)
-	if key, ok := reasonKeys[r]; ok {
+// ReasonText translates a skip or failure reason by its code. The variable part of a reason
+// (a state, an upstream message, an error) is shown as recorded; a reason of no known code is
+// shown in its recorded words.
+func ReasonText(lang Lang, r zen7.Reason) string {
+	switch r.Code {
+	case "":
+		return ""
+	case zen7.ReasonInstanceState:
+		switch zen7.State(r.Detail) {
+		case zen7.StateDisabled:
+			return T(lang, "reason.instanceDisabled")
+		case zen7.StateUninstalled:
+			return T(lang, "reason.instanceUninstalled")
+		}
+		return T(lang, "reason.instanceState", r.Detail)
+	case zen7.ReasonLookupFailed:
+		return T(lang, "reason.lookupFailed", r.Detail)
+	case zen7.ReasonRefused:
+		return T(lang, "reason.refused", strconv.Itoa(r.Status), r.Detail)
+	case zen7.ReasonGaveUp:
+		return T(lang, "reason.gaveUp", durationText(lang, r.After), r.Detail)
+	case zen7.ReasonOther:
+		return r.Detail
+	}
+	if key := "reason." + string(r.Code); HasKey(key) {
 		return T(lang, key)
 	}
-	switch {
-	case strings.HasPrefix(r, reasonGaveUpPrefix):
-		rest := r[len(reasonGaveUpPrefix):]
-		dur, cause, ok := strings.Cut(rest, ": ")
-		if !ok {
-			return reason
-		}
-		return T(lang, "reason.gaveUp", durationText(lang, dur), cause)
-	case strings.HasPrefix(r, reasonLookupPrefix):
-		return T(lang, "reason.lookupFailed", r[len(reasonLookupPrefix):])
-	case strings.HasPrefix(r, reasonRefusedPrefix):
-		status, msg, ok := strings.Cut(r[len(reasonRefusedPrefix):], "): ")
-		if !ok {
-			return reason
-		}
-		return T(lang, "reason.refused", status, msg)
-	case strings.HasPrefix(r, reasonInstancePrefix) && len(r) > len(reasonInstancePrefix):
-		return T(lang, "reason.instanceState", r[len(reasonInstancePrefix):])
-	}
-	return reason
+	return r.String()
 }
 
-// durationText renders a Go duration string ("72h0m0s") in whole days, hours or minutes when
-// it is one, and as recorded otherwise.
-func durationText(lang Lang, s string) string {
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return s
+// durationText renders a duration in whole days, hours or minutes when it is one, and as Go
+// writes it ("90m30s") otherwise.
+func durationText(lang Lang, d time.Duration) string {
+	if d <= 0 {
+		return d.String()
 	}
 	day := 24 * time.Hour
 	switch {
@@ -625,7 +599,7 @@ func durationText(lang Lang, s string) string {
 	case d%time.Minute == 0:
 		return T(lang, "duration.minutes", int64(d/time.Minute))
 	}
-	return s
+	return d.String()
 }
 
 // StateText names a 7Targets lead state: Cold, Warm, Hot and Stopped are translated, any

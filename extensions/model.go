@@ -115,7 +115,7 @@ type Failure struct {
 	DeliveryID string
 	ProspectID string
 	Name       string // prospect's name as known
-	Reason     string
+	Reason     zen7.Reason
 	At         time.Time
 	Dead       bool // retried until it was given up, rather than refused
 	Retrying   bool // already sent round again

@@ -1,6 +1,8 @@
 package extensions_test
 
 import (
+	zen7 "github.com/7targets/zenvia-sales-app"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -26,7 +28,7 @@ func TestPendingDialogRefreshes(t *testing.T) {
 
 func TestRefusalReasonTranslated(t *testing.T) {
 	t.Parallel()
-	got := extensions.ReasonText(extensions.Portuguese, "7Targets refused it (HTTP 400): Invalid assistant")
+	got := extensions.ReasonText(extensions.Portuguese, zen7.ParseReason("7Targets refused it (HTTP 400): Invalid assistant"))
 	if got != "A 7Targets recusou (HTTP 400): Invalid assistant" {
 		t.Fatalf("ReasonText = %q", got)
 	}

@@ -86,7 +86,7 @@ func funcs(lang Lang) template.FuncMap {
 		"num":      func(n int) string { return formatNumber(lang, n) },
 		"pct":      func(p int) string { return formatPercent(lang, p) },
 		"share":    func(part, whole int) string { return formatShare(lang, part, whole) },
-		"reason":   func(s string) string { return ReasonText(lang, s) },
+		"reason":   func(r zen7.Reason) string { return ReasonText(lang, r) },
 		"state":    func(s string) string { return StateText(lang, s) },
 		"icon":     icon,
 
@@ -242,9 +242,9 @@ type buttonView struct {
 	StatusNote  string // a sentence on where the prospect stands
 	Forwarded   bool   // 7Targets follows the prospect up
 	HasLead     bool   // a 7Targets lead exists: show its facts
-	SkipReason  string
+	SkipReason  zen7.Reason
 	Failed      bool // the last delivery failed or was given up on
-	LastReason  string
+	LastReason  zen7.Reason
 	LastAt      time.Time
 	ShowStatus  bool // the status card has something to say
 	ShowForward bool
@@ -279,8 +279,8 @@ func newButtonView(p ButtonPage) buttonView {
 		(last.State == zen7.StateFailed || last.State == zen7.StateDead) {
 		v.Failed = true
 		v.LastReason = last.Reason
-		if v.LastReason == "" {
-			v.LastReason = last.LastError
+		if v.LastReason.IsZero() { // a delivery that died retrying: its last error says why
+			v.LastReason = zen7.Reason{Code: zen7.ReasonOther, Detail: last.LastError}
 		}
 		v.LastAt = last.FinishedAt
 	}
@@ -327,7 +327,7 @@ func newButtonView(p ButtonPage) buttonView {
 		v.UseEmail = lead.Email
 	}
 	v.NeedEmail = v.UseEmail == ""
-	v.ShowStatus = v.StatusNote != "" || v.HasLead || v.SkipReason != "" || v.ShowStop
+	v.ShowStatus = v.StatusNote != "" || v.HasLead || !v.SkipReason.IsZero() || v.ShowStop
 	v.EmailError = p.FieldErrors["email"]
 	v.ScheduleErr = p.FieldErrors["scheduleName"]
 	v.AssistErr = p.FieldErrors["assistantEmail"]

@@ -74,9 +74,9 @@ func uiReport(lang extensions.Lang) extensions.ReportPage {
 	p.States = []extensions.StateCount{{State: "Cold", Count: 520}, {State: "Warm", Count: 260}, {State: "Hot", Count: 95}, {State: "Stopped", Count: 40}}
 	p.Funnel = []extensions.FunnelStep{{State: "Cold", Count: 915, Percent: 100}, {State: "Warm", Count: 355, Percent: 38}, {State: "Hot", Count: 95, Percent: 10}}
 	p.Failures = []extensions.Failure{
-		{DeliveryID: "d1", ProspectID: "64f1c2a9e1", Name: "María José Fernández", Reason: "7targets: 400 Bad Request: Invalid assistant email", At: uiDay("2026-03-29").Add(14*time.Hour + 5*time.Minute)},
-		{DeliveryID: "d2", ProspectID: "64f1c2a9e2", Reason: "gave up after 72h0m0s: 7targets: 503 Service Unavailable", At: uiDay("2026-03-28").Add(9 * time.Hour), Dead: true},
-		{DeliveryID: "d3", ProspectID: "64f1c2a9e3", Name: "John Smith", Reason: "the prospect has no email address", At: uiDay("2026-03-27"), Retrying: true},
+		{DeliveryID: "d1", ProspectID: "64f1c2a9e1", Name: "María José Fernández", Reason: zen7.ParseReason("7targets: 400 Bad Request: Invalid assistant email"), At: uiDay("2026-03-29").Add(14*time.Hour + 5*time.Minute)},
+		{DeliveryID: "d2", ProspectID: "64f1c2a9e2", Reason: zen7.ParseReason("gave up after 72h0m0s: 7targets: 503 Service Unavailable"), At: uiDay("2026-03-28").Add(9 * time.Hour), Dead: true},
+		{DeliveryID: "d3", ProspectID: "64f1c2a9e3", Name: "John Smith", Reason: zen7.ParseReason("the prospect has no email address"), At: uiDay("2026-03-27"), Retrying: true},
 	}
 	p.RetryTokens = []string{"retry-1", "retry-2", ""}
 	return p
@@ -109,7 +109,7 @@ func uiForwardedLead() *zen7.Lead {
 }
 
 func uiFailedDelivery() *zen7.Delivery {
-	return &zen7.Delivery{ID: "del-9", State: zen7.StateFailed, Reason: "the prospect has no email address", FinishedAt: uiDay("2026-03-29")}
+	return &zen7.Delivery{ID: "del-9", State: zen7.StateFailed, Reason: zen7.ParseReason("the prospect has no email address"), FinishedAt: uiDay("2026-03-29")}
 }
 
 // uiDoc is a parsed page with helpers to query it.
@@ -324,7 +324,7 @@ func TestRenderReport(t *testing.T) {
 				extensions.T(lang, "report.daily.title"), extensions.T(lang, "report.funnel.title"),
 				extensions.T(lang, "report.failures.title"), "María José Fernández",
 				extensions.StateText(lang, "Warm"),
-				extensions.ReasonText(lang, "gave up after 72h0m0s: 7targets: 503 Service Unavailable"),
+				extensions.ReasonText(lang, zen7.ParseReason("gave up after 72h0m0s: 7targets: 503 Service Unavailable")),
 			} {
 				if !strings.Contains(text, want) {
 					t.Errorf("report lacks %q", want)
@@ -491,7 +491,7 @@ func TestRenderButton(t *testing.T) {
 		{name: "new", edit: func(*extensions.ButtonPage) {},
 			want: want{forms: []string{"forward"}, badge: "status.new", texts: []string{"status.new.text", "forward.title"}, absent: []string{"stop.submit", "pending.title"}}},
 		{name: "skipped", edit: func(p *extensions.ButtonPage) {
-			p.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: "automatic forwarding is off"}
+			p.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: zen7.ParseReason("automatic forwarding is off")}
 		}, want: want{forms: []string{"forward"}, badge: "status.skipped", texts: []string{"status.skipped.text", "reason.autoForwardOff"}}},
 		{name: "forwarded", edit: func(p *extensions.ButtonPage) {
 			p.Lead = uiForwardedLead()
@@ -693,7 +693,7 @@ func TestRenderEscaping(t *testing.T) {
 	t.Parallel()
 	report := uiReport(extensions.English)
 	report.Failures[0].Name = uiXSS
-	report.Failures[0].Reason = uiAttrXSS
+	report.Failures[0].Reason = zen7.ParseReason(uiAttrXSS)
 	report.Failures[0].DeliveryID = uiAttrXSS
 	report.Assistants[0].Assistant = uiAttrXSS
 	report.States[3].State = uiXSS
@@ -711,8 +711,8 @@ func TestRenderEscaping(t *testing.T) {
 	button.Notice = uiXSS
 	button.ErrorMessage = uiAttrXSS
 	button.FieldErrors = map[string]string{"scheduleName": uiXSS}
-	button.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: uiXSS}
-	button.Last = &zen7.Delivery{ID: uiAttrXSS, State: zen7.StateFailed, Reason: uiAttrXSS}
+	button.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: zen7.ParseReason(uiXSS)}
+	button.Last = &zen7.Delivery{ID: uiAttrXSS, State: zen7.StateFailed, Reason: zen7.ParseReason(uiAttrXSS)}
 	button.RetryToken = uiAttrXSS
 
 	forwarded := uiButton(extensions.English)

@@ -54,7 +54,7 @@ func TestDecide(t *testing.T) {
 		snapshotAt  time.Time
 		fingerprint string // of the lead body the delivery would send
 		want        forwarding.Action
-		wantReason  string
+		wantReason  zen7.Reason
 	}{
 		// Notifications about a prospect never forwarded.
 		{name: "new unclaimed prospect is created", settings: on, kind: zen7.KindNotification, status: "unclaimed", want: forwarding.ActCreate},
@@ -224,7 +224,7 @@ func TestDecide(t *testing.T) {
 			}
 			got, reason := forwarding.Decide(tt.settings, tt.lead, d, fp)
 			if got != tt.want || reason != tt.wantReason {
-				t.Fatalf("Decide = %s %q, want %s %q", actionNames[got], reason, actionNames[tt.want], tt.wantReason)
+				t.Fatalf("Decide = %s %q, want %s %q", actionNames[got], reason.String(), actionNames[tt.want], tt.wantReason.String())
 			}
 		})
 	}
@@ -263,7 +263,7 @@ func TestDecideAgainAfterActing(t *testing.T) {
 			}
 			after := &zen7.Lead{State: tt.after, LeadID: 1, Fingerprint: fp, SnapshotAt: d.SnapshotAt}
 			if got, reason := forwarding.Decide(s, after, d, fp); got != forwarding.ActNone {
-				t.Fatalf("Decide after acting = %s %q, want none", actionNames[got], reason)
+				t.Fatalf("Decide after acting = %s %q, want none", actionNames[got], reason.String())
 			}
 		})
 	}

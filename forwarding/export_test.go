@@ -1,6 +1,10 @@
 package forwarding
 
-import "time"
+import (
+	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
+)
 
 // Action is what decide says a delivery should do, exported for the external tests.
 type Action = action
@@ -15,15 +19,15 @@ const (
 )
 
 // The reasons decide gives.
-const (
-	ReasonSuperseded     = reasonSuperseded
-	ReasonClaimedFirst   = reasonClaimedFirst
-	ReasonAutoForwardOff = reasonAutoForwardOff
-	ReasonNoEmail        = reasonNoEmail
-	ReasonNoChange       = reasonNoChange
-	ReasonNotForwarded   = reasonNotForwarded
-	ReasonAlreadyStopped = reasonAlreadyStopped
-	ReasonStopOff        = reasonStopOff
+var (
+	ReasonSuperseded     = zen7.Because(zen7.ReasonSuperseded)
+	ReasonClaimedFirst   = zen7.Because(zen7.ReasonClaimedFirst)
+	ReasonAutoForwardOff = zen7.Because(zen7.ReasonAutoForwardOff)
+	ReasonNoEmail        = zen7.Because(zen7.ReasonNoEmail)
+	ReasonNoChange       = zen7.Because(zen7.ReasonNoChange)
+	ReasonNotForwarded   = zen7.Because(zen7.ReasonNotForwarded)
+	ReasonAlreadyStopped = zen7.Because(zen7.ReasonAlreadyStopped)
+	ReasonStopOff        = zen7.Because(zen7.ReasonStopOff)
 )
 
 // Decide is decide.

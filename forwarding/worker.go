@@ -5,12 +5,12 @@ import (
 
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -264,7 +264,7 @@ func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
 type result struct {
 	state   zen7.DeliveryState
 	outcome zen7.Outcome
-	reason  string
+	reason  zen7.Reason
 	lead    *zen7.Lead
 	// retry asks for another attempt after at least after; called says whether the attempt
 	// reached 7Targets (so counts as one).
@@ -274,13 +274,13 @@ type result struct {
 	err    string
 }
 
-func done(o zen7.Outcome, reason string) result {
+func done(o zen7.Outcome, reason zen7.Reason) result {
 	return result{state: zen7.StateDone, outcome: o, reason: reason}
 }
-func skipped(reason string) result {
+func skipped(reason zen7.Reason) result {
 	return result{state: zen7.StateSkipped, outcome: zen7.OutcomeNone, reason: reason}
 }
-func failed(reason string) result {
+func failed(reason zen7.Reason) result {
 	return result{state: zen7.StateFailed, outcome: zen7.OutcomeNone, reason: reason}
 }
 func retryLater(err error, after time.Duration, called bool) result {
@@ -298,24 +298,24 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 	inst, err := w.instances.Instance(ctx, d.InstanceID)
 	switch {
 	case errors.Is(err, zen7.ErrNotFound):
-		return skipped("the instance no longer exists")
+		return skipped(zen7.Because(zen7.ReasonInstanceGone))
 	case err != nil:
 		return retryLater(err, 0, false)
 	case inst.State != zen7.StateEnabled:
-		return skipped("the instance is " + string(inst.State))
+		return skipped(zen7.Reason{Code: zen7.ReasonInstanceState, Detail: string(inst.State)})
 	case !inst.Settings.Complete():
-		return skipped("the instance's 7Targets settings are incomplete")
+		return skipped(zen7.Because(zen7.ReasonSettingsIncomplete))
 	}
 
 	if d.Prospect.Partial && d.Kind == zen7.KindNotification {
 		p, err := w.prospects.Prospect(ctx, inst.APIKey, d.Prospect.ID)
 		switch {
 		case errors.Is(err, sales.ErrNotFound):
-			return skipped("the prospect no longer exists in Zenvia Sales")
+			return skipped(zen7.Because(zen7.ReasonProspectGone))
 		case err != nil && sales.IsRetryable(err):
 			return retryLater(err, retryAfterOf(err), false)
 		case err != nil:
-			return failed("looking the prospect up in Zenvia Sales failed: " + errorText(err))
+			return failed(zen7.Reason{Code: zen7.ReasonLookupFailed, Detail: errorText(err)})
 		}
 		full := FromSales(p)
 		full.UpdatedAt = d.Prospect.UpdatedAt
@@ -337,7 +337,7 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 	body, mapErr := ToLead(inst.Settings, d.Prospect, overrides)
 	act, reason := decide(inst.Settings, lead, d, Fingerprint(body))
 	if act == actCreate && errors.Is(mapErr, ErrNoEmail) {
-		act, reason = actSkip, reasonNoEmail
+		act, reason = actSkip, zen7.Because(zen7.ReasonNoEmail)
 	}
 	if act == actSkip {
 		// Another delivery of this prospect, perhaps in another process, may be creating its lead
@@ -403,7 +403,7 @@ func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead
 	if outcome == zen7.OutcomeStopped {
 		l.State = zen7.LeadStopped
 	}
-	l.Reason = ""
+	l.Reason = zen7.Reason{}
 	if res.ID != 0 {
 		l.LeadID = res.ID
 	}
@@ -416,7 +416,7 @@ func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead
 		l.NextScheduleTime = res.NextScheduleTime.UTC()
 	}
 	l.LastAction, l.LastError = outcome, ""
-	r := done(outcome, "")
+	r := done(outcome, zen7.Reason{})
 	r.called, r.lead = true, &l
 	return w.noteSnapshot(ctx, &l, d, r)
 }
@@ -427,7 +427,7 @@ func withoutID(l seventargets.Lead) seventargets.Lead {
 }
 
 // skip records that the prospect was deliberately not forwarded.
-func (w *Worker) skip(ctx context.Context, lead *zen7.Lead, d zen7.Delivery, reason string) result {
+func (w *Worker) skip(ctx context.Context, lead *zen7.Lead, d zen7.Delivery, reason zen7.Reason) result {
 	l := zen7.Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID, State: zen7.LeadSkipped}
 	if lead != nil {
 		l = *lead
@@ -490,7 +490,7 @@ func (w *Worker) finish(ctx context.Context, d zen7.Delivery, r result) {
 		level = slog.LevelWarn
 	}
 	w.logger.Log(ctx, level, "delivery finished", "delivery", d.ID, "instance", d.InstanceID, "kind", d.Kind,
-		"state", d.State, "outcome", d.Outcome, "reason", d.Reason, "attempts", d.Attempts, "lead", d.LeadID)
+		"state", d.State, "outcome", d.Outcome, "reason", d.Reason.String(), "attempts", d.Attempts, "lead", d.LeadID)
 }
 
 func (w *Worker) retry(ctx context.Context, d zen7.Delivery, r result) {
@@ -501,7 +501,7 @@ func (w *Worker) retry(ctx context.Context, d zen7.Delivery, r result) {
 	}
 	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
 		d.LastError = r.err
-		w.finish(ctx, d, result{state: zen7.StateDead, outcome: zen7.OutcomeNone, reason: "gave up after " + w.cfg.MaxAge.String() + ": " + r.err})
+		w.finish(ctx, d, result{state: zen7.StateDead, outcome: zen7.OutcomeNone, reason: zen7.Reason{Code: zen7.ReasonGaveUp, After: w.cfg.MaxAge, Detail: r.err}})
 		return
 	}
 	delay := r.after
@@ -540,31 +540,36 @@ func retryAfterOf(err error) time.Duration {
 	return 0
 }
 
-// refusalPrefix starts the reason of a delivery 7Targets refused; the pages translate it.
-const refusalPrefix = "7Targets refused it"
-
 // refusal is the reason shown to managers for a permanent 7Targets error: what 7Targets said,
 // with its status, not the App's internal error chain.
-func refusal(err error) string {
+func refusal(err error) zen7.Reason {
 	var apiErr *seventargets.APIError
 	if !errors.As(err, &apiErr) {
-		return errorText(err)
+		return zen7.Reason{Code: zen7.ReasonOther, Detail: errorText(err)}
 	}
 	msg := apiErr.Message
 	if msg == "" {
 		msg = http.StatusText(apiErr.Status)
 	}
-	return errorText(fmt.Errorf("%s (HTTP %d): %s", refusalPrefix, apiErr.Status, msg))
+	return zen7.Reason{Code: zen7.ReasonRefused, Status: apiErr.Status, Detail: errorText(errors.New(msg))}
 }
 
-// errorText keeps an error's message for the record, bounded.
+// maxErrorText bounds an error's text in the records (bytes).
+const maxErrorText = 500
+
+// errorText keeps an error's message for the record, bounded, and cut where a character
+// starts so the record stays valid UTF-8.
 func errorText(err error) string {
 	if err == nil {
 		return ""
 	}
 	s := err.Error()
-	if len(s) > 500 {
-		s = s[:500]
+	if len(s) > maxErrorText {
+		cut := maxErrorText
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
 	}
 	return s
 }

@@ -320,7 +320,7 @@ func TestWorkerDeadAfterMaxAge(t *testing.T) {
 	if got.State != zen7.StateDead || got.Outcome != zen7.OutcomeNone {
 		t.Fatalf("delivery = %s %s (%s), want dead", got.State, got.Outcome, got.Reason)
 	}
-	if !strings.HasPrefix(got.Reason, "gave up after 100ms: ") || !strings.Contains(got.Reason, "503") {
+	if !strings.HasPrefix(got.Reason.String(), "gave up after 100ms: ") || !strings.Contains(got.Reason.String(), "503") {
 		t.Errorf("reason = %q, want the give-up and the last error", got.Reason)
 	}
 	if got.Attempts < 1 || !strings.Contains(got.LastError, "503") {
@@ -446,7 +446,7 @@ func TestWorkerPermanentFailure(t *testing.T) {
 	if got.State != zen7.StateFailed || got.Outcome != zen7.OutcomeNone || got.Attempts != 1 {
 		t.Fatalf("delivery = %s %s after %d attempts, want failed after 1", got.State, got.Outcome, got.Attempts)
 	}
-	if !strings.Contains(got.Reason, "400") {
+	if !strings.Contains(got.Reason.String(), "400") {
 		t.Errorf("reason = %q, want 7Targets' refusal", got.Reason)
 	}
 	if n := e.st.Count("POST", "/leads"); n != 1 {
@@ -576,7 +576,7 @@ func TestWorkerSkipsUnforwardableInstances(t *testing.T) {
 
 	for _, tt := range tests {
 		got := e.finished(tt.instance+":n1", 0)
-		if got.State != zen7.StateSkipped || got.Reason != tt.wantReason || got.Outcome != zen7.OutcomeNone || got.Attempts != 0 {
+		if got.State != zen7.StateSkipped || got.Reason.String() != tt.wantReason || got.Outcome != zen7.OutcomeNone || got.Attempts != 0 {
 			t.Errorf("%s: delivery = %s %s %q after %d attempts, want skipped %q", tt.instance, got.State, got.Outcome, got.Reason, got.Attempts, tt.wantReason)
 		}
 	}

@@ -47,3 +47,9 @@ func ReportFile(d *DB) string {
 	}
 	return d.reports.file
 }
+
+// InsertRaw stores doc in collection as it is, for tests of documents earlier versions wrote.
+func InsertRaw(ctx context.Context, d *DB, collection string, doc any) error {
+	_, err := d.collection(collection).InsertOne(ctx, doc)
+	return err
+}

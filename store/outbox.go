@@ -67,15 +67,16 @@ type deliveryDoc struct {
 	LeaseUntil    time.Time    `bson:"leaseUntil"`
 	LastError     string       `bson:"lastError,omitempty"`
 
-	State          string    `bson:"state"`
-	Outcome        string    `bson:"outcome,omitempty"`
-	Reason         string    `bson:"reason,omitempty"`
-	LeadID         int64     `bson:"leadId,omitempty"`
-	LeadState      string    `bson:"leadState,omitempty"`
-	AssistantEmail string    `bson:"assistantEmail,omitempty"`
-	FinishedAt     time.Time `bson:"finishedAt,omitempty"`
-	Day            string    `bson:"day,omitempty"` // YYYY-MM-DD (UTC) of FinishedAt, for the report
-	Retrying       bool      `bson:"retrying,omitempty"`
+	State          string     `bson:"state"`
+	Outcome        string     `bson:"outcome,omitempty"`
+	Why            *reasonDoc `bson:"why,omitempty"`
+	Reason         string     `bson:"reason,omitempty"` // read only: the English text versions before reason codes stored
+	LeadID         int64      `bson:"leadId,omitempty"`
+	LeadState      string     `bson:"leadState,omitempty"`
+	AssistantEmail string     `bson:"assistantEmail,omitempty"`
+	FinishedAt     time.Time  `bson:"finishedAt,omitempty"`
+	Day            string     `bson:"day,omitempty"` // YYYY-MM-DD (UTC) of FinishedAt, for the report
+	Retrying       bool       `bson:"retrying,omitempty"`
 }
 
 type claimDoc struct {
@@ -86,30 +87,54 @@ type claimDoc struct {
 }
 
 type leadDoc struct {
-	ID                string    `bson:"_id"` // <instance>:<prospect>
-	InstanceID        string    `bson:"instanceId"`
-	ProspectID        string    `bson:"prospectId"`
-	State             string    `bson:"state"`
-	Reason            string    `bson:"reason,omitempty"`
-	LeadID            int64     `bson:"leadId,omitempty"`
-	Email             string    `bson:"email,omitempty"`
-	AssistantEmail    string    `bson:"assistantEmail,omitempty"`
-	ScheduleName      string    `bson:"scheduleName,omitempty"`
-	Fingerprint       string    `bson:"fingerprint,omitempty"`
-	SnapshotAt        time.Time `bson:"snapshotAt"`
-	ProspectStatus    string    `bson:"prospectStatus,omitempty"`
-	SevenTargetsState string    `bson:"sevenTargetsState,omitempty"`
-	SubState          string    `bson:"subState,omitempty"`
-	NextScheduleTime  time.Time `bson:"nextScheduleTime,omitempty"`
-	LastAction        string    `bson:"lastAction,omitempty"`
-	LastError         string    `bson:"lastError,omitempty"`
-	UpdatedAt         time.Time `bson:"updatedAt"`
+	ID                string     `bson:"_id"` // <instance>:<prospect>
+	InstanceID        string     `bson:"instanceId"`
+	ProspectID        string     `bson:"prospectId"`
+	State             string     `bson:"state"`
+	Why               *reasonDoc `bson:"why,omitempty"`
+	Reason            string     `bson:"reason,omitempty"` // read only, as in deliveryDoc
+	LeadID            int64      `bson:"leadId,omitempty"`
+	Email             string     `bson:"email,omitempty"`
+	AssistantEmail    string     `bson:"assistantEmail,omitempty"`
+	ScheduleName      string     `bson:"scheduleName,omitempty"`
+	Fingerprint       string     `bson:"fingerprint,omitempty"`
+	SnapshotAt        time.Time  `bson:"snapshotAt"`
+	ProspectStatus    string     `bson:"prospectStatus,omitempty"`
+	SevenTargetsState string     `bson:"sevenTargetsState,omitempty"`
+	SubState          string     `bson:"subState,omitempty"`
+	NextScheduleTime  time.Time  `bson:"nextScheduleTime,omitempty"`
+	LastAction        string     `bson:"lastAction,omitempty"`
+	LastError         string     `bson:"lastError,omitempty"`
+	UpdatedAt         time.Time  `bson:"updatedAt"`
 }
 
 type creationDoc struct {
 	ID         string    `bson:"_id"` // <instance>:<prospect>
 	DeliveryID string    `bson:"deliveryId"`
 	At         time.Time `bson:"at"`
+}
+
+// reasonDoc is a zen7.Reason: its code and variable part, translated where it is shown.
+type reasonDoc struct {
+	Code    string `bson:"code"`
+	Status  int    `bson:"status,omitempty"`
+	AfterMS int64  `bson:"afterMs,omitempty"`
+	Detail  string `bson:"detail,omitempty"`
+}
+
+func toReasonDoc(r zen7.Reason) *reasonDoc {
+	if r.IsZero() {
+		return nil
+	}
+	return &reasonDoc{Code: string(r.Code), Status: r.Status, AfterMS: r.After.Milliseconds(), Detail: r.Detail}
+}
+
+// toReason reads a stored reason: its code, or the English text an earlier version stored.
+func toReason(d *reasonDoc, legacy string) zen7.Reason {
+	if d == nil {
+		return zen7.ParseReason(legacy)
+	}
+	return zen7.Reason{Code: zen7.ReasonCode(d.Code), Status: d.Status, After: time.Duration(d.AfterMS) * time.Millisecond, Detail: d.Detail}
 }
 
 func leadKey(instanceID, prospectID string) string { return instanceID + ":" + prospectID }
@@ -136,7 +161,7 @@ func toDeliveryDoc(d zen7.Delivery) deliveryDoc {
 		LastError:      d.LastError,
 		State:          string(d.State),
 		Outcome:        string(d.Outcome),
-		Reason:         d.Reason,
+		Why:            toReasonDoc(d.Reason),
 		LeadID:         d.LeadID,
 		LeadState:      d.LeadState,
 		AssistantEmail: d.AssistantEmail,
@@ -174,7 +199,7 @@ func toDelivery(doc deliveryDoc) zen7.Delivery {
 		LastError:      doc.LastError,
 		State:          zen7.DeliveryState(doc.State),
 		Outcome:        zen7.Outcome(doc.Outcome),
-		Reason:         doc.Reason,
+		Reason:         toReason(doc.Why, doc.Reason),
 		LeadID:         doc.LeadID,
 		LeadState:      doc.LeadState,
 		AssistantEmail: doc.AssistantEmail,
@@ -470,7 +495,7 @@ func (o *Outbox) Requeue(ctx context.Context, instanceID, id string, now time.Ti
 	next.Round++
 	next.Attempts, next.Claims, next.Owner = 0, 0, ""
 	next.NextAttemptAt, next.LeaseUntil, next.CreatedAt = now, time.Time{}, now
-	next.State, next.Outcome, next.Reason, next.FinishedAt, next.Day = string(zen7.StatePending), "", "", time.Time{}, ""
+	next.State, next.Outcome, next.Why, next.Reason, next.FinishedAt, next.Day = string(zen7.StatePending), "", nil, "", time.Time{}, ""
 	if _, err := o.db.collection(colOutbox).InsertOne(ctx, next); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil // already retrying
@@ -495,7 +520,7 @@ func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.
 		return zen7.Lead{}, fmt.Errorf("store.Lead: %w", err)
 	}
 	return zen7.Lead{
-		InstanceID: d.InstanceID, ProspectID: d.ProspectID, State: zen7.LeadState(d.State), Reason: d.Reason,
+		InstanceID: d.InstanceID, ProspectID: d.ProspectID, State: zen7.LeadState(d.State), Reason: toReason(d.Why, d.Reason),
 		LeadID: d.LeadID, Email: d.Email, AssistantEmail: d.AssistantEmail, ScheduleName: d.ScheduleName,
 		Fingerprint: d.Fingerprint, SnapshotAt: utc(d.SnapshotAt), ProspectStatus: d.ProspectStatus,
 		SevenTargetsState: d.SevenTargetsState, SubState: d.SubState, NextScheduleTime: utc(d.NextScheduleTime),
@@ -507,7 +532,7 @@ func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.
 func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
 	doc := leadDoc{
 		ID: leadKey(l.InstanceID, l.ProspectID), InstanceID: l.InstanceID, ProspectID: l.ProspectID, State: string(l.State),
-		Reason: l.Reason, LeadID: l.LeadID, Email: l.Email, AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName,
+		Why: toReasonDoc(l.Reason), LeadID: l.LeadID, Email: l.Email, AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName,
 		Fingerprint: l.Fingerprint, SnapshotAt: l.SnapshotAt, ProspectStatus: l.ProspectStatus,
 		SevenTargetsState: l.SevenTargetsState, SubState: l.SubState, NextScheduleTime: l.NextScheduleTime,
 		LastAction: string(l.LastAction), LastError: l.LastError, UpdatedAt: l.UpdatedAt,

@@ -64,7 +64,7 @@ func mustDelivery(tb testing.TB, o *store.Outbox, id string) zen7.Delivery {
 // finishAs finishes the claimed delivery d in state and returns it as finished.
 func finishAs(tb testing.TB, o *store.Outbox, d zen7.Delivery, state zen7.DeliveryState, reason string) zen7.Delivery {
 	tb.Helper()
-	d.State, d.Outcome, d.Reason, d.FinishedAt = state, zen7.OutcomeNone, reason, d.CreatedAt.Add(time.Second)
+	d.State, d.Outcome, d.Reason, d.FinishedAt = state, zen7.OutcomeNone, zen7.ParseReason(reason), d.CreatedAt.Add(time.Second)
 	if state == zen7.StateDone {
 		d.Outcome, d.LeadID = zen7.OutcomeCreated, 2345
 	}
@@ -525,11 +525,11 @@ func TestOutboxRequeue(t *testing.T) {
 		}
 		next, old := ds[0], ds[1]
 		if next.State != zen7.StatePending || next.Round != 1 || next.Attempts != 0 || next.Claims != 0 ||
-			!next.NextAttemptAt.Equal(later) || !next.CreatedAt.Equal(later) || next.Outcome != "" || next.Reason != "" ||
+			!next.NextAttemptAt.Equal(later) || !next.CreatedAt.Equal(later) || next.Outcome != "" || next.Reason.String() != "" ||
 			!next.FinishedAt.IsZero() || next.Prospect.ID != "p-"+string(state) {
 			t.Errorf("%s: new round = %+v", state, next)
 		}
-		if old.State != state || !old.Retrying || old.Reason != "reason of "+id {
+		if old.State != state || !old.Retrying || old.Reason.String() != "reason of "+id {
 			t.Errorf("%s: old entry = %+v, want it kept and marked retrying", state, old)
 		}
 	}
@@ -627,7 +627,7 @@ func TestOutboxLeads(t *testing.T) {
 		t.Fatalf("Lead before any: error = %v, want ErrNotFound", err)
 	}
 	want := zen7.Lead{
-		InstanceID: "i", ProspectID: "p1", State: zen7.LeadStopped, Reason: "some reason", LeadID: 2345,
+		InstanceID: "i", ProspectID: "p1", State: zen7.LeadStopped, Reason: zen7.ParseReason("some reason"), LeadID: 2345,
 		Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
 		Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
 		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
@@ -645,7 +645,7 @@ func TestOutboxLeads(t *testing.T) {
 	}
 
 	// Saving replaces the record: fields left empty are cleared, not kept.
-	next := zen7.Lead{InstanceID: "i", ProspectID: "p1", State: zen7.LeadSkipped, Reason: "automatic forwarding is off", UpdatedAt: outboxT0.Add(time.Second)}
+	next := zen7.Lead{InstanceID: "i", ProspectID: "p1", State: zen7.LeadSkipped, Reason: zen7.ParseReason("automatic forwarding is off"), UpdatedAt: outboxT0.Add(time.Second)}
 	if err := o.SaveLead(ctx, next); err != nil {
 		t.Fatal(err)
 	}

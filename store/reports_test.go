@@ -50,7 +50,7 @@ func TestReportQueriesAgree(t *testing.T) {
 			ID: fmt.Sprintf("%s:d%d", s.instance, i), InstanceID: s.instance, Kind: s.kind,
 			Prospect:   zen7.Prospect{ID: fmt.Sprintf("p%d", i), FirstName: "José", LastName: `O"Brien`, Emails: []string{"x@example.com"}},
 			SnapshotAt: s.at, CreatedAt: s.at, NextAttemptAt: s.at,
-			State: s.state, Outcome: s.outcome, Reason: s.reason, FinishedAt: s.at, Attempts: 1,
+			State: s.state, Outcome: s.outcome, Reason: zen7.ParseReason(s.reason), FinishedAt: s.at, Attempts: 1,
 		}
 		if i == 0 {
 			d.Prospect.FirstName, d.Prospect.LastName = "", "" // omitted when empty
@@ -72,7 +72,7 @@ func TestReportQueriesAgree(t *testing.T) {
 	leads := []zen7.Lead{
 		{InstanceID: "inst-a", ProspectID: "p0", State: zen7.LeadForwarded, SevenTargetsState: "Warm", UpdatedAt: day2},
 		{InstanceID: "inst-a", ProspectID: "p4", State: zen7.LeadStopped, UpdatedAt: day1},
-		{InstanceID: "inst-a", ProspectID: "p1", State: zen7.LeadSkipped, Reason: "no email"},
+		{InstanceID: "inst-a", ProspectID: "p1", State: zen7.LeadSkipped, Reason: zen7.ParseReason("no email")},
 		{InstanceID: "inst-b", ProspectID: "p5", State: zen7.LeadForwarded, SevenTargetsState: "Cold", UpdatedAt: day1},
 	}
 	for _, l := range leads {

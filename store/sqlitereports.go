@@ -105,6 +105,7 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 	q := fmt.Sprintf(`SELECT
 		_ferretdb_sjson->>'$._id', _ferretdb_sjson->>'$.kind', _ferretdb_sjson->>'$.state',
 		_ferretdb_sjson->>'$.outcome', _ferretdb_sjson->>'$.reason', _ferretdb_sjson->>'$.assistantEmail',
+		_ferretdb_sjson->>'$.why.code', _ferretdb_sjson->>'$.why.status', _ferretdb_sjson->>'$.why.afterMs', _ferretdb_sjson->>'$.why.detail',
 		_ferretdb_sjson->>'$.finishedAt', _ferretdb_sjson->>'$.retrying',
 		_ferretdb_sjson->>'$.prospect.id', _ferretdb_sjson->>'$.prospect.firstName', _ferretdb_sjson->>'$.prospect.lastName'
 		FROM %s WHERE %s = ? AND %s BETWEEN ? AND ?`, quoteIdent(table), sqlInstance, sqlDay)
@@ -116,17 +117,23 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 	var out []zen7.Delivery
 	for rows.Next() {
 		var id, kind, state, outcome, reason, assistant, pid, first, last sql.NullString
-		var finished sql.NullInt64
+		var whyCode, whyDetail sql.NullString
+		var finished, whyStatus, whyAfter sql.NullInt64
 		var retrying sql.NullBool
-		if err := rows.Scan(&id, &kind, &state, &outcome, &reason, &assistant, &finished, &retrying, &pid, &first, &last); err != nil {
+		if err := rows.Scan(&id, &kind, &state, &outcome, &reason, &assistant, &whyCode, &whyStatus, &whyAfter, &whyDetail, &finished, &retrying, &pid, &first, &last); err != nil {
 			return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
 		}
 		d := zen7.Delivery{
 			ID: id.String, InstanceID: instanceID, Kind: zen7.Kind(kind.String),
 			State: zen7.DeliveryState(state.String), Outcome: zen7.Outcome(outcome.String),
-			Reason: reason.String, AssistantEmail: assistant.String, Retrying: retrying.Bool,
+			AssistantEmail: assistant.String, Retrying: retrying.Bool,
 			Prospect: zen7.Prospect{ID: pid.String, FirstName: first.String, LastName: last.String},
 		}
+		var why *reasonDoc
+		if whyCode.Valid {
+			why = &reasonDoc{Code: whyCode.String, Status: int(whyStatus.Int64), AfterMS: whyAfter.Int64, Detail: whyDetail.String}
+		}
+		d.Reason = toReason(why, reason.String)
 		if finished.Valid {
 			d.FinishedAt = time.UnixMilli(finished.Int64).UTC()
 		}
