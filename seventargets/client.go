@@ -23,6 +23,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/7targets/zenvia-sales-app/internal/upstream"
 )
 
 // scope is the only OAuth2 scope 7Targets documents for its API.
@@ -264,8 +266,9 @@ func tokenError(op string, err error, secret string) *APIError {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		// Network errors, timeouts and unparseable answers; their text names
-		// the token URL at most, never the secret, but be sure.
-		return newAPIError(op, 0, ErrUnavailable, redact(cleanMessage("token request failed: "+err.Error()), secret), err)
+		// the token URL at most, never the secret, but be sure, in the cause
+		// too since a caller may print the chain.
+		return newAPIError(op, 0, ErrUnavailable, upstream.SafeMessage("token request failed: "+err.Error(), secret, maxMessageLen), upstream.RedactError(err, secret))
 	}
 	status := 0
 	var retryAfter time.Duration
