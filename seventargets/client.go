@@ -116,7 +116,9 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client used for the API and the token endpoint.
-// By default the Client builds its own with connection and TLS timeouts.
+// By default the Client builds its own with connection and TLS timeouts, which
+// returns a redirect as the response instead of following it; hc is used as
+// given, so its own redirect policy applies.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.hc = hc }
 }
@@ -210,6 +212,9 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 			MaxIdleConns:          100,
 			MaxIdleConnsPerHost:   20,
 		},
+		// The token request goes through this client too (oauth2.HTTPClient),
+		// so neither the API nor the token endpoint is followed elsewhere.
+		CheckRedirect: upstream.RefuseRedirect,
 	}
 }
 
