@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/internal/upstream/upstreamtest"
 	"github.com/7targets/zenvia-sales-app/sales"
 )
 
@@ -58,7 +59,7 @@ type Server struct {
 	groupOrder   []string
 	prospects    map[string]sales.Prospect
 	subs         []*Subscription // in creation order
-	requests     []Request
+	log          *upstreamtest.RequestLog
 	deliveries   []Delivery
 	failN        int
 	failStatus   int
@@ -108,6 +109,7 @@ func New() *Server {
 		revoked:      make(map[string]bool),
 		groups:       make(map[string]sales.Group),
 		prospects:    make(map[string]sales.Prospect),
+		log:          upstreamtest.NewRequestLog(upstreamtest.DefaultLimit),
 		hookDeadline: 10 * time.Second,
 	}
 	s.webhook = &http.Client{
@@ -340,14 +342,6 @@ func (s *Server) ActiveSubscription(groupID string) (Subscription, bool) {
 	return Subscription{}, false
 }
 
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = slices.Clone(vs)
-	}
-	return out
-}
-
 func cloneSub(sub *Subscription) Subscription {
 	c := *sub
 	c.Topics = slices.Clone(sub.Topics)
@@ -383,33 +377,20 @@ func (s *Server) RateLimit(n int, reset time.Time) {
 	s.rateN, s.rateReset = n, reset
 }
 
-// Requests returns the API requests received so far, oldest first.
+// Requests returns the API requests received, oldest first: at least the last 5000, so that a
+// long sandbox session cannot grow the fake without limit (Count counts them all).
 func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	for i, r := range s.requests {
-		r.Query = cloneValues(r.Query)
-		r.Header = r.Header.Clone()
-		r.Body = slices.Clone(r.Body)
-		out[i] = r
+	logged := s.log.Requests()
+	out := make([]Request, len(logged))
+	for i, r := range logged {
+		out[i] = Request{Method: r.Method, Path: r.Path, Query: r.Query, Header: r.Header, Body: r.Body, Time: r.Time}
 	}
 	return out
 }
 
 // Count returns how many requests had method and path (relative to BaseURL, as in Request);
 // an empty method counts every method.
-func (s *Server) Count(method, path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if (method == "" || r.Method == method) && r.Path == path {
-			n++
-		}
-	}
-	return n
-}
+func (s *Server) Count(method, path string) int { return s.log.Count(method, path) }
 
 // serve records the request, applies the injected faults in order (latency, outage, failures,
 // rate limit) and routes it.
@@ -466,11 +447,7 @@ func (s *Server) record(r *http.Request, body []byte) {
 	if rest, ok := strings.CutPrefix(p, APIPath); ok && (rest == "" || rest[0] == '/') {
 		p = rest
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{
-		Method: r.Method, Path: p, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, Time: time.Now(),
-	})
+	s.log.Record(r, p, body)
 }
 
 // authed requires the api-key query parameter of a known, valid integration: missing, unknown,
