@@ -19,6 +19,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/7targets/zenvia-sales-app/internal/upstream"
 )
 
 // DefaultTimeout bounds each call, body read included, unless WithTimeout says otherwise.
@@ -112,7 +114,7 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 			ForceAttemptHTTP2:     true,
 		},
 		// An API redirect is unexpected; following it would turn a POST into a GET silently.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: upstream.RefuseRedirect,
 	}
 }
 
@@ -237,7 +239,8 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (int, error) {
 	fail := func(status int, kind error, cause error, msg string) *APIError {
 		return &APIError{
 			Op: cl.op, Method: cl.method, Path: cl.path(), Status: status,
-			Message: cleanMessage(redact(msg, cl.apiKey)), kind: kind, err: redactErr(cause, cl.apiKey),
+			Message: upstream.SafeMessage(msg, cl.apiKey, maxMessageLen), kind: kind,
+			err: upstream.RedactError(cause, cl.apiKey),
 		}
 	}
 	if cl.apiKey == "" {

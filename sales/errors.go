@@ -5,12 +5,9 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Sentinel errors. Every error a Client call returns is an *APIError; it matches at most one of
@@ -218,65 +215,4 @@ func errorMessage(body []byte) string {
 		}
 	}
 	return ""
-}
-
-// cleanMessage makes server text safe to keep and show: one line, printable, valid UTF-8, at
-// most maxMessageLen bytes.
-func cleanMessage(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case unicode.IsSpace(r):
-			return ' '
-		case !unicode.IsPrint(r):
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= maxMessageLen {
-		return s
-	}
-	cut := maxMessageLen - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// minRedactLen is the shortest key redact removes: shorter strings are no real secret (test
-// keys such as "k1") and replacing them would mangle every message.
-const minRedactLen = 8
-
-// redact removes secret from s in the forms an HTTP stack might print it, in case Sales or a
-// proxy echoes the request URL back.
-func redact(s, secret string) string {
-	if len(secret) < minRedactLen {
-		return s
-	}
-	for _, form := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret)} {
-		s = strings.ReplaceAll(s, form, "[redacted]")
-	}
-	return s
-}
-
-// redactedError keeps an underlying error reachable through errors.Is and errors.As while its
-// text, computed once, is free of the API key. It holds no copy of the key.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redactErr(err error, secret string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if r := redact(msg, secret); r != msg {
-		return &redactedError{msg: r, err: err}
-	}
-	return err
 }

@@ -23,6 +23,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/7targets/zenvia-sales-app/internal/upstream"
 )
 
 // scope is the only OAuth2 scope 7Targets documents for its API.
@@ -114,7 +116,9 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client used for the API and the token endpoint.
-// By default the Client builds its own with connection and TLS timeouts.
+// By default the Client builds its own with connection and TLS timeouts, which
+// returns a redirect as the response instead of following it; hc is used as
+// given, so its own redirect policy applies.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.hc = hc }
 }
@@ -208,6 +212,9 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 			MaxIdleConns:          100,
 			MaxIdleConnsPerHost:   20,
 		},
+		// The token request goes through this client too (oauth2.HTTPClient),
+		// so neither the API nor the token endpoint is followed elsewhere.
+		CheckRedirect: upstream.RefuseRedirect,
 	}
 }
 
@@ -264,8 +271,9 @@ func tokenError(op string, err error, secret string) *APIError {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		// Network errors, timeouts and unparseable answers; their text names
-		// the token URL at most, never the secret, but be sure.
-		return newAPIError(op, 0, ErrUnavailable, redact(cleanMessage("token request failed: "+err.Error()), secret), err)
+		// the token URL at most, never the secret, but be sure, in the cause
+		// too since a caller may print the chain.
+		return newAPIError(op, 0, ErrUnavailable, upstream.SafeMessage("token request failed: "+err.Error(), secret, maxMessageLen), upstream.RedactError(err, secret))
 	}
 	status := 0
 	var retryAfter time.Duration

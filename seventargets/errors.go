@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/7targets/zenvia-sales-app/internal/upstream"
 )
 
 // Sentinel errors. Every error a Client method returns is an *APIError that
@@ -183,9 +182,6 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // request carried, is redacted from it, before the message is cut to length so
 // that no piece of it survives either.
 func errorMessage(body []byte, token string) string {
-	if len(token) < minTokenRedactLen {
-		token = "" // no real token; redacting it would only garble the message
-	}
 	var v struct {
 		Message          any `json:"message"`
 		Error            any `json:"error"`
@@ -195,12 +191,12 @@ func errorMessage(body []byte, token string) string {
 	if json.Unmarshal(body, &v) == nil {
 		for _, f := range []any{v.Message, v.ErrorDescription, v.Errors, v.Error} {
 			if s := textOf(f); s != "" {
-				return cleanMessage(redact(s, token))
+				return upstream.SafeMessage(s, token, maxMessageLen)
 			}
 		}
 		return ""
 	}
-	return cleanMessage(redact(string(body), token))
+	return upstream.SafeMessage(string(body), token, maxMessageLen)
 }
 
 // textOf renders a decoded JSON value as text: strings as they are, objects
@@ -228,51 +224,11 @@ func textOf(v any) string {
 	return string(b)
 }
 
-// cleanMessage makes server text safe to keep and show: one line, printable,
-// valid UTF-8, at most maxMessageLen bytes.
-func cleanMessage(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			return ' '
-		case !unicode.IsPrint(r):
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= maxMessageLen {
-		return s
-	}
-	cut := maxMessageLen - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// minTokenRedactLen is the shortest access token errorMessage redacts: real
-// tokens are JWTs of hundreds of characters, while a test server's "t" would
-// turn every t of a message into [redacted].
-const minTokenRedactLen = 8
-
-// redact removes secret from s, in the forms an HTTP library might print it.
-func redact(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	for _, form := range []string{secret, url.QueryEscape(secret)} {
-		s = strings.ReplaceAll(s, form, "[redacted]")
-	}
-	return s
-}
-
 func newAPIError(op string, status int, kind error, msg string, cause error) *APIError {
 	return &APIError{Op: op, Status: status, kind: kind, Message: msg, err: cause}
 }
 
 // errorf builds the Message of an error with no server text.
 func errorf(format string, args ...any) string {
-	return cleanMessage(fmt.Sprintf(format, args...))
+	return upstream.CleanMessage(fmt.Sprintf(format, args...), maxMessageLen)
 }

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/internal/upstream/upstreamtest"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -40,10 +41,6 @@ const (
 	// SeedScheduleID is the ID of the sequence named SeedScheduleName.
 	SeedScheduleID = 200
 )
-
-// maxRecorded bounds the request log so a long sandbox session cannot grow
-// without limit; Count keeps counting past it.
-const maxRecorded = 10000
 
 // firstLeadID is where lead IDs start, as in the 7Targets examples.
 const firstLeadID = 2345
@@ -77,8 +74,7 @@ type Server struct {
 	down       bool
 	latency    time.Duration
 	slow       map[string]time.Duration // client ID → extra latency (SetClientLatency)
-	requests   []Request
-	counts     map[string]int // "METHOD path" → requests
+	log        *upstreamtest.RequestLog
 	tokenReqs  int
 	tokenFor   map[string]int // client ID → token requests
 }
@@ -109,7 +105,7 @@ func New() *Server {
 		schedules:  make(map[int64]string),
 		leads:      make(map[int64]*storedLead),
 		nextLeadID: firstLeadID,
-		counts:     make(map[string]int),
+		log:        upstreamtest.NewRequestLog(upstreamtest.DefaultLimit),
 		tokenFor:   make(map[string]int),
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -269,27 +265,22 @@ func (s *Server) SetClientLatency(clientID string, d time.Duration) {
 	s.slow[clientID] = d
 }
 
-// Requests returns the requests received, oldest first (at least the last 5000).
+// Requests returns the requests received, oldest first: at least the last
+// 5000, so that a long sandbox session cannot grow the fake without limit
+// (Count counts them all).
 func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	for i, r := range s.requests {
-		out[i] = Request{
-			At: r.At, Method: r.Method, Path: r.Path, Query: cloneValues(r.Query),
-			Header: r.Header.Clone(), Body: slices.Clone(r.Body),
-		}
+	logged := s.log.Requests()
+	out := make([]Request, len(logged))
+	for i, r := range logged {
+		out[i] = Request{At: r.Time, Method: r.Method, Path: r.Path, Query: r.Query, Header: r.Header, Body: r.Body}
 	}
 	return out
 }
 
 // Count returns how many requests had method and path, such as
-// Count("POST", "/leads"); the token endpoint's path is TokenPath.
-func (s *Server) Count(method, path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts[method+" "+path]
-}
+// Count("POST", "/leads"); the token endpoint's path is TokenPath. An empty
+// method counts every method.
+func (s *Server) Count(method, path string) int { return s.log.Count(method, path) }
 
 // TokenRequests returns how many requests the token endpoint received,
 // whatever their outcome.
@@ -337,14 +328,6 @@ func cloneLead(l seventargets.LeadResult) seventargets.LeadResult {
 		l.NextScheduleTime = &t
 	}
 	return l
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = slices.Clone(vs)
-	}
-	return out
 }
 
 // wait applies the configured latency, the global one and that of the client

@@ -56,28 +56,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) record(r *http.Request, body []byte) {
+	s.log.Record(r, r.URL.Path, body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.counts[r.Method+" "+r.URL.Path]++
 	if r.URL.Path == TokenPath {
 		s.tokenReqs++
 		if id := tokenClientID(r, body); id != "" {
 			s.tokenFor[id]++
 		}
 	}
-	if len(s.requests) >= maxRecorded {
-		// Drop the older half at once: trimming one at a time copies the whole record on
-		// every request once it is full, which shows under load.
-		s.requests = append(s.requests[:0], s.requests[maxRecorded/2:]...)
-	}
-	s.requests = append(s.requests, Request{
-		At:     time.Now(),
-		Method: r.Method,
-		Path:   r.URL.Path,
-		Query:  r.URL.Query(),
-		Header: r.Header.Clone(),
-		Body:   body,
-	})
 }
 
 // serveToken is the Cognito-style client-credentials endpoint. Errors follow
