@@ -3,8 +3,6 @@
 package app_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"encoding/json"
 	"flag"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/sales"
 )

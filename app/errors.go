@@ -1,14 +1,13 @@
 package app
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 

@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"encoding/json"
 	"html"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/store"

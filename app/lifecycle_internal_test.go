@@ -1,11 +1,11 @@
 package app
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"encoding/json"
 	"errors"
 	"testing"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // FuzzDecodeHookBodies feeds the lifecycle hooks' JSON bodies (install, enable/disable, API key

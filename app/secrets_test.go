@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"io"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"

@@ -1,14 +1,14 @@
 package extensions
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // text is one message in the three page languages. Messages with arguments are fmt formats;

@@ -3,8 +3,6 @@ package extensions_test
 import (
 	"time"
 
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions"
 )
 

@@ -5,10 +5,9 @@
 package extensions
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"time"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 

@@ -1,8 +1,6 @@
 package extensions
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"bytes"
 	"crypto/sha256"
 	"embed"
@@ -17,6 +15,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // AssetsPath is the route prefix the pages link their stylesheet and script under.

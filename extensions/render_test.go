@@ -1,8 +1,6 @@
 package extensions_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"bytes"
 	"flag"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/html"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )

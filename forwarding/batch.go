@@ -1,11 +1,11 @@
 package forwarding
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"errors"
 	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // Batcher is group commit for the webhook intake: concurrent EnqueueEach calls are gathered, for

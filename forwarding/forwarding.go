@@ -7,6 +7,7 @@
 package forwarding
 
 import (
+
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
 

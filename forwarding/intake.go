@@ -1,8 +1,6 @@
 package forwarding
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 

@@ -1,8 +1,6 @@
 package forwarding
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 

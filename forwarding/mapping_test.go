@@ -1,8 +1,6 @@
 package forwarding_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )

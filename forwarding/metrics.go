@@ -1,13 +1,12 @@
 package forwarding
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 

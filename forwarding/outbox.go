@@ -1,10 +1,10 @@
 package forwarding
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // Store is the durable outbox and the per-prospect lead records.

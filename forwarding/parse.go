@@ -1,8 +1,6 @@
 package forwarding
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/sales"
 )
 

@@ -1,8 +1,6 @@
 package forwarding_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -16,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 

@@ -1,8 +1,6 @@
 package forwarding
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/seventargets"

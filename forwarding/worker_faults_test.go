@@ -1,13 +1,12 @@
 package forwarding_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"log/slog"
 	"testing"
 	"time"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets"

@@ -6,11 +6,11 @@
 package lifecycle
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"fmt"
 	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // Subscriptions keeps an instance's Sales notification subscription in line with its state

@@ -1,8 +1,6 @@
 package lifecycle
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -13,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 

@@ -1,8 +1,6 @@
 package lifecycle_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"bytes"
 	"context"
 	"errors"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
 

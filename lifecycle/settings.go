@@ -1,8 +1,6 @@
 package lifecycle
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -16,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // SettingsPatch is a partial settings update as Zenvia Sales sends it: only the keys present

@@ -1,12 +1,12 @@
 package store
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"bytes"
 	"context"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // RawDocuments returns every document of a collection as stored (nested documents as bson.M),

@@ -1,8 +1,6 @@
 package store
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // Pages serves the extension pages' queries: which instance a Sales group belongs to, the

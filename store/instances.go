@@ -1,8 +1,6 @@
 package store
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -15,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 

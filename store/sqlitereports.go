@@ -1,8 +1,6 @@
 package store
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"database/sql"
 	"errors"
@@ -10,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // sqliteReports answers the report's two queries on the embedded store straight from its

@@ -1,10 +1,10 @@
 package store
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"sync"
 	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // targetCache remembers what WebhookTarget read for each instance for a short time: every

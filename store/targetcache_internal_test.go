@@ -1,10 +1,10 @@
 package store
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"testing"
 	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 func TestTargetCacheExpiresAndDropsStaleReads(t *testing.T) {

@@ -1,12 +1,11 @@
 package store_test
 
 import (
-	zen7 "github.com/7targets/zenvia-sales-app"
-
 	"context"
 	"testing"
 	"time"
 
+	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/store"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
