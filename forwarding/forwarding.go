@@ -7,7 +7,6 @@
 package forwarding
 
 import (
-
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
