@@ -59,7 +59,9 @@ const (
 	OutcomeStopped Outcome = "stopped"
 )
 
-// Delivery is one action for one prospect, from a notification or from an agent.
+// Delivery is one action for one prospect, from any source: what was asked, where it stands
+// (State), its bookkeeping while it waits in the outbox (Pending) and, once it finished, what
+// it did (Result).
 type Delivery struct {
 	ID         string
 	InstanceID string
@@ -71,23 +73,32 @@ type Delivery struct {
 	SnapshotAt time.Time
 	CreatedAt  time.Time
 	// Round counts manual retries of the delivery after it failed.
-	Round int
+	Round     int
+	Attempts  int // calls made to 7Targets for it so far
+	LastError string
+	State     DeliveryState
 
-	Attempts      int       // calls made to 7Targets for it so far
+	Pending
+	Result
+}
+
+// Pending is the outbox's bookkeeping of a delivery that has not finished: who may run it
+// and when.
+type Pending struct {
 	Claims        int       // times a worker claimed it
 	NextAttemptAt time.Time // not before
 	LeaseUntil    time.Time // the claiming worker's hold; others wait until it passes
 	Owner         string    // who holds the lease: a claiming worker, or one hand-over of the intake
-	LastError     string
+}
 
-	// Filled when it finishes.
-	State          DeliveryState
-	Outcome        Outcome
-	Reason         Reason
-	LeadID         int64
-	LeadState      string
-	AssistantEmail string
-	FinishedAt     time.Time
+// Result is what a finished delivery did, as the history keeps it.
+type Result struct {
+	Outcome           Outcome
+	Reason            Reason
+	LeadID            int64
+	SevenTargetsState string // the lead's state at 7Targets after it
+	AssistantEmail    string
+	FinishedAt        time.Time
 	// Retrying marks a failed delivery an agent or manager sent round again.
 	Retrying bool
 }

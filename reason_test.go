@@ -1,6 +1,7 @@
 package zen7_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +70,24 @@ func FuzzParseReason(f *testing.F) {
 			t.Fatalf("ParseReason(%q) = %+v, which writes %q and reads back %+v", text, r, r.String(), again)
 		}
 	})
+}
+
+func TestBareEmail(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{" Ana@Example.com ", "ana@example.com", true},
+		{"ana\u00a0lima@example.com", "", false}, // a no-break space net/mail takes for a letter
+		{"ana\u200b@example.com", "", false},
+		{"Ana <ana@example.com>", "", false},
+		{"ana@example.com (work)", "", false},
+		{"", "", false},
+		{strings.Repeat("a", 250) + "@x.io", "", false},
+	} {
+		if got, ok := zen7.BareEmail(tc.in); got != tc.want || ok != tc.ok {
+			t.Errorf("BareEmail(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
 }

@@ -127,7 +127,7 @@ func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 	e.svc.SetSubscriptions(e.subscriber)
 	e.pages = extensions.NewService(extensions.Deps{
 		Store: store.NewPages(db), Instances: e.instances, Outbox: e.outbox, Groups: salesClient, Assistants: stClient,
-		Retrier: intake, Wake: e.worker.Wake, Tokens: extensions.NewTokens([]byte(signingKey), 0), Logger: logger,
+		Queue: intake, Tokens: extensions.NewTokens([]byte(signingKey), 0), Logger: logger,
 	})
 	cfg := app.Config{
 		Logger: logger, Lifecycle: e.svc, Intake: intake, Store: db, Registry: registry,

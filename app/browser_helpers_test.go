@@ -303,7 +303,8 @@ func seedHistory(tb testing.TB, e *testEnv, in forwardingInstance) {
 			d := zen7.Delivery{
 				ID: fmt.Sprintf("%s:history:%03d", in.id, n), InstanceID: in.id, Kind: zen7.KindNotification,
 				Prospect:   zen7.Prospect{ID: fmt.Sprintf("history%017d", n), FirstName: name[0], LastName: name[1], Status: "unclaimed"},
-				SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, Attempts: 1, FinishedAt: at.Add(2 * time.Second),
+				SnapshotAt: at, CreatedAt: at, Attempts: 1,
+				Pending: zen7.Pending{NextAttemptAt: at}, Result: zen7.Result{FinishedAt: at.Add(2 * time.Second)},
 			}
 			if j < c.forwarded {
 				assistant := seventargetsfake.SeedAssistantEmail

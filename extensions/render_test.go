@@ -108,7 +108,7 @@ func uiForwardedLead() *zen7.Lead {
 }
 
 func uiFailedDelivery() *zen7.Delivery {
-	return &zen7.Delivery{ID: "del-9", State: zen7.StateFailed, Reason: zen7.ParseReason("the prospect has no email address"), FinishedAt: uiDay("2026-03-29")}
+	return &zen7.Delivery{ID: "del-9", State: zen7.StateFailed, Result: zen7.Result{Reason: zen7.ParseReason("the prospect has no email address"), FinishedAt: uiDay("2026-03-29")}}
 }
 
 // uiDoc is a parsed page with helpers to query it.
@@ -711,7 +711,7 @@ func TestRenderEscaping(t *testing.T) {
 	button.ErrorMessage = uiAttrXSS
 	button.FieldErrors = map[string]string{"scheduleName": uiXSS}
 	button.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: zen7.ParseReason(uiXSS)}
-	button.Last = &zen7.Delivery{ID: uiAttrXSS, State: zen7.StateFailed, Reason: zen7.ParseReason(uiAttrXSS)}
+	button.Last = &zen7.Delivery{ID: uiAttrXSS, State: zen7.StateFailed, Result: zen7.Result{Reason: zen7.ParseReason(uiAttrXSS)}}
 	button.RetryToken = uiAttrXSS
 
 	forwarded := uiButton(extensions.English)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
-	"github.com/7targets/zenvia-sales-app/secret"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -50,7 +48,6 @@ type Instances interface {
 type Outbox interface {
 	Lead(ctx context.Context, instanceID, prospectID string) (zen7.Lead, error)
 	ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]zen7.Delivery, error)
-	Enqueue(ctx context.Context, ds []zen7.Delivery) (int, error)
 }
 
 // Groups asks Sales about a group (for its ancestors).
@@ -63,8 +60,12 @@ type Assistants interface {
 	Assistants(ctx context.Context, key string, creds seventargets.Credentials, q seventargets.AssistantQuery) ([]seventargets.Assistant, error)
 }
 
-// Retrier sends a failed delivery round again (forwarding.Intake).
-type Retrier interface {
+// Queue is the forwarding core's one way in (forwarding.Intake): actions become deliveries
+// there, as webhooks do.
+type Queue interface {
+	// Add stores the requests' deliveries durably; it returns zen7.ErrUnavailable when it cannot.
+	Add(ctx context.Context, reqs ...forwarding.Request) (int, error)
+	// Retry sends a failed delivery round again; it returns zen7.ErrNotFound or zen7.ErrInvalid.
 	Retry(ctx context.Context, instanceID, deliveryID string) error
 }
 
@@ -75,8 +76,7 @@ type Deps struct {
 	Outbox     Outbox
 	Groups     Groups
 	Assistants Assistants
-	Retrier    Retrier
-	Wake       func() // wakes the forwarding worker
+	Queue      Queue
 	Tokens     *Tokens
 	Logger     *slog.Logger
 }
@@ -92,9 +92,6 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(d Deps) *Service {
-	if d.Wake == nil {
-		d.Wake = func() {}
-	}
 	return &Service{Deps: d, now: func() time.Time { return time.Now().UTC() }, unknown: map[string]time.Time{}}
 }
 
@@ -451,42 +448,43 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 	if err != nil || inst.State == zen7.StateUninstalled {
 		return Claims{}, ErrTokenInvalid
 	}
-	var d zen7.Delivery
+	req := forwarding.Request{InstanceID: inst.ID, Prospect: buttonProspect(r.Prospect)}
 	switch r.Action {
 	case ActionForward:
 		email := strings.ToLower(strings.TrimSpace(r.Email))
-		if email != "" && !validEmail(email) {
+		if _, ok := zen7.BareEmail(email); email != "" && !ok {
 			return c, &FieldError{Field: "email", Key: "button.error.email"}
 		}
-		if email == "" && len(r.Prospect.Emails) == 0 {
+		if email == "" && len(req.Prospect.Emails) == 0 {
 			return c, &FieldError{Field: "email", Key: "button.error.email.required"}
 		}
-		if a := strings.TrimSpace(r.AssistantEmail); a != "" && !validEmail(a) {
-			return c, &FieldError{Field: "assistantEmail", Key: "button.error.assistant"}
+		if a := strings.TrimSpace(r.AssistantEmail); a != "" {
+			if _, ok := zen7.BareEmail(a); !ok {
+				return c, &FieldError{Field: "assistantEmail", Key: "button.error.assistant"}
+			}
 		}
 		if len(r.ScheduleName) > 200 {
 			return c, &FieldError{Field: "scheduleName", Key: "button.error.schedule"}
 		}
-		d = s.manual(inst, zen7.KindForward, r.Prospect)
-		d.Overrides = zen7.Overrides{Email: email, AssistantEmail: strings.TrimSpace(r.AssistantEmail), ScheduleName: strings.TrimSpace(r.ScheduleName)}
+		req.Kind = zen7.KindForward
+		req.Overrides = zen7.Overrides{Email: email, AssistantEmail: strings.TrimSpace(r.AssistantEmail), ScheduleName: strings.TrimSpace(r.ScheduleName)}
 	case ActionStop:
-		d = s.manual(inst, zen7.KindStop, r.Prospect)
+		req.Kind = zen7.KindStop
 	case ActionRetry:
 		if err := s.useNonce(ctx, c); err != nil {
 			return Claims{}, err
 		}
-		return c, s.Retrier.Retry(ctx, inst.ID, r.DeliveryID)
+		return c, s.Queue.Retry(ctx, inst.ID, r.DeliveryID)
 	default:
 		return Claims{}, ErrTokenInvalid
 	}
 	if err := s.useNonce(ctx, c); err != nil {
 		return Claims{}, err
 	}
-	if _, err := s.Outbox.Enqueue(ctx, []zen7.Delivery{d}); err != nil {
+	if _, err := s.Queue.Add(ctx, req); err != nil {
 		return c, fmt.Errorf("extensions.Act: %w", err)
 	}
-	s.Wake()
-	s.Logger.InfoContext(ctx, "agent action queued", "instance", inst.ID, "action", r.Action, "delivery", d.ID)
+	s.Logger.InfoContext(ctx, "agent action queued", "instance", inst.ID, "action", r.Action, "prospect", req.Prospect.ID)
 	return c, nil
 }
 
@@ -499,11 +497,11 @@ func (s *Service) useNonce(ctx context.Context, c Claims) error {
 	return err
 }
 
-func (s *Service) manual(inst zen7.Instance, kind zen7.Kind, pr ButtonProspect) zen7.Delivery {
-	now := s.now()
+// buttonProspect is the prospect as the dialog knew it, cleaned by the App's rules.
+func buttonProspect(pr ButtonProspect) zen7.Prospect {
 	prospect := zen7.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
 	for _, e := range pr.Emails {
-		if e = strings.ToLower(strings.TrimSpace(e)); validEmail(e) {
+		if e, ok := zen7.BareEmail(e); ok {
 			prospect.Emails = append(prospect.Emails, e)
 		}
 	}
@@ -512,16 +510,5 @@ func (s *Service) manual(inst zen7.Instance, kind zen7.Kind, pr ButtonProspect) 
 			prospect.Phones = append(prospect.Phones, n)
 		}
 	}
-	return zen7.Delivery{
-		ID: inst.ID + ":" + string(kind) + ":" + secret.RandomHex(8), InstanceID: inst.ID, Kind: kind,
-		Prospect: prospect, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now, State: zen7.StatePending,
-	}
-}
-
-func validEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>\"") {
-		return false
-	}
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && a.Name == ""
+	return prospect
 }

@@ -18,7 +18,7 @@ import (
 func batchDelivery(id string) zen7.Delivery {
 	now := time.Now().UTC()
 	return zen7.Delivery{ID: id, InstanceID: "i", Kind: zen7.KindNotification,
-		Prospect: zen7.Prospect{ID: id}, SnapshotAt: now, CreatedAt: now, NextAttemptAt: now}
+		Prospect: zen7.Prospect{ID: id}, SnapshotAt: now, CreatedAt: now, Pending: zen7.Pending{NextAttemptAt: now}}
 }
 
 // countingStore counts the writes that reach the store.

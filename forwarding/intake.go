@@ -39,7 +39,8 @@ type Enqueuer interface {
 // pile up for the driver's 10 s server selection each.
 const acceptTimeout = 5 * time.Second
 
-// Intake accepts Sales webhooks into the outbox.
+// Intake is the one way into the outbox: it accepts Sales webhooks, and every other source's
+// requests through Add, and sends failed deliveries round again.
 type Intake struct {
 	store   Store
 	enqueue Enqueuer
@@ -87,84 +88,90 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 		in.metrics.webhookEvents("ignored", len(events))
 		return 0, nil
 	}
-	now := in.now()
-	ds := make([]zen7.Delivery, len(events))
+	reqs := make([]Request, len(events))
 	for i, e := range events {
-		snapshotAt := e.Prospect.UpdatedAt
-		if snapshotAt.IsZero() {
-			snapshotAt = now
-		}
-		ds[i] = zen7.Delivery{
-			ID:            instanceID + ":" + e.Key,
-			InstanceID:    instanceID,
-			Kind:          zen7.KindNotification,
-			Prospect:      e.Prospect,
-			SnapshotAt:    snapshotAt,
-			CreatedAt:     now,
-			NextAttemptAt: now,
-			State:         zen7.StatePending,
-		}
+		reqs[i] = Request{InstanceID: instanceID, Kind: zen7.KindNotification, Prospect: e.Prospect, Key: e.Key, SnapshotAt: e.Prospect.UpdatedAt}
 	}
-	// Deliveries the worker has idle slots for are stored leased to it, as if it had claimed
-	// them, and handed to it once stored; the others wait in the outbox for its poll. The
-	// lease counts from before the write, so it gets the write's time on top.
-	held := 0
-	if in.worker != nil {
-		held = in.worker.hold(len(ds))
-	}
-	if held > 0 {
-		owner := in.worker.owner + ":" + secret.RandomHex(4) // this hand-over's own
-		leaseUntil := now.Add(in.worker.cfg.Lease + acceptTimeout)
-		for i := range held {
-			ds[i].Owner, ds[i].LeaseUntil = owner, leaseUntil
-		}
-	}
-	inserted, err := in.enqueue.EnqueueEach(ctx, ds)
+	inserted, err := in.add(ctx, reqs)
 	if err != nil {
-		if held > 0 {
-			in.worker.unhold(held)
-			in.unlease(ctx, ds[:held])
-		}
-		return 0, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
+		return 0, fmt.Errorf("forwarding.Accept: %w", err)
 	}
-	n, polled := 0, 0
-	for i, ok := range inserted {
-		switch {
-		case ok && i < held:
-			in.worker.dispatch(ds[i])
-		case i < held:
-			in.worker.unhold(1) // a duplicate: the one stored first is another's to run
-		case ok:
-			polled++
-		}
+	n := 0
+	for _, ok := range inserted {
 		if ok {
 			n++
 		}
 	}
 	in.metrics.webhookEvents("queued", n)
-	in.metrics.webhookEvents("duplicate", len(ds)-n)
-	if polled > 0 {
-		in.wake()
+	in.metrics.webhookEvents("duplicate", len(reqs)-n)
+	return n, nil
+}
+
+// Request asks for one delivery: what a source knows of a prospect and what it wants done.
+// Every source (webhooks, agents' actions, and any other) comes in as Requests through Add.
+type Request struct {
+	InstanceID string
+	Kind       zen7.Kind
+	Prospect   zen7.Prospect
+	Overrides  zen7.Overrides
+	// Key names the delivery within its instance. A source that may send the same thing twice
+	// (Sales redelivers webhooks) derives it from what it sent, so the copy is recognised as a
+	// duplicate; empty draws a fresh one.
+	Key string
+	// SnapshotAt orders what the App learns of the prospect; zero means now.
+	SnapshotAt time.Time
+}
+
+// deliveryID is the one id scheme of deliveries: the instance, then the request's key.
+func deliveryID(instanceID, key string) string { return instanceID + ":" + key }
+
+// Add builds a delivery for each request and stores them durably, returning only once they are
+// stored, and how many were new (a request whose delivery is already queued is a duplicate). It
+// returns ErrUnavailable when the store cannot take them.
+func (in *Intake) Add(ctx context.Context, reqs ...Request) (int, error) {
+	inserted, err := in.add(ctx, reqs)
+	if err != nil {
+		return 0, fmt.Errorf("forwarding.Add: %w", err)
+	}
+	n := 0
+	for _, ok := range inserted {
+		if ok {
+			n++
+		}
 	}
 	return n, nil
 }
 
-// unleaseTimeout bounds lifting the leases of a failed hand-over; with acceptTimeout it stays
-// within the 10 s Sales waits for an answer.
-const unleaseTimeout = 2 * time.Second
-
-// unlease lifts the leases of deliveries whose hand-over failed: the write may have landed
-// anyway (a timeout, a partial insert), and Sales' redelivery of them is then a duplicate, so
-// without this they would wait out the lease with nobody running them.
-func (in *Intake) unlease(ctx context.Context, ds []zen7.Delivery) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unleaseTimeout)
-	defer cancel()
-	for _, d := range ds {
-		if err := in.store.Unlease(ctx, d.ID, d.Owner); err != nil {
-			return // the store is out of reach: the leases pass on their own
+func (in *Intake) add(ctx context.Context, reqs []Request) ([]bool, error) {
+	now := in.now()
+	ds := make([]zen7.Delivery, len(reqs))
+	for i, r := range reqs {
+		key := r.Key
+		if key == "" {
+			key = string(r.Kind) + ":" + secret.RandomHex(8)
+		}
+		snapshotAt := r.SnapshotAt
+		if snapshotAt.IsZero() {
+			snapshotAt = now
+		}
+		ds[i] = zen7.Delivery{
+			ID: deliveryID(r.InstanceID, key), InstanceID: r.InstanceID, Kind: r.Kind,
+			Prospect: r.Prospect, Overrides: r.Overrides, SnapshotAt: snapshotAt,
+			CreatedAt: now, State: zen7.StatePending,
+			Pending: zen7.Pending{NextAttemptAt: now},
 		}
 	}
-	in.wake()
+	var inserted []bool
+	var err error
+	if in.worker != nil {
+		inserted, err = in.worker.submit(ctx, in.enqueue, ds)
+	} else {
+		inserted, err = in.enqueue.EnqueueEach(ctx, ds)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", zen7.ErrUnavailable, err)
+	}
+	return inserted, nil
 }
 
 // wake tells this process's worker, if any, that there is work in the outbox.

@@ -171,3 +171,43 @@ func TestFailedHandOverIsLeftToThePoll(t *testing.T) {
 	}
 	waitUntil(t, "every slot to be idle", func() bool { return w.IdleSlots() == cfg.Concurrency })
 }
+
+// TestAddIsTheOneWayIn checks the requests of any source: a request with a key names its
+// delivery (the instance and the key), so the same key again is a duplicate; one without gets a
+// delivery of its own each time; what the request says reaches the stored delivery.
+func TestAddIsTheOneWayIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	intake := forwarding.NewIntake(e.outbox, targetsStub{}, nil, nil)
+	keyed := forwarding.Request{
+		InstanceID: workerInstanceID, Kind: zen7.KindForward, Key: "backfill:p1",
+		Prospect:  zen7.Prospect{ID: "oneway00000000000000001", Emails: []string{"ana@example.com"}},
+		Overrides: zen7.Overrides{AssistantEmail: "ashley@7targets.test"},
+	}
+	unkeyed := keyed
+	unkeyed.Key, unkeyed.Kind = "", zen7.KindStop
+	for _, tc := range []struct {
+		name string
+		reqs []forwarding.Request
+		want int
+	}{
+		{"new", []forwarding.Request{keyed, unkeyed}, 2},
+		{"same key again, and a request without one", []forwarding.Request{keyed, unkeyed}, 1},
+	} {
+		if n, err := intake.Add(ctx, tc.reqs...); err != nil || n != tc.want {
+			t.Fatalf("%s: Add = %d, %v; want %d new", tc.name, n, err, tc.want)
+		}
+	}
+	d, err := e.outbox.Delivery(ctx, workerInstanceID+":backfill:p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Kind != zen7.KindForward || d.Prospect.ID != keyed.Prospect.ID || d.Overrides != keyed.Overrides || d.State != zen7.StatePending || d.SnapshotAt.IsZero() {
+		t.Errorf("stored %+v, want the request's kind, prospect and overrides, pending, with a snapshot time", d)
+	}
+	ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, keyed.Prospect.ID, 10)
+	if err != nil || len(ds) != 3 {
+		t.Errorf("deliveries of the prospect = %d, %v; want 3 (one keyed, two unkeyed)", len(ds), err)
+	}
+}

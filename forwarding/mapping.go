@@ -97,14 +97,14 @@ func NormalizePhone(s string) string {
 func ToLead(s zen7.Settings, p zen7.Prospect, o zen7.Overrides) (seventargets.Lead, error) {
 	var email string
 	if o.Email != "" {
-		e, ok := bareEmail(o.Email)
+		e, ok := zen7.BareEmail(o.Email)
 		if !ok {
 			return seventargets.Lead{}, fmt.Errorf("%w: the chosen address is not valid", ErrNoEmail)
 		}
 		email = e
 	} else {
 		for _, e := range p.Emails {
-			if e, ok := bareEmail(e); ok {
+			if e, ok := zen7.BareEmail(e); ok {
 				email = e
 				break
 			}

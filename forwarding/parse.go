@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +34,7 @@ const (
 	// additionalInformationLine.
 	maxCommentsRunes = 1000
 	// maxEmailLen is the longest address SMTP allows (RFC 5321 with RFC 3696 erratum).
-	maxEmailLen = 254
+	maxEmailLen = zen7.MaxEmailLen
 	// maxContacts bounds the emails and the phones kept of a prospect: only the first is
 	// sent to 7Targets, and the outbox should not store thousands.
 	maxContacts = 20
@@ -319,28 +318,12 @@ func cleanEmails(in []string) []string {
 		if len(out) == maxContacts {
 			break
 		}
-		if e, ok := bareEmail(e); ok && !seen[e] {
+		if e, ok := zen7.BareEmail(e); ok && !seen[e] {
 			seen[e] = true
 			out = append(out, e)
 		}
 	}
 	return out
-}
-
-// bareEmail lowercases and trims s and reports whether it is a bare address: one that
-// net/mail parses back to itself, without a display name, angle brackets or comments. Unlike
-// net/mail it also refuses white space and invisible characters anywhere (net/mail takes a
-// no-break space for a letter), which no deliverable address has.
-func bareEmail(s string) (string, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" || len(s) > maxEmailLen || strings.IndexFunc(s, invisible) >= 0 {
-		return "", false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return "", false
-	}
-	return s, true
 }
 
 // cleanPhones keeps the valid numbers of in, normalised, without duplicates, at most

@@ -162,7 +162,8 @@ func (e *workerEnv) delivery(key string, kind zen7.Kind, p zen7.Prospect) zen7.D
 func deliveryAt(id, instanceID string, kind zen7.Kind, p zen7.Prospect, at time.Time) zen7.Delivery {
 	return zen7.Delivery{
 		ID: id, InstanceID: instanceID, Kind: kind, Prospect: p,
-		SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, State: zen7.StatePending,
+		SnapshotAt: at, CreatedAt: at, State: zen7.StatePending,
+		Pending: zen7.Pending{NextAttemptAt: at},
 	}
 }
 

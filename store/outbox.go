@@ -163,7 +163,7 @@ func toDeliveryDoc(d zen7.Delivery) deliveryDoc {
 		Outcome:        string(d.Outcome),
 		Why:            toReasonDoc(d.Reason),
 		LeadID:         d.LeadID,
-		LeadState:      d.LeadState,
+		LeadState:      d.SevenTargetsState,
 		AssistantEmail: d.AssistantEmail,
 		FinishedAt:     d.FinishedAt,
 		Retrying:       d.Retrying,
@@ -187,24 +187,21 @@ func toDelivery(doc deliveryDoc) zen7.Delivery {
 			ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
 			Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: utc(p.UpdatedAt), Partial: p.Partial,
 		},
-		Overrides:      zen7.Overrides(doc.Overrides),
-		SnapshotAt:     utc(doc.SnapshotAt),
-		CreatedAt:      utc(doc.CreatedAt),
-		Round:          doc.Round,
-		Attempts:       doc.Attempts,
-		Claims:         doc.Claims,
-		NextAttemptAt:  utc(doc.NextAttemptAt),
-		LeaseUntil:     utc(doc.LeaseUntil),
-		Owner:          doc.Owner,
-		LastError:      doc.LastError,
-		State:          zen7.DeliveryState(doc.State),
-		Outcome:        zen7.Outcome(doc.Outcome),
-		Reason:         toReason(doc.Why, doc.Reason),
-		LeadID:         doc.LeadID,
-		LeadState:      doc.LeadState,
-		AssistantEmail: doc.AssistantEmail,
-		FinishedAt:     utc(doc.FinishedAt),
-		Retrying:       doc.Retrying,
+		Overrides:  zen7.Overrides(doc.Overrides),
+		SnapshotAt: utc(doc.SnapshotAt),
+		CreatedAt:  utc(doc.CreatedAt),
+		Round:      doc.Round,
+		Attempts:   doc.Attempts,
+		LastError:  doc.LastError,
+		State:      zen7.DeliveryState(doc.State),
+		Pending: zen7.Pending{
+			Claims: doc.Claims, NextAttemptAt: utc(doc.NextAttemptAt), LeaseUntil: utc(doc.LeaseUntil), Owner: doc.Owner,
+		},
+		Result: zen7.Result{
+			Outcome: zen7.Outcome(doc.Outcome), Reason: toReason(doc.Why, doc.Reason), LeadID: doc.LeadID,
+			SevenTargetsState: doc.LeadState, AssistantEmail: doc.AssistantEmail, FinishedAt: utc(doc.FinishedAt),
+			Retrying: doc.Retrying,
+		},
 	}
 }
 
@@ -302,8 +299,12 @@ func (o *Outbox) Claim(ctx context.Context, d zen7.Delivery, owner string, now, 
 			return d, fmt.Errorf("store.Claim: %w", err)
 		}
 		var held claimDoc
-		if err := claims.FindOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, n)}}).Decode(&held); err != nil {
+		err = claims.FindOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, n)}}).Decode(&held)
+		if errors.Is(err, mongo.ErrNoDocuments) {
 			return d, zen7.ErrClaimed // gone meanwhile: someone moved on
+		}
+		if err != nil {
+			return d, fmt.Errorf("store.Claim: %w", err)
 		}
 		if held.LeaseUntil.After(now) {
 			return d, zen7.ErrClaimed
@@ -546,21 +547,25 @@ func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
 
 // ClaimCreation implements forwarding.Store.
 func (o *Outbox) ClaimCreation(ctx context.Context, instanceID, prospectID, deliveryID string) (string, error) {
-	_, err := o.db.collection(colCreations).InsertOne(ctx, creationDoc{ID: leadKey(instanceID, prospectID), DeliveryID: deliveryID, At: time.Now().UTC()})
-	if err == nil {
-		return deliveryID, nil
+	// A holder that releases between the insert and the read lets the next insert win; a few
+	// rounds settle any real race, so more means the store is not answering as it should.
+	for range 4 {
+		_, err := o.db.collection(colCreations).InsertOne(ctx, creationDoc{ID: leadKey(instanceID, prospectID), DeliveryID: deliveryID, At: time.Now().UTC()})
+		if err == nil {
+			return deliveryID, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return "", fmt.Errorf("store.ClaimCreation: %w", err)
+		}
+		holder, err := o.CreationHolder(ctx, instanceID, prospectID)
+		if err != nil {
+			return "", err
+		}
+		if holder != "" {
+			return holder, nil
+		}
 	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return "", fmt.Errorf("store.ClaimCreation: %w", err)
-	}
-	holder, err := o.CreationHolder(ctx, instanceID, prospectID)
-	if err != nil {
-		return "", err
-	}
-	if holder == "" {
-		return o.ClaimCreation(ctx, instanceID, prospectID, deliveryID) // released meanwhile
-	}
-	return holder, nil
+	return "", fmt.Errorf("store.ClaimCreation: the reservation of %s kept changing hands: %w", leadKey(instanceID, prospectID), zen7.ErrConflict)
 }
 
 // CreationHolder implements forwarding.Store.

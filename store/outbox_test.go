@@ -30,7 +30,8 @@ func pending(id, instanceID, prospectID string, at time.Time) zen7.Delivery {
 	return zen7.Delivery{
 		ID: id, InstanceID: instanceID, Kind: zen7.KindNotification,
 		Prospect:   zen7.Prospect{ID: prospectID, FirstName: "Ana", Emails: []string{"ana@example.com"}, Status: "new"},
-		SnapshotAt: at, CreatedAt: at, NextAttemptAt: at, State: zen7.StatePending,
+		SnapshotAt: at, CreatedAt: at, State: zen7.StatePending,
+		Pending: zen7.Pending{NextAttemptAt: at},
 	}
 }
 
@@ -94,8 +95,9 @@ func TestOutboxRoundTrip(t *testing.T) {
 		},
 		Overrides:  zen7.Overrides{Email: "chosen@example.com", AssistantEmail: "lyra@7targets.test", ScheduleName: "Product Demo"},
 		SnapshotAt: outboxT0.Add(-time.Minute), CreatedAt: outboxT0, Round: 2,
-		Attempts: 3, Claims: 4, NextAttemptAt: outboxT0.Add(time.Second), LeaseUntil: outboxT0.Add(-time.Second), LastError: "503",
-		State: zen7.StatePending,
+		Attempts: 3, LastError: "503",
+		State:   zen7.StatePending,
+		Pending: zen7.Pending{Claims: 4, NextAttemptAt: outboxT0.Add(time.Second), LeaseUntil: outboxT0.Add(-time.Second)},
 	}
 	mustEnqueue(t, o, want)
 	if diff := cmp.Diff(want, mustDelivery(t, o, want.ID)); diff != "" {

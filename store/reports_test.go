@@ -48,8 +48,9 @@ func TestReportQueriesAgree(t *testing.T) {
 		d := zen7.Delivery{
 			ID: fmt.Sprintf("%s:d%d", s.instance, i), InstanceID: s.instance, Kind: s.kind,
 			Prospect:   zen7.Prospect{ID: fmt.Sprintf("p%d", i), FirstName: "José", LastName: `O"Brien`, Emails: []string{"x@example.com"}},
-			SnapshotAt: s.at, CreatedAt: s.at, NextAttemptAt: s.at,
-			State: s.state, Outcome: s.outcome, Reason: zen7.ParseReason(s.reason), FinishedAt: s.at, Attempts: 1,
+			SnapshotAt: s.at, CreatedAt: s.at,
+			State: s.state, Attempts: 1,
+			Pending: zen7.Pending{NextAttemptAt: s.at}, Result: zen7.Result{Outcome: s.outcome, Reason: zen7.ParseReason(s.reason), FinishedAt: s.at},
 		}
 		if i == 0 {
 			d.Prospect.FirstName, d.Prospect.LastName = "", "" // omitted when empty

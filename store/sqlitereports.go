@@ -125,9 +125,10 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 		}
 		d := zen7.Delivery{
 			ID: id.String, InstanceID: instanceID, Kind: zen7.Kind(kind.String),
-			State: zen7.DeliveryState(state.String), Outcome: zen7.Outcome(outcome.String),
-			AssistantEmail: assistant.String, Retrying: retrying.Bool,
+			State: zen7.DeliveryState(state.String),
+
 			Prospect: zen7.Prospect{ID: pid.String, FirstName: first.String, LastName: last.String},
+			Result:   zen7.Result{Outcome: zen7.Outcome(outcome.String), AssistantEmail: assistant.String, Retrying: retrying.Bool},
 		}
 		var why *reasonDoc
 		if whyCode.Valid {

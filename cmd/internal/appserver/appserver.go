@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 
 	pagesSvc := extensions.NewService(extensions.Deps{
 		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Groups: salesClient, Assistants: stClient,
-		Retrier: intake, Wake: worker.Wake, Tokens: extensions.NewTokens([]byte(cfg.SigningKey), 0), Logger: logger,
+		Queue: intake, Tokens: extensions.NewTokens([]byte(cfg.SigningKey), 0), Logger: logger,
 	})
 
 	var mount func(gin.IRouter)
@@ -206,4 +206,5 @@ var (
 	_ extensions.Store             = (*store.Pages)(nil)
 	_ extensions.Instances         = (*store.Instances)(nil)
 	_ extensions.Outbox            = (*store.Outbox)(nil)
+	_ extensions.Queue             = (*forwarding.Intake)(nil)
 )

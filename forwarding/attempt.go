@@ -1,0 +1,220 @@
+package forwarding
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/sales"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
+func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
+	// One prospect's deliveries run one at a time in this process, so they see each other's
+	// effects; across processes the creation reservation keeps creations unique. The job's time
+	// starts once the prospect is this delivery's.
+	unlock := w.prospect.lock(d.InstanceID + ":" + d.Prospect.ID)
+	defer unlock()
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
+	defer cancel()
+
+	// A redelivery of a notification that finished earlier (Sales retries and duplicates can
+	// come after the first copy left the outbox) is dropped here, off the webhook's hot path.
+	if d.Round == 0 && d.Kind == zen7.KindNotification {
+		if done, err := w.store.Finished(ctx, d.ID); err == nil && done {
+			if err := w.store.Discard(ctx, d); err != nil {
+				w.logger.WarnContext(ctx, "dropping a duplicate delivery failed", "delivery", d.ID, "error", err)
+			}
+			w.metrics.webhookEvents("duplicate", 1)
+			return
+		}
+	}
+
+	res := w.attempt(ctx, d)
+	d.LastError = res.err
+	// The attempt may have used up its time: recording its result gets time of its own.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer rcancel()
+	switch {
+	case res.retry:
+		w.retry(rctx, d, res)
+	default:
+		w.finish(rctx, d, res)
+	}
+}
+
+// recordTimeout is the time given to recording what an attempt did, apart from the attempt's
+// own budget (JobTimeout), which a slow 7Targets answer may have used up.
+const recordTimeout = 10 * time.Second
+
+// waitBriefly is how long a delivery waits for another one of its prospect to finish creating.
+const waitBriefly = time.Second
+
+func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
+	inst, err := w.instances.Instance(ctx, d.InstanceID)
+	switch {
+	case errors.Is(err, zen7.ErrNotFound):
+		return skipped(zen7.Because(zen7.ReasonInstanceGone))
+	case err != nil:
+		return retryLater(err, 0, false)
+	case inst.State != zen7.StateEnabled:
+		return skipped(zen7.Reason{Code: zen7.ReasonInstanceState, Detail: string(inst.State)})
+	case !inst.Settings.Complete():
+		return skipped(zen7.Because(zen7.ReasonSettingsIncomplete))
+	}
+
+	if d.Prospect.Partial && d.Kind == zen7.KindNotification {
+		p, err := w.prospects.Prospect(ctx, inst.APIKey, d.Prospect.ID)
+		switch {
+		case errors.Is(err, sales.ErrNotFound):
+			return skipped(zen7.Because(zen7.ReasonProspectGone))
+		case err != nil && sales.IsRetryable(err):
+			return retryLater(err, retryAfterOf(err), false)
+		case err != nil:
+			return failed(zen7.Reason{Code: zen7.ReasonLookupFailed, Detail: errorText(err)})
+		}
+		full := FromSales(p)
+		full.UpdatedAt = d.Prospect.UpdatedAt
+		d.Prospect = full
+	}
+
+	var lead *zen7.Lead
+	switch l, err := w.store.Lead(ctx, d.InstanceID, d.Prospect.ID); {
+	case err == nil:
+		lead = &l
+	case !errors.Is(err, zen7.ErrNotFound):
+		return retryLater(err, 0, false)
+	}
+
+	overrides := d.Overrides
+	if lead != nil && lead.LeadID != 0 {
+		overrides.Email = lead.Email // 7Targets cannot change a lead's email
+	}
+	body, mapErr := ToLead(inst.Settings, d.Prospect, overrides)
+	act, reason := decide(inst.Settings, lead, d, Fingerprint(body))
+	if act == actCreate && errors.Is(mapErr, ErrNoEmail) {
+		act, reason = actSkip, zen7.Because(zen7.ReasonNoEmail)
+	}
+	if act == actSkip {
+		// Another delivery of this prospect, perhaps in another process, may be creating its lead
+		// right now: wait for it rather than record a skip it would overwrite. (A creation asks
+		// the same question by reserving the creation, in create.)
+		holder, err := w.store.CreationHolder(ctx, d.InstanceID, d.Prospect.ID)
+		if err != nil {
+			return retryLater(err, 0, false)
+		}
+		if holder != "" && holder != d.ID {
+			return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
+		}
+	}
+
+	creds := seventargets.Credentials{
+		ClientID: inst.Settings.ClientID, ClientSecret: inst.Settings.ClientSecret, UserIdentifier: inst.Settings.UserIdentifier,
+	}
+	switch act {
+	case actNone:
+		return w.noteSnapshot(ctx, lead, d, done(zen7.OutcomeNone, reason))
+	case actSkip:
+		return w.skip(ctx, lead, d, reason)
+	case actCreate:
+		return w.create(ctx, inst, creds, d, body)
+	case actUpdate:
+		body.ID = lead.LeadID
+		res, err := w.leads.UpdateLead(ctx, inst.ID, creds, body)
+		return w.afterCall(ctx, d, lead, body, res, err, zen7.OutcomeUpdated)
+	default: // actStop
+		body.ID = lead.LeadID
+		res, err := w.leads.StopFollowup(ctx, inst.ID, creds, body)
+		return w.afterCall(ctx, d, lead, body, res, err, zen7.OutcomeStopped)
+	}
+}
+
+func (w *Worker) create(ctx context.Context, inst zen7.Instance, creds seventargets.Credentials, d zen7.Delivery, body seventargets.Lead) result {
+	holder, err := w.store.ClaimCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID)
+	if err != nil {
+		return retryLater(err, 0, false)
+	}
+	if holder != d.ID {
+		return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
+	}
+	res, err := w.leads.CreateLead(ctx, inst.ID, creds, body)
+	return w.afterCall(ctx, d, nil, body, res, err, zen7.OutcomeCreated)
+}
+
+// afterCall turns a 7Targets answer into the delivery's result and the prospect's lead record.
+func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead, body seventargets.Lead, res seventargets.LeadResult, err error, outcome zen7.Outcome) result {
+	if err != nil {
+		if seventargets.IsRetryable(err) {
+			return retryLater(err, retryAfterOf(err), true)
+		}
+		r := failed(refusal(err))
+		r.called = true
+		return r
+	}
+	l := zen7.Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID}
+	if lead != nil {
+		l = *lead
+	}
+	l.State = zen7.LeadForwarded
+	if outcome == zen7.OutcomeStopped {
+		l.State = zen7.LeadStopped
+	}
+	l.Reason = zen7.Reason{}
+	if res.ID != 0 {
+		l.LeadID = res.ID
+	}
+	l.Email = body.Email
+	l.AssistantEmail, l.ScheduleName = body.AssistantEmail, body.ScheduleName
+	l.Fingerprint = Fingerprint(withoutID(body))
+	l.SevenTargetsState, l.SubState = res.State, res.SubState
+	l.NextScheduleTime = time.Time{}
+	if res.NextScheduleTime != nil {
+		l.NextScheduleTime = res.NextScheduleTime.UTC()
+	}
+	l.LastAction, l.LastError = outcome, ""
+	r := done(outcome, zen7.Reason{})
+	r.called, r.lead = true, &l
+	return w.noteSnapshot(ctx, &l, d, r)
+}
+
+func withoutID(l seventargets.Lead) seventargets.Lead {
+	l.ID = 0
+	return l
+}
+
+// skip records that the prospect was deliberately not forwarded.
+func (w *Worker) skip(ctx context.Context, lead *zen7.Lead, d zen7.Delivery, reason zen7.Reason) result {
+	l := zen7.Lead{InstanceID: d.InstanceID, ProspectID: d.Prospect.ID, State: zen7.LeadSkipped}
+	if lead != nil {
+		l = *lead
+	}
+	l.Reason = reason
+	return w.noteSnapshot(ctx, &l, d, skipped(reason))
+}
+
+// noteSnapshot saves the lead record with what this delivery taught about the prospect.
+func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery, r result) result {
+	if l == nil {
+		return r
+	}
+	if d.SnapshotAt.After(l.SnapshotAt) {
+		l.SnapshotAt = d.SnapshotAt
+		if d.Prospect.Status != "" {
+			l.ProspectStatus = d.Prospect.Status
+		}
+	}
+	l.UpdatedAt = w.now()
+	// Once 7Targets has acted, the record must be written even if the attempt's time ran out
+	// while it answered: a lost record makes the retry act again (a second creation).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := w.store.SaveLead(sctx, *l); err != nil {
+		// The 7Targets action happened; recording it failed. Running the delivery again is
+		// safe: deciding is idempotent and 7Targets creates-or-assigns by email.
+		return retryLater(err, 0, r.called)
+	}
+	r.lead = l
+	return r
+}

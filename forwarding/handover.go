@@ -1,0 +1,114 @@
+package forwarding
+
+import (
+	"context"
+	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/secret"
+)
+
+// hold reserves up to n idle slots for deliveries the intake is about to store already leased
+// to this worker, and returns how many it got (0 when none is idle or Run is not running).
+// Each held slot must be given back by dispatch or unhold. At low load this spares a new
+// delivery the outbox poll and the claim: three store round trips before its 7Targets call.
+// Under load no slot is idle and deliveries wait in the outbox as before, so a busy worker
+// does not pile up work that no other process may take.
+func (w *Worker) hold(n int) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.running {
+		return 0
+	}
+	held := 0
+take:
+	for held < n {
+		select {
+		case w.slots <- struct{}{}:
+			held++
+		default:
+			break take
+		}
+	}
+	w.inflight.Add(held)
+	return held
+}
+
+// dispatch runs d, which the intake stored leased to this worker, in a held slot.
+func (w *Worker) dispatch(d zen7.Delivery) {
+	go func() {
+		defer w.unhold(1)
+		w.process(context.Background(), d)
+	}()
+}
+
+// unhold gives back n held slots.
+func (w *Worker) unhold(n int) {
+	for range n {
+		<-w.slots
+	}
+	w.inflight.Add(-n)
+}
+
+// handOverWrite is the time a hand-over's lease allows for its write when ctx sets no deadline.
+const handOverWrite = 5 * time.Second
+
+// submit stores ds through enqueue and says which were new. Those this worker has idle slots
+// for are stored leased to it, as if it had claimed them, and run once stored; the others wait
+// in the outbox for its poll, which it is woken for. The lease counts from before the write,
+// so it gets the write's time on top.
+func (w *Worker) submit(ctx context.Context, enqueue Enqueuer, ds []zen7.Delivery) ([]bool, error) {
+	held := w.hold(len(ds))
+	if held > 0 {
+		owner := w.owner + ":" + secret.RandomHex(4) // this hand-over's own
+		write, ok := ctx.Deadline()
+		if !ok {
+			write = w.now().Add(handOverWrite)
+		}
+		leaseUntil := write.Add(w.cfg.Lease)
+		for i := range held {
+			ds[i].Owner, ds[i].LeaseUntil = owner, leaseUntil
+		}
+	}
+	inserted, err := enqueue.EnqueueEach(ctx, ds)
+	if err != nil {
+		if held > 0 {
+			w.unhold(held)
+			w.unlease(ctx, ds[:held])
+		}
+		return nil, err
+	}
+	polled := false
+	for i, ok := range inserted {
+		switch {
+		case ok && i < held:
+			w.dispatch(ds[i])
+		case i < held:
+			w.unhold(1) // a duplicate: the one stored first is another's to run
+		case ok:
+			polled = true
+		}
+	}
+	if polled {
+		w.Wake()
+	}
+	return inserted, nil
+}
+
+// unleaseTimeout bounds lifting the leases of a failed hand-over; with the intake's own bound
+// it stays within the 10 s Sales waits for an answer.
+const unleaseTimeout = 2 * time.Second
+
+// unlease lifts the leases of deliveries whose hand-over failed: the write may have landed
+// anyway (a timeout, a partial insert), and Sales' redelivery of them is then a duplicate, so
+// without this they would wait out the lease with nobody running them.
+func (w *Worker) unlease(ctx context.Context, ds []zen7.Delivery) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unleaseTimeout)
+	defer cancel()
+	for _, d := range ds {
+		if err := w.store.Unlease(ctx, d.ID, d.Owner); err != nil {
+			return // the store is out of reach: the leases pass on their own
+		}
+	}
+	w.Wake()
+}
