@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,13 +126,8 @@ func TestSettingsWrittenInLegacyLayout(t *testing.T) {
 			if _, err := s.ReplaceSettings(ctx, id, apiKey, in.Version, tt.s, time.Now()); err != nil {
 				t.Fatal(err)
 			}
-			var raw struct {
-				Settings bson.Raw `bson:"settings"`
-			}
-			if err := db.Collection("instances").FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&raw); err != nil {
-				t.Fatal(err)
-			}
-			elems, err := raw.Settings.Elements()
+			stored := rawSettings(t, db, id)
+			elems, err := stored.Elements()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +139,7 @@ func TestSettingsWrittenInLegacyLayout(t *testing.T) {
 				t.Errorf("stored settings keys (-legacy +got):\n%s", diff)
 			}
 			var legacy legacySettings
-			if err := bson.Unmarshal(raw.Settings, &legacy); err != nil {
+			if err := bson.Unmarshal(stored, &legacy); err != nil {
 				t.Fatalf("the stored settings do not decode into the legacy layout: %v", err)
 			}
 			got := zen7.Settings{
@@ -163,4 +159,104 @@ func TestSettingsWrittenInLegacyLayout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storeSample is a value of the setting other than its default.
+func storeSample(k zen7.SettingKey) any {
+	if k.Kind() == zen7.KindBool {
+		return !k.Default().(bool)
+	}
+	return "stored-value-of-" + k.Name
+}
+
+// TestEverySettingKeyIsStored checks that each entry of zen7.SettingKeys is written under its
+// name, sealed if secret, reads back, and, if secret, is wiped on uninstall and sealed again
+// by Rekey, so that a new entry cannot be half-wired in the store.
+func TestEverySettingKeyIsStored(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	oldKey, newKey := mustKey(t), mustKey(t)
+	oldRing, _ := secret.NewKeyring(oldKey)
+	s := store.NewInstances(db, oldRing)
+	for i, k := range zen7.SettingKeys() {
+		t.Run(k.Name, func(t *testing.T) {
+			id, apiKey := fmt.Sprintf("wired-%d", i), fmt.Sprintf("key-wired-%d", i)
+			in := newInstance(id, apiKey)
+			in.Settings = zen7.DefaultSettings()
+			sample := storeSample(k)
+			switch v := sample.(type) {
+			case string:
+				*k.Text(&in.Settings) = v
+			case bool:
+				*k.Bool(&in.Settings) = v
+			}
+			mustCreate(t, s, in)
+
+			settings := rawSettings(t, db, id)
+			v, err := settings.LookupErr(k.Name)
+			if err != nil {
+				t.Fatalf("the stored settings have no %q: %v", k.Name, err)
+			}
+			if k.Secret {
+				sealed, ok := v.DocumentOK()
+				if !ok || sealed.Lookup("kid").StringValue() != secret.KeyID(oldKey) || len(sealed.Lookup("ct").Value) == 0 {
+					t.Fatalf("secret %q at rest = %v, want {kid, ct}", k.Name, v)
+				}
+				if strings.Contains(settings.String(), sample.(string)) {
+					t.Fatalf("secret %q is stored in plaintext: %v", k.Name, settings)
+				}
+			} else {
+				var stored any
+				if err := v.Unmarshal(&stored); err != nil || stored != sample {
+					t.Fatalf("stored %q = %#v (%v), want %#v", k.Name, stored, err, sample)
+				}
+			}
+			got, err := s.Instance(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(in.Settings, got.Settings); diff != "" {
+				t.Errorf("settings read back (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// The secrets are sealed again under a new key, then wiped on uninstall.
+	rotated, _ := secret.NewKeyring(newKey, oldKey)
+	s = store.NewInstances(db, rotated)
+	if _, err := s.Rekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range zen7.SettingKeys() {
+		if !k.Secret {
+			continue
+		}
+		id, apiKey := fmt.Sprintf("wired-%d", i), fmt.Sprintf("key-wired-%d", i)
+		if kid := rawSettings(t, db, id).Lookup(k.Name, "kid").StringValue(); kid != secret.KeyID(newKey) {
+			t.Errorf("after Rekey, secret %q is sealed with %q, want the new key", k.Name, kid)
+		}
+		newOnly, _ := secret.NewKeyring(newKey)
+		if got, err := store.NewInstances(db, newOnly).Instance(ctx, id); err != nil || k.Value(got.Settings) != storeSample(k) {
+			t.Errorf("after Rekey, with the new key only: %q = %#v, %v", k.Name, k.Value(got.Settings), err)
+		}
+		if _, err := s.Uninstall(ctx, id, apiKey, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rawSettings(t, db, id).LookupErr(k.Name); err == nil {
+			t.Errorf("uninstall left secret %q stored", k.Name)
+		}
+	}
+}
+
+// rawSettings returns the settings document of instance id as stored.
+func rawSettings(tb testing.TB, db *store.DB, id string) bson.Raw {
+	tb.Helper()
+	var raw struct {
+		Settings bson.Raw `bson:"settings"`
+	}
+	if err := db.Collection("instances").FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&raw); err != nil {
+		tb.Fatal(err)
+	}
+	return raw.Settings
 }
