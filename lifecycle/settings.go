@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -40,7 +41,8 @@ const maxSettingKeys = 64
 
 // ParseSettingsPatch parses a settings update body. It returns ErrMalformed for anything that
 // is not a JSON object and a *ValidationError for unknown keys (including operator-like keys
-// such as "$where" or dotted paths) and values of the wrong type.
+// such as "$where" or dotted paths), values of the wrong type and strings that are not valid
+// UTF-8.
 func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -66,6 +68,8 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 			problems[safeKey(key)] = "unknown setting"
 		case !accepts(k, value):
 			problems[key] = typeMessage(k)
+		case k.Kind() == zen7.KindText && !utf8Text(value):
+			problems[key] = "must be valid UTF-8 text"
 		}
 	}
 	if len(problems) > 0 {
@@ -127,6 +131,51 @@ func accepts(k zen7.SettingKey, raw json.RawMessage) bool {
 		return json.Unmarshal(raw, &b) == nil
 	}
 	return false
+}
+
+// utf8Text reports whether the JSON string raw (syntax already checked by the decoder) holds
+// valid UTF-8 text: its bytes are UTF-8 and its \u escapes name no lone UTF-16 surrogate.
+// encoding/json replaces either with U+FFFD without a word, which would store a value the admin
+// never typed, so it is checked on the raw string before decoding.
+func utf8Text(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 < len(raw) && raw[i+1] != 'u' {
+			i++ // a two-byte escape such as \" or \\: its second byte is no escape of its own
+			continue
+		}
+		r, ok := escapedRune(raw, i)
+		if !ok {
+			return false
+		}
+		i += 5 // on the escape's last hex digit
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r >= 0xdc00 {
+			return false // a low surrogate with no high one before it
+		}
+		low, ok := escapedRune(raw, i+1)
+		if !ok || low < 0xdc00 || low > 0xdfff {
+			return false // a high surrogate not followed by a low one
+		}
+		i += 6
+	}
+	return true
+}
+
+// escapedRune returns the code unit of the \uXXXX escape at raw[i:].
+func escapedRune(raw []byte, i int) (rune, bool) {
+	if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+	return rune(n), err == nil
 }
 
 func typeMessage(k zen7.SettingKey) string {
