@@ -143,11 +143,10 @@ func (k SettingKey) Bool(s *Settings) *bool {
 	return nil
 }
 
-// settingKeys is the table of settings, grouped by form section in the form's order; within a
-// section, inputs show in this order. The field accessors keep Settings a plain struct that
-// features read by name, rather than a map of values or a struct whose tags say it all: the
-// tags could carry only strings, not the localized form texts, and reflection over them is how
-// a half-wired setting used to go unnoticed.
+// settingKeys is the table of settings. Within a section the form shows its inputs in this
+// order; the entries stay grouped by section, in the form's order, so the table reads like the
+// form. It is a table with field accessors, rather than tags on Settings: tags carry only
+// strings, not the localized form texts, and features keep reading plain fields by name.
 var settingKeys = []SettingKey{
 	{
 		Name: "clientId", Max: 256, Rule: RuleToken,
