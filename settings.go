@@ -1,28 +1,236 @@
 package zen7
 
-// Settings is what an account admin configures for an instance. The JSON names are the
-// settings form's input names, which Zenvia Sales uses as the keys it sends and reads.
+import (
+	"slices"
+	"sync"
+)
+
+// Settings is what an account admin configures for an instance: plain typed fields, as the
+// features read them (s.AssistantEmail). What each field is as a setting (its key, default,
+// rule, secrecy and form input) is said once, in its SettingKeys entry; the form, the read view,
+// the update parser, validation and storage all follow from that table.
 type Settings struct {
 	// ClientID and ClientSecret are the 7Targets OAuth2 client credentials.
-	ClientID     string `json:"clientId" validate:"omitempty,max=256,token"`
-	ClientSecret string `json:"clientSecret" validate:"omitempty,max=512,token"`
+	ClientID     string
+	ClientSecret string
 	// UserIdentifier is sent to 7Targets as the 7ts-user-identifier header.
-	UserIdentifier string `json:"userIdentifier" validate:"omitempty,max=256,token"`
+	UserIdentifier string
 	// AssistantEmail names the 7Targets assistant that takes the leads.
-	AssistantEmail string `json:"assistantEmail" validate:"omitempty,max=254,email"`
+	AssistantEmail string
 	// ScheduleName optionally picks the assistant's sequence (case sensitive).
-	ScheduleName string `json:"scheduleName" validate:"omitempty,max=200,text"`
+	ScheduleName string
 	// Source optionally overrides the lead's source in 7Targets.
-	Source string `json:"source" validate:"omitempty,max=200,text"`
+	Source string
 	// AutoForward forwards every new prospect without an agent's click.
-	AutoForward bool `json:"autoForward"`
+	AutoForward bool
 	// StopFollowupOnClaim stops the 7Targets sequence once an agent takes the prospect over.
-	StopFollowupOnClaim bool `json:"stopFollowupOnClaim"`
+	StopFollowupOnClaim bool
+}
+
+// SettingKind is the type of a setting's value, as JSON carries it and as it is stored.
+type SettingKind int
+
+// The setting kinds.
+const (
+	// KindText is a string.
+	KindText SettingKind = iota + 1
+	// KindBool is true or false.
+	KindBool
+)
+
+// SettingRule names the check a text setting's value must pass when it is changed. It is a
+// code: the lifecycle package turns it into a validation and its message.
+type SettingRule string
+
+// The setting rules.
+const (
+	// RuleToken is visible ASCII without spaces, as OAuth2 client ids, secrets and header
+	// values are.
+	RuleToken SettingRule = "token"
+	// RuleText is text without control characters, safe to show and to send on.
+	RuleText SettingRule = "text"
+	// RuleEmail is one email address.
+	RuleEmail SettingRule = "email"
+)
+
+// SettingKey describes one setting: everything the form, the read view, the update parser,
+// validation and storage need to know about it. Adding a setting is adding a Settings field
+// and its entry in SettingKeys; nothing else lists the settings.
+type SettingKey struct {
+	// Name is the setting's key: the form input's name, the JSON key Sales sends and reads,
+	// and the key of the stored document.
+	Name string
+	// Secret settings are sealed at rest, read back as SecretMask, and kept when the mask or
+	// an empty value is sent back. Only text settings are secret.
+	Secret bool
+	// Max is the longest text accepted, in characters.
+	Max int
+	// Rule is the check a text value must pass.
+	Rule SettingRule
+	// Section is the name of the form section the input shows in (lifecycle.SettingsForm).
+	Section string
+	// Input is the input's type in the Sales form schema: "text", "password" or "checkbox".
+	Input string
+	// Label and Hint are the input's localized texts.
+	Label, Hint Text
+
+	// field reads and writes the Settings field; its Go type is the setting's Kind, so that
+	// an entry cannot say one type and hold another.
+	field settingField
+}
+
+// settingField is a Settings field of one Go type.
+type settingField interface {
+	kind() SettingKind
+	value(*Settings) any
+	setDefault(*Settings)
+	defaultValue() any
+}
+
+type textField struct {
+	get func(*Settings) *string
+	def string
+}
+
+func (f textField) kind() SettingKind      { return KindText }
+func (f textField) value(s *Settings) any  { return *f.get(s) }
+func (f textField) setDefault(s *Settings) { *f.get(s) = f.def }
+func (f textField) defaultValue() any      { return f.def }
+
+type boolField struct {
+	get func(*Settings) *bool
+	def bool
+}
+
+func (f boolField) kind() SettingKind      { return KindBool }
+func (f boolField) value(s *Settings) any  { return *f.get(s) }
+func (f boolField) setDefault(s *Settings) { *f.get(s) = f.def }
+func (f boolField) defaultValue() any      { return f.def }
+
+// textOf is the field of a text setting whose value on install is def.
+func textOf(get func(*Settings) *string, def string) settingField {
+	return textField{get: get, def: def}
+}
+
+// boolOf is the field of a bool setting whose value on install is def.
+func boolOf(get func(*Settings) *bool, def bool) settingField {
+	return boolField{get: get, def: def}
+}
+
+// Kind returns the type of the setting's value.
+func (k SettingKey) Kind() SettingKind { return k.field.kind() }
+
+// Default returns the setting's value on install: a string or a bool, as Kind says.
+func (k SettingKey) Default() any { return k.field.defaultValue() }
+
+// Value returns the setting's value in s, secrets in the clear: a string or a bool, as Kind
+// says.
+func (k SettingKey) Value(s Settings) any { return k.field.value(&s) }
+
+// Text returns the field of a text setting in s, to read or write; nil for other kinds.
+func (k SettingKey) Text(s *Settings) *string {
+	if f, ok := k.field.(textField); ok {
+		return f.get(s)
+	}
+	return nil
+}
+
+// Bool returns the field of a bool setting in s, to read or write; nil for other kinds.
+func (k SettingKey) Bool(s *Settings) *bool {
+	if f, ok := k.field.(boolField); ok {
+		return f.get(s)
+	}
+	return nil
+}
+
+// settingKeys is the table of settings. Within a section the form shows its inputs in this
+// order; the entries stay grouped by section, in the form's order, so the table reads like the
+// form. It is a table with field accessors, rather than tags on Settings: tags carry only
+// strings, not the localized form texts, and features keep reading plain fields by name.
+var settingKeys = []SettingKey{
+	{
+		Name: "clientId", Max: 256, Rule: RuleToken,
+		Section: "credentials", Input: "text",
+		Label: Text{En: "Client ID", Es: "Client ID", Pt: "Client ID"},
+		Hint:  Text{En: "The OAuth2 client id issued by 7Targets.", Es: "El client id OAuth2 emitido por 7Targets.", Pt: "O client id OAuth2 emitido pela 7Targets."},
+		field: textOf(func(s *Settings) *string { return &s.ClientID }, ""),
+	},
+	{
+		Name: "clientSecret", Secret: true, Max: 512, Rule: RuleToken,
+		Section: "credentials", Input: "password",
+		Label: Text{En: "Client secret", Es: "Client secret", Pt: "Client secret"},
+		Hint:  Text{En: "Stored encrypted and never shown again.", Es: "Se guarda cifrado y no se vuelve a mostrar.", Pt: "Armazenado criptografado e nunca mais exibido."},
+		field: textOf(func(s *Settings) *string { return &s.ClientSecret }, ""),
+	},
+	{
+		Name: "userIdentifier", Max: 256, Rule: RuleToken,
+		Section: "credentials", Input: "text",
+		Label: Text{En: "User identifier", Es: "Identificador de usuario", Pt: "Identificador de usuário"},
+		Hint:  Text{En: "The 7ts-user-identifier value from the 7Targets app.", Es: "El valor 7ts-user-identifier de la aplicación de 7Targets.", Pt: "O valor 7ts-user-identifier do aplicativo da 7Targets."},
+		field: textOf(func(s *Settings) *string { return &s.UserIdentifier }, ""),
+	},
+	{
+		Name: "assistantEmail", Max: 254, Rule: RuleEmail,
+		Section: "assistant", Input: "text",
+		Label: Text{En: "Assistant email", Es: "Email del asistente", Pt: "Email do assistente"},
+		Hint:  Text{En: "The email address of the assistant in 7Targets.", Es: "La dirección de email del asistente en 7Targets.", Pt: "O endereço de email do assistente na 7Targets."},
+		field: textOf(func(s *Settings) *string { return &s.AssistantEmail }, ""),
+	},
+	{
+		Name: "scheduleName", Max: 200, Rule: RuleText,
+		Section: "assistant", Input: "text",
+		Label: Text{En: "Sequence name (optional)", Es: "Nombre de la secuencia (opcional)", Pt: "Nome da sequência (opcional)"},
+		Hint:  Text{En: "Case sensitive. Empty: the assistant's default sequence.", Es: "Distingue mayúsculas. Vacío: la secuencia predeterminada del asistente.", Pt: "Diferencia maiúsculas. Vazio: a sequência padrão do assistente."},
+		field: textOf(func(s *Settings) *string { return &s.ScheduleName }, ""),
+	},
+	{
+		Name: "source", Max: 200, Rule: RuleText,
+		Section: "assistant", Input: "text",
+		Label: Text{En: "Lead source (optional)", Es: "Origen del lead (opcional)", Pt: "Origem do lead (opcional)"},
+		Hint:  Text{En: "Empty: the prospect's UTM source.", Es: "Vacío: el UTM source del prospecto.", Pt: "Vazio: o UTM source do prospect."},
+		field: textOf(func(s *Settings) *string { return &s.Source }, ""),
+	},
+	{
+		Name:    "autoForward",
+		Section: "behaviour", Input: "checkbox",
+		Label: Text{En: "Forward every new prospect", Es: "Reenviar cada nuevo prospecto", Pt: "Encaminhar cada novo prospect"},
+		Hint:  Text{En: "Off: agents forward prospects with the conversation button.", Es: "Desactivado: los agentes reenvían prospectos con el botón de la conversación.", Pt: "Desligado: os agentes encaminham prospects com o botão da conversa."},
+		field: boolOf(func(s *Settings) *bool { return &s.AutoForward }, true),
+	},
+	{
+		Name:    "stopFollowupOnClaim",
+		Section: "behaviour", Input: "checkbox",
+		Label: Text{En: "Stop the follow-up when an agent takes over", Es: "Detener el seguimiento cuando un agente toma el prospecto", Pt: "Parar o acompanhamento quando um agente assumir"},
+		Hint:  Text{En: "Keeps the assistant from writing to a prospect an agent is already talking to.", Es: "Evita que el asistente escriba a un prospecto con el que ya habla un agente.", Pt: "Evita que o assistente escreva a um prospect com quem um agente já está falando."},
+		field: boolOf(func(s *Settings) *bool { return &s.StopFollowupOnClaim }, true),
+	},
+}
+
+// SettingKeys returns the table of settings, one entry per key, grouped by form section. The
+// slice is a copy: callers cannot change what others read.
+func SettingKeys() []SettingKey { return slices.Clone(settingKeys) }
+
+var settingKeysByName = sync.OnceValue(func() map[string]SettingKey {
+	m := make(map[string]SettingKey, len(settingKeys))
+	for _, k := range settingKeys {
+		m[k.Name] = k
+	}
+	return m
+})
+
+// LookupSettingKey returns the entry of the setting named name, if there is one.
+func LookupSettingKey(name string) (SettingKey, bool) {
+	k, ok := settingKeysByName()[name]
+	return k, ok
 }
 
 // DefaultSettings are the settings of a newly installed instance.
 func DefaultSettings() Settings {
-	return Settings{AutoForward: true, StopFollowupOnClaim: true}
+	var s Settings
+	for _, k := range settingKeys {
+		k.field.setDefault(&s)
+	}
+	return s
 }
 
 // Complete reports whether the settings hold everything needed to forward leads.
@@ -34,20 +242,19 @@ func (s Settings) Complete() bool {
 // update, it means "keep the stored secret".
 const SecretMask = "********"
 
-// View returns the settings as Zenvia Sales reads them: every key of the form, secrets masked.
+// View returns the settings as Zenvia Sales reads them: every key of the form, secrets masked
+// (empty when none is stored, so that the form shows there is nothing to keep).
 func (s Settings) View() map[string]any {
-	secret := ""
-	if s.ClientSecret != "" {
-		secret = SecretMask
+	v := make(map[string]any, len(settingKeys))
+	for _, k := range settingKeys {
+		value := k.Value(s)
+		if k.Secret {
+			value = ""
+			if *k.Text(&s) != "" {
+				value = SecretMask
+			}
+		}
+		v[k.Name] = value
 	}
-	return map[string]any{
-		"clientId":            s.ClientID,
-		"clientSecret":        secret,
-		"userIdentifier":      s.UserIdentifier,
-		"assistantEmail":      s.AssistantEmail,
-		"scheduleName":        s.ScheduleName,
-		"source":              s.Source,
-		"autoForward":         s.AutoForward,
-		"stopFollowupOnClaim": s.StopFollowupOnClaim,
-	}
+	return v
 }

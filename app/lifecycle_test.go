@@ -275,6 +275,7 @@ func TestUpdateSettings(t *testing.T) {
 		{name: "wrong type", body: `{"autoForward":"yes"}`, want: 422, wantField: "autoForward"},
 		{name: "invalid email", body: `{"assistantEmail":"not-an-email"}`, want: 422, wantField: "assistantEmail"},
 		{name: "client id with spaces", body: `{"clientId":"a b"}`, want: 422, wantField: "clientId"},
+		{name: "invalid UTF-8", body: "{\"scheduleName\":\"Warm \xff leads\"}", want: 422, wantField: "scheduleName"},
 		{name: "malformed", body: `{"autoForward":`, want: 400},
 		{name: "array", body: `[]`, want: 400},
 	}

@@ -26,18 +26,15 @@ func formInputNames(tb testing.TB) []string {
 	return names
 }
 
-// settingsJSONKeys returns the JSON names of the Settings fields and their Go kinds.
+// settingsJSONKeys returns the keys of the settings table and their Go kinds.
 func settingsJSONKeys(tb testing.TB) map[string]reflect.Kind {
 	tb.Helper()
 	keys := map[string]reflect.Kind{}
-	typ := reflect.TypeFor[zen7.Settings]()
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			tb.Fatalf("Settings.%s has no JSON name; every setting must be a form input", f.Name)
+	for _, k := range zen7.SettingKeys() {
+		if k.Name == "" {
+			tb.Fatalf("a settings table entry has no name; every setting must be a form input")
 		}
-		keys[name] = f.Type.Kind()
+		keys[k.Name] = reflect.TypeOf(k.Default()).Kind()
 	}
 	return keys
 }

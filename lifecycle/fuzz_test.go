@@ -49,6 +49,7 @@ func FuzzParseSettingsPatch(f *testing.F) {
 		`{"` + strings.Repeat("k", 5000) + `":1}`,
 		`{"clientId":"x","clientId":1}`,
 		``, `null`, `[]`, `"x"`, `{`, `{}{}`, `{}]`, "{\"clientId\":\"\xff\"}",
+		`{"source":"\ud800"}`, `{"source":"\ud83d\ude00"}`, `{"source":"a\\ud800"}`, "{\"clientSecret\":\"\xed\xa0\x80\"}",
 	} {
 		f.Add([]byte(seed))
 	}

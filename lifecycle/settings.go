@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -27,9 +28,9 @@ type SettingsPatch struct {
 // Keys returns the setting names the patch changes, for the audit trail.
 func (p SettingsPatch) Keys() []string {
 	keys := make([]string, 0, len(p.fields))
-	for _, f := range settingFields() {
-		if _, ok := p.fields[f.name]; ok {
-			keys = append(keys, f.name)
+	for _, name := range formOrder() {
+		if _, ok := p.fields[name]; ok {
+			keys = append(keys, name)
 		}
 	}
 	return keys
@@ -40,7 +41,8 @@ const maxSettingKeys = 64
 
 // ParseSettingsPatch parses a settings update body. It returns ErrMalformed for anything that
 // is not a JSON object and a *ValidationError for unknown keys (including operator-like keys
-// such as "$where" or dotted paths) and values of the wrong type.
+// such as "$where" or dotted paths), values of the wrong type and strings that are not valid
+// UTF-8.
 func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -56,20 +58,18 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 	if len(raw) > maxSettingKeys {
 		return SettingsPatch{}, zen7.InvalidField("body", fmt.Sprintf("too many keys (at most %d)", maxSettingKeys))
 	}
-	known := make(map[string]settingField, len(settingFields()))
-	for _, f := range settingFields() {
-		known[f.name] = f
-	}
 	problems := map[string]string{}
 	for key, value := range raw {
-		f, ok := known[key]
+		k, ok := zen7.LookupSettingKey(key)
 		switch {
 		case strings.HasPrefix(key, "$") || strings.Contains(key, "."):
 			problems[safeKey(key)] = "not a setting: names may not start with '$' or contain '.'"
 		case !ok:
 			problems[safeKey(key)] = "unknown setting"
-		case !f.accepts(value):
-			problems[key] = f.typeMessage()
+		case !accepts(k, value):
+			problems[key] = typeMessage(k)
+		case k.Kind() == zen7.KindText && !utf8Text(value):
+			problems[key] = "must be valid UTF-8 text"
 		}
 	}
 	if len(problems) > 0 {
@@ -83,33 +83,32 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 func (p SettingsPatch) Apply(s zen7.Settings) (zen7.Settings, error) {
 	out := s
 	touched := maps.Clone(p.fields)
-	for _, f := range settingFields() {
-		raw, ok := p.fields[f.name]
+	for _, k := range zen7.SettingKeys() {
+		raw, ok := p.fields[k.Name]
 		if !ok {
 			continue
 		}
-		field := reflect.ValueOf(&out).Elem().Field(f.index)
 		if string(raw) == "null" {
-			if f.kind == reflect.String && f.name != "clientSecret" {
-				field.SetString("")
+			if k.Kind() == zen7.KindText && !k.Secret {
+				*k.Text(&out) = ""
 			}
-			delete(touched, f.name) // clearing, or keeping the secret, needs no validation
+			delete(touched, k.Name) // clearing, or keeping the secret, needs no validation
 			continue
 		}
-		switch f.kind {
-		case reflect.String:
+		switch k.Kind() {
+		case zen7.KindText:
 			var v string
 			_ = json.Unmarshal(raw, &v) // type checked by ParseSettingsPatch
 			v = strings.TrimSpace(v)
-			if f.name == "clientSecret" && (v == zen7.SecretMask || v == "") {
-				delete(touched, f.name) // "keep the stored secret": not an edit to validate
+			if k.Secret && (v == zen7.SecretMask || v == "") {
+				delete(touched, k.Name) // "keep the stored secret": not an edit to validate
 				continue
 			}
-			field.SetString(v)
-		case reflect.Bool:
+			*k.Text(&out) = v
+		case zen7.KindBool:
 			var v bool
 			_ = json.Unmarshal(raw, &v)
-			field.SetBool(v)
+			*k.Bool(&out) = v
 		}
 	}
 	if err := validateSettings(out, touched); err != nil {
@@ -118,48 +117,94 @@ func (p SettingsPatch) Apply(s zen7.Settings) (zen7.Settings, error) {
 	return out, nil
 }
 
-type settingField struct {
-	name  string
-	index int
-	kind  reflect.Kind
-}
-
-func (f settingField) accepts(raw json.RawMessage) bool {
+// accepts reports whether raw is a JSON value of the setting's kind, or null.
+func accepts(k zen7.SettingKey, raw json.RawMessage) bool {
 	if string(raw) == "null" {
 		return true
 	}
-	switch f.kind {
-	case reflect.String:
+	switch k.Kind() {
+	case zen7.KindText:
 		var s string
 		return json.Unmarshal(raw, &s) == nil
-	case reflect.Bool:
+	case zen7.KindBool:
 		var b bool
 		return json.Unmarshal(raw, &b) == nil
 	}
 	return false
 }
 
-func (f settingField) typeMessage() string {
-	if f.kind == reflect.Bool {
+// utf8Text reports whether the JSON string raw (syntax already checked by the decoder) holds
+// valid UTF-8 text: its bytes are UTF-8 and its \u escapes name no lone UTF-16 surrogate.
+// encoding/json replaces either with U+FFFD without a word, which would store a value the admin
+// never typed, so it is checked on the raw string before decoding.
+func utf8Text(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 < len(raw) && raw[i+1] != 'u' {
+			i++ // a two-byte escape such as \" or \\: its second byte is no escape of its own
+			continue
+		}
+		r, ok := escapedRune(raw, i)
+		if !ok {
+			return false
+		}
+		i += 5 // on the escape's last hex digit
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r >= 0xdc00 {
+			return false // a low surrogate with no high one before it
+		}
+		low, ok := escapedRune(raw, i+1)
+		if !ok || low < 0xdc00 || low > 0xdfff {
+			return false // a high surrogate not followed by a low one
+		}
+		i += 6
+	}
+	return true
+}
+
+// escapedRune returns the code unit of the \uXXXX escape at raw[i:].
+func escapedRune(raw []byte, i int) (rune, bool) {
+	if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+	return rune(n), err == nil
+}
+
+func typeMessage(k zen7.SettingKey) string {
+	if k.Kind() == zen7.KindBool {
 		return "must be true or false"
 	}
 	return "must be a string"
 }
 
-// settingFields lists the Settings fields by their JSON (form input) names, in form order.
-var settingFields = sync.OnceValue(func() []settingField {
-	t := reflect.TypeFor[zen7.Settings]()
-	fields := make([]settingField, 0, t.NumField())
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		fields = append(fields, settingField{name: sf.Tag.Get("json"), index: i, kind: sf.Type.Kind()})
+// ruleTags are the validator tags of the setting rules; a rule without one fails validation
+// of its setting loudly (validationTag), and a test checks every entry has one.
+var ruleTags = map[zen7.SettingRule]string{
+	zen7.RuleToken: "token",
+	zen7.RuleText:  "text",
+	zen7.RuleEmail: "email",
+}
+
+// validationTag returns the validator tag that checks a text setting: empty is always fine
+// (the setting is then unset), else at most Max characters passing its Rule.
+func validationTag(k zen7.SettingKey) (string, error) {
+	rule, ok := ruleTags[k.Rule]
+	if !ok {
+		return "", fmt.Errorf("setting %q: no validation for rule %q", k.Name, k.Rule)
 	}
-	return fields
-})
+	return "omitempty,max=" + strconv.Itoa(k.Max) + "," + rule, nil
+}
 
 var settingsValidator = sync.OnceValue(func() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string { return f.Tag.Get("json") })
 	// token: visible ASCII without spaces, as OAuth2 client ids, secrets and header values are.
 	_ = v.RegisterValidation("token", func(fl validator.FieldLevel) bool {
 		return strings.IndexFunc(fl.Field().String(), func(r rune) bool { return r < 0x21 || r > 0x7e }) < 0
@@ -172,24 +217,28 @@ var settingsValidator = sync.OnceValue(func() *validator.Validate {
 	return v
 })
 
-// validateSettings checks s against its validation tags and reports the fields that fail.
-// Only fields the patch touched are reported, so a stored value that later rules reject never
-// blocks an unrelated update.
+// validateSettings checks the text settings the patch touched against their rules and reports
+// those that fail. Untouched ones are not checked, so a stored value that later rules reject
+// never blocks an unrelated update.
 func validateSettings(s zen7.Settings, touched map[string]json.RawMessage) error {
-	err := settingsValidator().Struct(s)
-	if err == nil {
-		return nil
-	}
-	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
-		return fmt.Errorf("validate settings: %w", err)
-	}
 	problems := map[string]string{}
-	for _, fe := range verrs {
-		if _, ok := touched[fe.Field()]; !ok {
+	for _, k := range zen7.SettingKeys() {
+		if _, ok := touched[k.Name]; !ok || k.Kind() != zen7.KindText {
 			continue
 		}
-		problems[fe.Field()] = validationMessage(fe)
+		tag, err := validationTag(k)
+		if err != nil {
+			return fmt.Errorf("validate settings: %w", err)
+		}
+		err = settingsValidator().Var(*k.Text(&s), tag)
+		var verrs validator.ValidationErrors
+		switch {
+		case err == nil:
+		case errors.As(err, &verrs) && len(verrs) > 0:
+			problems[k.Name] = validationMessage(verrs[0])
+		default:
+			return fmt.Errorf("validate settings: %s: %w", k.Name, err)
+		}
 	}
 	if len(problems) == 0 {
 		return nil

@@ -683,3 +683,69 @@ func TestSettingsPatchApplyMaskOverInvalidStoredSecret(t *testing.T) {
 		t.Errorf("Apply() mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestParseSettingsPatchInvalidUTF8: encoding/json would replace what is not UTF-8 (bytes, or
+// escapes of lone UTF-16 surrogates) with U+FFFD and store a value the admin never typed; the
+// update is refused on that key instead.
+func TestParseSettingsPatchInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	const msg = "must be valid UTF-8 text"
+	tests := []struct {
+		name string
+		body string
+		want map[string]string
+	}{
+		{name: "invalid byte", body: "{\"scheduleName\":\"a\xffb\"}", want: map[string]string{"scheduleName": msg}},
+		{name: "truncated sequence", body: "{\"source\":\"S\xc3\"}", want: map[string]string{"source": msg}},
+		{name: "overlong encoding", body: "{\"source\":\"\xc0\xaf\"}", want: map[string]string{"source": msg}},
+		{name: "surrogate encoded as UTF-8", body: "{\"scheduleName\":\"\xed\xa0\x80\"}", want: map[string]string{"scheduleName": msg}},
+		{name: "in a secret", body: "{\"clientSecret\":\"s3cr\xfft\"}", want: map[string]string{"clientSecret": msg}},
+		{name: "in a token", body: "{\"clientId\":\"\xff\"}", want: map[string]string{"clientId": msg}},
+		{name: "lone high surrogate escape", body: `{"source":"a\ud800b"}`, want: map[string]string{"source": msg}},
+		{name: "lone low surrogate escape", body: `{"source":"\udc00"}`, want: map[string]string{"source": msg}},
+		{name: "high surrogate escape at the end", body: `{"source":"a\ud83d"}`, want: map[string]string{"source": msg}},
+		{name: "high surrogate escape before another escape", body: `{"source":"\ud83d\u0041"}`, want: map[string]string{"source": msg}},
+		{name: "two highs", body: `{"source":"\ud83d\ud83d"}`, want: map[string]string{"source": msg}},
+		{
+			name: "with other problems, all named",
+			body: "{\"scheduleName\":\"\xff\",\"source\":\"ok\",\"clientId\":1,\"bogus\":\"\xff\"}",
+			want: map[string]string{"scheduleName": msg, "clientId": "string", "bogus": "unknown"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := lifecycle.ParseSettingsPatch([]byte(tt.body))
+			checkFields(t, fieldErrors(t, err), tt.want)
+		})
+	}
+}
+
+// TestParseSettingsPatchValidUnicode checks that what is valid stays accepted and decoded:
+// escaped surrogate pairs, a literal or escaped U+FFFD, an escaped backslash before a "u".
+func TestParseSettingsPatchValidUnicode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body string
+		want string
+	}{
+		{body: `{"source":"\ud83d\ude00 grin"}`, want: "😀 grin"},
+		{body: `{"source":"😀 São"}`, want: "😀 São"},
+		{body: `{"source":"\ufffd"}`, want: "\ufffd"},
+		{body: `{"source":"�"}`, want: "\ufffd"},
+		{body: `{"source":"a\\ud800"}`, want: `a\ud800`},
+		{body: `{"source":"\"\\\/\u00e9"}`, want: `"\/é`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			t.Parallel()
+			got, err := mustParse(t, tt.body).Apply(configured())
+			if err != nil {
+				t.Fatalf("Apply(%s) error = %v", tt.body, err)
+			}
+			if got.Source != tt.want {
+				t.Errorf("Source = %q, want %q", got.Source, tt.want)
+			}
+		})
+	}
+}

@@ -56,17 +56,6 @@ type sealedDoc struct {
 	Data  []byte `bson:"ct"`
 }
 
-type settingsDoc struct {
-	ClientID            string     `bson:"clientId"`
-	ClientSecret        *sealedDoc `bson:"clientSecret,omitempty"`
-	UserIdentifier      string     `bson:"userIdentifier"`
-	AssistantEmail      string     `bson:"assistantEmail"`
-	ScheduleName        string     `bson:"scheduleName"`
-	Source              string     `bson:"source"`
-	AutoForward         bool       `bson:"autoForward"`
-	StopFollowupOnClaim bool       `bson:"stopFollowupOnClaim"`
-}
-
 type accountDoc struct {
 	IntegrationID string     `bson:"integrationId"`
 	GroupID       string     `bson:"groupId"`
@@ -82,7 +71,7 @@ type instanceDoc struct {
 	Version       int64       `bson:"version"`
 	APIKeyHash    string      `bson:"apiKeyHash,omitempty"`
 	APIKey        *sealedDoc  `bson:"apiKey,omitempty"`
-	Settings      settingsDoc `bson:"settings"`
+	Settings      bson.Raw    `bson:"settings"` // see toSettingsDoc
 	Account       accountDoc  `bson:"account"`
 	Webhook       *webhookDoc `bson:"webhook,omitempty"`
 	InstalledAt   time.Time   `bson:"installedAt"`
@@ -140,34 +129,102 @@ func (s *Instances) open(d *sealedDoc, context string) (string, error) {
 	return string(plain), nil
 }
 
-func apiKeyContext(id string) string       { return "instances/" + id + "/apiKey" }
-func clientSecretContext(id string) string { return "instances/" + id + "/settings.clientSecret" }
+func apiKeyContext(id string) string { return "instances/" + id + "/apiKey" }
 
-func (s *Instances) toSettingsDoc(id string, in zen7.Settings) settingsDoc {
-	return settingsDoc{
-		ClientID:            in.ClientID,
-		ClientSecret:        s.seal(in.ClientSecret, clientSecretContext(id)),
-		UserIdentifier:      in.UserIdentifier,
-		AssistantEmail:      in.AssistantEmail,
-		ScheduleName:        in.ScheduleName,
-		Source:              in.Source,
-		AutoForward:         in.AutoForward,
-		StopFollowupOnClaim: in.StopFollowupOnClaim,
+// secretContext binds a sealed setting to its instance and key, so that a sealed value copied
+// to another instance or key does not open.
+func secretContext(id, name string) string { return "instances/" + id + "/settings." + name }
+
+// toSettingsDoc returns the settings document of instance id: a key per zen7.SettingKeys entry,
+// by its name and in table order, secrets sealed as {kid, ct} and left out when empty. It is
+// built from the table rather than declared as a struct, so that a new setting needs no change
+// here; the layout is the one the struct it replaced wrote, which existing documents hold.
+func (s *Instances) toSettingsDoc(id string, in zen7.Settings) (bson.Raw, error) {
+	d := make(bson.D, 0, len(zen7.SettingKeys()))
+	for _, k := range zen7.SettingKeys() {
+		value := k.Value(in)
+		if k.Secret {
+			sealed := s.seal(*k.Text(&in), secretContext(id, k.Name))
+			if sealed == nil {
+				continue
+			}
+			value = sealed
+		}
+		d = append(d, bson.E{Key: k.Name, Value: value})
 	}
+	raw, err := bson.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("settings document: %w", err)
+	}
+	return raw, nil
 }
 
-func (s *Instances) toInstanceDoc(in zen7.Instance) instanceDoc {
+// toSettings reads the settings document of instance id. A key the document lacks (a setting
+// added since the instance was last saved) reads as its default, as on a fresh install; keys
+// that are no setting are ignored, as the struct decoding before it did.
+func (s *Instances) toSettings(id string, doc bson.Raw) (zen7.Settings, error) {
+	stored := map[string]bson.RawValue{}
+	if len(doc) > 0 {
+		elems, err := doc.Elements()
+		if err != nil {
+			return zen7.Settings{}, fmt.Errorf("settings document: %w", err)
+		}
+		for _, e := range elems {
+			stored[e.Key()] = e.Value()
+		}
+	}
+	out := zen7.DefaultSettings()
+	for _, k := range zen7.SettingKeys() {
+		v, ok := stored[k.Name]
+		if !ok {
+			continue
+		}
+		var err error
+		switch {
+		case k.Secret:
+			var sealed *sealedDoc
+			if err = v.Unmarshal(&sealed); err == nil {
+				*k.Text(&out), err = s.open(sealed, secretContext(id, k.Name))
+			}
+		case k.Kind() == zen7.KindText:
+			err = v.Unmarshal(k.Text(&out))
+		case k.Kind() == zen7.KindBool:
+			err = v.Unmarshal(k.Bool(&out))
+		}
+		if err != nil {
+			return zen7.Settings{}, fmt.Errorf("settings.%s: %w", k.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// secretSettingPaths are the document paths of the sealed settings.
+func secretSettingPaths() []string {
+	var paths []string
+	for _, k := range zen7.SettingKeys() {
+		if k.Secret {
+			paths = append(paths, "settings."+k.Name)
+		}
+	}
+	return paths
+}
+
+func (s *Instances) toInstanceDoc(in zen7.Instance) (instanceDoc, error) {
+	settings, err := s.toSettingsDoc(in.ID, in.Settings)
+	if err != nil {
+		return instanceDoc{}, err
+	}
 	return instanceDoc{
 		ID:          in.ID,
 		State:       string(in.State),
 		Version:     in.Version,
 		APIKeyHash:  hashAPIKey(in.APIKey),
 		APIKey:      s.seal(in.APIKey, apiKeyContext(in.ID)),
-		Settings:    s.toSettingsDoc(in.ID, in.Settings),
+		Settings:    settings,
 		Account:     toAccountDoc(in.Account),
 		InstalledAt: in.InstalledAt,
 		UpdatedAt:   in.UpdatedAt,
-	}
+	}, nil
 }
 
 func toAccountDoc(a zen7.Account) accountDoc {
@@ -188,25 +245,16 @@ func (s *Instances) toInstance(d instanceDoc) (zen7.Instance, error) {
 	if err != nil {
 		return zen7.Instance{}, err
 	}
-	clientSecret, err := s.open(d.Settings.ClientSecret, clientSecretContext(d.ID))
+	settings, err := s.toSettings(d.ID, d.Settings)
 	if err != nil {
 		return zen7.Instance{}, err
 	}
 	in := zen7.Instance{
-		ID:      d.ID,
-		State:   zen7.State(d.State),
-		APIKey:  apiKey,
-		Version: d.Version,
-		Settings: zen7.Settings{
-			ClientID:            d.Settings.ClientID,
-			ClientSecret:        clientSecret,
-			UserIdentifier:      d.Settings.UserIdentifier,
-			AssistantEmail:      d.Settings.AssistantEmail,
-			ScheduleName:        d.Settings.ScheduleName,
-			Source:              d.Settings.Source,
-			AutoForward:         d.Settings.AutoForward,
-			StopFollowupOnClaim: d.Settings.StopFollowupOnClaim,
-		},
+		ID:       d.ID,
+		State:    zen7.State(d.State),
+		APIKey:   apiKey,
+		Version:  d.Version,
+		Settings: settings,
 		Account: zen7.Account{
 			IntegrationID: d.Account.IntegrationID,
 			GroupID:       d.Account.GroupID,
@@ -247,11 +295,14 @@ func liveFilter(id, hash string, alsoNot ...zen7.State) bson.D {
 
 // CreateInstance implements lifecycle.Store.
 func (s *Instances) CreateInstance(ctx context.Context, in zen7.Instance) error {
-	if _, err := s.db.collection(colInstances).InsertOne(ctx, s.toInstanceDoc(in)); err != nil {
+	doc, err := s.toInstanceDoc(in)
+	if err != nil {
 		return fmt.Errorf("store.CreateInstance: %w", err)
 	}
-	err := s.bindKey(ctx, hashAPIKey(in.APIKey), in.ID, in.InstalledAt)
-	if err != nil {
+	if _, err := s.db.collection(colInstances).InsertOne(ctx, doc); err != nil {
+		return fmt.Errorf("store.CreateInstance: %w", err)
+	}
+	if err := s.bindKey(ctx, hashAPIKey(in.APIKey), in.ID, in.InstalledAt); err != nil {
 		// Leave no unreachable instance behind; if this delete fails too, the orphan is inert.
 		_, _ = s.db.collection(colInstances).DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: in.ID}})
 		return fmt.Errorf("store.CreateInstance: %w", err)
@@ -404,10 +455,14 @@ func (s *Instances) liveInstance(ctx context.Context, id, hash string) (zen7.Ins
 
 // ReplaceSettings implements lifecycle.Store.
 func (s *Instances) ReplaceSettings(ctx context.Context, id, apiKey string, version int64, set zen7.Settings, at time.Time) (zen7.Instance, error) {
+	doc, err := s.toSettingsDoc(id, set)
+	if err != nil {
+		return zen7.Instance{}, fmt.Errorf("store.ReplaceSettings: %w", err)
+	}
 	hash := hashAPIKey(apiKey)
 	filter := append(liveFilter(id, hash), bson.E{Key: "version", Value: version})
 	in, err := s.update(ctx, filter, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "settings", Value: s.toSettingsDoc(id, set)}, {Key: "updatedAt", Value: at}}},
+		{Key: "$set", Value: bson.D{{Key: "settings", Value: doc}, {Key: "updatedAt", Value: at}}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
 	})
 	if errors.Is(err, errNoMatch) {
@@ -470,18 +525,17 @@ func (s *Instances) RotateAPIKey(ctx context.Context, id, oldKey, newKey string,
 func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Time) (zen7.Instance, error) {
 	hash := hashAPIKey(apiKey)
 	defer s.changed(id)
+	unset := bson.D{{Key: "apiKeyHash", Value: ""}, {Key: "apiKey", Value: ""}, {Key: "webhook", Value: ""}}
+	for _, path := range secretSettingPaths() {
+		unset = append(unset, bson.E{Key: path, Value: ""})
+	}
 	in, err := s.update(ctx, liveFilter(id, hash), bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "state", Value: string(zen7.StateUninstalled)},
 			{Key: "uninstalledAt", Value: at},
 			{Key: "updatedAt", Value: at},
 		}},
-		{Key: "$unset", Value: bson.D{
-			{Key: "apiKeyHash", Value: ""},
-			{Key: "apiKey", Value: ""},
-			{Key: "settings.clientSecret", Value: ""},
-			{Key: "webhook", Value: ""},
-		}},
+		{Key: "$unset", Value: unset},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
 	})
 	if errors.Is(err, errNoMatch) {
@@ -658,10 +712,12 @@ func (s *Instances) AuditTrail(ctx context.Context, instanceID string) ([]zen7.A
 // nothing left under old keys, the old keys can leave the configuration.
 func (s *Instances) Rekey(ctx context.Context) (int, error) {
 	current := s.keys.CurrentKeyID()
-	stale := bson.D{{Key: "$or", Value: bson.A{
-		bson.D{{Key: "apiKey.kid", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: current}}}},
-		bson.D{{Key: "settings.clientSecret.kid", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: current}}}},
-	}}}
+	sealedElsewhere := bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: current}}
+	or := bson.A{bson.D{{Key: "apiKey.kid", Value: sealedElsewhere}}}
+	for _, path := range secretSettingPaths() {
+		or = append(or, bson.D{{Key: path + ".kid", Value: sealedElsewhere}})
+	}
+	stale := bson.D{{Key: "$or", Value: or}}
 	cur, err := s.db.collection(colInstances).Find(ctx, stale)
 	if err != nil {
 		return 0, fmt.Errorf("store.Rekey: %w", err)
@@ -681,8 +737,13 @@ func (s *Instances) Rekey(ctx context.Context) (int, error) {
 		if d.APIKey != nil {
 			set = append(set, bson.E{Key: "apiKey", Value: s.seal(in.APIKey, apiKeyContext(d.ID))})
 		}
-		if d.Settings.ClientSecret != nil {
-			set = append(set, bson.E{Key: "settings.clientSecret", Value: s.seal(in.Settings.ClientSecret, clientSecretContext(d.ID))})
+		for _, k := range zen7.SettingKeys() {
+			if !k.Secret {
+				continue
+			}
+			if v, err := d.Settings.LookupErr(k.Name); err == nil && v.Type == bson.TypeEmbeddedDocument {
+				set = append(set, bson.E{Key: "settings." + k.Name, Value: s.seal(*k.Text(&in.Settings), secretContext(d.ID, k.Name))})
+			}
 		}
 		res, err := s.db.collection(colInstances).UpdateOne(ctx,
 			bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}},
