@@ -456,3 +456,39 @@ func TestSalesDownAtInstallAndSubscription(t *testing.T) {
 		})
 	}
 }
+
+// TestSalesRateLimitRetriedAtReset checks that Sales' 429 at install (the account lookup) and
+// at subscription is tried again once its X-RateLimit-Reset has passed, by the background
+// loops, and not only on their next regular pass (an hour here).
+func TestSalesRateLimitRetriedAtReset(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	const key = "key-rate-limited-at-install"
+	integ := e.sales.AddIntegration(key, sales.Integration{})
+	// Beyond what one call waits out itself, so the loops must come back for it.
+	reset := time.Now().Add(7 * time.Second).Truncate(time.Second)
+	e.sales.RateLimit(1<<20, reset)
+	e.install(key)
+	e.configure(key)
+	if e.instance(key).Account.Resolved() {
+		t.Fatal("account resolved while Sales answers 429")
+	}
+	if _, ok := e.sales.ActiveSubscription(integ.GroupID); ok {
+		t.Fatal("subscribed while Sales answers 429")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	accounts := &lifecycle.AccountSync{Service: e.svc, Logger: slog.New(slog.DiscardHandler), Interval: time.Hour}
+	wg.Go(func() { _ = accounts.Run(ctx) })
+	wg.Go(func() { _ = e.subscriber.Run(ctx, time.Hour) })
+	waitFor(t, "the account lookup after the reset", 30*time.Second, func() bool { return e.instance(key).Account.Resolved() })
+	waitFor(t, "the subscription after the reset", 30*time.Second, func() bool {
+		_, ok := e.sales.ActiveSubscription(integ.GroupID)
+		return ok
+	})
+	if at := e.instance(key).Account.ResolvedAt; at.Before(reset) {
+		t.Errorf("account resolved at %v, before the reset at %v", at, reset)
+	}
+}

@@ -154,21 +154,30 @@ const verifyEvery = 60
 // heals what no local state shows, such as a subscription Sales dropped.
 func (s *Subscriber) Run(ctx context.Context, interval time.Duration) error {
 	verify := true
-	t := time.NewTicker(interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for pass := 1; ; pass++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		next := interval
 		if err := s.Repair(ctx, verify); err != nil && ctx.Err() == nil {
 			s.logger.WarnContext(ctx, "subscription repair incomplete; will retry", "error", err)
+			// Sales said when its rate limit resets: try again then, not a whole interval later.
+			if d, ok := sales.RateLimitDelay(err); ok {
+				next = min(next, d+rateLimitMargin)
+			}
 		} else if err == nil {
 			verify = false
 		}
 		if pass%verifyEvery == 0 {
 			verify = true
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+		t.Reset(next)
 	}
 }
+
+// rateLimitMargin is how long after Sales' rate limit resets a background pass tries again.
+const rateLimitMargin = 500 * time.Millisecond

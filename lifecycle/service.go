@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 
@@ -35,6 +37,12 @@ type Service struct {
 
 	appIDHash, appSecretHash [sha256.Size]byte
 	lookupTimeout            time.Duration
+
+	mu sync.Mutex
+	// lookupsResumeAt is when Sales' rate limit, hit by an account lookup, resets (zero: none
+	// hit): AccountSync tries again then rather than a whole interval later.
+	lookupsResumeAt time.Time
+	lookupsLimited  chan struct{} // told when lookupsResumeAt is set
 }
 
 // NewService returns a Service persisting to store, asking Sales through accounts and checking
@@ -53,6 +61,8 @@ func NewService(cfg Config, store Store, accounts AccountLookup, checker Credent
 		appIDHash:     sha256.Sum256([]byte(cfg.AppID)),
 		appSecretHash: sha256.Sum256([]byte(cfg.AppSecret)),
 		lookupTimeout: timeout,
+
+		lookupsLimited: make(chan struct{}, 1),
 	}
 }
 
@@ -296,6 +306,9 @@ func (s *Service) Uninstall(ctx context.Context, apiKey string) error {
 // Zenvia Sales. It returns how many were resolved. It also retires the instances an
 // interrupted install left behind (see bound).
 func (s *Service) ResolveAccounts(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	s.lookupsResumeAt = time.Time{}
+	s.mu.Unlock()
 	pending, err := s.store.InstancesWithoutAccount(ctx, 100)
 	if err != nil {
 		return 0, wrap("ResolveAccounts", err)
@@ -310,6 +323,14 @@ func (s *Service) ResolveAccounts(ctx context.Context) (int, error) {
 		}
 	}
 	return resolved, nil
+}
+
+// lookupsResume says when the last pass of ResolveAccounts was told by Sales to call again,
+// if it was.
+func (s *Service) lookupsResume() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookupsResumeAt, !s.lookupsResumeAt.IsZero()
 }
 
 // unboundAge is how long an instance may go without its API key naming it before it counts
@@ -350,6 +371,17 @@ func (s *Service) resolveAccount(ctx context.Context, inst zen7.Instance) bool {
 	acct, err := s.accounts.LookupAccount(lctx, inst.APIKey)
 	if err != nil {
 		s.logger.WarnContext(ctx, "account lookup failed; will retry", "instance", inst.ID, "error", err)
+		if d, ok := sales.RateLimitDelay(err); ok {
+			s.mu.Lock()
+			if at := s.now().Add(d); s.lookupsResumeAt.IsZero() || at.Before(s.lookupsResumeAt) {
+				s.lookupsResumeAt = at
+			}
+			s.mu.Unlock()
+			select {
+			case s.lookupsLimited <- struct{}{}:
+			default:
+			}
+		}
 		if err := s.store.SetAccount(ctx, inst.ID, zen7.Account{LastTriedAt: s.now()}); err != nil {
 			s.logger.WarnContext(ctx, "recording the failed account lookup failed", "instance", inst.ID, "error", err)
 		}

@@ -223,14 +223,34 @@ func (cl call) path() string {
 	return b.String()
 }
 
-// do runs one call and reports it to the observer.
+// maxRateLimitWait is the longest reset a call waits out itself before trying again; a caller
+// told of a longer one (RateLimitDelay) schedules its own retry for then.
+const maxRateLimitWait = 5 * time.Second
+
+// do runs one call and reports each attempt to the observer. A 429 whose reset comes within
+// maxRateLimitWait, and before ctx ends, is waited out and the call made again, a few times.
 func (c *Client) do(ctx context.Context, cl call) error {
-	start := time.Now()
-	status, err := c.roundTrip(ctx, cl)
-	if c.observe != nil {
-		c.observe(cl.op, status, time.Since(start), err)
+	for try := 0; ; try++ {
+		start := time.Now()
+		status, err := c.roundTrip(ctx, cl)
+		if c.observe != nil {
+			c.observe(cl.op, status, time.Since(start), err)
+		}
+		wait, limited := RateLimitDelay(err)
+		if !limited || try == 2 || wait > maxRateLimitWait {
+			return err
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
 	}
-	return err
 }
 
 // roundTrip sends the request and maps the outcome to an *APIError. It returns the HTTP status,

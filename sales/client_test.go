@@ -684,3 +684,24 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("fake got %d requests, want 16", got)
 	}
 }
+
+// TestRateLimitWaitedOut checks that a 429 whose reset is a moment away is waited out and the
+// call made again once it has passed, while one whose reset is far off is returned at once
+// for the caller to schedule.
+func TestRateLimitWaitedOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reset := time.Now().Add(1500 * time.Millisecond).Truncate(time.Second).Add(time.Second) // whole seconds, as the header
+	e.fake.RateLimit(1000, reset)
+	before := len(e.fake.Requests())
+	if _, err := e.client.Integration(t.Context(), testKey); err != nil {
+		t.Fatalf("Integration across a reset a moment away: %v", err)
+	}
+	reqs := e.fake.Requests()[before:]
+	if len(reqs) < 2 {
+		t.Fatalf("%d requests, want the 429 and a call again", len(reqs))
+	}
+	if last := reqs[len(reqs)-1]; last.Time.Before(reset) {
+		t.Errorf("called again at %v, before the reset at %v", last.Time, reset)
+	}
+}

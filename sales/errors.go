@@ -96,6 +96,16 @@ func (e *APIError) Is(target error) bool { return e.kind != nil && target == e.k
 // timeouts, 429 and 5xx.
 func (e *APIError) Retryable() bool { return e.kind == ErrUnavailable || e.kind == ErrRateLimited }
 
+// RateLimitDelay reports whether err is a 429 from Sales and, if so, how long until its rate
+// limit resets: the time to call again, no sooner and not much later.
+func RateLimitDelay(err error) (time.Duration, bool) {
+	var e *APIError
+	if !errors.As(err, &e) || e.kind != ErrRateLimited {
+		return 0, false
+	}
+	return e.RetryAfter, true
+}
+
 // IsRetryable reports whether err, or an error it wraps, says the failed call may succeed if
 // tried again later.
 func IsRetryable(err error) bool {

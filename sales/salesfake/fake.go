@@ -342,7 +342,8 @@ func (s *Server) SetLatency(d time.Duration) {
 }
 
 // RateLimit makes the next n API requests answer 429 with the X-RateLimit-Limit, -Remaining and
-// -Reset headers, Reset being reset as unix seconds (a minute from now when reset is zero).
+// -Reset headers, Reset being reset as unix seconds (a minute from now when reset is zero). As at
+// Sales, the limit is over once reset has passed, whatever is left of n.
 func (s *Server) RateLimit(n int, reset time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -71,7 +71,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case s.failN > 0:
 		s.failN--
 		status, msg = s.failStatus, "injected failure (salesfake.FailNext)"
-	case s.rateN > 0:
+	case s.rateN > 0 && (s.rateReset.IsZero() || time.Now().Before(s.rateReset)):
 		s.rateN--
 		reset := s.rateReset
 		if reset.IsZero() {
