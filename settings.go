@@ -32,10 +32,10 @@ type SettingKind int
 
 // The setting kinds.
 const (
-	// KindText is a string.
-	KindText SettingKind = iota + 1
-	// KindBool is true or false.
-	KindBool
+	// SettingText is a string.
+	SettingText SettingKind = iota + 1
+	// SettingBool is true or false.
+	SettingBool
 )
 
 // SettingRule names the check a text setting's value must pass when it is changed. It is a
@@ -92,7 +92,7 @@ type textField struct {
 	def string
 }
 
-func (f textField) kind() SettingKind      { return KindText }
+func (f textField) kind() SettingKind      { return SettingText }
 func (f textField) value(s *Settings) any  { return *f.get(s) }
 func (f textField) setDefault(s *Settings) { *f.get(s) = f.def }
 func (f textField) defaultValue() any      { return f.def }
@@ -102,7 +102,7 @@ type boolField struct {
 	def bool
 }
 
-func (f boolField) kind() SettingKind      { return KindBool }
+func (f boolField) kind() SettingKind      { return SettingBool }
 func (f boolField) value(s *Settings) any  { return *f.get(s) }
 func (f boolField) setDefault(s *Settings) { *f.get(s) = f.def }
 func (f boolField) defaultValue() any      { return f.def }

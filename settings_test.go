@@ -66,7 +66,7 @@ func TestSettingKeysAreWellFormed(t *testing.T) {
 			}
 			var s zen7.Settings
 			switch k.Kind() {
-			case zen7.KindText:
+			case zen7.SettingText:
 				if k.Text(&s) == nil || k.Bool(&s) != nil {
 					t.Error("a text setting must give its field by Text only")
 				}
@@ -86,7 +86,7 @@ func TestSettingKeysAreWellFormed(t *testing.T) {
 				if k.Input != want {
 					t.Errorf("Input = %q, want %q", k.Input, want)
 				}
-			case zen7.KindBool:
+			case zen7.SettingBool:
 				if k.Bool(&s) == nil || k.Text(&s) != nil {
 					t.Error("a bool setting must give its field by Bool only")
 				}
@@ -100,7 +100,7 @@ func TestSettingKeysAreWellFormed(t *testing.T) {
 					t.Errorf("Input = %q, want checkbox", k.Input)
 				}
 			default:
-				t.Fatalf("Kind() = %v, want KindText or KindBool", k.Kind())
+				t.Fatalf("Kind() = %v, want SettingText or SettingBool", k.Kind())
 			}
 			if got := k.Value(zen7.DefaultSettings()); got != k.Default() {
 				t.Errorf("in DefaultSettings() the value is %#v, want Default() %#v", got, k.Default())

@@ -16,7 +16,7 @@ import (
 // sampleValue is a valid value of the setting other than its default: a string every rule
 // accepts, or the bool opposite to the default.
 func sampleValue(k zen7.SettingKey) any {
-	if k.Kind() == zen7.KindBool {
+	if k.Kind() == zen7.SettingBool {
 		return !k.Default().(bool)
 	}
 	return "value@example.com"
@@ -84,13 +84,13 @@ func TestEverySettingKeyIsWired(t *testing.T) {
 
 			// A value of the wrong type is refused on this key.
 			wrong := `"true"`
-			if k.Kind() == zen7.KindText {
+			if k.Kind() == zen7.SettingText {
 				wrong = "true"
 			}
 			_, err = lifecycle.ParseSettingsPatch([]byte(`{"` + k.Name + `":` + wrong + `}`))
 			checkFields(t, fieldErrors(t, err), map[string]string{k.Name: "must be"})
 
-			if k.Kind() != zen7.KindText {
+			if k.Kind() != zen7.SettingText {
 				return
 			}
 			// A text too long for its bound is refused on this key, by the rule's validation.

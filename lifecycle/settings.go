@@ -68,7 +68,7 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 			problems[safeKey(key)] = "unknown setting"
 		case !accepts(k, value):
 			problems[key] = typeMessage(k)
-		case k.Kind() == zen7.KindText && !utf8Text(value):
+		case k.Kind() == zen7.SettingText && !utf8Text(value):
 			problems[key] = "must be valid UTF-8 text"
 		}
 	}
@@ -89,14 +89,14 @@ func (p SettingsPatch) Apply(s zen7.Settings) (zen7.Settings, error) {
 			continue
 		}
 		if string(raw) == "null" {
-			if k.Kind() == zen7.KindText && !k.Secret {
+			if k.Kind() == zen7.SettingText && !k.Secret {
 				*k.Text(&out) = ""
 			}
 			delete(touched, k.Name) // clearing, or keeping the secret, needs no validation
 			continue
 		}
 		switch k.Kind() {
-		case zen7.KindText:
+		case zen7.SettingText:
 			var v string
 			_ = json.Unmarshal(raw, &v) // type checked by ParseSettingsPatch
 			v = strings.TrimSpace(v)
@@ -105,7 +105,7 @@ func (p SettingsPatch) Apply(s zen7.Settings) (zen7.Settings, error) {
 				continue
 			}
 			*k.Text(&out) = v
-		case zen7.KindBool:
+		case zen7.SettingBool:
 			var v bool
 			_ = json.Unmarshal(raw, &v)
 			*k.Bool(&out) = v
@@ -123,10 +123,10 @@ func accepts(k zen7.SettingKey, raw json.RawMessage) bool {
 		return true
 	}
 	switch k.Kind() {
-	case zen7.KindText:
+	case zen7.SettingText:
 		var s string
 		return json.Unmarshal(raw, &s) == nil
-	case zen7.KindBool:
+	case zen7.SettingBool:
 		var b bool
 		return json.Unmarshal(raw, &b) == nil
 	}
@@ -179,7 +179,7 @@ func escapedRune(raw []byte, i int) (rune, bool) {
 }
 
 func typeMessage(k zen7.SettingKey) string {
-	if k.Kind() == zen7.KindBool {
+	if k.Kind() == zen7.SettingBool {
 		return "must be true or false"
 	}
 	return "must be a string"
@@ -223,7 +223,7 @@ var settingsValidator = sync.OnceValue(func() *validator.Validate {
 func validateSettings(s zen7.Settings, touched map[string]json.RawMessage) error {
 	problems := map[string]string{}
 	for _, k := range zen7.SettingKeys() {
-		if _, ok := touched[k.Name]; !ok || k.Kind() != zen7.KindText {
+		if _, ok := touched[k.Name]; !ok || k.Kind() != zen7.SettingText {
 			continue
 		}
 		tag, err := validationTag(k)

@@ -186,9 +186,9 @@ func (s *Instances) toSettings(id string, doc bson.Raw) (zen7.Settings, error) {
 			if err = v.Unmarshal(&sealed); err == nil {
 				*k.Text(&out), err = s.open(sealed, secretContext(id, k.Name))
 			}
-		case k.Kind() == zen7.KindText:
+		case k.Kind() == zen7.SettingText:
 			err = v.Unmarshal(k.Text(&out))
-		case k.Kind() == zen7.KindBool:
+		case k.Kind() == zen7.SettingBool:
 			err = v.Unmarshal(k.Bool(&out))
 		}
 		if err != nil {

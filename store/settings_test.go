@@ -163,7 +163,7 @@ func TestSettingsWrittenInLegacyLayout(t *testing.T) {
 
 // storeSample is a value of the setting other than its default.
 func storeSample(k zen7.SettingKey) any {
-	if k.Kind() == zen7.KindBool {
+	if k.Kind() == zen7.SettingBool {
 		return !k.Default().(bool)
 	}
 	return "stored-value-of-" + k.Name
