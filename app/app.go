@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
@@ -100,7 +101,7 @@ func New(cfg Config) http.Handler {
 
 	eh := extensionHandlers{svc: cfg.Extensions, logger: cfg.Logger, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
 	r.GET("/extensions/manifest", eh.manifest)
-	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", extensions.Assets())))
+	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", view.Assets())))
 	pages := r.Group("/extensions", eh.frameable, pageLimit)
 	pages.GET("/reports/:key", eh.signed, eh.report)
 	pages.GET("/buttons/:key", eh.signed, eh.button)

@@ -1,3 +1,8 @@
+// Package extensions serves the pages Zenvia Sales embeds in iframes: the managers' report and
+// the agents' conversation-button dialog. Every request is signed by Sales (verified here in
+// constant time); actions posted back from a page carry a short-lived, single-use token bound
+// to the instance, the user and the prospect, and go through the same outbox as webhooks.
+// This package gathers what a page shows and carries out its actions; package view draws it.
 package extensions
 
 import (
@@ -13,6 +18,7 @@ import (
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -221,12 +227,12 @@ const maxFailures = 20
 
 // Report builds the report page of inst for the range; a data problem yields the page's error
 // state, not an error.
-func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeName, start, end string, lang Lang) ReportPage {
+func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeName, start, end string, lang view.Lang) view.ReportPage {
 	name, from, to := ReportRange(rangeName, start, end, s.now())
-	head := ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
-	failed := func(err error) ReportPage {
+	head := view.ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
+	failed := func(err error) view.ReportPage {
 		s.Logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
-		head.ErrorMessage = T(lang, "report.error.load")
+		head.ErrorMessage = view.T(lang, "report.error.load")
 		return head
 	}
 	p := head
@@ -235,8 +241,8 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		return failed(err)
 	}
 
-	byDay := map[string]*Counts{}
-	byAssistant := map[string]*Counts{}
+	byDay := map[string]*view.Counts{}
+	byAssistant := map[string]*view.Counts{}
 	forwardedInRange := map[string]bool{}
 	var failures []zen7.Delivery
 	for _, d := range ds {
@@ -245,7 +251,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		if assistant == "" {
 			assistant = inst.Settings.AssistantEmail
 		}
-		for _, c := range []*Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals} {
+		for _, c := range []*view.Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals} {
 			switch {
 			case d.Outcome == zen7.OutcomeCreated:
 				c.Forwarded++
@@ -263,7 +269,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		}
 	}
 	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
-		dc := DayCounts{Day: day}
+		dc := view.DayCounts{Day: day}
 		if c := byDay[day.Format(time.DateOnly)]; c != nil {
 			dc.Counts = *c
 		}
@@ -271,7 +277,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	}
 	for a, c := range byAssistant {
 		if c.Total() > 0 {
-			p.Assistants = append(p.Assistants, AssistantCounts{Assistant: a, Counts: *c})
+			p.Assistants = append(p.Assistants, view.AssistantCounts{Assistant: a, Counts: *c})
 		}
 	}
 	sort.Slice(p.Assistants, func(i, j int) bool {
@@ -293,7 +299,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 
 	sort.Slice(failures, func(i, j int) bool { return failures[i].FinishedAt.After(failures[j].FinishedAt) })
 	for _, d := range failures[:min(len(failures), maxFailures)] {
-		p.Failures = append(p.Failures, Failure{
+		p.Failures = append(p.Failures, view.Failure{
 			DeliveryID: d.ID, ProspectID: d.Prospect.ID, Name: strings.TrimSpace(d.Prospect.FirstName + " " + d.Prospect.LastName),
 			Reason: d.Reason, At: d.FinishedAt, Dead: d.State == zen7.StateDead, Retrying: d.Retrying,
 		})
@@ -307,17 +313,17 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	return p
 }
 
-func counter(m map[string]*Counts, k string) *Counts {
+func counter(m map[string]*view.Counts, k string) *view.Counts {
 	c := m[k]
 	if c == nil {
-		c = &Counts{}
+		c = &view.Counts{}
 		m[k] = c
 	}
 	return c
 }
 
 // leadStates counts the leads forwarded in the range by 7Targets state and builds the funnel.
-func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []FunnelStep) {
+func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]view.StateCount, []view.FunnelStep) {
 	counts := map[string]int{}
 	reached := make([]int, len(funnelOrder))
 	total := 0
@@ -339,10 +345,10 @@ func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []Fun
 			reached[i]++
 		}
 	}
-	var states []StateCount
+	var states []view.StateCount
 	for _, st := range funnelOrder {
 		if counts[st] > 0 {
-			states = append(states, StateCount{State: st, Count: counts[st]})
+			states = append(states, view.StateCount{State: st, Count: counts[st]})
 		}
 	}
 	var others []string
@@ -354,16 +360,16 @@ func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []Fun
 	sort.Strings(others)
 	for _, st := range append(others, "Stopped") {
 		if counts[st] > 0 {
-			states = append(states, StateCount{State: st, Count: counts[st]})
+			states = append(states, view.StateCount{State: st, Count: counts[st]})
 		}
 	}
 	if total == 0 {
 		return states, nil
 	}
-	funnel := []FunnelStep{{State: "Forwarded", Count: total, Percent: 100}}
+	funnel := []view.FunnelStep{{State: "Forwarded", Count: total, Percent: 100}}
 	for i, st := range funnelOrder[1:] {
 		n := reached[i+1]
-		funnel = append(funnel, FunnelStep{State: st, Count: n, Percent: n * 100 / total})
+		funnel = append(funnel, view.FunnelStep{State: st, Count: n, Percent: n * 100 / total})
 	}
 	return states, funnel
 }
@@ -372,8 +378,8 @@ func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []Fun
 const ActionPath = "/extensions/actions"
 
 // Button builds the conversation dialog of a prospect.
-func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string, pr ButtonProspect, lang Lang) ButtonPage {
-	p := ButtonPage{
+func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string, pr view.ButtonProspect, lang view.Lang) view.ButtonPage {
+	p := view.ButtonPage{
 		Lang: lang, Prospect: pr, ActionURL: ActionPath,
 		DefaultAssistant: inst.Settings.AssistantEmail, DefaultSchedule: inst.Settings.ScheduleName,
 	}
@@ -381,7 +387,7 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 		p.Lead = &l
 	} else if !errors.Is(err, zen7.ErrNotFound) {
 		s.Logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
-		p.ErrorMessage = T(lang, "button.error.load")
+		p.ErrorMessage = view.T(lang, "button.error.load")
 	}
 	if ds, err := s.Outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
 		p.Last = &ds[0]
@@ -422,7 +428,7 @@ type ActionRequest struct {
 	AssistantEmail string
 	ScheduleName   string
 	// The prospect as the dialog knew it.
-	Prospect ButtonProspect
+	Prospect view.ButtonProspect
 }
 
 // FieldError is a problem with one posted field; the dialog shows it next to the field.
@@ -499,7 +505,7 @@ func (s *Service) useNonce(ctx context.Context, c Claims) error {
 	return err
 }
 
-func (s *Service) manual(inst zen7.Instance, kind zen7.Kind, pr ButtonProspect) zen7.Delivery {
+func (s *Service) manual(inst zen7.Instance, kind zen7.Kind, pr view.ButtonProspect) zen7.Delivery {
 	now := s.now()
 	prospect := zen7.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
 	for _, e := range pr.Emails {

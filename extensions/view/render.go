@@ -1,4 +1,4 @@
-package extensions
+package view
 
 import (
 	"bytes"
@@ -111,7 +111,7 @@ func render(w io.Writer, page string, lang Lang, data any) error {
 	t := pages[page][pageLang(lang)]
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
-		return fmt.Errorf("extensions.render %s: %w", page, err)
+		return fmt.Errorf("view.render %s: %w", page, err)
 	}
 	_, err := buf.WriteTo(w)
 	return err

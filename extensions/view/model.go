@@ -1,8 +1,13 @@
-// Package extensions serves the pages Zenvia Sales embeds in iframes: the managers' report and
-// the agents' conversation-button dialog. Every request is signed by Sales (verified here in
-// constant time); actions posted back from a page carry a short-lived, single-use token bound
-// to the instance, the user and the prospect, and go through the same outbox as webhooks.
-package extensions
+// Package view draws the pages Zenvia Sales embeds in iframes (the managers' report, the
+// agents' conversation dialog and the small error page) from the data package extensions
+// gathers: the page types, their templates, the charts drawn on the server as SVG, the message
+// table in English, Spanish and Portuguese with the number and date formats, and the
+// stylesheet and script the pages link. It does no I/O and depends on nothing of the App but
+// the root package, so every page can be drawn and checked from plain values.
+//
+// It is called view rather than pages because "pages" already names the feature (extensions'
+// pages, store.Pages, which reads their data); this package is only how they look.
+package view
 
 import (
 	"time"
@@ -10,40 +15,6 @@ import (
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
-
-// Lang is a page language: "en", "es" or "pt".
-type Lang string
-
-// The supported languages.
-const (
-	English    Lang = "en"
-	Spanish    Lang = "es"
-	Portuguese Lang = "pt"
-)
-
-// LangOf picks the page language from Sales' group.language (ISO 639-1, maybe with a region
-// such as "pt-BR"); anything else is English.
-func LangOf(s string) Lang {
-	if len(s) >= 2 {
-		switch Lang(toLower(s[:2])) {
-		case Spanish:
-			return Spanish
-		case Portuguese:
-			return Portuguese
-		}
-	}
-	return English
-}
-
-func toLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
 
 // ReportPage is everything the report page shows.
 type ReportPage struct {

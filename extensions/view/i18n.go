@@ -1,4 +1,4 @@
-package extensions
+package view
 
 import (
 	"fmt"
@@ -10,6 +10,40 @@ import (
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
+
+// Lang is a page language: "en", "es" or "pt".
+type Lang string
+
+// The supported languages.
+const (
+	English    Lang = "en"
+	Spanish    Lang = "es"
+	Portuguese Lang = "pt"
+)
+
+// LangOf picks the page language from Sales' group.language (ISO 639-1, maybe with a region
+// such as "pt-BR"); anything else is English.
+func LangOf(s string) Lang {
+	if len(s) >= 2 {
+		switch Lang(toLower(s[:2])) {
+		case Spanish:
+			return Spanish
+		case Portuguese:
+			return Portuguese
+		}
+	}
+	return English
+}
+
+func toLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
 
 // text is one message in the three page languages. Messages with arguments are fmt formats;
 // a message used without arguments is shown as written, so a lone "%" needs no escaping.
