@@ -398,7 +398,9 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 	defer cancel()
 	creds := seventargets.Credentials{ClientID: inst.Settings.ClientID, ClientSecret: inst.Settings.ClientSecret, UserIdentifier: inst.Settings.UserIdentifier}
 	if as, err := s.Assistants.Assistants(actx, inst.ID, creds, seventargets.AssistantQuery{Size: 50}); err == nil {
-		p.Assistants = as
+		for _, a := range as {
+			p.Assistants = append(p.Assistants, view.Assistant{Name: a.Name, Email: a.EmailID})
+		}
 	} else {
 		p.AssistantsError = true
 	}

@@ -16,7 +16,6 @@ import (
 	"unicode/utf8"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
-	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
 // ReportPage is the managers' report page: the one value report.html reads. Its exported
@@ -156,7 +155,7 @@ type ButtonPage struct {
 
 	// Assistants to choose from when forwarding (empty if 7Targets could not be asked:
 	// AssistantsError then says so and the default assistant is used).
-	Assistants       []seventargets.Assistant
+	Assistants       []Assistant
 	AssistantsError  bool
 	DefaultAssistant string
 	DefaultSchedule  string
@@ -281,16 +280,16 @@ func deriveButton(p ButtonPage) buttonDerived {
 
 	seen := false
 	for _, a := range p.Assistants {
-		if a.EmailID == "" {
+		if a.Email == "" {
 			continue
 		}
 		label := strings.TrimSpace(a.Name)
 		if label == "" {
-			label = a.EmailID
+			label = a.Email
 		}
-		sel := a.EmailID == p.DefaultAssistant
+		sel := a.Email == p.DefaultAssistant
 		seen = seen || sel
-		v.Options = append(v.Options, assistantOption{Email: a.EmailID, Label: label, Selected: sel})
+		v.Options = append(v.Options, assistantOption{Email: a.Email, Label: label, Selected: sel})
 	}
 	if !seen && p.DefaultAssistant != "" {
 		// The default is not in the list (the list failed, or was cut short): offer it first.
@@ -332,6 +331,13 @@ func firstNonEmpty(ss []string) string {
 		}
 	}
 	return ""
+}
+
+// Assistant is a 7Targets assistant the dialog offers to forward to. The page has its own
+// type so that it depends on no client of an outside API.
+type Assistant struct {
+	Name  string
+	Email string
 }
 
 // ButtonProspect is the prospect as the button URL's placeholders describe it.

@@ -18,7 +18,6 @@ import (
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions/view"
-	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
 // The golden files are rewritten with: go test ./extensions/view/ -run RenderGolden -update
@@ -89,9 +88,9 @@ func uiButton(lang view.Lang) view.ButtonPage {
 			ID: "64f1c2a9e1", FirstName: "María José", LastName: "Fernández",
 			Emails: []string{"mj.fernandez@example.com", "mj@work.example"}, Phones: []string{"+5491155550101"},
 		},
-		Assistants: []seventargets.Assistant{
-			{Name: "Ava (Sales)", EmailID: "ava@acme.com"},
-			{Name: "Leo", EmailID: "leo@acme.com"},
+		Assistants: []view.Assistant{
+			{Name: "Ava (Sales)", Email: "ava@acme.com"},
+			{Name: "Leo", Email: "leo@acme.com"},
 		},
 		DefaultAssistant: "leo@acme.com", DefaultSchedule: "Inbound 14 days",
 		ActionURL: uiActionURL, Back: uiBack,
@@ -705,7 +704,7 @@ func TestRenderEscaping(t *testing.T) {
 	button.Prospect.LastName = uiAttrXSS
 	button.Prospect.Emails = []string{uiAttrXSS}
 	button.Assistants[0].Name = uiAttrXSS
-	button.Assistants[0].EmailID = uiAttrXSS
+	button.Assistants[0].Email = uiAttrXSS
 	button.DefaultSchedule = uiAttrXSS
 	button.Notice = uiXSS
 	button.ErrorMessage = uiAttrXSS
