@@ -198,12 +198,11 @@ func (h extensionHandlers) actionFieldError(c *gin.Context, claims extensions.Cl
 	if v := c.Request.PostForm.Get("lang"); v != "" {
 		l = view.LangOf(v)
 	}
-	inst, err := h.svc.Instances.Instance(c.Request.Context(), claims.InstanceID)
+	p, err := h.svc.ButtonFor(c.Request.Context(), claims, req.Prospect, l)
 	if err != nil {
 		h.internalError(c, err)
 		return
 	}
-	p := h.svc.Button(c.Request.Context(), inst, claims.UserID, req.Prospect, l)
 	p.FieldErrors = map[string]string{fe.Field: view.T(l, fe.Key)}
 	p.Back = c.Request.PostForm.Get("back")
 	h.html(c, http.StatusUnprocessableEntity, func(b *bytes.Buffer) error { return view.RenderButton(b, p) })

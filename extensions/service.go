@@ -74,7 +74,8 @@ type Retrier interface {
 	Retry(ctx context.Context, instanceID, deliveryID string) error
 }
 
-// Deps are the Service's collaborators.
+// Deps are the Service's collaborators, given to NewService. The Service keeps them to itself:
+// handlers ask it for pages and actions, never its store or its token issuer.
 type Deps struct {
 	Store      Store
 	Instances  Instances
@@ -89,8 +90,16 @@ type Deps struct {
 
 // Service builds the pages' data and carries out their actions.
 type Service struct {
-	Deps
-	now func() time.Time
+	store      Store
+	instances  Instances
+	outbox     Outbox
+	groups     Groups
+	assistants Assistants
+	retrier    Retrier
+	wake       func()
+	tokens     *Tokens
+	logger     *slog.Logger
+	now        func() time.Time
 
 	mu      sync.Mutex
 	unknown map[string]time.Time // groups recently found to have no instance, until when
@@ -101,7 +110,11 @@ func NewService(d Deps) *Service {
 	if d.Wake == nil {
 		d.Wake = func() {}
 	}
-	return &Service{Deps: d, now: func() time.Time { return time.Now().UTC() }, unknown: map[string]time.Time{}}
+	return &Service{
+		store: d.Store, instances: d.Instances, outbox: d.Outbox, groups: d.Groups, assistants: d.Assistants,
+		retrier: d.Retrier, wake: d.Wake, tokens: d.Tokens, logger: d.Logger,
+		now: func() time.Time { return time.Now().UTC() }, unknown: map[string]time.Time{},
+	}
 }
 
 // unknownTTL is how long a group without an instance is remembered, so repeated page loads do
@@ -118,8 +131,8 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Ins
 	if groupID == "" || len(groupID) > 64 {
 		return zen7.Instance{}, ErrUnknownGroup
 	}
-	if id, err := s.Store.GroupInstance(ctx, groupID); err == nil {
-		inst, err := s.Instances.Instance(ctx, id)
+	if id, err := s.store.GroupInstance(ctx, groupID); err == nil {
+		inst, err := s.instances.Instance(ctx, id)
 		if err == nil && inst.State != zen7.StateUninstalled {
 			return inst, nil
 		}
@@ -133,7 +146,7 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Ins
 		return zen7.Instance{}, ErrUnknownGroup
 	}
 
-	live, err := s.Instances.LiveInstances(ctx)
+	live, err := s.instances.LiveInstances(ctx)
 	if err != nil {
 		return zen7.Instance{}, fmt.Errorf("extensions.ResolveInstance: %w", err)
 	}
@@ -149,8 +162,8 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Ins
 		s.mu.Unlock()
 		return zen7.Instance{}, ErrUnknownGroup
 	}
-	if err := s.Store.SetGroupInstance(ctx, groupID, found.ID); err != nil {
-		s.Logger.WarnContext(ctx, "caching a group's instance failed", "error", err)
+	if err := s.store.SetGroupInstance(ctx, groupID, found.ID); err != nil {
+		s.logger.WarnContext(ctx, "caching a group's instance failed", "error", err)
 	}
 	return found, nil
 }
@@ -168,7 +181,7 @@ func (s *Service) match(ctx context.Context, live []zen7.Instance, groupID strin
 		}
 		asked++
 		gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		g, err := s.Groups.Group(gctx, in.APIKey, groupID)
+		g, err := s.groups.Group(gctx, in.APIKey, groupID)
 		cancel()
 		if err != nil {
 			continue // not in this instance's account, or Sales unreachable
@@ -231,12 +244,12 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	name, from, to := ReportRange(rangeName, start, end, s.now())
 	head := view.ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
 	failed := func(err error) view.ReportPage {
-		s.Logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
+		s.logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
 		head.ErrorMessage = view.T(lang, "report.error.load")
 		return head
 	}
 	p := head
-	ds, err := s.Store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	ds, err := s.store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
 		return failed(err)
 	}
@@ -290,7 +303,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	// The lead states count only prospects forwarded in range: with none, the instance's lead
 	// records (all of them, in any range) need not be read.
 	if len(forwardedInRange) > 0 {
-		leads, err := s.Store.ForwardedLeads(ctx, inst.ID)
+		leads, err := s.store.ForwardedLeads(ctx, inst.ID)
 		if err != nil {
 			return failed(err)
 		}
@@ -305,7 +318,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		})
 		token := ""
 		if !d.Retrying {
-			token = s.Tokens.Issue(Claims{InstanceID: inst.ID, UserID: userID, Action: ActionRetry, DeliveryID: d.ID})
+			token = s.tokens.Issue(Claims{InstanceID: inst.ID, UserID: userID, Action: ActionRetry, DeliveryID: d.ID})
 		}
 		p.RetryTokens = append(p.RetryTokens, token)
 	}
@@ -383,13 +396,13 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 		Lang: lang, Prospect: pr, ActionURL: ActionPath,
 		DefaultAssistant: inst.Settings.AssistantEmail, DefaultSchedule: inst.Settings.ScheduleName,
 	}
-	if l, err := s.Outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
+	if l, err := s.outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
 		p.Lead = &l
 	} else if !errors.Is(err, zen7.ErrNotFound) {
-		s.Logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
+		s.logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
 		p.ErrorMessage = view.T(lang, "button.error.load")
 	}
-	if ds, err := s.Outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
+	if ds, err := s.outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
 		p.Last = &ds[0]
 		p.Pending = ds[0].State == zen7.StatePending
 	}
@@ -397,7 +410,7 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	creds := seventargets.Credentials{ClientID: inst.Settings.ClientID, ClientSecret: inst.Settings.ClientSecret, UserIdentifier: inst.Settings.UserIdentifier}
-	if as, err := s.Assistants.Assistants(actx, inst.ID, creds, seventargets.AssistantQuery{Size: 50}); err == nil {
+	if as, err := s.assistants.Assistants(actx, inst.ID, creds, seventargets.AssistantQuery{Size: 50}); err == nil {
 		for _, a := range as {
 			p.Assistants = append(p.Assistants, view.Assistant{Name: a.Name, Email: a.EmailID})
 		}
@@ -409,7 +422,7 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 	issue := func(a Action, deliveryID string) string {
 		c := claims
 		c.Action, c.DeliveryID = a, deliveryID
-		return s.Tokens.Issue(c)
+		return s.tokens.Issue(c)
 	}
 	p.ForwardToken = issue(ActionForward, "")
 	p.StopToken = issue(ActionStop, "")
@@ -417,6 +430,17 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 		p.RetryToken = issue(ActionRetry, p.Last.ID)
 	}
 	return p
+}
+
+// ButtonFor builds the dialog again for the instance and user of a token's claims, as after a
+// form error in it (Act's *FieldError). It returns the instance lookup's error, such as
+// zen7.ErrNotFound.
+func (s *Service) ButtonFor(ctx context.Context, c Claims, pr view.ButtonProspect, lang view.Lang) (view.ButtonPage, error) {
+	inst, err := s.instances.Instance(ctx, c.InstanceID)
+	if err != nil {
+		return view.ButtonPage{}, fmt.Errorf("extensions.ButtonFor: %w", err)
+	}
+	return s.Button(ctx, inst, c.UserID, pr, lang), nil
 }
 
 // ActionRequest is what a page posted.
@@ -448,14 +472,14 @@ func (e *FieldError) Is(target error) bool { return target == ErrInvalidInput }
 // token's claims, ErrTokenInvalid, ErrTokenExpired, ErrTokenReplayed, a *FieldError, or the
 // forwarding errors of a retry.
 func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
-	c, err := s.Tokens.Verify(r.Token)
+	c, err := s.tokens.Verify(r.Token)
 	if err != nil {
 		return Claims{}, err
 	}
 	if c.Action != r.Action || c.ProspectID != r.ProspectID || c.DeliveryID != r.DeliveryID {
 		return Claims{}, ErrTokenInvalid
 	}
-	inst, err := s.Instances.Instance(ctx, c.InstanceID)
+	inst, err := s.instances.Instance(ctx, c.InstanceID)
 	if err != nil || inst.State == zen7.StateUninstalled {
 		return Claims{}, ErrTokenInvalid
 	}
@@ -483,24 +507,24 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 		if err := s.useNonce(ctx, c); err != nil {
 			return Claims{}, err
 		}
-		return c, s.Retrier.Retry(ctx, inst.ID, r.DeliveryID)
+		return c, s.retrier.Retry(ctx, inst.ID, r.DeliveryID)
 	default:
 		return Claims{}, ErrTokenInvalid
 	}
 	if err := s.useNonce(ctx, c); err != nil {
 		return Claims{}, err
 	}
-	if _, err := s.Outbox.Enqueue(ctx, []zen7.Delivery{d}); err != nil {
+	if _, err := s.outbox.Enqueue(ctx, []zen7.Delivery{d}); err != nil {
 		return c, fmt.Errorf("extensions.Act: %w", err)
 	}
-	s.Wake()
-	s.Logger.InfoContext(ctx, "agent action queued", "instance", inst.ID, "action", r.Action, "delivery", d.ID)
+	s.wake()
+	s.logger.InfoContext(ctx, "agent action queued", "instance", inst.ID, "action", r.Action, "delivery", d.ID)
 	return c, nil
 }
 
 // useNonce uses up the token of c; a token used before is ErrTokenReplayed.
 func (s *Service) useNonce(ctx context.Context, c Claims) error {
-	err := s.Store.UseNonce(ctx, c.Nonce, c.Expires)
+	err := s.store.UseNonce(ctx, c.Nonce, c.Expires)
 	if errors.Is(err, zen7.ErrConflict) {
 		return ErrTokenReplayed
 	}
