@@ -97,15 +97,15 @@ func New(cfg Config) http.Handler {
 	authed.DELETE("/uninstall", lh.uninstall)
 
 	wh := webhookHandlers{intake: cfg.Intake}
-	r.POST("/webhooks/sales/:instanceId", webhookLimit, requireJSON(), wh.sales)
+	r.POST(forwarding.WebhookPath+":instanceId", webhookLimit, requireJSON(), wh.sales)
 
 	eh := extensionHandlers{svc: cfg.Extensions, logger: cfg.Logger, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
-	r.GET("/extensions/manifest", eh.manifest)
-	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", view.Assets())))
-	pages := r.Group("/extensions", eh.frameable, pageLimit)
-	pages.GET("/reports/:key", eh.signed, eh.report)
-	pages.GET("/buttons/:key", eh.signed, eh.button)
-	pages.POST("/actions", eh.action)
+	r.GET(extensions.ManifestPath, eh.manifest)
+	r.GET(view.AssetsPath+"*file", gin.WrapH(http.StripPrefix(view.AssetsPath, view.Assets())))
+	framed := r.Group("", eh.frameable, pageLimit)
+	framed.GET(extensions.ReportsPath+":key", eh.signed, eh.report)
+	framed.GET(extensions.ButtonsPath+":key", eh.signed, eh.button)
+	framed.POST(extensions.ActionPath, eh.action)
 	if cfg.Mount != nil {
 		cfg.Mount(r)
 	}

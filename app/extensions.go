@@ -187,7 +187,7 @@ func (h extensionHandlers) action(c *gin.Context) {
 // returnable accepts only a signed URL of this App's own pages as the place to go back to.
 func (h extensionHandlers) returnable(back string) bool {
 	u, err := url.Parse(back)
-	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/extensions/") {
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, extensions.PathPrefix) {
 		return false
 	}
 	return extensions.VerifySignature(h.signingKey, h.publicBaseURL, back) == nil

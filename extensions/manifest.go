@@ -30,7 +30,7 @@ type Definition struct {
 	Icon string    `json:"icon,omitempty"`
 }
 
-// Manifest is what GET /extensions/manifest returns.
+// Manifest is what GET ManifestPath returns.
 type Manifest struct {
 	Reports []Definition `json:"reports"`
 	Buttons []Definition `json:"buttons"`
@@ -44,12 +44,12 @@ func NewManifest(publicBaseURL string) Manifest {
 		Reports: []Definition{{
 			Key:  ReportKey,
 			Name: Localized{En: "7Targets: forwarded leads", Es: "7Targets: leads reenviados", Pt: "7Targets: leads encaminhados"},
-			URL:  publicBaseURL + "/extensions/reports/" + ReportKey + "?user=${user._id}&lang=${group.language}",
+			URL:  publicBaseURL + ReportsPath + ReportKey + "?user=${user._id}&lang=${group.language}",
 		}},
 		Buttons: []Definition{{
 			Key:  ButtonKey,
 			Name: Localized{En: "7Targets", Es: "7Targets", Pt: "7Targets"},
-			URL: publicBaseURL + "/extensions/buttons/" + ButtonKey + "?prospect=${prospect._id}&firstName=${prospect.firstName}" +
+			URL: publicBaseURL + ButtonsPath + ButtonKey + "?prospect=${prospect._id}&firstName=${prospect.firstName}" +
 				"&lastName=${prospect.lastName}&emails=${prospect.emails}&phones=${prospect.phones}&user=${user._id}" +
 				"&group=${group._id}&lang=${group.language}",
 			Icon: Icon(),

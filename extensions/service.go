@@ -387,9 +387,6 @@ func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]view.StateCount, 
 	return states, funnel
 }
 
-// ActionPath is where the pages post their actions.
-const ActionPath = "/extensions/actions"
-
 // Button builds the conversation dialog of a prospect.
 func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string, pr view.ButtonProspect, lang view.Lang) view.ButtonPage {
 	p := view.ButtonPage{

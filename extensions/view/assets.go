@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-// AssetsPath is the route prefix the pages link their stylesheet and script under.
+// AssetsPath is the route prefix the pages link their stylesheet and script under, and where
+// the App mounts Assets. It is under extensions.PathPrefix, spelled out because this package
+// cannot import extensions.
 const AssetsPath = "/extensions/assets/"
 
 //go:embed assets
