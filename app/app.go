@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 )
@@ -96,15 +97,15 @@ func New(cfg Config) http.Handler {
 	authed.DELETE("/uninstall", lh.uninstall)
 
 	wh := webhookHandlers{intake: cfg.Intake}
-	r.POST("/webhooks/sales/:instanceId", webhookLimit, requireJSON(), wh.sales)
+	r.POST(forwarding.WebhookPath+":instanceId", webhookLimit, requireJSON(), wh.sales)
 
 	eh := extensionHandlers{svc: cfg.Extensions, logger: cfg.Logger, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
-	r.GET("/extensions/manifest", eh.manifest)
-	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", extensions.Assets())))
-	pages := r.Group("/extensions", eh.frameable, pageLimit)
-	pages.GET("/reports/:key", eh.signed, eh.report)
-	pages.GET("/buttons/:key", eh.signed, eh.button)
-	pages.POST("/actions", eh.action)
+	r.GET(extensions.ManifestPath, eh.manifest)
+	r.GET(view.AssetsPath+"*file", gin.WrapH(http.StripPrefix(view.AssetsPath, view.Assets())))
+	framed := r.Group("", eh.frameable, pageLimit)
+	framed.GET(extensions.ReportsPath+":key", eh.signed, eh.report)
+	framed.GET(extensions.ButtonsPath+":key", eh.signed, eh.button)
+	framed.POST(extensions.ActionPath, eh.action)
 	if cfg.Mount != nil {
 		cfg.Mount(r)
 	}

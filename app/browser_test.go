@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
-	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/sales"
 )
 
@@ -135,7 +135,7 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		if err := waitSettledInFrame(ctx, "iframe#button", "form.card-actions button.btn-danger"); err != nil {
 			t.Fatal(err)
 		}
-		if badge, err := textInFrame(ctx, "iframe#button", "header .badge"); err != nil || badge != extensions.T(extensions.English, "status.forwarded") {
+		if badge, err := textInFrame(ctx, "iframe#button", "header .badge"); err != nil || badge != view.T(view.English, "status.forwarded") {
 			t.Fatalf("badge = %q (%v), want forwarded", badge, err)
 		}
 		facts, err := textInFrame(ctx, "iframe#button", "dl.facts")
@@ -156,7 +156,7 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		if err := waitSettledInFrame(ctx, "iframe#button", "header .badge.neutral"); err != nil {
 			t.Fatal(err)
 		}
-		if badge, err := textInFrame(ctx, "iframe#button", "header .badge"); err != nil || badge != extensions.T(extensions.English, "status.stopped") {
+		if badge, err := textInFrame(ctx, "iframe#button", "header .badge"); err != nil || badge != view.T(view.English, "status.stopped") {
 			t.Fatalf("badge = %q (%v), want stopped", badge, err)
 		}
 	})

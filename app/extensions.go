@@ -12,6 +12,7 @@ import (
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 )
 
 // extensionHandlers serves the pages Zenvia Sales embeds (contract section 5).
@@ -44,13 +45,13 @@ func (h extensionHandlers) signed(c *gin.Context) {
 	c.Next()
 }
 
-func lang(c *gin.Context) extensions.Lang { return extensions.LangOf(c.Query("lang")) }
+func lang(c *gin.Context) view.Lang { return view.LangOf(c.Query("lang")) }
 
 func (h extensionHandlers) errorPage(c *gin.Context, status int, key string) {
 	l := lang(c)
 	h.html(c, status, func(b *bytes.Buffer) error {
-		return extensions.RenderError(b, extensions.ErrorPage{Lang: l, Status: status,
-			Title: extensions.T(l, key+".title"), Message: extensions.T(l, key+".message")})
+		return view.RenderError(b, view.ErrorPage{Lang: l, Status: status,
+			Title: view.T(l, key+".title"), Message: view.T(l, key+".message")})
 	})
 }
 
@@ -106,7 +107,7 @@ func (h extensionHandlers) report(c *gin.Context) {
 	}
 	p := h.svc.Report(c.Request.Context(), inst, c.Query("user"), c.Query("range"), c.Query("start"), c.Query("end"), lang(c))
 	p.Back = c.Request.RequestURI
-	h.html(c, http.StatusOK, func(b *bytes.Buffer) error { return extensions.RenderReport(b, p) })
+	h.html(c, http.StatusOK, func(b *bytes.Buffer) error { return view.RenderReport(b, p) })
 }
 
 func (h extensionHandlers) button(c *gin.Context) {
@@ -118,7 +119,7 @@ func (h extensionHandlers) button(c *gin.Context) {
 	if !ok {
 		return
 	}
-	pr := extensions.ButtonProspect{
+	pr := view.ButtonProspect{
 		ID: c.Query("prospect"), FirstName: c.Query("firstName"), LastName: c.Query("lastName"),
 		Emails: splitList(c.Query("emails")), Phones: splitList(c.Query("phones")),
 	}
@@ -128,7 +129,7 @@ func (h extensionHandlers) button(c *gin.Context) {
 	}
 	p := h.svc.Button(c.Request.Context(), inst, c.Query("user"), pr, lang(c))
 	p.Back = c.Request.RequestURI
-	h.html(c, http.StatusOK, func(b *bytes.Buffer) error { return extensions.RenderButton(b, p) })
+	h.html(c, http.StatusOK, func(b *bytes.Buffer) error { return view.RenderButton(b, p) })
 }
 
 // splitList splits Sales' comma-separated placeholder values (emails, phones).
@@ -153,7 +154,7 @@ func (h extensionHandlers) action(c *gin.Context) {
 		Token: f.Get("token"), Action: extensions.Action(f.Get("action")), ProspectID: f.Get("prospectId"),
 		DeliveryID: f.Get("deliveryId"), Email: f.Get("email"), AssistantEmail: f.Get("assistantEmail"),
 		ScheduleName: f.Get("scheduleName"),
-		Prospect: extensions.ButtonProspect{ID: f.Get("prospectId"), FirstName: f.Get("prospectFirstName"),
+		Prospect: view.ButtonProspect{ID: f.Get("prospectId"), FirstName: f.Get("prospectFirstName"),
 			LastName: f.Get("prospectLastName"), Emails: splitList(f.Get("prospectEmails")), Phones: splitList(f.Get("prospectPhones"))},
 	}
 	claims, err := h.svc.Act(c.Request.Context(), req)
@@ -186,7 +187,7 @@ func (h extensionHandlers) action(c *gin.Context) {
 // returnable accepts only a signed URL of this App's own pages as the place to go back to.
 func (h extensionHandlers) returnable(back string) bool {
 	u, err := url.Parse(back)
-	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/extensions/") {
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, extensions.PathPrefix) {
 		return false
 	}
 	return extensions.VerifySignature(h.signingKey, h.publicBaseURL, back) == nil
@@ -195,15 +196,14 @@ func (h extensionHandlers) returnable(back string) bool {
 func (h extensionHandlers) actionFieldError(c *gin.Context, claims extensions.Claims, req extensions.ActionRequest, fe *extensions.FieldError) {
 	l := lang(c)
 	if v := c.Request.PostForm.Get("lang"); v != "" {
-		l = extensions.LangOf(v)
+		l = view.LangOf(v)
 	}
-	inst, err := h.svc.Instances.Instance(c.Request.Context(), claims.InstanceID)
+	p, err := h.svc.ButtonFor(c.Request.Context(), claims, req.Prospect, l)
 	if err != nil {
 		h.internalError(c, err)
 		return
 	}
-	p := h.svc.Button(c.Request.Context(), inst, claims.UserID, req.Prospect, l)
-	p.FieldErrors = map[string]string{fe.Field: extensions.T(l, fe.Key)}
+	p.FieldErrors = map[string]string{fe.Field: view.T(l, fe.Key)}
 	p.Back = c.Request.PostForm.Get("back")
-	h.html(c, http.StatusUnprocessableEntity, func(b *bytes.Buffer) error { return extensions.RenderButton(b, p) })
+	h.html(c, http.StatusUnprocessableEntity, func(b *bytes.Buffer) error { return view.RenderButton(b, p) })
 }

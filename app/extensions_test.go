@@ -16,6 +16,7 @@ import (
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/store"
 )
@@ -323,7 +324,7 @@ func TestReportReadsLeadsOnlyForForwardedInRange(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := pages.leadReads.Load()
-			p := svc.Report(ctx, inst, "u1", tc.rangeName, tc.start, tc.end, extensions.English)
+			p := svc.Report(ctx, inst, "u1", tc.rangeName, tc.start, tc.end, view.English)
 			if p.ErrorMessage != "" {
 				t.Fatalf("report error: %s", p.ErrorMessage)
 			}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/store"
@@ -501,9 +502,9 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			return form(url.Values{"action": {"stop"}, "prospectId": {forwarded}, "lang": {"pt"},
 				"token": {tokens.Issue(extensions.Claims{InstanceID: fwd.id, UserID: "u1", ProspectID: forwarded, Action: extensions.ActionStop})}})
 		}},
-		{name: "stylesheet", want: 200, call: func() call { return plain("GET", e.url+extensions.AssetsPath+"app.css") }},
-		{name: "script", want: 200, call: func() call { return plain("GET", e.url+extensions.AssetsPath+"app.js?v=old") }},
-		{name: "unknown asset", want: 404, offDoc: true, call: func() call { return plain("GET", e.url+extensions.AssetsPath+"nope.js") }},
+		{name: "stylesheet", want: 200, call: func() call { return plain("GET", e.url+view.AssetsPath+"app.css") }},
+		{name: "script", want: 200, call: func() call { return plain("GET", e.url+view.AssetsPath+"app.js?v=old") }},
+		{name: "unknown asset", want: 404, offDoc: true, call: func() call { return plain("GET", e.url+view.AssetsPath+"nope.js") }},
 
 		// Operations.
 		{name: "healthz", want: 200, call: func() call { return plain("GET", e.url+"/healthz") }},

@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"image/png"
 	"sync"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // The keys under which the report and the button are registered with Sales.
@@ -15,22 +17,15 @@ const (
 	ButtonKey = "seventargets-lead"
 )
 
-// Localized is a localizable string as Sales expects it.
-type Localized struct {
-	En string `json:"en"`
-	Es string `json:"es"`
-	Pt string `json:"pt"`
-}
-
 // Definition is a report or button definition to register with Sales.
 type Definition struct {
 	Key  string    `json:"key"`
-	Name Localized `json:"name"`
+	Name zen7.Text `json:"name"` // every language filled: the contract requires es and pt, which zen7.Text omits when empty
 	URL  string    `json:"url"`
 	Icon string    `json:"icon,omitempty"`
 }
 
-// Manifest is what GET /extensions/manifest returns.
+// Manifest is what GET ManifestPath returns.
 type Manifest struct {
 	Reports []Definition `json:"reports"`
 	Buttons []Definition `json:"buttons"`
@@ -43,13 +38,13 @@ func NewManifest(publicBaseURL string) Manifest {
 	return Manifest{
 		Reports: []Definition{{
 			Key:  ReportKey,
-			Name: Localized{En: "7Targets: forwarded leads", Es: "7Targets: leads reenviados", Pt: "7Targets: leads encaminhados"},
-			URL:  publicBaseURL + "/extensions/reports/" + ReportKey + "?user=${user._id}&lang=${group.language}",
+			Name: zen7.Text{En: "7Targets: forwarded leads", Es: "7Targets: leads reenviados", Pt: "7Targets: leads encaminhados"},
+			URL:  publicBaseURL + ReportsPath + ReportKey + "?user=${user._id}&lang=${group.language}",
 		}},
 		Buttons: []Definition{{
 			Key:  ButtonKey,
-			Name: Localized{En: "7Targets", Es: "7Targets", Pt: "7Targets"},
-			URL: publicBaseURL + "/extensions/buttons/" + ButtonKey + "?prospect=${prospect._id}&firstName=${prospect.firstName}" +
+			Name: zen7.Text{En: "7Targets", Es: "7Targets", Pt: "7Targets"},
+			URL: publicBaseURL + ButtonsPath + ButtonKey + "?prospect=${prospect._id}&firstName=${prospect.firstName}" +
 				"&lastName=${prospect.lastName}&emails=${prospect.emails}&phones=${prospect.phones}&user=${user._id}" +
 				"&group=${group._id}&lang=${group.language}",
 			Icon: Icon(),

@@ -1,3 +1,8 @@
+// Package extensions serves the pages Zenvia Sales embeds in iframes: the managers' report and
+// the agents' conversation-button dialog. Every request is signed by Sales (verified here in
+// constant time); actions posted back from a page carry a short-lived, single-use token bound
+// to the instance, the user and the prospect, and go through the same outbox as webhooks.
+// This package gathers what a page shows and carries out its actions; package view draws it.
 package extensions
 
 import (
@@ -12,6 +17,7 @@ import (
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets"
@@ -69,7 +75,8 @@ type Queue interface {
 	Retry(ctx context.Context, instanceID, deliveryID string) error
 }
 
-// Deps are the Service's collaborators.
+// Deps are the Service's collaborators, given to NewService. The Service keeps them to itself:
+// handlers ask it for pages and actions, never its store or its token issuer.
 type Deps struct {
 	Store      Store
 	Instances  Instances
@@ -83,8 +90,15 @@ type Deps struct {
 
 // Service builds the pages' data and carries out their actions.
 type Service struct {
-	Deps
-	now func() time.Time
+	store      Store
+	instances  Instances
+	outbox     Outbox
+	groups     Groups
+	assistants Assistants
+	queue      Queue
+	tokens     *Tokens
+	logger     *slog.Logger
+	now        func() time.Time
 
 	mu      sync.Mutex
 	unknown map[string]time.Time // groups recently found to have no instance, until when
@@ -92,7 +106,11 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(d Deps) *Service {
-	return &Service{Deps: d, now: func() time.Time { return time.Now().UTC() }, unknown: map[string]time.Time{}}
+	return &Service{
+		store: d.Store, instances: d.Instances, outbox: d.Outbox, groups: d.Groups, assistants: d.Assistants,
+		queue: d.Queue, tokens: d.Tokens, logger: d.Logger,
+		now: func() time.Time { return time.Now().UTC() }, unknown: map[string]time.Time{},
+	}
 }
 
 // unknownTTL is how long a group without an instance is remembered, so repeated page loads do
@@ -109,8 +127,8 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Ins
 	if groupID == "" || len(groupID) > 64 {
 		return zen7.Instance{}, ErrUnknownGroup
 	}
-	if id, err := s.Store.GroupInstance(ctx, groupID); err == nil {
-		inst, err := s.Instances.Instance(ctx, id)
+	if id, err := s.store.GroupInstance(ctx, groupID); err == nil {
+		inst, err := s.instances.Instance(ctx, id)
 		if err == nil && inst.State != zen7.StateUninstalled {
 			return inst, nil
 		}
@@ -124,7 +142,7 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Ins
 		return zen7.Instance{}, ErrUnknownGroup
 	}
 
-	live, err := s.Instances.LiveInstances(ctx)
+	live, err := s.instances.LiveInstances(ctx)
 	if err != nil {
 		return zen7.Instance{}, fmt.Errorf("extensions.ResolveInstance: %w", err)
 	}
@@ -140,8 +158,8 @@ func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Ins
 		s.mu.Unlock()
 		return zen7.Instance{}, ErrUnknownGroup
 	}
-	if err := s.Store.SetGroupInstance(ctx, groupID, found.ID); err != nil {
-		s.Logger.WarnContext(ctx, "caching a group's instance failed", "error", err)
+	if err := s.store.SetGroupInstance(ctx, groupID, found.ID); err != nil {
+		s.logger.WarnContext(ctx, "caching a group's instance failed", "error", err)
 	}
 	return found, nil
 }
@@ -159,7 +177,7 @@ func (s *Service) match(ctx context.Context, live []zen7.Instance, groupID strin
 		}
 		asked++
 		gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		g, err := s.Groups.Group(gctx, in.APIKey, groupID)
+		g, err := s.groups.Group(gctx, in.APIKey, groupID)
 		cancel()
 		if err != nil {
 			continue // not in this instance's account, or Sales unreachable
@@ -218,22 +236,22 @@ const maxFailures = 20
 
 // Report builds the report page of inst for the range; a data problem yields the page's error
 // state, not an error.
-func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeName, start, end string, lang Lang) ReportPage {
+func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeName, start, end string, lang view.Lang) view.ReportPage {
 	name, from, to := ReportRange(rangeName, start, end, s.now())
-	head := ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
-	failed := func(err error) ReportPage {
-		s.Logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
-		head.ErrorMessage = T(lang, "report.error.load")
+	head := view.ReportPage{Lang: lang, RangeName: name, Start: from, End: to}
+	failed := func(err error) view.ReportPage {
+		s.logger.ErrorContext(ctx, "loading the report failed", "instance", inst.ID, "error", err)
+		head.ErrorMessage = view.T(lang, "report.error.load")
 		return head
 	}
 	p := head
-	ds, err := s.Store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	ds, err := s.store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
 		return failed(err)
 	}
 
-	byDay := map[string]*Counts{}
-	byAssistant := map[string]*Counts{}
+	byDay := map[string]*view.Counts{}
+	byAssistant := map[string]*view.Counts{}
 	forwardedInRange := map[string]bool{}
 	var failures []zen7.Delivery
 	for _, d := range ds {
@@ -242,7 +260,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		if assistant == "" {
 			assistant = inst.Settings.AssistantEmail
 		}
-		for _, c := range []*Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals} {
+		for _, c := range []*view.Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals} {
 			switch {
 			case d.Outcome == zen7.OutcomeCreated:
 				c.Forwarded++
@@ -260,7 +278,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		}
 	}
 	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
-		dc := DayCounts{Day: day}
+		dc := view.DayCounts{Day: day}
 		if c := byDay[day.Format(time.DateOnly)]; c != nil {
 			dc.Counts = *c
 		}
@@ -268,7 +286,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	}
 	for a, c := range byAssistant {
 		if c.Total() > 0 {
-			p.Assistants = append(p.Assistants, AssistantCounts{Assistant: a, Counts: *c})
+			p.Assistants = append(p.Assistants, view.AssistantCounts{Assistant: a, Counts: *c})
 		}
 	}
 	sort.Slice(p.Assistants, func(i, j int) bool {
@@ -281,7 +299,7 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	// The lead states count only prospects forwarded in range: with none, the instance's lead
 	// records (all of them, in any range) need not be read.
 	if len(forwardedInRange) > 0 {
-		leads, err := s.Store.ForwardedLeads(ctx, inst.ID)
+		leads, err := s.store.ForwardedLeads(ctx, inst.ID)
 		if err != nil {
 			return failed(err)
 		}
@@ -290,13 +308,13 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 
 	sort.Slice(failures, func(i, j int) bool { return failures[i].FinishedAt.After(failures[j].FinishedAt) })
 	for _, d := range failures[:min(len(failures), maxFailures)] {
-		p.Failures = append(p.Failures, Failure{
+		p.Failures = append(p.Failures, view.Failure{
 			DeliveryID: d.ID, ProspectID: d.Prospect.ID, Name: strings.TrimSpace(d.Prospect.FirstName + " " + d.Prospect.LastName),
 			Reason: d.Reason, At: d.FinishedAt, Dead: d.State == zen7.StateDead, Retrying: d.Retrying,
 		})
 		token := ""
 		if !d.Retrying {
-			token = s.Tokens.Issue(Claims{InstanceID: inst.ID, UserID: userID, Action: ActionRetry, DeliveryID: d.ID})
+			token = s.tokens.Issue(Claims{InstanceID: inst.ID, UserID: userID, Action: ActionRetry, DeliveryID: d.ID})
 		}
 		p.RetryTokens = append(p.RetryTokens, token)
 	}
@@ -304,17 +322,17 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	return p
 }
 
-func counter(m map[string]*Counts, k string) *Counts {
+func counter(m map[string]*view.Counts, k string) *view.Counts {
 	c := m[k]
 	if c == nil {
-		c = &Counts{}
+		c = &view.Counts{}
 		m[k] = c
 	}
 	return c
 }
 
 // leadStates counts the leads forwarded in the range by 7Targets state and builds the funnel.
-func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []FunnelStep) {
+func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]view.StateCount, []view.FunnelStep) {
 	counts := map[string]int{}
 	reached := make([]int, len(funnelOrder))
 	total := 0
@@ -336,10 +354,10 @@ func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []Fun
 			reached[i]++
 		}
 	}
-	var states []StateCount
+	var states []view.StateCount
 	for _, st := range funnelOrder {
 		if counts[st] > 0 {
-			states = append(states, StateCount{State: st, Count: counts[st]})
+			states = append(states, view.StateCount{State: st, Count: counts[st]})
 		}
 	}
 	var others []string
@@ -351,36 +369,33 @@ func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]StateCount, []Fun
 	sort.Strings(others)
 	for _, st := range append(others, "Stopped") {
 		if counts[st] > 0 {
-			states = append(states, StateCount{State: st, Count: counts[st]})
+			states = append(states, view.StateCount{State: st, Count: counts[st]})
 		}
 	}
 	if total == 0 {
 		return states, nil
 	}
-	funnel := []FunnelStep{{State: "Forwarded", Count: total, Percent: 100}}
+	funnel := []view.FunnelStep{{State: "Forwarded", Count: total, Percent: 100}}
 	for i, st := range funnelOrder[1:] {
 		n := reached[i+1]
-		funnel = append(funnel, FunnelStep{State: st, Count: n, Percent: n * 100 / total})
+		funnel = append(funnel, view.FunnelStep{State: st, Count: n, Percent: n * 100 / total})
 	}
 	return states, funnel
 }
 
-// ActionPath is where the pages post their actions.
-const ActionPath = "/extensions/actions"
-
 // Button builds the conversation dialog of a prospect.
-func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string, pr ButtonProspect, lang Lang) ButtonPage {
-	p := ButtonPage{
+func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string, pr view.ButtonProspect, lang view.Lang) view.ButtonPage {
+	p := view.ButtonPage{
 		Lang: lang, Prospect: pr, ActionURL: ActionPath,
 		DefaultAssistant: inst.Settings.AssistantEmail, DefaultSchedule: inst.Settings.ScheduleName,
 	}
-	if l, err := s.Outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
+	if l, err := s.outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
 		p.Lead = &l
 	} else if !errors.Is(err, zen7.ErrNotFound) {
-		s.Logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
-		p.ErrorMessage = T(lang, "button.error.load")
+		s.logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
+		p.ErrorMessage = view.T(lang, "button.error.load")
 	}
-	if ds, err := s.Outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
+	if ds, err := s.outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
 		p.Last = &ds[0]
 		p.Pending = ds[0].State == zen7.StatePending
 	}
@@ -388,8 +403,10 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	creds := seventargets.Credentials{ClientID: inst.Settings.ClientID, ClientSecret: inst.Settings.ClientSecret, UserIdentifier: inst.Settings.UserIdentifier}
-	if as, err := s.Assistants.Assistants(actx, inst.ID, creds, seventargets.AssistantQuery{Size: 50}); err == nil {
-		p.Assistants = as
+	if as, err := s.assistants.Assistants(actx, inst.ID, creds, seventargets.AssistantQuery{Size: 50}); err == nil {
+		for _, a := range as {
+			p.Assistants = append(p.Assistants, view.Assistant{Name: a.Name, Email: a.EmailID})
+		}
 	} else {
 		p.AssistantsError = true
 	}
@@ -398,7 +415,7 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 	issue := func(a Action, deliveryID string) string {
 		c := claims
 		c.Action, c.DeliveryID = a, deliveryID
-		return s.Tokens.Issue(c)
+		return s.tokens.Issue(c)
 	}
 	p.ForwardToken = issue(ActionForward, "")
 	p.StopToken = issue(ActionStop, "")
@@ -406,6 +423,17 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 		p.RetryToken = issue(ActionRetry, p.Last.ID)
 	}
 	return p
+}
+
+// ButtonFor builds the dialog again for the instance and user of a token's claims, as after a
+// form error in it (Act's *FieldError). It returns the instance lookup's error, such as
+// zen7.ErrNotFound.
+func (s *Service) ButtonFor(ctx context.Context, c Claims, pr view.ButtonProspect, lang view.Lang) (view.ButtonPage, error) {
+	inst, err := s.instances.Instance(ctx, c.InstanceID)
+	if err != nil {
+		return view.ButtonPage{}, fmt.Errorf("extensions.ButtonFor: %w", err)
+	}
+	return s.Button(ctx, inst, c.UserID, pr, lang), nil
 }
 
 // ActionRequest is what a page posted.
@@ -419,7 +447,7 @@ type ActionRequest struct {
 	AssistantEmail string
 	ScheduleName   string
 	// The prospect as the dialog knew it.
-	Prospect ButtonProspect
+	Prospect view.ButtonProspect
 }
 
 // FieldError is a problem with one posted field; the dialog shows it next to the field.
@@ -437,14 +465,14 @@ func (e *FieldError) Is(target error) bool { return target == ErrInvalidInput }
 // token's claims, ErrTokenInvalid, ErrTokenExpired, ErrTokenReplayed, a *FieldError, or the
 // forwarding errors of a retry.
 func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
-	c, err := s.Tokens.Verify(r.Token)
+	c, err := s.tokens.Verify(r.Token)
 	if err != nil {
 		return Claims{}, err
 	}
 	if c.Action != r.Action || c.ProspectID != r.ProspectID || c.DeliveryID != r.DeliveryID {
 		return Claims{}, ErrTokenInvalid
 	}
-	inst, err := s.Instances.Instance(ctx, c.InstanceID)
+	inst, err := s.instances.Instance(ctx, c.InstanceID)
 	if err != nil || inst.State == zen7.StateUninstalled {
 		return Claims{}, ErrTokenInvalid
 	}
@@ -474,23 +502,23 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 		if err := s.useNonce(ctx, c); err != nil {
 			return Claims{}, err
 		}
-		return c, s.Queue.Retry(ctx, inst.ID, r.DeliveryID)
+		return c, s.queue.Retry(ctx, inst.ID, r.DeliveryID)
 	default:
 		return Claims{}, ErrTokenInvalid
 	}
 	if err := s.useNonce(ctx, c); err != nil {
 		return Claims{}, err
 	}
-	if _, err := s.Queue.Add(ctx, req); err != nil {
+	if _, err := s.queue.Add(ctx, req); err != nil {
 		return c, fmt.Errorf("extensions.Act: %w", err)
 	}
-	s.Logger.InfoContext(ctx, "agent action queued", "instance", inst.ID, "action", r.Action, "prospect", req.Prospect.ID)
+	s.logger.InfoContext(ctx, "agent action queued", "instance", inst.ID, "action", r.Action, "prospect", req.Prospect.ID)
 	return c, nil
 }
 
 // useNonce uses up the token of c; a token used before is ErrTokenReplayed.
 func (s *Service) useNonce(ctx context.Context, c Claims) error {
-	err := s.Store.UseNonce(ctx, c.Nonce, c.Expires)
+	err := s.store.UseNonce(ctx, c.Nonce, c.Expires)
 	if errors.Is(err, zen7.ErrConflict) {
 		return ErrTokenReplayed
 	}
@@ -498,7 +526,7 @@ func (s *Service) useNonce(ctx context.Context, c Claims) error {
 }
 
 // buttonProspect is the prospect as the dialog knew it, cleaned by the App's rules.
-func buttonProspect(pr ButtonProspect) zen7.Prospect {
+func buttonProspect(pr view.ButtonProspect) zen7.Prospect {
 	prospect := zen7.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
 	for _, e := range pr.Emails {
 		if e, ok := zen7.BareEmail(e); ok {

@@ -86,9 +86,13 @@ func (s *Subscriber) subscribe(ctx context.Context, in zen7.Instance) error {
 	return nil
 }
 
+// WebhookPath is where Sales posts an instance's notifications: WebhookPath + instance id,
+// with the instance's token in the query. The App serves it; callbackPrefix builds it.
+const WebhookPath = "/webhooks/sales/"
+
 // callbackPrefix is the instance's callback URL up to its token.
 func (s *Subscriber) callbackPrefix(instanceID string) string {
-	return s.baseURL + "/webhooks/sales/" + url.PathEscape(instanceID) + "?token="
+	return s.baseURL + WebhookPath + url.PathEscape(instanceID) + "?token="
 }
 
 // Cancel implements lifecycle.Subscriptions: it removes the subscription at Sales and forgets

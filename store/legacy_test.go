@@ -8,7 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
-	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/store"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
@@ -58,7 +58,7 @@ func TestReasonStoredAsText(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: reason %+v, want %+v", how, got, want)
 		}
-		if text := extensions.ReasonText(extensions.Spanish, got); text != spanish {
+		if text := view.ReasonText(view.Spanish, got); text != spanish {
 			t.Errorf("%s: shown as %q, want %q", how, text, spanish)
 		}
 	}

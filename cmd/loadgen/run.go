@@ -438,7 +438,7 @@ func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *at
 func pages(ctx context.Context, e *env, p plan, r *results, logf func(string, ...any)) error {
 	in := e.instances[0]
 	report := func(rangeQuery string) string {
-		pq := "/extensions/reports/" + extensions.ReportKey + "?user=loadgen-manager&lang=en&" + rangeQuery +
+		pq := extensions.ReportsPath + extensions.ReportKey + "?user=loadgen-manager&lang=en&" + rangeQuery +
 			"&group=" + in.groupID + "&parentGroup=" + in.groupID
 		return e.base + pq + "&signature=" + extensions.Sign([]byte(signingKey), e.base+pq)
 	}

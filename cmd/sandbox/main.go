@@ -109,10 +109,10 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 	fmt.Fprintf(out, "The App runs at %s on the embedded store, with simulated Zenvia Sales and 7Targets.\n", base)
 	fmt.Fprintf(out, "App logs: %s\n\n", logFile.Name())
 	for _, lang := range []string{"en", "es", "pt"} {
-		fmt.Fprintf(out, "Managers' report (%s), signed as Zenvia Sales would:\n  %s\n", lang, signed(base, "/extensions/reports/"+
+		fmt.Fprintf(out, "Managers' report (%s), signed as Zenvia Sales would:\n  %s\n", lang, signed(base, extensions.ReportsPath+
 			extensions.ReportKey+"?user=demo-manager&lang="+lang+"&range=last7&group="+integ.GroupID+"&parentGroup="+integ.GroupID))
 		fmt.Fprintf(out, "Agents' conversation button (%s), for a prospect without email (type one to forward it):\n  %s\n\n", lang, signed(base,
-			"/extensions/buttons/"+extensions.ButtonKey+"?prospect="+prospectID(0)+"&firstName=Ana&lastName=Souza&emails=&phones=%2B5511987654321"+
+			extensions.ButtonsPath+extensions.ButtonKey+"?prospect="+prospectID(0)+"&firstName=Ana&lastName=Souza&emails=&phones=%2B5511987654321"+
 				"&user=demo-agent&group="+integ.GroupID+"&lang="+lang))
 	}
 	fmt.Fprintf(out, "Ctrl-C stops the sandbox.\n\n")

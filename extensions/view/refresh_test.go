@@ -1,4 +1,4 @@
-package extensions_test
+package view_test
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
-	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 )
 
 // TestPendingDialogRefreshes: while a delivery is on its way the dialog reloads itself, so the
@@ -15,8 +15,8 @@ func TestPendingDialogRefreshes(t *testing.T) {
 	t.Parallel()
 	for _, pending := range []bool{true, false} {
 		var b bytes.Buffer
-		p := extensions.ButtonPage{Lang: extensions.English, Pending: pending, Prospect: extensions.ButtonProspect{ID: "p1", FirstName: "Ana"}}
-		if err := extensions.RenderButton(&b, p); err != nil {
+		p := view.ButtonPage{Lang: view.English, Pending: pending, Prospect: view.ButtonProspect{ID: "p1", FirstName: "Ana"}}
+		if err := view.RenderButton(&b, p); err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.Contains(b.String(), `<meta http-equiv="refresh" content="3">`); got != pending {
@@ -27,11 +27,11 @@ func TestPendingDialogRefreshes(t *testing.T) {
 
 func TestRefusalReasonTranslated(t *testing.T) {
 	t.Parallel()
-	got := extensions.ReasonText(extensions.Portuguese, zen7.ParseReason("7Targets refused it (HTTP 400): Invalid assistant"))
+	got := view.ReasonText(view.Portuguese, zen7.ParseReason("7Targets refused it (HTTP 400): Invalid assistant"))
 	if got != "A 7Targets recusou (HTTP 400): Invalid assistant" {
 		t.Fatalf("ReasonText = %q", got)
 	}
-	if got := extensions.StateText(extensions.Spanish, "Forwarded"); got != "Reenviados" {
+	if got := view.StateText(view.Spanish, "Forwarded"); got != "Reenviados" {
 		t.Fatalf("StateText(Forwarded) = %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package extensions
+package view
 
 import (
 	"fmt"
@@ -67,7 +67,7 @@ var chartTemplates = template.Must(template.ParseFS(templateFS, "templates/chart
 func chart(name string, view any) template.HTML {
 	var b strings.Builder
 	if err := chartTemplates.ExecuteTemplate(&b, name, view); err != nil {
-		panic(fmt.Sprintf("extensions: chart template %s: %v", name, err))
+		panic(fmt.Sprintf("view: chart template %s: %v", name, err))
 	}
 	return template.HTML(b.String()) // html/template escaped every value in it
 }

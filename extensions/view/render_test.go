@@ -1,4 +1,4 @@
-package extensions_test
+package view_test
 
 import (
 	"bytes"
@@ -17,11 +17,10 @@ import (
 	"golang.org/x/net/html"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
-	"github.com/7targets/zenvia-sales-app/extensions"
-	"github.com/7targets/zenvia-sales-app/seventargets"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 )
 
-// The golden files are rewritten with: go test ./extensions/ -run RenderGolden -update
+// The golden files are rewritten with: go test ./extensions/view/ -run RenderGolden -update
 func init() {
 	// Another test file of the package may have registered the flag already.
 	if flag.Lookup("update") == nil {
@@ -50,29 +49,29 @@ func uiDay(s string) time.Time {
 }
 
 // uiReport is a realistic month of forwarding.
-func uiReport(lang extensions.Lang) extensions.ReportPage {
+func uiReport(lang view.Lang) view.ReportPage {
 	start := uiDay("2026-03-01")
-	p := extensions.ReportPage{
+	p := view.ReportPage{
 		Lang: lang, RangeName: "last30", Start: start, End: start.AddDate(0, 0, 29),
 		ActionURL: uiActionURL, Back: "/extensions/reports/7targets?range=last30&signature=abc",
 	}
 	for i := range 30 {
-		c := extensions.Counts{Forwarded: 20 + (i*37)%45, Skipped: (i * 7) % 9, Failed: (i * 5) % 4}
+		c := view.Counts{Forwarded: 20 + (i*37)%45, Skipped: (i * 7) % 9, Failed: (i * 5) % 4}
 		if i%7 >= 5 {
-			c = extensions.Counts{Forwarded: c.Forwarded / 4, Skipped: 1}
+			c = view.Counts{Forwarded: c.Forwarded / 4, Skipped: 1}
 		}
-		p.Days = append(p.Days, extensions.DayCounts{Day: start.AddDate(0, 0, i), Counts: c})
+		p.Days = append(p.Days, view.DayCounts{Day: start.AddDate(0, 0, i), Counts: c})
 		p.Totals.Forwarded += c.Forwarded
 		p.Totals.Skipped += c.Skipped
 		p.Totals.Failed += c.Failed
 	}
-	p.Assistants = []extensions.AssistantCounts{
-		{Assistant: "ava.sales@acme-industries.com", Counts: extensions.Counts{Forwarded: 612, Skipped: 40, Failed: 12}},
-		{Assistant: "leo@acme.com", Counts: extensions.Counts{Forwarded: 301, Skipped: 22, Failed: 5}},
+	p.Assistants = []view.AssistantCounts{
+		{Assistant: "ava.sales@acme-industries.com", Counts: view.Counts{Forwarded: 612, Skipped: 40, Failed: 12}},
+		{Assistant: "leo@acme.com", Counts: view.Counts{Forwarded: 301, Skipped: 22, Failed: 5}},
 	}
-	p.States = []extensions.StateCount{{State: "Cold", Count: 520}, {State: "Warm", Count: 260}, {State: "Hot", Count: 95}, {State: "Stopped", Count: 40}}
-	p.Funnel = []extensions.FunnelStep{{State: "Cold", Count: 915, Percent: 100}, {State: "Warm", Count: 355, Percent: 38}, {State: "Hot", Count: 95, Percent: 10}}
-	p.Failures = []extensions.Failure{
+	p.States = []view.StateCount{{State: "Cold", Count: 520}, {State: "Warm", Count: 260}, {State: "Hot", Count: 95}, {State: "Stopped", Count: 40}}
+	p.Funnel = []view.FunnelStep{{State: "Cold", Count: 915, Percent: 100}, {State: "Warm", Count: 355, Percent: 38}, {State: "Hot", Count: 95, Percent: 10}}
+	p.Failures = []view.Failure{
 		{DeliveryID: "d1", ProspectID: "64f1c2a9e1", Name: "María José Fernández", Reason: zen7.ParseReason("7targets: 400 Bad Request: Invalid assistant email"), At: uiDay("2026-03-29").Add(14*time.Hour + 5*time.Minute)},
 		{DeliveryID: "d2", ProspectID: "64f1c2a9e2", Reason: zen7.ParseReason("gave up after 72h0m0s: 7targets: 503 Service Unavailable"), At: uiDay("2026-03-28").Add(9 * time.Hour), Dead: true},
 		{DeliveryID: "d3", ProspectID: "64f1c2a9e3", Name: "John Smith", Reason: zen7.ParseReason("the prospect has no email address"), At: uiDay("2026-03-27"), Retrying: true},
@@ -82,16 +81,16 @@ func uiReport(lang extensions.Lang) extensions.ReportPage {
 }
 
 // uiButton is a prospect that was never forwarded, with two assistants to choose from.
-func uiButton(lang extensions.Lang) extensions.ButtonPage {
-	return extensions.ButtonPage{
+func uiButton(lang view.Lang) view.ButtonPage {
+	return view.ButtonPage{
 		Lang: lang,
-		Prospect: extensions.ButtonProspect{
+		Prospect: view.ButtonProspect{
 			ID: "64f1c2a9e1", FirstName: "María José", LastName: "Fernández",
 			Emails: []string{"mj.fernandez@example.com", "mj@work.example"}, Phones: []string{"+5491155550101"},
 		},
-		Assistants: []seventargets.Assistant{
-			{Name: "Ava (Sales)", EmailID: "ava@acme.com"},
-			{Name: "Leo", EmailID: "leo@acme.com"},
+		Assistants: []view.Assistant{
+			{Name: "Ava (Sales)", Email: "ava@acme.com"},
+			{Name: "Leo", Email: "leo@acme.com"},
 		},
 		DefaultAssistant: "leo@acme.com", DefaultSchedule: "Inbound 14 days",
 		ActionURL: uiActionURL, Back: uiBack,
@@ -200,7 +199,7 @@ func uiText(n *html.Node) string {
 
 // checkPage checks what every page must satisfy: its language, the CSP (no inline style or
 // script, nothing from another origin), escaping, and forms that carry a token and an action.
-func (d uiDoc) checkPage(t *testing.T, lang extensions.Lang) {
+func (d uiDoc) checkPage(t *testing.T, lang view.Lang) {
 	t.Helper()
 	htmls := d.all(nil, "html")
 	if got, _ := uiAttr(htmls[0], "lang"); got != string(lang) {
@@ -217,8 +216,8 @@ func (d uiDoc) checkPage(t *testing.T, lang extensions.Lang) {
 	}
 	for _, s := range d.all(nil, "script") {
 		src, ok := uiAttr(s, "src")
-		if !ok || !strings.HasPrefix(src, extensions.AssetsPath) || s.FirstChild != nil {
-			t.Errorf("script src=%q with content: only external scripts from %s are allowed", src, extensions.AssetsPath)
+		if !ok || !strings.HasPrefix(src, view.AssetsPath) || s.FirstChild != nil {
+			t.Errorf("script src=%q with content: only external scripts from %s are allowed", src, view.AssetsPath)
 		}
 	}
 	links := 0
@@ -236,13 +235,13 @@ func (d uiDoc) checkPage(t *testing.T, lang extensions.Lang) {
 			}
 		}
 		if n.Data == "link" {
-			if href, _ := uiAttr(n, "href"); strings.HasPrefix(href, extensions.AssetsPath+"app.css") {
+			if href, _ := uiAttr(n, "href"); strings.HasPrefix(href, view.AssetsPath+"app.css") {
 				links++
 			}
 		}
 	}
 	if links != 1 {
-		t.Errorf("%d links to %sapp.css, want 1", links, extensions.AssetsPath)
+		t.Errorf("%d links to %sapp.css, want 1", links, view.AssetsPath)
 	}
 	ids := map[string]bool{}
 	for _, n := range d.all(nil, "") {
@@ -304,7 +303,7 @@ func (d uiDoc) checkPage(t *testing.T, lang extensions.Lang) {
 		}
 	}
 	for _, k := range regexp.MustCompile(`\b(?:status|report|button|forward|error|lead|chart|range|reason)\.[a-zA-Z.]+\b`).FindAllString(uiText(d.root), -1) {
-		if extensions.HasKey(k) {
+		if view.HasKey(k) {
 			t.Errorf("page shows the message key %q instead of its text", k)
 		}
 	}
@@ -312,18 +311,18 @@ func (d uiDoc) checkPage(t *testing.T, lang extensions.Lang) {
 
 func TestRenderReport(t *testing.T) {
 	t.Parallel()
-	for _, lang := range extensions.Langs {
+	for _, lang := range view.Langs {
 		t.Run(string(lang), func(t *testing.T) {
 			t.Parallel()
-			d := uiRender(t, func(w io.Writer) error { return extensions.RenderReport(w, uiReport(lang)) })
+			d := uiRender(t, func(w io.Writer) error { return view.RenderReport(w, uiReport(lang)) })
 			d.checkPage(t, lang)
 			text := uiText(d.root)
 			for _, want := range []string{
-				extensions.T(lang, "report.title"), extensions.T(lang, "range.last30"),
-				extensions.T(lang, "report.daily.title"), extensions.T(lang, "report.funnel.title"),
-				extensions.T(lang, "report.failures.title"), "María José Fernández",
-				extensions.StateText(lang, "Warm"),
-				extensions.ReasonText(lang, zen7.ParseReason("gave up after 72h0m0s: 7targets: 503 Service Unavailable")),
+				view.T(lang, "report.title"), view.T(lang, "range.last30"),
+				view.T(lang, "report.daily.title"), view.T(lang, "report.funnel.title"),
+				view.T(lang, "report.failures.title"), "María José Fernández",
+				view.StateText(lang, "Warm"),
+				view.ReasonText(lang, zen7.ParseReason("gave up after 72h0m0s: 7targets: 503 Service Unavailable")),
 			} {
 				if !strings.Contains(text, want) {
 					t.Errorf("report lacks %q", want)
@@ -361,16 +360,16 @@ func TestRenderReport(t *testing.T) {
 func TestRenderReportNumbersAndDates(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		lang              extensions.Lang
+		lang              view.Lang
 		total, share, day string
 	}{
-		{extensions.English, "1,121", "88% ", "Mar 1, 2026"},
-		{extensions.Spanish, "1.121", "88 % ", "1 mar 2026"},
-		{extensions.Portuguese, "1.121", "88% ", "1 mar 2026"},
+		{view.English, "1,121", "88% ", "Mar 1, 2026"},
+		{view.Spanish, "1.121", "88 % ", "1 mar 2026"},
+		{view.Portuguese, "1.121", "88% ", "1 mar 2026"},
 	} {
 		t.Run(string(tc.lang), func(t *testing.T) {
 			t.Parallel()
-			d := uiRender(t, func(w io.Writer) error { return extensions.RenderReport(w, uiReport(tc.lang)) })
+			d := uiRender(t, func(w io.Writer) error { return view.RenderReport(w, uiReport(tc.lang)) })
 			text := uiText(d.root)
 			for _, want := range []string{tc.total, tc.share, tc.day} {
 				if !strings.Contains(text, want) {
@@ -383,58 +382,58 @@ func TestRenderReportNumbersAndDates(t *testing.T) {
 
 func TestRenderReportStates(t *testing.T) {
 	t.Parallel()
-	empty := uiReport(extensions.Spanish)
-	empty.Totals, empty.Assistants, empty.States, empty.Funnel, empty.Failures, empty.RetryTokens = extensions.Counts{}, nil, nil, nil, nil, nil
+	empty := uiReport(view.Spanish)
+	empty.Totals, empty.Assistants, empty.States, empty.Funnel, empty.Failures, empty.RetryTokens = view.Counts{}, nil, nil, nil, nil, nil
 	for i := range empty.Days {
-		empty.Days[i].Counts = extensions.Counts{}
+		empty.Days[i].Counts = view.Counts{}
 	}
 	emptyWithFailures := empty
-	emptyWithFailures.Failures = uiReport(extensions.Spanish).Failures[:1]
+	emptyWithFailures.Failures = uiReport(view.Spanish).Failures[:1]
 	emptyWithFailures.RetryTokens = []string{"retry-1"}
-	noFailures := uiReport(extensions.Portuguese)
+	noFailures := uiReport(view.Portuguese)
 	noFailures.Failures, noFailures.RetryTokens = nil, nil
-	noAction := uiReport(extensions.English)
+	noAction := uiReport(view.English)
 	noAction.ActionURL = ""
-	fewerTokens := uiReport(extensions.English)
+	fewerTokens := uiReport(view.English)
 	fewerTokens.RetryTokens = fewerTokens.RetryTokens[:1]
-	oneDay := uiReport(extensions.English)
+	oneDay := uiReport(view.English)
 	oneDay.Days = oneDay.Days[:1]
 	oneDay.End = oneDay.Start
-	failed := extensions.ReportPage{Lang: extensions.Spanish, RangeName: "last7", Start: uiDay("2026-03-01"), End: uiDay("2026-03-07"),
-		ErrorMessage: extensions.T(extensions.Spanish, "report.error.load")}
+	failed := view.ReportPage{Lang: view.Spanish, RangeName: "last7", Start: uiDay("2026-03-01"), End: uiDay("2026-03-07"),
+		ErrorMessage: view.T(view.Spanish, "report.error.load")}
 	unknown := uiReport("fr")
 	unknown.RangeName = "fortnight"
 
 	for _, tc := range []struct {
 		name     string
-		page     extensions.ReportPage
-		lang     extensions.Lang
+		page     view.ReportPage
+		lang     view.Lang
 		want     []string
 		dontWant []string
 		charts   int
 		retries  int
 	}{
-		{name: "empty", page: empty, lang: extensions.Spanish,
-			want:     []string{extensions.T(extensions.Spanish, "report.empty.title")},
-			dontWant: []string{extensions.T(extensions.Spanish, "report.failures.title"), "NaN"}},
-		{name: "empty with failures", page: emptyWithFailures, lang: extensions.Spanish, retries: 1,
-			want: []string{extensions.T(extensions.Spanish, "report.empty.title"), extensions.T(extensions.Spanish, "report.failures.title")}},
-		{name: "no failures", page: noFailures, lang: extensions.Portuguese, charts: 4,
-			want: []string{extensions.T(extensions.Portuguese, "report.failures.none")}},
-		{name: "no action URL", page: noAction, lang: extensions.English, charts: 4,
+		{name: "empty", page: empty, lang: view.Spanish,
+			want:     []string{view.T(view.Spanish, "report.empty.title")},
+			dontWant: []string{view.T(view.Spanish, "report.failures.title"), "NaN"}},
+		{name: "empty with failures", page: emptyWithFailures, lang: view.Spanish, retries: 1,
+			want: []string{view.T(view.Spanish, "report.empty.title"), view.T(view.Spanish, "report.failures.title")}},
+		{name: "no failures", page: noFailures, lang: view.Portuguese, charts: 4,
+			want: []string{view.T(view.Portuguese, "report.failures.none")}},
+		{name: "no action URL", page: noAction, lang: view.English, charts: 4,
 			want: []string{"María José Fernández"}},
-		{name: "fewer tokens than failures", page: fewerTokens, lang: extensions.English, charts: 4, retries: 1},
-		{name: "one day", page: oneDay, lang: extensions.English, charts: 4, retries: 2,
-			want: []string{"Mar 1, 2026", extensions.T(extensions.English, "range.last30")}},
-		{name: "error", page: failed, lang: extensions.Spanish,
-			want:     []string{extensions.T(extensions.Spanish, "report.error.title"), extensions.T(extensions.Spanish, "report.error.load")},
-			dontWant: []string{extensions.T(extensions.Spanish, "report.empty.title"), extensions.T(extensions.Spanish, "report.failures.title")}},
-		{name: "unknown language and range", page: unknown, lang: extensions.English, charts: 4, retries: 2,
-			want: []string{extensions.T(extensions.English, "report.title")}, dontWant: []string{"fortnight"}},
+		{name: "fewer tokens than failures", page: fewerTokens, lang: view.English, charts: 4, retries: 1},
+		{name: "one day", page: oneDay, lang: view.English, charts: 4, retries: 2,
+			want: []string{"Mar 1, 2026", view.T(view.English, "range.last30")}},
+		{name: "error", page: failed, lang: view.Spanish,
+			want:     []string{view.T(view.Spanish, "report.error.title"), view.T(view.Spanish, "report.error.load")},
+			dontWant: []string{view.T(view.Spanish, "report.empty.title"), view.T(view.Spanish, "report.failures.title")}},
+		{name: "unknown language and range", page: unknown, lang: view.English, charts: 4, retries: 2,
+			want: []string{view.T(view.English, "report.title")}, dontWant: []string{"fortnight"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			d := uiRender(t, func(w io.Writer) error { return extensions.RenderReport(w, tc.page) })
+			d := uiRender(t, func(w io.Writer) error { return view.RenderReport(w, tc.page) })
 			d.checkPage(t, tc.lang)
 			text := uiText(d.root)
 			for _, w := range tc.want {
@@ -484,62 +483,62 @@ func TestRenderButton(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		edit func(*extensions.ButtonPage)
+		edit func(*view.ButtonPage)
 		want want
 	}{
-		{name: "new", edit: func(*extensions.ButtonPage) {},
+		{name: "new", edit: func(*view.ButtonPage) {},
 			want: want{forms: []string{"forward"}, badge: "status.new", texts: []string{"status.new.text", "forward.title"}, absent: []string{"stop.submit", "pending.title"}}},
-		{name: "skipped", edit: func(p *extensions.ButtonPage) {
+		{name: "skipped", edit: func(p *view.ButtonPage) {
 			p.Lead = &zen7.Lead{State: zen7.LeadSkipped, Reason: zen7.ParseReason("automatic forwarding is off")}
 		}, want: want{forms: []string{"forward"}, badge: "status.skipped", texts: []string{"status.skipped.text", "reason.autoForwardOff"}}},
-		{name: "forwarded", edit: func(p *extensions.ButtonPage) {
+		{name: "forwarded", edit: func(p *view.ButtonPage) {
 			p.Lead = uiForwardedLead()
-			p.Notice = extensions.T(p.Lang, "notice.forward")
+			p.Notice = view.T(p.Lang, "notice.forward")
 		}, want: want{forms: []string{"stop"}, badge: "status.forwarded", texts: []string{"status.forwarded.text", "lead.next", "stop.submit", "state.warm", "notice.forward"}, absent: []string{"forward.title"}}},
-		{name: "forwarded, nothing scheduled", edit: func(p *extensions.ButtonPage) {
+		{name: "forwarded, nothing scheduled", edit: func(p *view.ButtonPage) {
 			p.Lead = uiForwardedLead()
 			p.Lead.NextScheduleTime = time.Time{}
 		}, want: want{forms: []string{"stop"}, badge: "status.forwarded", texts: []string{"lead.next.none"}}},
-		{name: "stopped", edit: func(p *extensions.ButtonPage) {
+		{name: "stopped", edit: func(p *view.ButtonPage) {
 			p.Lead = uiForwardedLead()
 			p.Lead.State, p.Lead.SevenTargetsState = zen7.LeadStopped, "Stopped"
 		}, want: want{badge: "status.stopped", texts: []string{"status.stopped.text", "state.stopped"}, absent: []string{"stop.submit", "forward.title", "lead.next"}}},
-		{name: "pending", edit: func(p *extensions.ButtonPage) {
+		{name: "pending", edit: func(p *view.ButtonPage) {
 			p.Pending = true
 			p.Last = &zen7.Delivery{ID: "del-1", State: zen7.StatePending}
 		}, want: want{badge: "status.pending", texts: []string{"pending.title", "pending.text"}, absent: []string{"forward.title", "status.new.text"}}},
-		{name: "pending while forwarded", edit: func(p *extensions.ButtonPage) {
+		{name: "pending while forwarded", edit: func(p *view.ButtonPage) {
 			p.Pending = true
 			p.Lead = uiForwardedLead()
 		}, want: want{badge: "status.pending", texts: []string{"pending.title", "status.forwarded.text"}, absent: []string{"stop.submit"}}},
-		{name: "failed", edit: func(p *extensions.ButtonPage) {
+		{name: "failed", edit: func(p *view.ButtonPage) {
 			p.Last = uiFailedDelivery()
 			p.RetryToken = "retry-token"
 		}, want: want{forms: []string{"retry", "forward"}, badge: "status.failed", texts: []string{"failed.title", "reason.noEmail"}}},
-		{name: "failed, forwarded before", edit: func(p *extensions.ButtonPage) {
+		{name: "failed, forwarded before", edit: func(p *view.ButtonPage) {
 			p.Lead = uiForwardedLead()
 			p.Last = uiFailedDelivery()
 			p.Last.State = zen7.StateDead
 			p.RetryToken = "retry-token"
 		}, want: want{forms: []string{"stop", "retry"}, badge: "status.forwarded", texts: []string{"failed.title"}}},
-		{name: "failed, being retried", edit: func(p *extensions.ButtonPage) {
+		{name: "failed, being retried", edit: func(p *view.ButtonPage) {
 			p.Last = uiFailedDelivery()
 			p.Last.Retrying = true
 			p.RetryToken = "retry-token"
 		}, want: want{forms: []string{"forward"}, badge: "status.new", absent: []string{"failed.title"}}},
-		{name: "no tokens", edit: func(p *extensions.ButtonPage) {
+		{name: "no tokens", edit: func(p *view.ButtonPage) {
 			p.ForwardToken, p.StopToken = "", ""
 		}, want: want{badge: "status.new", absent: []string{"forward.title"}}},
-		{name: "assistants unavailable", edit: func(p *extensions.ButtonPage) {
+		{name: "assistants unavailable", edit: func(p *view.ButtonPage) {
 			p.Assistants, p.AssistantsError = nil, true
 		}, want: want{forms: []string{"forward"}, badge: "status.new", texts: []string{"forward.assistants.error"}}},
 	} {
-		for _, lang := range extensions.Langs {
+		for _, lang := range view.Langs {
 			t.Run(tc.name+"/"+string(lang), func(t *testing.T) {
 				t.Parallel()
 				p := uiButton(lang)
 				tc.edit(&p)
-				d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, p) })
+				d := uiRender(t, func(w io.Writer) error { return view.RenderButton(w, p) })
 				d.checkPage(t, lang)
 
 				var got []string
@@ -568,12 +567,12 @@ func TestRenderButton(t *testing.T) {
 						badge = uiText(n)
 					}
 				}
-				if want := extensions.T(lang, tc.want.badge); badge != want {
+				if want := view.T(lang, tc.want.badge); badge != want {
 					t.Errorf("badge %q, want %q", badge, want)
 				}
 				text := uiText(d.root)
 				for _, k := range tc.want.texts {
-					want := extensions.T(lang, k)
+					want := view.T(lang, k)
 					if strings.HasPrefix(k, "reason.") {
 						want = strings.TrimSuffix(want, ".")
 					}
@@ -582,7 +581,7 @@ func TestRenderButton(t *testing.T) {
 					}
 				}
 				for _, k := range tc.want.absent {
-					if w := extensions.T(lang, k); strings.Contains(text, w) {
+					if w := view.T(lang, k); strings.Contains(text, w) {
 						t.Errorf("page shows %s: %q", k, w)
 					}
 				}
@@ -595,7 +594,7 @@ func TestRenderButtonForwardForm(t *testing.T) {
 	t.Parallel()
 	t.Run("assistant select", func(t *testing.T) {
 		t.Parallel()
-		d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, uiButton(extensions.Portuguese)) })
+		d := uiRender(t, func(w io.Writer) error { return view.RenderButton(w, uiButton(view.Portuguese)) })
 		form := d.forms()["forward"][0]
 		selects := d.all(form, "select")
 		if len(selects) != 1 {
@@ -632,9 +631,9 @@ func TestRenderButtonForwardForm(t *testing.T) {
 	})
 	t.Run("default assistant missing from the list", func(t *testing.T) {
 		t.Parallel()
-		p := uiButton(extensions.English)
+		p := uiButton(view.English)
 		p.DefaultAssistant = "zoe@acme.com"
-		d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, p) })
+		d := uiRender(t, func(w io.Writer) error { return view.RenderButton(w, p) })
 		opts := d.all(d.forms()["forward"][0], "option")
 		if len(opts) != 3 {
 			t.Fatalf("%d options, want 3", len(opts))
@@ -647,12 +646,12 @@ func TestRenderButtonForwardForm(t *testing.T) {
 	})
 	t.Run("no email", func(t *testing.T) {
 		t.Parallel()
-		p := uiButton(extensions.Spanish)
+		p := uiButton(view.Spanish)
 		p.Prospect.Emails = nil
-		msg := extensions.T(extensions.Spanish, "error.email.invalid")
+		msg := view.T(view.Spanish, "error.email.invalid")
 		p.FieldErrors = map[string]string{"email": msg}
-		d := uiRender(t, func(w io.Writer) error { return extensions.RenderButton(w, p) })
-		d.checkPage(t, extensions.Spanish)
+		d := uiRender(t, func(w io.Writer) error { return view.RenderButton(w, p) })
+		d.checkPage(t, view.Spanish)
 		form := d.forms()["forward"][0]
 		var email *html.Node
 		for _, in := range d.all(form, "input") {
@@ -690,7 +689,7 @@ func TestRenderButtonForwardForm(t *testing.T) {
 
 func TestRenderEscaping(t *testing.T) {
 	t.Parallel()
-	report := uiReport(extensions.English)
+	report := uiReport(view.English)
 	report.Failures[0].Name = uiXSS
 	report.Failures[0].Reason = zen7.ParseReason(uiAttrXSS)
 	report.Failures[0].DeliveryID = uiAttrXSS
@@ -700,12 +699,12 @@ func TestRenderEscaping(t *testing.T) {
 	report.RetryTokens[0] = uiAttrXSS
 	report.ErrorMessage = ""
 
-	button := uiButton(extensions.English)
+	button := uiButton(view.English)
 	button.Prospect.FirstName = uiXSS
 	button.Prospect.LastName = uiAttrXSS
 	button.Prospect.Emails = []string{uiAttrXSS}
 	button.Assistants[0].Name = uiAttrXSS
-	button.Assistants[0].EmailID = uiAttrXSS
+	button.Assistants[0].Email = uiAttrXSS
 	button.DefaultSchedule = uiAttrXSS
 	button.Notice = uiXSS
 	button.ErrorMessage = uiAttrXSS
@@ -714,28 +713,28 @@ func TestRenderEscaping(t *testing.T) {
 	button.Last = &zen7.Delivery{ID: uiAttrXSS, State: zen7.StateFailed, Result: zen7.Result{Reason: zen7.ParseReason(uiAttrXSS)}}
 	button.RetryToken = uiAttrXSS
 
-	forwarded := uiButton(extensions.English)
+	forwarded := uiButton(view.English)
 	forwarded.Lead = uiForwardedLead()
 	forwarded.Lead.SevenTargetsState, forwarded.Lead.SubState = uiXSS, uiAttrXSS
 	forwarded.Lead.AssistantEmail, forwarded.Lead.ScheduleName, forwarded.Lead.LastError = uiAttrXSS, uiXSS, uiAttrXSS
 
-	scriptURL := uiButton(extensions.English)
+	scriptURL := uiButton(view.English)
 	scriptURL.ActionURL = "javascript:alert(1)"
 
 	for _, tc := range []struct {
 		name   string
 		render func(io.Writer) error
 	}{
-		{"report", func(w io.Writer) error { return extensions.RenderReport(w, report) }},
-		{"button", func(w io.Writer) error { return extensions.RenderButton(w, button) }},
-		{"forwarded button", func(w io.Writer) error { return extensions.RenderButton(w, forwarded) }},
+		{"report", func(w io.Writer) error { return view.RenderReport(w, report) }},
+		{"button", func(w io.Writer) error { return view.RenderButton(w, button) }},
+		{"forwarded button", func(w io.Writer) error { return view.RenderButton(w, forwarded) }},
 		{"error", func(w io.Writer) error {
-			return extensions.RenderError(w, extensions.ErrorPage{Lang: "en", Status: 400, Title: uiXSS, Message: uiAttrXSS})
+			return view.RenderError(w, view.ErrorPage{Lang: "en", Status: 400, Title: uiXSS, Message: uiAttrXSS})
 		}},
 		{"report error", func(w io.Writer) error {
-			return extensions.RenderReport(w, extensions.ReportPage{Lang: "en", ErrorMessage: uiXSS, RangeName: uiAttrXSS})
+			return view.RenderReport(w, view.ReportPage{Lang: "en", ErrorMessage: uiXSS, RangeName: uiAttrXSS})
 		}},
-		{"script URL", func(w io.Writer) error { return extensions.RenderButton(w, scriptURL) }},
+		{"script URL", func(w io.Writer) error { return view.RenderButton(w, scriptURL) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -782,25 +781,25 @@ func TestRenderError(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
-		page     extensions.ErrorPage
-		lang     extensions.Lang
+		page     view.ErrorPage
+		lang     view.Lang
 		want     []string
 		dontWant []string
 	}{
-		{name: "signature", lang: extensions.Portuguese, page: extensions.ErrorPage{Lang: extensions.Portuguese, Status: http.StatusUnauthorized,
-			Title: extensions.T(extensions.Portuguese, "error.signature.title"), Message: extensions.T(extensions.Portuguese, "error.signature.message")},
+		{name: "signature", lang: view.Portuguese, page: view.ErrorPage{Lang: view.Portuguese, Status: http.StatusUnauthorized,
+			Title: view.T(view.Portuguese, "error.signature.title"), Message: view.T(view.Portuguese, "error.signature.message")},
 			want: []string{"Abra-o novamente pelo Zenvia Sales", "Erro 401"}},
-		{name: "defaults", lang: extensions.Spanish, page: extensions.ErrorPage{Lang: extensions.Spanish, Status: http.StatusInternalServerError},
-			want: []string{extensions.T(extensions.Spanish, "error.generic.title"), extensions.T(extensions.Spanish, "error.generic.message"), "Error 500"}},
-		{name: "done", lang: extensions.English, page: extensions.ErrorPage{Lang: extensions.English, Status: http.StatusOK,
-			Title: extensions.T(extensions.English, "action.done.title"), Message: extensions.T(extensions.English, "action.done.message")},
+		{name: "defaults", lang: view.Spanish, page: view.ErrorPage{Lang: view.Spanish, Status: http.StatusInternalServerError},
+			want: []string{view.T(view.Spanish, "error.generic.title"), view.T(view.Spanish, "error.generic.message"), "Error 500"}},
+		{name: "done", lang: view.English, page: view.ErrorPage{Lang: view.English, Status: http.StatusOK,
+			Title: view.T(view.English, "action.done.title"), Message: view.T(view.English, "action.done.message")},
 			want: []string{"Done"}, dontWant: []string{"Error 200"}},
-		{name: "unknown language", lang: extensions.English, page: extensions.ErrorPage{Lang: "de", Status: http.StatusNotFound},
+		{name: "unknown language", lang: view.English, page: view.ErrorPage{Lang: "de", Status: http.StatusNotFound},
 			want: []string{"Something went wrong", "Error 404"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			d := uiRender(t, func(w io.Writer) error { return extensions.RenderError(w, tc.page) })
+			d := uiRender(t, func(w io.Writer) error { return view.RenderError(w, tc.page) })
 			d.checkPage(t, tc.lang)
 			text := uiText(d.root)
 			for _, w := range tc.want {
@@ -825,24 +824,24 @@ func TestRenderError(t *testing.T) {
 var uiAssetVersion = regexp.MustCompile(`\?v=[0-9a-f]+`)
 
 func TestRenderGolden(t *testing.T) {
-	for _, lang := range extensions.Langs {
+	for _, lang := range view.Langs {
 		for _, tc := range []struct {
 			name   string
 			render func(io.Writer) error
 		}{
-			{"report", func(w io.Writer) error { return extensions.RenderReport(w, uiReport(lang)) }},
+			{"report", func(w io.Writer) error { return view.RenderReport(w, uiReport(lang)) }},
 			{"button", func(w io.Writer) error {
 				p := uiButton(lang)
 				p.Lead = uiForwardedLead()
 				p.Last = uiFailedDelivery()
 				p.RetryToken = "retry-token"
-				return extensions.RenderButton(w, p)
+				return view.RenderButton(w, p)
 			}},
 			{"button-new", func(w io.Writer) error {
 				p := uiButton(lang)
 				p.Prospect.Emails = nil
-				p.FieldErrors = map[string]string{"email": extensions.T(lang, "error.email.invalid")}
-				return extensions.RenderButton(w, p)
+				p.FieldErrors = map[string]string{"email": view.T(lang, "error.email.invalid")}
+				return view.RenderButton(w, p)
 			}},
 		} {
 			t.Run(tc.name+"/"+string(lang), func(t *testing.T) {
@@ -873,14 +872,14 @@ func TestRenderGolden(t *testing.T) {
 func TestRenderAssets(t *testing.T) {
 	t.Parallel()
 	var page bytes.Buffer
-	if err := extensions.RenderError(&page, extensions.ErrorPage{Lang: "en", Status: 401}); err != nil {
+	if err := view.RenderError(&page, view.ErrorPage{Lang: "en", Status: 401}); err != nil {
 		t.Fatal(err)
 	}
 	linked := regexp.MustCompile(`/extensions/assets/app\.css\?v=([0-9a-f]+)`).FindStringSubmatch(page.String())
 	if linked == nil {
 		t.Fatal("the page does not link a versioned app.css")
 	}
-	h := extensions.Assets()
+	h := view.Assets()
 	for _, tc := range []struct {
 		name, method, target string
 		status               int

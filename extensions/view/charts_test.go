@@ -1,4 +1,4 @@
-package extensions_test
+package view_test
 
 import (
 	"encoding/xml"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 )
 
 // chartElem is an element of a chart as encoding/xml reads it.
@@ -97,45 +97,45 @@ func chartSane(t *testing.T, h template.HTML) []chartElem {
 	return elems
 }
 
-func chartDays(n int, c func(i int) extensions.Counts) []extensions.DayCounts {
+func chartDays(n int, c func(i int) view.Counts) []view.DayCounts {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	days := make([]extensions.DayCounts, n)
+	days := make([]view.DayCounts, n)
 	for i := range days {
-		days[i] = extensions.DayCounts{Day: start.AddDate(0, 0, i), Counts: c(i)}
+		days[i] = view.DayCounts{Day: start.AddDate(0, 0, i), Counts: c(i)}
 	}
 	return days
 }
 
 func TestChartDailyShapes(t *testing.T) {
 	t.Parallel()
-	some := func(i int) extensions.Counts {
-		return extensions.Counts{Forwarded: i % 13, Skipped: i % 3, Failed: i % 2}
+	some := func(i int) view.Counts {
+		return view.Counts{Forwarded: i % 13, Skipped: i % 3, Failed: i % 2}
 	}
 	for _, tc := range []struct {
 		name   string
-		days   []extensions.DayCounts
+		days   []view.DayCounts
 		empty  bool
 		labels int // day labels drawn
 		bars   int // days with a bar group
 	}{
 		{name: "no days", days: nil, empty: true},
-		{name: "all zero", days: chartDays(30, func(int) extensions.Counts { return extensions.Counts{} }), empty: true},
-		{name: "negative counts", days: chartDays(3, func(int) extensions.Counts { return extensions.Counts{Forwarded: -5} }), empty: true},
-		{name: "one day", days: chartDays(1, func(int) extensions.Counts { return extensions.Counts{Forwarded: 1} }), labels: 1, bars: 1},
+		{name: "all zero", days: chartDays(30, func(int) view.Counts { return view.Counts{} }), empty: true},
+		{name: "negative counts", days: chartDays(3, func(int) view.Counts { return view.Counts{Forwarded: -5} }), empty: true},
+		{name: "one day", days: chartDays(1, func(int) view.Counts { return view.Counts{Forwarded: 1} }), labels: 1, bars: 1},
 		{name: "a week", days: chartDays(7, some), labels: 7, bars: 7},
 		{name: "a month", days: chartDays(31, some), labels: 5, bars: 31},
 		{name: "a quarter", days: chartDays(92, some), labels: 7, bars: 92},
-		{name: "huge counts", days: chartDays(10, func(i int) extensions.Counts {
-			return extensions.Counts{Forwarded: math.MaxInt32 * (i + 1), Skipped: math.MaxInt32, Failed: 1}
+		{name: "huge counts", days: chartDays(10, func(i int) view.Counts {
+			return view.Counts{Forwarded: math.MaxInt32 * (i + 1), Skipped: math.MaxInt32, Failed: 1}
 		}), labels: 10 / 2, bars: 10},
 	} {
-		for _, lang := range extensions.Langs {
+		for _, lang := range view.Langs {
 			t.Run(tc.name+"/"+string(lang), func(t *testing.T) {
 				t.Parallel()
-				h := extensions.DailyChart(lang, tc.days)
+				h := view.DailyChart(lang, tc.days)
 				elems := chartSane(t, h)
 				if tc.empty {
-					if strings.Contains(string(h), "<svg") || !strings.Contains(string(h), extensions.T(lang, "chart.empty")) {
+					if strings.Contains(string(h), "<svg") || !strings.Contains(string(h), view.T(lang, "chart.empty")) {
 						t.Errorf("want the empty state, got %s", h)
 					}
 					return
@@ -179,10 +179,10 @@ func TestChartDailyShapes(t *testing.T) {
 
 func TestChartDailyProportional(t *testing.T) {
 	t.Parallel()
-	days := chartDays(3, func(i int) extensions.Counts {
-		return []extensions.Counts{{Forwarded: 10}, {Forwarded: 5}, {Forwarded: 4, Skipped: 2, Failed: 2}}[i]
+	days := chartDays(3, func(i int) view.Counts {
+		return []view.Counts{{Forwarded: 10}, {Forwarded: 5}, {Forwarded: 4, Skipped: 2, Failed: 2}}[i]
 	})
-	elems := chartSane(t, extensions.DailyChart(extensions.English, days))
+	elems := chartSane(t, view.DailyChart(view.English, days))
 	heights := map[string][]float64{}
 	var baseline float64
 	for _, e := range elems {
@@ -230,8 +230,8 @@ func TestChartDailyProportional(t *testing.T) {
 
 func TestChartDailyTooltipAndLabels(t *testing.T) {
 	t.Parallel()
-	days := chartDays(2, func(i int) extensions.Counts { return extensions.Counts{Forwarded: 1234, Skipped: 5, Failed: i} })
-	elems := chartSane(t, extensions.DailyChart(extensions.Spanish, days))
+	days := chartDays(2, func(i int) view.Counts { return view.Counts{Forwarded: 1234, Skipped: 5, Failed: i} })
+	elems := chartSane(t, view.DailyChart(view.Spanish, days))
 	var titles, texts []string
 	for _, e := range elems {
 		switch e.name {
@@ -256,22 +256,22 @@ func TestChartDailyTooltipAndLabels(t *testing.T) {
 func TestChartCompactTicks(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		lang  extensions.Lang
+		lang  view.Lang
 		most  int
 		label string // the top tick
 	}{
-		{extensions.English, 8, "8"},
-		{extensions.English, 9_500, "10k"},
-		{extensions.Spanish, 9_500, "10 mil"},
-		{extensions.English, 3_000_000, "3M"},
-		{extensions.Portuguese, 1_500_000, "1,5 mi"},
-		{extensions.English, 4_000_000_000, "4B"},
-		{extensions.Spanish, 4_000_000_000, "4 mil M"},
+		{view.English, 8, "8"},
+		{view.English, 9_500, "10k"},
+		{view.Spanish, 9_500, "10 mil"},
+		{view.English, 3_000_000, "3M"},
+		{view.Portuguese, 1_500_000, "1,5 mi"},
+		{view.English, 4_000_000_000, "4B"},
+		{view.Spanish, 4_000_000_000, "4 mil M"},
 	} {
 		t.Run(tc.label, func(t *testing.T) {
 			t.Parallel()
-			days := chartDays(2, func(i int) extensions.Counts { return extensions.Counts{Forwarded: tc.most * i} })
-			elems := chartSane(t, extensions.DailyChart(tc.lang, days))
+			days := chartDays(2, func(i int) view.Counts { return view.Counts{Forwarded: tc.most * i} })
+			elems := chartSane(t, view.DailyChart(tc.lang, days))
 			var ticks []string
 			in := false
 			for _, e := range elems {
@@ -292,17 +292,17 @@ func TestChartCompactTicks(t *testing.T) {
 func TestChartBars(t *testing.T) {
 	t.Parallel()
 	hostile := `"><img src=x onerror=alert(1)>`
-	assistants := []extensions.AssistantCounts{
-		{Assistant: "ava@acme.com", Counts: extensions.Counts{Forwarded: 80, Skipped: 10, Failed: 10}},
-		{Assistant: hostile, Counts: extensions.Counts{Forwarded: 50}},
-		{Assistant: strings.Repeat("very-long-assistant-name", 4) + "@acme.com", Counts: extensions.Counts{Forwarded: 1}},
+	assistants := []view.AssistantCounts{
+		{Assistant: "ava@acme.com", Counts: view.Counts{Forwarded: 80, Skipped: 10, Failed: 10}},
+		{Assistant: hostile, Counts: view.Counts{Forwarded: 50}},
+		{Assistant: strings.Repeat("very-long-assistant-name", 4) + "@acme.com", Counts: view.Counts{Forwarded: 1}},
 	}
-	states := []extensions.StateCount{{State: "Cold", Count: 60}, {State: "warm", Count: 30}, {State: hostile, Count: 10}, {State: "Stopped"}}
-	funnel := []extensions.FunnelStep{{State: "Cold", Count: 200, Percent: 100}, {State: "Warm", Count: 100, Percent: 50}, {State: "Hot", Count: 1, Percent: 0}}
+	states := []view.StateCount{{State: "Cold", Count: 60}, {State: "warm", Count: 30}, {State: hostile, Count: 10}, {State: "Stopped"}}
+	funnel := []view.FunnelStep{{State: "Cold", Count: 200, Percent: 100}, {State: "Warm", Count: 100, Percent: 50}, {State: "Hot", Count: 1, Percent: 0}}
 
 	t.Run("assistants", func(t *testing.T) {
 		t.Parallel()
-		elems := chartSane(t, extensions.AssistantChart(extensions.English, assistants))
+		elems := chartSane(t, view.AssistantChart(view.English, assistants))
 		var widths []float64
 		var labels []string
 		for _, e := range elems {
@@ -333,7 +333,7 @@ func TestChartBars(t *testing.T) {
 	})
 	t.Run("states", func(t *testing.T) {
 		t.Parallel()
-		elems := chartSane(t, extensions.StateChart(extensions.Portuguese, states))
+		elems := chartSane(t, view.StateChart(view.Portuguese, states))
 		var got []string
 		for _, e := range elems {
 			if e.name == "text" {
@@ -352,7 +352,7 @@ func TestChartBars(t *testing.T) {
 	})
 	t.Run("funnel", func(t *testing.T) {
 		t.Parallel()
-		elems := chartSane(t, extensions.FunnelChart(extensions.Spanish, funnel))
+		elems := chartSane(t, view.FunnelChart(view.Spanish, funnel))
 		var texts []string
 		for _, e := range elems {
 			if e.name == "text" {
@@ -375,12 +375,12 @@ func TestChartBars(t *testing.T) {
 		name string
 		h    template.HTML
 	}{
-		{"assistants nil", extensions.AssistantChart(extensions.English, nil)},
-		{"assistants zero", extensions.AssistantChart(extensions.English, []extensions.AssistantCounts{{Assistant: "a@b.c"}})},
-		{"states nil", extensions.StateChart(extensions.English, nil)},
-		{"states zero", extensions.StateChart(extensions.English, []extensions.StateCount{{State: "Cold"}})},
-		{"funnel nil", extensions.FunnelChart(extensions.English, nil)},
-		{"funnel zero", extensions.FunnelChart(extensions.English, []extensions.FunnelStep{{State: "Cold"}, {State: "Warm"}})},
+		{"assistants nil", view.AssistantChart(view.English, nil)},
+		{"assistants zero", view.AssistantChart(view.English, []view.AssistantCounts{{Assistant: "a@b.c"}})},
+		{"states nil", view.StateChart(view.English, nil)},
+		{"states zero", view.StateChart(view.English, []view.StateCount{{State: "Cold"}})},
+		{"funnel nil", view.FunnelChart(view.English, nil)},
+		{"funnel zero", view.FunnelChart(view.English, []view.FunnelStep{{State: "Cold"}, {State: "Warm"}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -398,26 +398,26 @@ func TestChartBars(t *testing.T) {
 func TestChartNoZgotmplZ(t *testing.T) {
 	t.Parallel()
 	hostile := `javascript:alert(1)"><script>alert('x')</script>`
-	counts := func(i int) extensions.Counts {
-		return extensions.Counts{Forwarded: (i + 1) * 7, Skipped: i % 3, Failed: i % 2}
+	counts := func(i int) view.Counts {
+		return view.Counts{Forwarded: (i + 1) * 7, Skipped: i % 3, Failed: i % 2}
 	}
-	for _, lang := range extensions.Langs {
+	for _, lang := range view.Langs {
 		for _, tc := range []struct {
 			name string
 			h    template.HTML
 		}{
-			{"daily one day", extensions.DailyChart(lang, chartDays(1, counts))},
-			{"daily a quarter", extensions.DailyChart(lang, chartDays(92, counts))},
-			{"daily huge", extensions.DailyChart(lang, chartDays(3, func(int) extensions.Counts { return extensions.Counts{Forwarded: math.MaxInt32} }))},
-			{"daily empty", extensions.DailyChart(lang, nil)},
-			{"assistants", extensions.AssistantChart(lang, []extensions.AssistantCounts{
+			{"daily one day", view.DailyChart(lang, chartDays(1, counts))},
+			{"daily a quarter", view.DailyChart(lang, chartDays(92, counts))},
+			{"daily huge", view.DailyChart(lang, chartDays(3, func(int) view.Counts { return view.Counts{Forwarded: math.MaxInt32} }))},
+			{"daily empty", view.DailyChart(lang, nil)},
+			{"assistants", view.AssistantChart(lang, []view.AssistantCounts{
 				{Assistant: "ava@acme.com", Counts: counts(3)}, {Assistant: hostile, Counts: counts(1)},
 			})},
-			{"assistants empty", extensions.AssistantChart(lang, nil)},
-			{"states", extensions.StateChart(lang, []extensions.StateCount{{State: "Cold", Count: 3}, {State: hostile, Count: 1}})},
-			{"states empty", extensions.StateChart(lang, nil)},
-			{"funnel", extensions.FunnelChart(lang, []extensions.FunnelStep{{State: "Cold", Count: 9, Percent: 100}, {State: hostile, Count: 1, Percent: 11}})},
-			{"funnel empty", extensions.FunnelChart(lang, nil)},
+			{"assistants empty", view.AssistantChart(lang, nil)},
+			{"states", view.StateChart(lang, []view.StateCount{{State: "Cold", Count: 3}, {State: hostile, Count: 1}})},
+			{"states empty", view.StateChart(lang, nil)},
+			{"funnel", view.FunnelChart(lang, []view.FunnelStep{{State: "Cold", Count: 9, Percent: 100}, {State: hostile, Count: 1, Percent: 11}})},
+			{"funnel empty", view.FunnelChart(lang, nil)},
 		} {
 			t.Run(tc.name+"/"+string(lang), func(t *testing.T) {
 				t.Parallel()
@@ -450,9 +450,9 @@ func TestChartEscapes(t *testing.T) {
 				chart string
 				h     template.HTML
 			}{
-				{"assistants", extensions.AssistantChart(extensions.English, []extensions.AssistantCounts{{Assistant: tc.text, Counts: extensions.Counts{Forwarded: 2}}})},
-				{"states", extensions.StateChart(extensions.English, []extensions.StateCount{{State: tc.text, Count: 2}})},
-				{"funnel", extensions.FunnelChart(extensions.English, []extensions.FunnelStep{{State: tc.text, Count: 2, Percent: 100}})},
+				{"assistants", view.AssistantChart(view.English, []view.AssistantCounts{{Assistant: tc.text, Counts: view.Counts{Forwarded: 2}}})},
+				{"states", view.StateChart(view.English, []view.StateCount{{State: tc.text, Count: 2}})},
+				{"funnel", view.FunnelChart(view.English, []view.FunnelStep{{State: tc.text, Count: 2, Percent: 100}})},
 			} {
 				raw := string(c.h)
 				for _, bad := range []string{"<script", `" onmouseover`, "'b"} {
