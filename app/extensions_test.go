@@ -344,3 +344,82 @@ func TestReportReadsLeadsOnlyForForwardedInRange(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardTakesTheProspectFromTheSignedURL checks that the forward action never takes the
+// prospect's names, emails or phones from what the browser posts: a token binds those of the
+// signed URL, and changed ones are refused; an email the agent types is used only when the
+// prospect has none.
+func TestForwardTakesTheProspectFromTheSignedURL(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-pages-tamper1", `"autoForward":false`)
+	for _, tc := range []struct {
+		name  string
+		field string
+		value string
+	}{
+		{"first name", "prospectFirstName", "Tampered"},
+		{"emails", "prospectEmails", "victim@other.example"},
+		{"phones", "prospectPhones", "+15550001111"},
+		{"last name", "prospectLastName", ""},
+	} {
+		p := getPage(t, e.signedURL(buttonPath(in.groupID, "tamper00000000000000001", ""), true))
+		forward := formValues(t, p.body, "forward")
+		forward.Set("email", "ana.silva@example.com")
+		forward.Set(tc.field, tc.value)
+		if r := postForm(t, e.url+extensions.ActionPath, forward); r.status != http.StatusUnauthorized {
+			t.Errorf("%s changed in the browser: %d, want 401", tc.name, r.status)
+		}
+	}
+	if n := len(e.leadRequests("POST", "/leads")); n != 0 {
+		t.Fatalf("%d leads sent from changed prospect data", n)
+	}
+
+	// The signed URL has an email: one typed beside it is not used.
+	p := getPage(t, e.signedURL(buttonPath(in.groupID, "tamper00000000000000002", "ana@example.com"), true))
+	forward := formValues(t, p.body, "forward")
+	forward.Set("email", "victim@other.example")
+	if r := postForm(t, e.url+extensions.ActionPath, forward); r.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d\n%s", r.status, r.body)
+	}
+	eventually(t, "the forwarded lead", func() bool { return len(e.leadRequests("POST", "/leads")) == 1 })
+	var body map[string]any
+	_ = json.Unmarshal(e.leadRequests("POST", "/leads")[0].Body, &body)
+	if body["email"] != "ana@example.com" || body["name"] != "Ana" {
+		t.Fatalf("lead = %v, want the signed URL's name and email", body)
+	}
+}
+
+// TestRefusedActionDoesNotRenewItsToken checks that the dialog drawn again after a refused
+// forward carries tokens that expire no later than the token posted, so refusing on purpose
+// cannot keep a page's tokens alive for ever.
+func TestRefusedActionDoesNotRenewItsToken(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-pages-renew01", `"autoForward":false`)
+	tokens := extensions.NewTokens([]byte(signingKey), 0)
+	p := getPage(t, e.signedURL(buttonPath(in.groupID, "renew000000000000000001", ""), true))
+	forward := formValues(t, p.body, "forward")
+	posted, err := tokens.Verify(forward.Get("token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // expiries have whole seconds: a fresh token would end later
+	forward.Set("email", "not-an-email")
+	r := postForm(t, e.url+extensions.ActionPath, forward)
+	if r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid email: %d", r.status)
+	}
+	for _, action := range []string{"forward", "stop"} {
+		if !strings.Contains(r.body, `value="`+action+`"`) {
+			continue
+		}
+		c, err := tokens.Verify(formValues(t, r.body, action).Get("token"))
+		if err != nil {
+			t.Fatalf("%s token on the page drawn again: %v", action, err)
+		}
+		if c.Expires.After(posted.Expires) {
+			t.Errorf("%s token on the page drawn again expires %v, after the posted one's %v", action, c.Expires, posted.Expires)
+		}
+	}
+}

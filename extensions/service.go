@@ -7,6 +7,7 @@ package extensions
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -383,8 +384,13 @@ func leadStates(leads []zen7.Lead, inRange map[string]bool) ([]view.StateCount, 
 	return states, funnel
 }
 
-// Button builds the conversation dialog of a prospect.
+// Button builds the conversation dialog of a prospect, as the signed URL names it.
 func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string, pr view.ButtonProspect, lang view.Lang) view.ButtonPage {
+	return s.button(ctx, inst, userID, pr, lang, time.Time{})
+}
+
+// button is Button with tokens that expire no later than notAfter, when it is set.
+func (s *Service) button(ctx context.Context, inst zen7.Instance, userID string, pr view.ButtonProspect, lang view.Lang, notAfter time.Time) view.ButtonPage {
 	p := view.ButtonPage{
 		Lang: lang, Prospect: pr, ActionURL: ActionPath,
 		DefaultAssistant: inst.Settings.AssistantEmail, DefaultSchedule: inst.Settings.ScheduleName,
@@ -411,7 +417,7 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 		p.AssistantsError = true
 	}
 
-	claims := Claims{InstanceID: inst.ID, UserID: userID, ProspectID: pr.ID}
+	claims := Claims{InstanceID: inst.ID, UserID: userID, ProspectID: pr.ID, Prospect: ProspectDigest(pr), Expires: notAfter}
 	issue := func(a Action, deliveryID string) string {
 		c := claims
 		c.Action, c.DeliveryID = a, deliveryID
@@ -426,14 +432,14 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 }
 
 // ButtonFor builds the dialog again for the instance and user of a token's claims, as after a
-// form error in it (Act's *FieldError). It returns the instance lookup's error, such as
+// form error in it (Act's *FieldError), with tokens that expire no later than the claims'. It returns the instance lookup's error, such as
 // zen7.ErrNotFound.
 func (s *Service) ButtonFor(ctx context.Context, c Claims, pr view.ButtonProspect, lang view.Lang) (view.ButtonPage, error) {
 	inst, err := s.instances.Instance(ctx, c.InstanceID)
 	if err != nil {
 		return view.ButtonPage{}, fmt.Errorf("extensions.ButtonFor: %w", err)
 	}
-	return s.Button(ctx, inst, c.UserID, pr, lang), nil
+	return s.button(ctx, inst, c.UserID, pr, lang, c.Expires), nil
 }
 
 // ActionRequest is what a page posted.
@@ -470,6 +476,11 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 		return Claims{}, err
 	}
 	if c.Action != r.Action || c.ProspectID != r.ProspectID || c.DeliveryID != r.DeliveryID {
+		return Claims{}, ErrTokenInvalid
+	}
+	// The prospect's names, emails and phones are those of the signed URL, posted back: any
+	// other values were changed in the browser.
+	if c.ProspectID != "" && subtle.ConstantTimeCompare([]byte(c.Prospect), []byte(ProspectDigest(r.Prospect))) != 1 {
 		return Claims{}, ErrTokenInvalid
 	}
 	inst, err := s.instances.Instance(ctx, c.InstanceID)

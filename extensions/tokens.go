@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 
@@ -41,8 +42,11 @@ type Claims struct {
 	ProspectID string // empty for a report's retry
 	Action     Action
 	DeliveryID string // for retry
-	Expires    time.Time
-	Nonce      string
+	// Prospect is the digest of the prospect as the signed URL gave it (ProspectDigest), so a
+	// page can post those values back without the browser being able to change them.
+	Prospect string
+	Expires  time.Time
+	Nonce    string
 }
 
 // NonceStore remembers used token nonces until they expire, so each token works once.
@@ -75,18 +79,25 @@ const sep = "\x1f"
 // payload is the signed form of the claims. A separator inside a claim is dropped, so no
 // value can shift the fields; such a claim then never matches the request it is checked against.
 func (c Claims) payload() string {
-	fields := []string{"v1", c.InstanceID, c.UserID, c.ProspectID, string(c.Action), c.DeliveryID,
-		strconv.FormatInt(c.Expires.Unix(), 10), c.Nonce}
+	fields := []string{tokenVersion, c.InstanceID, c.UserID, c.ProspectID, string(c.Action), c.DeliveryID,
+		c.Prospect, strconv.FormatInt(c.Expires.Unix(), 10), c.Nonce}
 	for i, f := range fields {
 		fields[i] = strings.ReplaceAll(f, sep, "")
 	}
 	return strings.Join(fields, sep)
 }
 
-// Issue returns a token for c, expiring after the issuer's ttl.
+// tokenVersion starts every token's payload; v2 added the prospect's digest.
+const tokenVersion = "v2"
+
+// Issue returns a token for c, expiring after the issuer's ttl, or at c.Expires if that is set
+// and sooner: a page drawn again after a refused action carries tokens that expire no later
+// than the one posted, so no chain of refusals keeps a leaked page alive.
 func (t *Tokens) Issue(c Claims) string {
 	c.Nonce = secret.RandomHex(16)
-	c.Expires = t.now().Add(t.ttl)
+	if limit := t.now().Add(t.ttl); c.Expires.IsZero() || c.Expires.After(limit) {
+		c.Expires = limit
+	}
 	p := c.payload()
 	m := hmac.New(sha256.New, t.key)
 	m.Write([]byte(p))
@@ -118,17 +129,31 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 		return Claims{}, ErrTokenInvalid
 	}
 	f := strings.Split(string(p), sep)
-	if len(f) != 8 || f[0] != "v1" {
+	if len(f) != 9 || f[0] != tokenVersion {
 		return Claims{}, ErrTokenInvalid
 	}
-	exp, err := strconv.ParseInt(f[6], 10, 64)
+	exp, err := strconv.ParseInt(f[7], 10, 64)
 	if err != nil {
 		return Claims{}, ErrTokenInvalid
 	}
 	c := Claims{InstanceID: f[1], UserID: f[2], ProspectID: f[3], Action: Action(f[4]), DeliveryID: f[5],
-		Expires: time.Unix(exp, 0), Nonce: f[7]}
+		Prospect: f[6], Expires: time.Unix(exp, 0), Nonce: f[8]}
 	if !t.now().Before(c.Expires) {
 		return Claims{}, ErrTokenExpired
 	}
 	return c, nil
+}
+
+// ProspectDigest is what a token binds of the prospect a signed URL named: its names, emails and
+// phones as the page posts them back.
+func ProspectDigest(pr view.ButtonProspect) string {
+	h := sha256.New()
+	for _, part := range [][]string{{pr.ID, pr.FirstName, pr.LastName}, pr.Emails, pr.Phones} {
+		for _, v := range part {
+			h.Write([]byte(v))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }

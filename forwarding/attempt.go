@@ -89,8 +89,13 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 	}
 
 	overrides := d.Overrides
-	if lead != nil && lead.LeadID != 0 {
+	switch {
+	case lead != nil && lead.LeadID != 0:
 		overrides.Email = lead.Email // 7Targets cannot change a lead's email
+	case len(d.Prospect.Emails) > 0:
+		// An email the agent typed stands in for a missing one only: the assistant writes to
+		// the address Sales has, never to one chosen in a browser instead.
+		overrides.Email = ""
 	}
 	body, mapErr := ToLead(inst.Settings, d.Prospect, overrides)
 	act, reason := decide(inst.Settings, lead, d, Fingerprint(body))

@@ -456,8 +456,11 @@ func TestWorkerPermanentFailure(t *testing.T) {
 		t.Fatalf("after a refusal the creation is held by %q (%v), want released", h, err)
 	}
 
-	// An agent forwards the prospect by hand with another address.
-	manual := e.delivery("refused-2", zen7.KindForward, p)
+	// Sales loses the prospect's address and an agent forwards it by hand with one typed in
+	// (a typed address stands in for a missing one only).
+	noEmail := p
+	noEmail.Emails = nil
+	manual := e.delivery("refused-2", zen7.KindForward, noEmail)
 	manual.Overrides.Email = "chosen.address@example.com"
 	e.enqueue(manual)
 	got = e.finished(manual.ID, 0)
