@@ -14,7 +14,7 @@ import (
 // delivery the outbox poll and the claim: three store round trips before its 7Targets call.
 // Under load no slot is idle and deliveries wait in the outbox as before, so a busy worker
 // does not pile up work that no other process may take.
-func (w *Worker) hold(n int) int {
+func (w *Worker) hold(ds []zen7.Delivery) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.running {
@@ -22,11 +22,15 @@ func (w *Worker) hold(n int) int {
 	}
 	held := 0
 take:
-	for held < n {
+	for _, d := range ds {
+		if !w.takeLocked(d.InstanceID) {
+			break
+		}
 		select {
 		case w.slots <- struct{}{}:
 			held++
 		default:
+			w.giveLocked(d.InstanceID)
 			break take
 		}
 	}
@@ -37,17 +41,16 @@ take:
 // dispatch runs d, which the intake stored leased to this worker, in a held slot.
 func (w *Worker) dispatch(d zen7.Delivery) {
 	go func() {
-		defer w.unhold(1)
+		defer w.unhold(d)
 		w.process(context.Background(), d)
 	}()
 }
 
-// unhold gives back n held slots.
-func (w *Worker) unhold(n int) {
-	for range n {
-		<-w.slots
-	}
-	w.inflight.Add(-n)
+// unhold gives back the slot held for d.
+func (w *Worker) unhold(d zen7.Delivery) {
+	<-w.slots
+	w.give(d.InstanceID)
+	w.inflight.Done()
 }
 
 // handOverWrite is the time a hand-over's lease allows for its write when ctx sets no deadline.
@@ -58,7 +61,7 @@ const handOverWrite = 5 * time.Second
 // in the outbox for its poll, which it is woken for. The lease counts from before the write,
 // so it gets the write's time on top.
 func (w *Worker) submit(ctx context.Context, enqueue Enqueuer, ds []zen7.Delivery) ([]bool, error) {
-	held := w.hold(len(ds))
+	held := w.hold(ds)
 	if held > 0 {
 		owner := w.owner + ":" + secret.RandomHex(4) // this hand-over's own
 		write, ok := ctx.Deadline()
@@ -73,7 +76,9 @@ func (w *Worker) submit(ctx context.Context, enqueue Enqueuer, ds []zen7.Deliver
 	inserted, err := enqueue.EnqueueEach(ctx, ds)
 	if err != nil {
 		if held > 0 {
-			w.unhold(held)
+			for _, d := range ds[:held] {
+				w.unhold(d)
+			}
 			w.unlease(ctx, ds[:held])
 		}
 		return nil, err
@@ -84,7 +89,7 @@ func (w *Worker) submit(ctx context.Context, enqueue Enqueuer, ds []zen7.Deliver
 		case ok && i < held:
 			w.dispatch(ds[i])
 		case i < held:
-			w.unhold(1) // a duplicate: the one stored first is another's to run
+			w.unhold(ds[i]) // a duplicate: the one stored first is another's to run
 		case ok:
 			polled = true
 		}

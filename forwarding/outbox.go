@@ -15,8 +15,9 @@ type Store interface {
 	Enqueue(ctx context.Context, ds []zen7.Delivery) (int, error)
 	// EnqueueEach is Enqueue saying, for each of ds, whether it was new.
 	EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error)
-	// Due returns up to n outbox deliveries whose next attempt is due and whose lease has passed.
-	Due(ctx context.Context, now time.Time, n int) ([]zen7.Delivery, error)
+	// Due returns up to n outbox deliveries whose next attempt is due and whose lease has passed,
+	// none of exceptInstances.
+	Due(ctx context.Context, now time.Time, n int, exceptInstances ...string) ([]zen7.Delivery, error)
 	// Claim takes d for this worker until leaseUntil. It returns ErrClaimed if another worker
 	// has claimed it since d was read. It is safe across processes sharing the database.
 	Claim(ctx context.Context, d zen7.Delivery, owner string, now, leaseUntil time.Time) (zen7.Delivery, error)

@@ -29,6 +29,7 @@ type ProspectSource interface {
 // WorkerConfig tunes a Worker; zero values take the defaults in brackets.
 type WorkerConfig struct {
 	Concurrency  int           // deliveries in flight at once [8]
+	PerInstance  int           // of them, one instance's at most [half of Concurrency, at least 1]: a slow 7Targets account cannot take every slot
 	Lease        time.Duration // how long a claim holds [60s]; must exceed JobTimeout: a crashed process's deliveries wait this long
 	JobTimeout   time.Duration // budget of one delivery attempt [20s]
 	PollInterval time.Duration // how often to look for work other processes queued or that fell due [1s]
@@ -45,6 +46,9 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 8
+	}
+	if c.PerInstance <= 0 || c.PerInstance > c.Concurrency {
+		c.PerInstance = max(1, c.Concurrency/2)
 	}
 	def(&c.Lease, time.Minute)
 	def(&c.JobTimeout, 20*time.Second)
@@ -76,7 +80,8 @@ type Worker struct {
 	slots    chan struct{}
 	inflight sync.WaitGroup
 	mu       sync.Mutex
-	running  bool // guards holds: none start once Run is stopping
+	running  bool           // guards holds: none start once Run is stopping
+	busy     map[string]int // deliveries in flight (or held for a hand-over) per instance
 }
 
 // NewWorker returns a worker; metrics may be nil.
@@ -95,6 +100,7 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 		now:       func() time.Time { return time.Now().UTC() },
 		prospect:  keyedMutex{m: map[string]*keyedEntry{}},
 		slots:     make(chan struct{}, cfg.Concurrency),
+		busy:      map[string]int{},
 	}
 }
 
@@ -123,21 +129,26 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.recordStats(ctx)
 			lastStats = now
 		}
-		due, err := w.store.Due(ctx, w.now(), batch)
+		due, err := w.store.Due(ctx, w.now(), batch, w.saturated()...)
 		if err != nil && ctx.Err() == nil {
 			w.logger.WarnContext(ctx, "reading the outbox failed", "error", err)
 		}
 		claimedAny := false
 		for _, d := range due {
+			if !w.take(d.InstanceID) {
+				continue // its instance has its share in flight: others' deliveries go first
+			}
 			select {
 			case w.slots <- struct{}{}:
 			case <-ctx.Done():
+				w.give(d.InstanceID)
 				return nil
 			}
 			now := w.now()
 			claimed, err := w.store.Claim(ctx, d, w.owner, now, now.Add(w.cfg.Lease))
 			if err != nil {
 				<-w.slots
+				w.give(d.InstanceID)
 				if !errors.Is(err, zen7.ErrClaimed) && ctx.Err() == nil {
 					w.logger.WarnContext(ctx, "claiming a delivery failed", "delivery", d.ID, "error", err)
 				}
@@ -145,7 +156,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			claimedAny = true
 			w.inflight.Go(func() {
-				defer func() { <-w.slots }()
+				defer func() { <-w.slots; w.give(claimed.InstanceID) }()
 				w.process(context.WithoutCancel(ctx), claimed)
 			})
 		}
@@ -160,6 +171,51 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// take counts one more delivery of instanceID in flight, if the instance is below its share.
+func (w *Worker) take(instanceID string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.takeLocked(instanceID)
+}
+
+func (w *Worker) takeLocked(instanceID string) bool {
+	if w.busy[instanceID] >= w.cfg.PerInstance {
+		return false
+	}
+	w.busy[instanceID]++
+	return true
+}
+
+// give counts one delivery of instanceID fewer in flight.
+func (w *Worker) give(instanceID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.giveLocked(instanceID)
+}
+
+func (w *Worker) giveLocked(instanceID string) {
+	if w.busy[instanceID] == w.cfg.PerInstance {
+		w.Wake() // the poll left this instance's deliveries out: it may take one now
+	}
+	if w.busy[instanceID]--; w.busy[instanceID] <= 0 {
+		delete(w.busy, instanceID)
+	}
+}
+
+// saturated lists the instances with their share in flight, whose deliveries the outbox poll
+// leaves for later, so that a backlog of theirs does not fill every batch.
+func (w *Worker) saturated() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for id, n := range w.busy {
+		if n >= w.cfg.PerInstance {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (w *Worker) setRunning(running bool) {

@@ -2,7 +2,9 @@ package forwarding_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,4 +58,75 @@ func TestWorkerRecordsALeadMadeAsTheAttemptRanOut(t *testing.T) {
 	if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
 		t.Fatalf("delivery = %s %s, last error %q; want done created; the worker logged:\n%s", got.State, got.Outcome, got.LastError, e.logs)
 	}
+}
+
+// concurrencySender counts how many lead creations are in flight at once, each held a moment.
+type concurrencySender struct {
+	forwarding.LeadSender
+	mu        sync.Mutex
+	now, most int
+}
+
+func (s *concurrencySender) CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error) {
+	s.mu.Lock()
+	s.now++
+	s.most = max(s.most, s.now)
+	s.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	defer func() { s.mu.Lock(); s.now--; s.mu.Unlock() }()
+	return s.LeadSender.CreateLead(ctx, key, creds, lead)
+}
+
+// TestWorkerCapsAnInstancesDeliveriesInFlight checks the per-instance share of the worker's
+// slots: one instance's backlog never has more than PerInstance deliveries in flight, whether
+// claimed from the outbox or handed over by the intake, so the other slots stay free for other
+// instances.
+func TestWorkerCapsAnInstancesDeliveriesInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance = 4, 2
+	leads, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prospects, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &concurrencySender{LeadSender: leads}
+	w := forwarding.NewWorker(cfg, e.outbox, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
+	e.start(w)
+	waitUntil(t, "the worker to run", w.Running)
+
+	// Half through the intake's hand-over, half queued for the poll.
+	intake := forwarding.NewIntake(e.outbox, targetsStub{}, w, nil)
+	var ids []string
+	for i := range 8 {
+		p := workerProspect(fmt.Sprintf("share%019d", i))
+		if i%2 == 0 {
+			if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p.ID)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		d := e.delivery(fmt.Sprintf("share-%d", i), zen7.KindNotification, p)
+		e.enqueue(d)
+		ids = append(ids, d.ID)
+	}
+	w.Wake()
+	for _, id := range ids {
+		e.finished(id, 0)
+	}
+	waitUntil(t, "eight leads", func() bool { return e.st.Count("POST", "/leads") >= 8 })
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if sender.most > cfg.PerInstance {
+		t.Errorf("%d of one instance's creations in flight at once, want at most %d", sender.most, cfg.PerInstance)
+	}
+	if sender.most < 1 {
+		t.Errorf("no creation seen")
+	}
+	waitUntil(t, "every slot to be idle", func() bool { return w.IdleSlots() == cfg.Concurrency })
 }

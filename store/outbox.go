@@ -259,10 +259,13 @@ func (o *Outbox) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, e
 }
 
 // Due implements forwarding.Store.
-func (o *Outbox) Due(ctx context.Context, now time.Time, n int) ([]zen7.Delivery, error) {
+func (o *Outbox) Due(ctx context.Context, now time.Time, n int, exceptInstances ...string) ([]zen7.Delivery, error) {
 	filter := bson.D{
 		{Key: "nextAttemptAt", Value: bson.D{{Key: "$lte", Value: now}}},
 		{Key: "leaseUntil", Value: bson.D{{Key: "$lte", Value: now}}},
+	}
+	if len(exceptInstances) > 0 {
+		filter = append(filter, bson.E{Key: "instanceId", Value: bson.D{{Key: "$nin", Value: exceptInstances}}})
 	}
 	cur, err := o.db.collection(colOutbox).Find(ctx, filter,
 		options.Find().SetSort(bson.D{{Key: "nextAttemptAt", Value: 1}}).SetLimit(int64(n)))

@@ -751,3 +751,35 @@ func TestOutboxUnlease(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboxDueExceptInstances checks that the poll can leave out the instances whose share of
+// the worker is in flight, so that their backlog does not fill every batch.
+func TestOutboxDueExceptInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	now := outboxT0
+	var ds []zen7.Delivery
+	for i := range 5 {
+		ds = append(ds, pending(fmt.Sprintf("slow:d%d", i), "slow", fmt.Sprintf("p%d", i), now.Add(-time.Duration(10-i)*time.Minute)))
+	}
+	ds = append(ds, pending("fast:d", "fast", "p", now.Add(-time.Minute)), pending("other:d", "other", "p", now.Add(-time.Second)))
+	mustEnqueue(t, o, ds...)
+	for _, tc := range []struct {
+		name   string
+		except []string
+		want   []string
+	}{
+		{"none left out: the oldest first", nil, []string{"slow:d0", "slow:d1"}},
+		{"one left out", []string{"slow"}, []string{"fast:d", "other:d"}},
+		{"two left out", []string{"slow", "fast"}, []string{"other:d"}},
+	} {
+		got, err := o.Due(ctx, now, 2, tc.except...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if diff := cmp.Diff(tc.want, ids(got)); diff != "" {
+			t.Errorf("%s: Due (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
