@@ -92,15 +92,9 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 	for i, e := range events {
 		reqs[i] = Request{InstanceID: instanceID, Kind: zen7.KindNotification, Prospect: e.Prospect, Key: e.Key, SnapshotAt: e.Prospect.UpdatedAt}
 	}
-	inserted, err := in.add(ctx, reqs)
+	n, err := in.Add(ctx, reqs...)
 	if err != nil {
-		return 0, fmt.Errorf("forwarding.Accept: %w", err)
-	}
-	n := 0
-	for _, ok := range inserted {
-		if ok {
-			n++
-		}
+		return 0, err
 	}
 	in.metrics.webhookEvents("queued", n)
 	in.metrics.webhookEvents("duplicate", len(reqs)-n)
@@ -129,20 +123,6 @@ func deliveryID(instanceID, key string) string { return instanceID + ":" + key }
 // stored, and how many were new (a request whose delivery is already queued is a duplicate). It
 // returns ErrUnavailable when the store cannot take them.
 func (in *Intake) Add(ctx context.Context, reqs ...Request) (int, error) {
-	inserted, err := in.add(ctx, reqs)
-	if err != nil {
-		return 0, fmt.Errorf("forwarding.Add: %w", err)
-	}
-	n := 0
-	for _, ok := range inserted {
-		if ok {
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (in *Intake) add(ctx context.Context, reqs []Request) ([]bool, error) {
 	now := in.now()
 	ds := make([]zen7.Delivery, len(reqs))
 	for i, r := range reqs {
@@ -157,8 +137,7 @@ func (in *Intake) add(ctx context.Context, reqs []Request) ([]bool, error) {
 		ds[i] = zen7.Delivery{
 			ID: deliveryID(r.InstanceID, key), InstanceID: r.InstanceID, Kind: r.Kind,
 			Prospect: r.Prospect, Overrides: r.Overrides, SnapshotAt: snapshotAt,
-			CreatedAt: now, State: zen7.StatePending,
-			Pending: zen7.Pending{NextAttemptAt: now},
+			CreatedAt: now, State: zen7.StatePending, Pending: zen7.Pending{NextAttemptAt: now},
 		}
 	}
 	var inserted []bool
@@ -169,9 +148,15 @@ func (in *Intake) add(ctx context.Context, reqs []Request) ([]bool, error) {
 		inserted, err = in.enqueue.EnqueueEach(ctx, ds)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", zen7.ErrUnavailable, err)
+		return 0, fmt.Errorf("forwarding.Add: %w: %w", zen7.ErrUnavailable, err)
 	}
-	return inserted, nil
+	n := 0
+	for _, ok := range inserted {
+		if ok {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // wake tells this process's worker, if any, that there is work in the outbox.
