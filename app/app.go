@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,10 @@ type Config struct {
 	FrameAncestors string
 	// Limits are the rate limits; zero values take the defaults.
 	Limits Limits
+	// TrustedProxies are the load balancers in front of the App: only a connection from one of
+	// them has its X-Forwarded-For believed, for the client address that rate limits and logs
+	// use. None: the connection's own address, whatever the headers say.
+	TrustedProxies []netip.Prefix
 	// Registry collects the App's metrics and is served at /metrics. Nil makes a fresh one.
 	Registry *prometheus.Registry
 	// Mount, when set, adds routes behind the same middleware. Only cmd/loadgen sets it, to
@@ -52,6 +57,24 @@ func init() {
 	gin.SetMode(gin.ReleaseMode)
 }
 
+// trustProxies makes c.ClientIP() the connection's address, or, for a connection from one of
+// proxies, the last X-Forwarded-For entry not itself a proxy: the one the outermost trusted
+// balancer appended, which a client cannot forge. gin's defaults would believe every sender
+// and X-Real-IP too, which balancers that append to X-Forwarded-For often pass through as sent.
+func trustProxies(r *gin.Engine, proxies []netip.Prefix) {
+	r.TrustedPlatform = ""
+	r.ForwardedByClientIP = len(proxies) > 0
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	var cidrs []string // nil: gin trusts no one
+	for _, p := range proxies {
+		cidrs = append(cidrs, p.String())
+	}
+	if err := r.SetTrustedProxies(cidrs); err != nil {
+		// A netip.Prefix always prints as a CIDR that gin parses; trust no one rather than all.
+		_ = r.SetTrustedProxies(nil)
+	}
+}
+
 // New returns the App's HTTP handler.
 func New(cfg Config) http.Handler {
 	if cfg.Registry == nil {
@@ -61,7 +84,7 @@ func New(cfg Config) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	_ = r.SetTrustedProxies(nil)
+	trustProxies(r, cfg.TrustedProxies)
 
 	r.Use(
 		requestID(),
