@@ -104,7 +104,6 @@ func New(cfg Config) http.Handler {
 
 	limits := cfg.Limits.withDefaults()
 	hookLimit := rateLimit(newLimiter(limits.Hook), byClient)
-	webhookLimit := rateLimit(newLimiter(limits.Webhook), func(c *gin.Context) string { return c.Param("instanceId") })
 	pageLimit := rateLimit(newLimiter(limits.Page), byClient)
 
 	lh := lifecycleHandlers{svc: cfg.Lifecycle}
@@ -118,8 +117,9 @@ func New(cfg Config) http.Handler {
 	authed.PUT("/api-key", lh.refreshAPIKey)
 	authed.DELETE("/uninstall", lh.uninstall)
 
-	wh := webhookHandlers{intake: cfg.Intake}
-	r.POST("/webhooks/sales/:instanceId", webhookLimit, requireJSON(), wh.sales)
+	// Webhooks are limited inside the handler, once it knows whether the token passed.
+	wh := webhookHandlers{intake: cfg.Intake, perInstance: newLimiter(limits.Webhook), unauthenticated: newLimiter(limits.WebhookUnauthenticated)}
+	r.POST("/webhooks/sales/:instanceId", requireJSON(), wh.sales)
 
 	eh := extensionHandlers{svc: cfg.Extensions, logger: cfg.Logger, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
 	r.GET("/extensions/manifest", eh.manifest)

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,30 +16,37 @@ import (
 
 func TestRateLimits(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(app.New(app.Config{
-		Logger: slog.New(slog.DiscardHandler), Store: pinger{},
-		// Tiny limits, so a test can cross them without a flood: about nothing refills meanwhile.
-		Limits: app.Limits{
-			Webhook: app.Limit{Rate: 0.01, Burst: 3},
-			Page:    app.Limit{Rate: 0.01, Burst: 2},
-			Hook:    app.Limit{Rate: 0.01, Burst: 4},
-		},
-	}))
+	// Tiny limits, so a test can cross them without a flood: about nothing refills meanwhile.
+	limits := app.Limits{
+		Webhook: app.Limit{Rate: 0.01, Burst: 3},
+		Page:    app.Limit{Rate: 0.01, Burst: 2},
+		Hook:    app.Limit{Rate: 0.01, Burst: 4},
+	}
+	srv := httptest.NewServer(app.New(app.Config{Logger: slog.New(slog.DiscardHandler), Store: pinger{}, Limits: limits}))
 	defer srv.Close()
+	// Only webhooks whose token passes count against their instance, so those need installed
+	// instances (set up through the hooks, on an App of their own with the same limits).
+	e := newTestEnv(t, func(c *app.Config) { c.Limits = limits })
+	callback := func(key string) string {
+		in := e.setupForwarding(key, "")
+		sub, _ := e.sales.ActiveSubscription(in.groupID)
+		return sub.CallbackURL
+	}
+	webhookA, webhookB := callback("key-ratelimit-inst-a"), callback("key-ratelimit-inst-b")
 
 	tests := []struct {
-		name, method, path string
-		burst              int
+		name, method, url string
+		burst             int
 	}{
-		{name: "webhooks per instance", method: "POST", path: "/webhooks/sales/instance-a?token=x", burst: 3},
-		{name: "another instance has its own budget", method: "POST", path: "/webhooks/sales/instance-b?token=x", burst: 3},
-		{name: "pages per client", method: "GET", path: "/extensions/reports/r?signature=00", burst: 2},
-		{name: "hooks per client", method: "GET", path: "/lifecycle/settings?api-key=k", burst: 4},
+		{name: "webhooks per instance", method: "POST", url: webhookA, burst: 3},
+		{name: "another instance has its own budget", method: "POST", url: webhookB, burst: 3},
+		{name: "pages per client", method: "GET", url: srv.URL + "/extensions/reports/r?signature=00", burst: 2},
+		{name: "hooks per client", method: "GET", url: srv.URL + "/lifecycle/settings?api-key=k", burst: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for i := range tt.burst + 2 {
-				req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(`{}`))
+				req, _ := http.NewRequest(tt.method, tt.url, strings.NewReader(`{}`))
 				req.Header.Set("Content-Type", "application/json")
 				res, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -133,4 +141,66 @@ func TestClientAddressBehindProxies(t *testing.T) {
 			t.Errorf("the access log should name the connection's address only:\n%s", logs)
 		}
 	})
+}
+
+// TestWrongTokensSpendNoInstanceBudget: instance ids are no secret, so webhooks with a wrong
+// token must not spend the instance's budget, or anyone could silence an instance's genuine
+// notifications. They are limited per client address instead, and an authenticated webhook is
+// served even from an address past that limit (Sales' own 401s, for an instance whose
+// subscription is broken, must not hold up the others).
+func TestWrongTokensSpendNoInstanceBudget(t *testing.T) {
+	t.Parallel()
+	const genuine, guesses = 5, 40
+	e := newTestEnv(t, func(c *app.Config) {
+		c.Limits = app.Limits{
+			Webhook:                app.Limit{Rate: 0.01, Burst: genuine}, // about nothing refills meanwhile
+			WebhookUnauthenticated: app.Limit{Rate: 0.01, Burst: 10},
+		}
+		// The test's connections come from loopback: X-Forwarded-For tells attacker from Sales.
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	in := e.setupForwarding("key-ratelimit-victim1", "")
+	sub, _ := e.sales.ActiveSubscription(in.groupID)
+	post := func(url, client, prospectID string) int {
+		body := `{"topic":"prospects","type":"created","prospect":[{"id":"` + prospectID + `","firstName":"A","emails":["a@example.com"],"status":"new"}]}`
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", client)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	const attacker, sales = "203.0.113.66", "198.51.100.10"
+	limited := 0
+	for i := range guesses {
+		wrong := strings.Replace(sub.CallbackURL, "token=", "token=guess"+strconv.Itoa(i), 1)
+		switch s := post(wrong, attacker, "ratelimit0000000000000001"); s {
+		case 401:
+		case 429:
+			limited++
+		default:
+			t.Fatalf("guess %d: %d, want 401 or 429", i, s)
+		}
+	}
+	if limited != guesses-10 {
+		t.Errorf("%d of %d guesses got 429, want all past the client's burst of 10", limited, guesses)
+	}
+	if s := post(strings.Replace(sub.CallbackURL, "token=", "token=x", 1), "203.0.113.67", "ratelimit0000000000000001"); s != 401 {
+		t.Errorf("a wrong token from another address: %d, want 401 (the attacker's budget is its own)", s)
+	}
+	for i := range genuine {
+		from := sales
+		if i == 0 {
+			from = attacker // authenticated, so its address's spent budget does not matter
+		}
+		if s := post(sub.CallbackURL, from, fmt.Sprintf("ratelimit%016d", i)); s != 200 {
+			t.Fatalf("genuine webhook %d of %d after %d wrong-token guesses: %d, want 200", i+1, genuine, guesses, s)
+		}
+	}
+	if s := post(sub.CallbackURL, sales, "ratelimit0000000000000099"); s != 429 {
+		t.Errorf("genuine webhook past the instance's burst: %d, want 429", s)
+	}
 }

@@ -65,7 +65,11 @@ func (in *Intake) SetEnqueuer(e Enqueuer) { in.enqueue = e }
 // Notifications for a disabled instance are accepted and dropped: it forwards nothing. It
 // returns ErrUnavailable when the store cannot be read or written within a few seconds
 // (acceptTimeout).
-func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte) (queued int, err error) {
+//
+// admit, if not nil, is called once the token has passed and before the body is parsed or
+// anything stored; an error from it is returned as it is, with nothing stored. The caller
+// charges the instance's rate limit there, so that only the token's holder can spend it.
+func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte, admit func() error) (queued int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, acceptTimeout)
 	defer cancel()
 	state, hash, err := in.targets.WebhookTarget(ctx, instanceID)
@@ -78,6 +82,11 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 	got := HashToken(token)
 	if token == "" || hash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(hash)) != 1 {
 		return 0, fmt.Errorf("%w: wrong webhook token", zen7.ErrUnauthorized)
+	}
+	if admit != nil {
+		if err := admit(); err != nil {
+			return 0, err
+		}
 	}
 	events, err := ParseNotifications(body)
 	if err != nil {
