@@ -131,6 +131,77 @@ func TestSignedPages(t *testing.T) {
 	}
 }
 
+// TestSignedURLsWithRepeatedParameters: a prospect's name is a value Sales puts in the signed
+// URL, so a name such as "Eve&group=B&user=attacker" adds parameters Sales then signs. With the
+// first value read, a repeated group or user would open another instance's page as another user.
+// A signed URL that names any parameter twice is refused, however the name is encoded.
+func TestSignedURLsWithRepeatedParameters(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	victim := e.setupForwarding("key-pages-repeat-a1", "")
+	other := e.setupForwarding("key-pages-repeat-b1", "")
+	const prospectID = "repeat000000000000000001"
+	button := "/extensions/buttons/" + extensions.ButtonKey + "?prospect=" + prospectID
+
+	tests := []struct {
+		name, pathAndQuery string
+		want               int
+	}{
+		{name: "one of each", pathAndQuery: button + "&firstName=Eve&user=u1&group=" + victim.groupID + "&lang=en", want: 200},
+		{name: "injected group and user before the genuine ones",
+			pathAndQuery: button + "&firstName=Eve&group=" + other.groupID + "&user=attacker&group=" + victim.groupID + "&user=u1&lang=en", want: 401},
+		{name: "injected after the genuine ones",
+			pathAndQuery: button + "&user=u1&group=" + victim.groupID + "&firstName=Eve&group=" + other.groupID + "&lang=en", want: 401},
+		{name: "repeated name percent-encoded", pathAndQuery: button + "&user=u1&group=" + victim.groupID + "&gr%6Fup=" + other.groupID, want: 401},
+		{name: "repeated harmless parameter", pathAndQuery: button + "&user=u1&group=" + victim.groupID + "&lang=en&lang=pt", want: 401},
+		{name: "repeated report group", pathAndQuery: reportPath(victim.groupID, "en") + "&group=" + other.groupID, want: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := getPage(t, e.signedURL(tt.pathAndQuery, true))
+			if p.status != tt.want {
+				t.Fatalf("status = %d, want %d\n%.300s", p.status, tt.want, p.body)
+			}
+			if ct := p.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Fatalf("Content-Type = %q, want the HTML page", ct)
+			}
+			checkFramingHeaders(t, p)
+			if tt.want == 401 && (!strings.Contains(p.body, `id="error-title"`) || strings.Contains(p.body, `name="token"`)) {
+				t.Errorf("refused, but not with the bare error page:\n%.300s", p.body)
+			}
+		})
+	}
+}
+
+// TestManifestPutsTheAppsParametersFirst: in the URLs Sales fills in and signs, the prospect's
+// free text comes after every parameter the App decides by, so nothing it smuggles in precedes
+// them.
+func TestManifestPutsTheAppsParametersFirst(t *testing.T) {
+	t.Parallel()
+	srv, _, _ := newBareApp(t, nil)
+	res, err := http.Get(srv.URL + "/extensions/manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m extensions.Manifest
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(m.Reports, m.Buttons...) {
+		_, query, _ := strings.Cut(d.URL, "?")
+		seenText := false
+		for p := range strings.SplitSeq(query, "&") {
+			name, value, _ := strings.Cut(p, "=")
+			fromProspect := strings.HasPrefix(value, "${prospect.") && value != "${prospect._id}"
+			if seenText && !fromProspect {
+				t.Errorf("%s: %s comes after the prospect's free text in %s", d.Key, name, d.URL)
+			}
+			seenText = seenText || fromProspect
+		}
+	}
+}
+
 func TestAPIRoutesForbidFraming(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
