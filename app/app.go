@@ -104,7 +104,6 @@ func New(cfg Config) http.Handler {
 
 	limits := cfg.Limits.withDefaults()
 	hookLimit := rateLimit(newLimiter(limits.Hook), byClient)
-	pageLimit := rateLimit(newLimiter(limits.Page), byClient)
 
 	lh := lifecycleHandlers{svc: cfg.Lifecycle}
 	hooks := r.Group("/lifecycle", hookLimit)
@@ -123,8 +122,9 @@ func New(cfg Config) http.Handler {
 
 	eh := extensionHandlers{svc: cfg.Extensions, logger: cfg.Logger, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
 	r.GET("/extensions/manifest", eh.manifest)
-	r.GET("/extensions/assets/*file", gin.WrapH(http.StripPrefix("/extensions/assets/", extensions.Assets())))
-	pages := r.Group("/extensions", eh.frameable, pageLimit)
+	r.GET(extensions.AssetsPath+"*file", assets())
+	r.HEAD(extensions.AssetsPath+"*file", assets())
+	pages := r.Group("/extensions", eh.frameable, eh.limit(newLimiter(limits.Page)))
 	pages.GET("/reports/:key", eh.signed, eh.report)
 	pages.GET("/buttons/:key", eh.signed, eh.button)
 	pages.POST("/actions", eh.action)

@@ -504,6 +504,10 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		{name: "stylesheet", want: 200, call: func() call { return plain("GET", e.url+extensions.AssetsPath+"app.css") }},
 		{name: "script", want: 200, call: func() call { return plain("GET", e.url+extensions.AssetsPath+"app.js?v=old") }},
 		{name: "unknown asset", want: 404, offDoc: true, call: func() call { return plain("GET", e.url+extensions.AssetsPath+"nope.js") }},
+		{name: "stylesheet's headers", want: 200, call: func() call { return plain("HEAD", e.url+extensions.AssetsPath+"app.css") }},
+		{name: "stylesheet's range past the end", want: 416, call: func() call {
+			return plain("GET", e.url+extensions.AssetsPath+"app.css").with("Range", "bytes=9999999-")
+		}},
 
 		// Operations.
 		{name: "healthz", want: 200, call: func() call { return plain("GET", e.url+"/healthz") }},

@@ -34,14 +34,16 @@ func TestRateLimits(t *testing.T) {
 	}
 	webhookA, webhookB := callback("key-ratelimit-inst-a"), callback("key-ratelimit-inst-b")
 
+	const jsonError, page = `"code":"rate_limited"`, `id="error-title"` // pages show in an iframe: HTML
 	tests := []struct {
 		name, method, url string
 		burst             int
+		wantBody          string
 	}{
-		{name: "webhooks per instance", method: "POST", url: webhookA, burst: 3},
-		{name: "another instance has its own budget", method: "POST", url: webhookB, burst: 3},
-		{name: "pages per client", method: "GET", url: srv.URL + "/extensions/reports/r?signature=00", burst: 2},
-		{name: "hooks per client", method: "GET", url: srv.URL + "/lifecycle/settings?api-key=k", burst: 4},
+		{name: "webhooks per instance", method: "POST", url: webhookA, burst: 3, wantBody: jsonError},
+		{name: "another instance has its own budget", method: "POST", url: webhookB, burst: 3, wantBody: jsonError},
+		{name: "pages per client", method: "GET", url: srv.URL + "/extensions/reports/r?signature=00", burst: 2, wantBody: page},
+		{name: "hooks per client", method: "GET", url: srv.URL + "/lifecycle/settings?api-key=k", burst: 4, wantBody: jsonError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +64,7 @@ func TestRateLimits(t *testing.T) {
 					if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || s < 1 {
 						t.Fatalf("Retry-After = %q", res.Header.Get("Retry-After"))
 					}
-					if !strings.Contains(string(body), `"code":"rate_limited"`) {
+					if !strings.Contains(string(body), tt.wantBody) {
 						t.Fatalf("body = %s", body)
 					}
 				}
