@@ -26,7 +26,7 @@ func (h webhookHandlers) sales(c *gin.Context) {
 		return
 	}
 	id := c.Param("instanceId")
-	n, err := h.intake.Accept(c.Request.Context(), id, c.Query("token"), body,
+	got, err := h.intake.Accept(c.Request.Context(), id, c.Query("token"), body,
 		func() error { return h.perInstance.take(c, id) })
 	if errors.Is(err, zen7.ErrUnauthorized) {
 		if limited := h.unauthenticated.take(c, c.ClientIP()); limited != nil {
@@ -37,5 +37,11 @@ func (h webhookHandlers) sales(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"queued": n})
+	c.JSON(http.StatusOK, webhookAnswer{Queued: got.Queued, Duplicates: got.Duplicates})
+}
+
+// webhookAnswer is the webhook's 200 body; duplicates is left out when there are none.
+type webhookAnswer struct {
+	Queued     int `json:"queued"`
+	Duplicates int `json:"duplicates,omitempty"`
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync"
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
@@ -47,12 +49,25 @@ type Intake struct {
 	worker  *Worker
 	metrics *Metrics
 	now     func() time.Time
+	stored  *recentIDs
 }
 
 // NewIntake returns an intake that queues into store. When worker (which may be nil) is this
 // process's, the intake hands it new deliveries it has idle slots for and wakes it for the others.
 func NewIntake(store Store, targets WebhookTargets, worker *Worker, metrics *Metrics) *Intake {
-	return &Intake{store: store, enqueue: store, targets: targets, worker: worker, metrics: metrics, now: func() time.Time { return time.Now().UTC() }}
+	return &Intake{store: store, enqueue: store, targets: targets, worker: worker, metrics: metrics,
+		now: func() time.Time { return time.Now().UTC() }, stored: newRecentIDs(recentIDsKept)}
+}
+
+// Accepted is what became of a webhook's prospect events.
+type Accepted struct {
+	// Queued counts the events stored for delivery.
+	Queued int
+	// Duplicates counts the events already stored: a copy of one still waiting in the outbox,
+	// or of one this process stored before and that has been delivered since. (A copy of one
+	// delivered before a restart or stored by another process cannot be told at once: it
+	// counts as queued, and the worker drops it without calling 7Targets.)
+	Duplicates int
 }
 
 // SetEnqueuer makes the intake store webhooks through e (a Batcher, for group commit) instead
@@ -64,37 +79,37 @@ func (in *Intake) SetEnqueuer(e Enqueuer) { in.enqueue = e }
 // for an unknown instance or a wrong token, and ErrMalformed for a body it cannot read.
 // Notifications for a disabled instance are accepted and dropped: it forwards nothing. It
 // returns ErrUnavailable when the store cannot be read or written within a few seconds
-// (acceptTimeout).
+// (acceptTimeout). It says how many events it queued and how many were duplicates.
 //
 // admit, if not nil, is called once the token has passed and before the body is parsed or
 // anything stored; an error from it is returned as it is, with nothing stored. The caller
 // charges the instance's rate limit there, so that only the token's holder can spend it.
-func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte, admit func() error) (queued int, err error) {
+func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte, admit func() error) (Accepted, error) {
 	ctx, cancel := context.WithTimeout(ctx, acceptTimeout)
 	defer cancel()
 	state, hash, err := in.targets.WebhookTarget(ctx, instanceID)
 	if errors.Is(err, zen7.ErrNotFound) {
-		return 0, fmt.Errorf("%w: unknown instance", zen7.ErrUnauthorized)
+		return Accepted{}, fmt.Errorf("%w: unknown instance", zen7.ErrUnauthorized)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
+		return Accepted{}, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
 	}
 	got := HashToken(token)
 	if token == "" || hash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(hash)) != 1 {
-		return 0, fmt.Errorf("%w: wrong webhook token", zen7.ErrUnauthorized)
+		return Accepted{}, fmt.Errorf("%w: wrong webhook token", zen7.ErrUnauthorized)
 	}
 	if admit != nil {
 		if err := admit(); err != nil {
-			return 0, err
+			return Accepted{}, err
 		}
 	}
 	events, err := ParseNotifications(body)
 	if err != nil {
-		return 0, err
+		return Accepted{}, err
 	}
 	if state != zen7.StateEnabled {
 		in.metrics.webhookEvents("ignored", len(events))
-		return 0, nil
+		return Accepted{}, nil
 	}
 	now := in.now()
 	ds := make([]zen7.Delivery, len(events))
@@ -134,9 +149,9 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 			in.worker.unhold(held)
 			in.unlease(ctx, ds[:held])
 		}
-		return 0, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
+		return Accepted{}, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
 	}
-	n, polled := 0, 0
+	n, polled, delivered := 0, 0, 0
 	for i, ok := range inserted {
 		switch {
 		case ok && i < held:
@@ -149,13 +164,20 @@ func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []b
 		if ok {
 			n++
 		}
+		// The outbox drops a delivery only once its history entry is written, so one stored here
+		// before that could be stored again has been delivered: this copy is a duplicate (which
+		// the worker drops). Remembering costs no I/O on the webhook's path, where a read of the
+		// history per event would (a third slower intake on the embedded store, measured).
+		if in.stored.add(ds[i].ID) && ok {
+			delivered++
+		}
 	}
-	in.metrics.webhookEvents("queued", n)
+	in.metrics.webhookEvents("queued", n) // stored; the worker counts the delivered duplicates it drops
 	in.metrics.webhookEvents("duplicate", len(ds)-n)
 	if polled > 0 {
 		in.wake()
 	}
-	return n, nil
+	return Accepted{Queued: n - delivered, Duplicates: len(ds) - n + delivered}, nil
 }
 
 // unleaseTimeout bounds lifting the leases of a failed hand-over; with acceptTimeout it stays
@@ -191,4 +213,43 @@ func (in *Intake) Retry(ctx context.Context, instanceID, deliveryID string) erro
 	}
 	in.wake()
 	return nil
+}
+
+// recentIDsKept is how many delivery ids an intake remembers: Sales' retries and duplicates of
+// a notification follow it closely, and 64Ki ids (hashed) keep about 2 MB.
+const recentIDsKept = 1 << 16
+
+// recentIDs remembers the last ids it was given, hashed, in a fixed-size ring: the oldest go
+// first, so it never grows.
+type recentIDs struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	size int
+	set  map[uint64]struct{}
+	ring []uint64 // in the order added, from next on once full
+	next int
+}
+
+func newRecentIDs(size int) *recentIDs {
+	return &recentIDs{seed: maphash.MakeSeed(), size: size, set: map[uint64]struct{}{}}
+}
+
+// add remembers id and reports whether it was remembered already. Two ids with one 64-bit hash
+// would be taken for one; among 64Ki ids the odds are about 1 in 2^32.
+func (r *recentIDs) add(id string) (seen bool) {
+	h := maphash.String(r.seed, id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.set[h]; ok {
+		return true
+	}
+	if len(r.ring) < r.size {
+		r.ring = append(r.ring, h)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = h
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.set[h] = struct{}{}
+	return false
 }

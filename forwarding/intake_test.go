@@ -156,8 +156,8 @@ func TestFailedHandOverIsLeftToThePoll(t *testing.T) {
 		t.Fatalf("Accept = %v, want ErrUnavailable", err)
 	}
 	intake.SetEnqueuer(e.outbox)
-	if n, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p), nil); err != nil || n != 0 {
-		t.Fatalf("Sales' redelivery = %d new, %v; want a duplicate", n, err)
+	if got, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p), nil); err != nil || got.Queued != 0 {
+		t.Fatalf("Sales' redelivery = %d new, %v; want a duplicate", got.Queued, err)
 	}
 	ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, p, 1)
 	if err != nil || len(ds) != 1 {
