@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,10 @@ type Config struct {
 	FrameAncestors string
 	// Limits are the rate limits; zero values take the defaults.
 	Limits Limits
+	// TrustedProxies are the load balancers in front of the App: only a connection from one of
+	// them has its X-Forwarded-For believed, for the client address that rate limits and logs
+	// use. None: the connection's own address, whatever the headers say.
+	TrustedProxies []netip.Prefix
 	// Registry collects the App's metrics and is served at /metrics. Nil makes a fresh one.
 	Registry *prometheus.Registry
 	// Mount, when set, adds routes behind the same middleware. Only cmd/loadgen sets it, to
@@ -53,6 +58,24 @@ func init() {
 	gin.SetMode(gin.ReleaseMode)
 }
 
+// trustProxies makes c.ClientIP() the connection's address, or, for a connection from one of
+// proxies, the last X-Forwarded-For entry not itself a proxy: the one the outermost trusted
+// balancer appended, which a client cannot forge. gin's defaults would believe every sender
+// and X-Real-IP too, which balancers that append to X-Forwarded-For often pass through as sent.
+func trustProxies(r *gin.Engine, proxies []netip.Prefix) {
+	r.TrustedPlatform = ""
+	r.ForwardedByClientIP = len(proxies) > 0
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	var cidrs []string // nil: gin trusts no one
+	for _, p := range proxies {
+		cidrs = append(cidrs, p.String())
+	}
+	if err := r.SetTrustedProxies(cidrs); err != nil {
+		// A netip.Prefix always prints as a CIDR that gin parses; trust no one rather than all.
+		_ = r.SetTrustedProxies(nil)
+	}
+}
+
 // New returns the App's HTTP handler.
 func New(cfg Config) http.Handler {
 	if cfg.Registry == nil {
@@ -62,7 +85,7 @@ func New(cfg Config) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	_ = r.SetTrustedProxies(nil)
+	trustProxies(r, cfg.TrustedProxies)
 
 	r.Use(
 		requestID(),
@@ -82,8 +105,6 @@ func New(cfg Config) http.Handler {
 
 	limits := cfg.Limits.withDefaults()
 	hookLimit := rateLimit(newLimiter(limits.Hook), byClient)
-	webhookLimit := rateLimit(newLimiter(limits.Webhook), func(c *gin.Context) string { return c.Param("instanceId") })
-	pageLimit := rateLimit(newLimiter(limits.Page), byClient)
 
 	lh := lifecycleHandlers{svc: cfg.Lifecycle}
 	hooks := r.Group("/lifecycle", hookLimit)
@@ -96,13 +117,15 @@ func New(cfg Config) http.Handler {
 	authed.PUT("/api-key", lh.refreshAPIKey)
 	authed.DELETE("/uninstall", lh.uninstall)
 
-	wh := webhookHandlers{intake: cfg.Intake}
-	r.POST(forwarding.WebhookPath+":instanceId", webhookLimit, requireJSON(), wh.sales)
+	// Webhooks are limited inside the handler, once it knows whether the token passed.
+	wh := webhookHandlers{intake: cfg.Intake, perInstance: newLimiter(limits.Webhook), unauthenticated: newLimiter(limits.WebhookUnauthenticated)}
+	r.POST(forwarding.WebhookPath+":instanceId", requireJSON(), wh.sales)
 
 	eh := extensionHandlers{svc: cfg.Extensions, logger: cfg.Logger, signingKey: cfg.SigningKey, publicBaseURL: cfg.PublicBaseURL, frameAncestors: cfg.FrameAncestors}
 	r.GET(extensions.ManifestPath, eh.manifest)
-	r.GET(view.AssetsPath+"*file", gin.WrapH(http.StripPrefix(view.AssetsPath, view.Assets())))
-	framed := r.Group("", eh.frameable, pageLimit)
+	r.GET(view.AssetsPath+"*file", assets())
+	r.HEAD(view.AssetsPath+"*file", assets())
+	framed := r.Group("", eh.frameable, eh.limit(newLimiter(limits.Page)))
 	framed.GET(extensions.ReportsPath+":key", eh.signed, eh.report)
 	framed.GET(extensions.ButtonsPath+":key", eh.signed, eh.button)
 	framed.POST(extensions.ActionPath, eh.action)

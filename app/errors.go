@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -61,11 +62,22 @@ var errorRows = []struct {
 	{zen7.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable; nothing was stored, try again"},
 }
 
+// statusError is an error status that a net/http handler the App wraps answered (the asset
+// file server's 412 or 416), to be rendered in the contract's form.
+type statusError int
+
+func (e statusError) Error() string { return http.StatusText(int(e)) }
+
 // toErrorBody maps err to its status and JSON body.
 func toErrorBody(err error) (int, errorBody) {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return http.StatusRequestEntityTooLarge, errorBody{errorDetail{Code: "body_too_large", Message: "the body is larger than 1 MiB"}}
+	}
+	var se statusError
+	if errors.As(err, &se) {
+		text := strings.ToLower(se.Error())
+		return int(se), errorBody{errorDetail{Code: strings.ReplaceAll(text, " ", "_"), Message: text}}
 	}
 	for _, row := range errorRows {
 		if !errors.Is(err, row.err) {

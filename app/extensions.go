@@ -34,6 +34,66 @@ func (h extensionHandlers) frameable(c *gin.Context) {
 	c.Next()
 }
 
+// limit is the pages' rate limit per client address. Past it the answer is the error page, as
+// for the pages' other errors: it shows inside Sales' iframe, where JSON would be gibberish.
+func (h extensionHandlers) limit(l *limiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := l.take(c, byClient(c)); err != nil {
+			h.errorPage(c, http.StatusTooManyRequests, "error.generic") // "try again in a few minutes"
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// assets serves the pages' stylesheet and script. The file server answers its errors (an
+// unknown file, or 412 and 416 for a request's preconditions and ranges) in text/plain; they
+// are held back and answered as the contract's JSON error instead, as on every route that is
+// not a page.
+func assets() gin.HandlerFunc {
+	files := view.Assets()
+	return func(c *gin.Context) {
+		w := &heldError{ResponseWriter: c.Writer}
+		files.ServeHTTP(w, c.Request)
+		if w.status == 0 {
+			return
+		}
+		hd := c.Writer.Header()
+		for _, k := range []string{"Content-Type", "ETag", "Last-Modified"} { // of the file, or text/plain
+			hd.Del(k)
+		}
+		hd.Set("Cache-Control", "no-store")
+		if w.status == http.StatusNotFound {
+			fail(c, errNoRoute)
+			return
+		}
+		fail(c, statusError(w.status))
+	}
+}
+
+// heldError passes a handler's answer through unless its status is an error, which it records
+// and discards with its body.
+type heldError struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *heldError) WriteHeader(code int) {
+	if code >= http.StatusBadRequest {
+		w.status = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *heldError) Write(b []byte) (int, error) {
+	if w.status != 0 {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
 // signed refuses a page request whose Sales signature is missing or wrong, with the small
 // error page and nothing else.
 func (h extensionHandlers) signed(c *gin.Context) {

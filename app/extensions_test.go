@@ -1,20 +1,24 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/sales"
@@ -129,6 +133,77 @@ func TestSignedPages(t *testing.T) {
 				t.Errorf("page not in %s", tt.wantLang)
 			}
 		})
+	}
+}
+
+// TestSignedURLsWithRepeatedParameters: a prospect's name is a value Sales puts in the signed
+// URL, so a name such as "Eve&group=B&user=attacker" adds parameters Sales then signs. With the
+// first value read, a repeated group or user would open another instance's page as another user.
+// A signed URL that names any parameter twice is refused, however the name is encoded.
+func TestSignedURLsWithRepeatedParameters(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	victim := e.setupForwarding("key-pages-repeat-a1", "")
+	other := e.setupForwarding("key-pages-repeat-b1", "")
+	const prospectID = "repeat000000000000000001"
+	button := "/extensions/buttons/" + extensions.ButtonKey + "?prospect=" + prospectID
+
+	tests := []struct {
+		name, pathAndQuery string
+		want               int
+	}{
+		{name: "one of each", pathAndQuery: button + "&firstName=Eve&user=u1&group=" + victim.groupID + "&lang=en", want: 200},
+		{name: "injected group and user before the genuine ones",
+			pathAndQuery: button + "&firstName=Eve&group=" + other.groupID + "&user=attacker&group=" + victim.groupID + "&user=u1&lang=en", want: 401},
+		{name: "injected after the genuine ones",
+			pathAndQuery: button + "&user=u1&group=" + victim.groupID + "&firstName=Eve&group=" + other.groupID + "&lang=en", want: 401},
+		{name: "repeated name percent-encoded", pathAndQuery: button + "&user=u1&group=" + victim.groupID + "&gr%6Fup=" + other.groupID, want: 401},
+		{name: "repeated harmless parameter", pathAndQuery: button + "&user=u1&group=" + victim.groupID + "&lang=en&lang=pt", want: 401},
+		{name: "repeated report group", pathAndQuery: reportPath(victim.groupID, "en") + "&group=" + other.groupID, want: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := getPage(t, e.signedURL(tt.pathAndQuery, true))
+			if p.status != tt.want {
+				t.Fatalf("status = %d, want %d\n%.300s", p.status, tt.want, p.body)
+			}
+			if ct := p.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Fatalf("Content-Type = %q, want the HTML page", ct)
+			}
+			checkFramingHeaders(t, p)
+			if tt.want == 401 && (!strings.Contains(p.body, `id="error-title"`) || strings.Contains(p.body, `name="token"`)) {
+				t.Errorf("refused, but not with the bare error page:\n%.300s", p.body)
+			}
+		})
+	}
+}
+
+// TestManifestPutsTheAppsParametersFirst: in the URLs Sales fills in and signs, the prospect's
+// free text comes after every parameter the App decides by, so nothing it smuggles in precedes
+// them.
+func TestManifestPutsTheAppsParametersFirst(t *testing.T) {
+	t.Parallel()
+	srv, _, _ := newBareApp(t, nil)
+	res, err := http.Get(srv.URL + "/extensions/manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m extensions.Manifest
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(m.Reports, m.Buttons...) {
+		_, query, _ := strings.Cut(d.URL, "?")
+		seenText := false
+		for p := range strings.SplitSeq(query, "&") {
+			name, value, _ := strings.Cut(p, "=")
+			fromProspect := strings.HasPrefix(value, "${prospect.") && value != "${prospect._id}"
+			if seenText && !fromProspect {
+				t.Errorf("%s: %s comes after the prospect's free text in %s", d.Key, name, d.URL)
+			}
+			seenText = seenText || fromProspect
+		}
 	}
 }
 
@@ -421,5 +496,104 @@ func TestRefusedActionDoesNotRenewItsToken(t *testing.T) {
 		if c.Expires.After(posted.Expires) {
 			t.Errorf("%s token on the page drawn again expires %v, after the posted one's %v", action, c.Expires, posted.Expires)
 		}
+	}
+}
+
+// TestRateLimitedPagesAreHTML: a page is shown in Sales' iframe, so its 429 is a small page
+// (with Retry-After and the framing rules of pages), not the JSON the API routes answer.
+func TestRateLimitedPagesAreHTML(t *testing.T) {
+	t.Parallel()
+	oas := loadOpenAPI(t)
+	srv := httptest.NewServer(app.New(app.Config{
+		Logger: slog.New(slog.DiscardHandler), Store: pinger{}, FrameAncestors: frameAncestors,
+		Limits: app.Limits{Page: app.Limit{Rate: 0.01, Burst: 1}},
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct{ name, method, path string }{
+		{name: "report", method: "GET", path: reportPath("g1", "es")},
+		{name: "button", method: "GET", path: buttonPath("g1", "p1", "")},
+		{name: "action", method: "POST", path: extensions.ActionPath},
+	}
+	for _, tt := range tests {
+		c := call{method: tt.method, url: srv.URL + tt.path}
+		if tt.method == "POST" {
+			c = call{method: "POST", url: c.url, body: url.Values{"action": {"stop"}}.Encode()}.
+				with("Content-Type", "application/x-www-form-urlencoded")
+		}
+		var ex exchange
+		for range 2 { // the first spends the client's one token
+			ex = send(t, c)
+		}
+		p := page{status: ex.status, header: ex.header, body: string(ex.body)}
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, resErr := oas.validate(t, ex, ""); resErr != nil {
+				t.Errorf("the 429 does not match docs/openapi.yaml: %v", resErr)
+			}
+			if p.status != http.StatusTooManyRequests {
+				t.Fatalf("status = %d, want 429", p.status)
+			}
+			if ct := p.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Fatalf("Content-Type = %q, want the HTML page\n%.300s", ct, p.body)
+			}
+			if s, err := strconv.Atoi(p.header.Get("Retry-After")); err != nil || s < 1 {
+				t.Errorf("Retry-After = %q", p.header.Get("Retry-After"))
+			}
+			checkFramingHeaders(t, p)
+			if !strings.Contains(p.body, `id="error-title"`) || !strings.Contains(p.body, "429") {
+				t.Errorf("not the error page for 429:\n%.300s", p.body)
+			}
+		})
+	}
+}
+
+// TestAssets: the stylesheet and script answer GET and HEAD (headers, no body); anything else
+// about them is the contract's JSON error, as on every route that is not a page.
+func TestAssets(t *testing.T) {
+	t.Parallel()
+	srv, _, _ := newBareApp(t, nil)
+	tests := []struct {
+		name, method, file string
+		ranges             string // a Range header
+		want               int
+		wantType           string
+		wantBody           bool
+	}{
+		{name: "stylesheet", method: "GET", file: "app.css", want: 200, wantType: "text/css; charset=utf-8", wantBody: true},
+		{name: "HEAD of the script", method: "HEAD", file: "app.js", want: 200, wantType: "text/javascript; charset=utf-8"},
+		{name: "unknown asset", method: "GET", file: "nope.js", want: 404, wantType: "application/json; charset=utf-8", wantBody: true},
+		{name: "HEAD of an unknown asset", method: "HEAD", file: "nope.js", want: 404, wantType: "application/json; charset=utf-8"},
+		{name: "directory", method: "GET", file: "", want: 404, wantType: "application/json; charset=utf-8", wantBody: true},
+		{name: "other method", method: "DELETE", file: "app.css", want: 405, wantType: "application/json; charset=utf-8", wantBody: true},
+		{name: "range past the end", method: "GET", file: "app.css", ranges: "bytes=9999999-", want: 416, wantType: "application/json; charset=utf-8", wantBody: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(tt.method, srv.URL+view.AssetsPath+tt.file, nil)
+			if tt.ranges != "" {
+				req.Header.Set("Range", tt.ranges)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tt.want || res.Header.Get("Content-Type") != tt.wantType {
+				t.Fatalf("%d %q, want %d %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), tt.want, tt.wantType, body)
+			}
+			if got := len(body) > 0; got != tt.wantBody {
+				t.Fatalf("body %q; want one: %v", body, tt.wantBody)
+			}
+			if tt.want == 200 && (res.Header.Get("ETag") == "" || res.ContentLength <= 0) {
+				t.Errorf("ETag %q, Content-Length %d", res.Header.Get("ETag"), res.ContentLength)
+			}
+			if tt.want >= 400 && tt.wantBody && !bytes.Contains(body, []byte(`"error":{"code":`)) {
+				t.Errorf("body = %s, want the contract's error", body)
+			}
+			if tt.want >= 400 && res.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q on an error", res.Header.Get("Cache-Control"))
+			}
+		})
 	}
 }

@@ -1,9 +1,11 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -213,6 +215,70 @@ func TestDuplicateNotificationsMakeOneLead(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // several poll intervals for a wrong second delivery to show
 	if posts := e.leadRequests("POST", "/leads"); len(posts) != 1 {
 		t.Fatalf("%d POST /leads for 5 copies of one notification, want 1", len(posts))
+	}
+}
+
+// TestWebhookAnswerCountsDuplicates: the webhook's answer says what became of each prospect
+// event: queued for delivery, or a duplicate, whether its first copy is still waiting or was
+// delivered already (Sales retries and duplicates, before and after the App delivered).
+func TestWebhookAnswerCountsDuplicates(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-fwd-answer-01", "")
+	sub, _ := e.sales.ActiveSubscription(in.groupID)
+	const first, second = "answer000000000000000001", "answer000000000000000002"
+	post := func(attempts int, prospectIDs ...string) string {
+		t.Helper()
+		var ps []sales.Prospect
+		for _, id := range prospectIDs {
+			ps = append(ps, prospect(id, "unclaimed"))
+		}
+		body, err := json.Marshal(sales.Notification{SubscriptionID: sub.ID, Topic: sales.TopicProspects,
+			Type: sales.NotificationCreated, Attempts: attempts, Sent: time.Now().UTC(), Prospect: ps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Post(sub.CallbackURL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("webhook: %d %s", res.StatusCode, b)
+		}
+		return string(b)
+	}
+	e.st.SetDown(true) // the first copy stays in the outbox, retrying
+	if got := post(1, first); got != `{"queued":1}` {
+		t.Fatalf("first copy answered %s", got)
+	}
+	if got := post(2, first); got != `{"queued":0,"duplicates":1}` {
+		t.Errorf("copy while the first is pending answered %s, want one duplicate", got)
+	}
+	e.st.SetDown(false)
+	e.finished(in, first, "forwarded")
+	eventually(t, "the first copy in the history", func() bool {
+		done, err := e.outbox.Finished(context.Background(), deliveryOf(t, e, in, first))
+		return err == nil && done
+	})
+	if got := post(3, first); got != `{"queued":0,"duplicates":1}` {
+		t.Errorf("copy after the first was delivered answered %s, want one duplicate", got)
+	}
+	// Another notification naming the same prospect is another event, not a copy.
+	if got := post(4, first, second); got != `{"queued":2}` {
+		t.Errorf("a notification of two prospects answered %s", got)
+	}
+	e.finished(in, second, "forwarded")
+	eventually(t, "both events of the second notification in the history", func() bool {
+		ds, err := e.outbox.ProspectDeliveries(context.Background(), in.id, first, 10)
+		return err == nil && len(ds) == 2 && ds[0].State != zen7.StatePending && ds[1].State != zen7.StatePending
+	})
+	if got := post(5, first, second); got != `{"queued":0,"duplicates":2}` {
+		t.Errorf("its copy after delivery answered %s, want two duplicates", got)
+	}
+	if n := len(e.leadRequests("POST", "/leads")); n != 2 {
+		t.Errorf("%d POST /leads for two prospects, want 2", n)
 	}
 }
 

@@ -71,7 +71,7 @@ func validRequestID(id string) bool {
 }
 
 // observe logs one line per request and feeds the metrics. It logs the path, never the query:
-// the query carries api-keys and tokens.
+// the query carries api-keys and tokens. The client is the address the rate limits use.
 func observe(logger *slog.Logger, m *httpMetrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -83,6 +83,7 @@ func observe(logger *slog.Logger, m *httpMetrics) gin.HandlerFunc {
 			slog.String("method", c.Request.Method),
 			slog.String("route", route(c)),
 			slog.String("path", c.Request.URL.Path),
+			slog.String("client", c.ClientIP()),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.Int("bytes", c.Writer.Size()),

@@ -500,11 +500,16 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		{name: "retry of an unknown delivery", want: 404, call: func() call { return form(retryForm(fwd.id + ":nope")) }},
 		{name: "stop without a page to go back to", want: 200, call: func() call {
 			return form(url.Values{"action": {"stop"}, "prospectId": {forwarded}, "lang": {"pt"},
-				"token": {tokens.Issue(extensions.Claims{InstanceID: fwd.id, UserID: "u1", ProspectID: forwarded, Action: extensions.ActionStop})}})
+				"token": {tokens.Issue(extensions.Claims{InstanceID: fwd.id, UserID: "u1", ProspectID: forwarded, Action: extensions.ActionStop,
+					Prospect: extensions.ProspectDigest(view.ButtonProspect{ID: forwarded})})}})
 		}},
 		{name: "stylesheet", want: 200, call: func() call { return plain("GET", e.url+view.AssetsPath+"app.css") }},
 		{name: "script", want: 200, call: func() call { return plain("GET", e.url+view.AssetsPath+"app.js?v=old") }},
 		{name: "unknown asset", want: 404, offDoc: true, call: func() call { return plain("GET", e.url+view.AssetsPath+"nope.js") }},
+		{name: "stylesheet's headers", want: 200, call: func() call { return plain("HEAD", e.url+view.AssetsPath+"app.css") }},
+		{name: "stylesheet's range past the end", want: 416, call: func() call {
+			return plain("GET", e.url+view.AssetsPath+"app.css").with("Range", "bytes=9999999-")
+		}},
 
 		// Operations.
 		{name: "healthz", want: 200, call: func() call { return plain("GET", e.url+"/healthz") }},

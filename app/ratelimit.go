@@ -23,8 +23,14 @@ type Limit struct {
 // Limits are the rate limits per route family. Zero values take the defaults, which are far
 // above what Zenvia Sales and its users do and far below what would hurt the App.
 type Limits struct {
-	// Webhook is per App instance: a misbehaving sender cannot starve the other instances.
+	// Webhook is per App instance, for webhooks whose token passed: a misbehaving sender cannot
+	// starve the other instances, and only a holder of the instance's token can spend its budget.
 	Webhook Limit
+	// WebhookUnauthenticated is per client address, for webhooks whose token did not pass
+	// (wrong, missing, unknown instance): instance ids are no secret, so these must not count
+	// against the instance they name. A client past it gets 429 instead of 401; its webhooks
+	// that do authenticate are still served.
+	WebhookUnauthenticated Limit
 	// Page is per client address (pages and actions, and failed signatures alike).
 	Page Limit
 	// Hook is per client address for the lifecycle hooks.
@@ -38,6 +44,7 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	def(&l.Webhook, Limit{Rate: 100, Burst: 500})
+	def(&l.WebhookUnauthenticated, Limit{Rate: 5, Burst: 50})
 	def(&l.Page, Limit{Rate: 10, Burst: 40})
 	def(&l.Hook, Limit{Rate: 20, Burst: 100})
 	return l
@@ -102,13 +109,21 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
+// take takes a token for key, or sets c's Retry-After and returns errRateLimited.
+func (l *limiter) take(c *gin.Context, key string) error {
+	ok, wait := l.allow(key, time.Now())
+	if ok {
+		return nil
+	}
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return errRateLimited
+}
+
 // rateLimit limits requests by the key keyOf gives.
 func rateLimit(l *limiter, keyOf func(*gin.Context) string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ok, wait := l.allow(keyOf(c), time.Now())
-		if !ok {
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			fail(c, errRateLimited)
+		if err := l.take(c, keyOf(c)); err != nil {
+			fail(c, err)
 			return
 		}
 		c.Next()

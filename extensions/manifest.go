@@ -33,7 +33,10 @@ type Manifest struct {
 
 // NewManifest returns the definitions to register, with URLs on publicBaseURL. Sales adds the
 // report's range, start, end, group, parentGroup and signature itself; the placeholders carry
-// what the pages need besides.
+// what the pages need besides. The App's own parameters (user, group, language, prospect id)
+// come first and the prospect's free text (names, emails, phones) last: should Sales leave an
+// "&" of a name unencoded, what it smuggles in comes after the genuine values, which a reader
+// taking the first value keeps; VerifySignature refuses such a URL anyway.
 func NewManifest(publicBaseURL string) Manifest {
 	return Manifest{
 		Reports: []Definition{{
@@ -44,9 +47,9 @@ func NewManifest(publicBaseURL string) Manifest {
 		Buttons: []Definition{{
 			Key:  ButtonKey,
 			Name: zen7.Text{En: "7Targets", Es: "7Targets", Pt: "7Targets"},
-			URL: publicBaseURL + ButtonsPath + ButtonKey + "?prospect=${prospect._id}&firstName=${prospect.firstName}" +
-				"&lastName=${prospect.lastName}&emails=${prospect.emails}&phones=${prospect.phones}&user=${user._id}" +
-				"&group=${group._id}&lang=${group.language}",
+			URL: publicBaseURL + ButtonsPath + ButtonKey + "?user=${user._id}&group=${group._id}&lang=${group.language}" +
+				"&prospect=${prospect._id}&firstName=${prospect.firstName}&lastName=${prospect.lastName}" +
+				"&emails=${prospect.emails}&phones=${prospect.phones}",
 			Icon: Icon(),
 		}},
 	}

@@ -6,10 +6,12 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"net/url"
 	"strings"
 )
 
-// ErrBadSignature means an embed URL's signature is missing or does not match.
+// ErrBadSignature means an embed URL's signature is missing or does not match, or that the URL
+// names a parameter more than once.
 var ErrBadSignature = errors.New("bad signature")
 
 // SignatureParam is the query parameter Sales adds with its signature.
@@ -20,9 +22,13 @@ const SignatureParam = "signature"
 // Sales signs the URL without its signature parameter, other parameters left byte for byte,
 // with hex HMAC-SHA256 under signingKey; the signed URL may be the full public URL
 // (publicBaseURL + path + query) or the path and query alone, so both are accepted.
+//
+// A URL that names any parameter more than once is refused, signed or not: Sales puts
+// prospect-controlled values in the URLs it signs, so a name such as "Eve&group=B" would add a
+// second group that the signature covers, and which of the two a reader takes is its own choice.
 func VerifySignature(signingKey []byte, publicBaseURL, requestURI string) error {
 	unsigned, sig, ok := stripSignature(requestURI)
-	if !ok || len(signingKey) == 0 {
+	if !ok || len(signingKey) == 0 || repeatsName(requestURI) {
 		return ErrBadSignature
 	}
 	got, err := hex.DecodeString(sig)
@@ -77,4 +83,18 @@ func stripSignature(requestURI string) (unsigned, sig string, ok bool) {
 		return path, sig, true
 	}
 	return path + "?" + strings.Join(kept, "&"), sig, true
+}
+
+// repeatsName reports whether requestURI's query names a parameter twice, as the handlers will
+// read it: url.ParseQuery, the parser behind Request.URL.Query, so "group" and "gr%6Fup" are
+// one name.
+func repeatsName(requestURI string) bool {
+	_, query, _ := strings.Cut(requestURI, "?")
+	values, _ := url.ParseQuery(query) // a pair it cannot parse is one no handler sees
+	for _, vs := range values {
+		if len(vs) > 1 {
+			return true
+		}
+	}
+	return false
 }

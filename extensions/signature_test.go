@@ -2,6 +2,7 @@ package extensions_test
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -55,6 +56,11 @@ func TestVerifySignature(t *testing.T) {
 		{name: "wrong key", uri: good, key: []byte("other key")},
 		{name: "no key configured", uri: good, key: []byte{}},
 		{name: "no query", uri: "/extensions/reports/r"},
+		// Sales signs what the prospect's name brings in: a second group must not verify.
+		{name: "repeated parameter", uri: signed("/extensions/buttons/b?firstName=Eve&group=B&user=attacker&group=A", true)},
+		{name: "repeated parameter, encoded", uri: signed("/extensions/buttons/b?group=A&gr%6Fup=B", false)},
+		{name: "repeated empty parameter", uri: signed("/x?a=&a=", true)},
+		{name: "empty pairs are no parameter", uri: signed("/x?a=1&&b=2&", true), ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,10 +94,15 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add("/x?signature=00&signature=11")
 	f.Add("?&&=&signature=" + strings.Repeat("a", 64))
 	f.Add("")
+	f.Add(signed("/extensions/buttons/b?firstName=Eve&group=B&user=attacker&group=A", true))
 	f.Fuzz(func(t *testing.T, uri string) {
 		err := extensions.VerifySignature(key, base, uri)
 		if err != nil && !errors.Is(err, extensions.ErrBadSignature) {
 			t.Fatalf("unexpected error kind %v", err)
+		}
+		// Whatever verifies gives the handlers one value per name.
+		if _, query, _ := strings.Cut(uri, "?"); err == nil && repeatsName(query) {
+			t.Fatalf("%q verifies but names a parameter twice", uri)
 		}
 		// Whatever verifies must stop verifying once any byte before the signature changes.
 		if err == nil {
@@ -107,12 +118,14 @@ func FuzzVerifySignature(f *testing.F) {
 }
 
 // FuzzSignedURLRoundTrip signs an arbitrary path and query the way Sales does: the signed URL
-// must verify, in either form, and stop verifying once any byte of it changes.
+// must verify, in either form, unless it names a parameter twice, and stop verifying once any
+// byte of it changes.
 func FuzzSignedURLRoundTrip(f *testing.F) {
 	f.Add("/extensions/reports/r", "range=last7&group=g", true, uint(3))
 	f.Add("/extensions/buttons/b", "prospectId=p%20q&lang=pt-BR", false, uint(40))
 	f.Add("/x", "", true, uint(0))
 	f.Add("/x", "a&&b=&=c", false, uint(5))
+	f.Add("/extensions/buttons/b", "firstName=Eve&group=B&user=attacker&group=A", true, uint(9))
 	f.Fuzz(func(t *testing.T, path, query string, full bool, at uint) {
 		if strings.Contains(path, "?") || namesSignature(query) {
 			t.Skip("the input already has a query or a signature parameter")
@@ -130,7 +143,11 @@ func FuzzSignedURLRoundTrip(f *testing.F) {
 			sep = "&"
 		}
 		uri := unsigned + sep + extensions.SignatureParam + "=" + extensions.Sign(key, msg)
-		if err := extensions.VerifySignature(key, base, uri); err != nil {
+		err := extensions.VerifySignature(key, base, uri)
+		switch {
+		case repeatsName(query) && !errors.Is(err, extensions.ErrBadSignature):
+			t.Fatalf("VerifySignature(%q) = %v: it names a parameter twice, want ErrBadSignature", uri, err)
+		case !repeatsName(query) && err != nil:
 			t.Fatalf("VerifySignature(%q) = %v for a URL signed over %q", uri, err, msg)
 		}
 		if len(unsigned) == 0 {
@@ -142,6 +159,17 @@ func FuzzSignedURLRoundTrip(f *testing.F) {
 			t.Fatalf("byte %d of %q changed (%q) and it still verifies (err %v)", i, uri, mutated, err)
 		}
 	})
+}
+
+// repeatsName reports whether query gives a name more than one value, as the handlers read it.
+func repeatsName(query string) bool {
+	values, _ := url.ParseQuery(query)
+	for _, vs := range values {
+		if len(vs) > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 func namesSignature(query string) bool {

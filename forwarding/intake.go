@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync"
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
@@ -48,12 +50,25 @@ type Intake struct {
 	worker  *Worker
 	metrics *Metrics
 	now     func() time.Time
+	stored  *recentIDs
 }
 
 // NewIntake returns an intake that queues into store. When worker (which may be nil) is this
 // process's, the intake hands it new deliveries it has idle slots for and wakes it for the others.
 func NewIntake(store Store, targets WebhookTargets, worker *Worker, metrics *Metrics) *Intake {
-	return &Intake{store: store, enqueue: store, targets: targets, worker: worker, metrics: metrics, now: func() time.Time { return time.Now().UTC() }}
+	return &Intake{store: store, enqueue: store, targets: targets, worker: worker, metrics: metrics,
+		now: func() time.Time { return time.Now().UTC() }, stored: newRecentIDs(recentIDsKept)}
+}
+
+// Accepted is what became of a webhook's prospect events.
+type Accepted struct {
+	// Queued counts the events stored for delivery.
+	Queued int
+	// Duplicates counts the events already stored: a copy of one still waiting in the outbox,
+	// or of one this process stored before and that has been delivered since. (A copy of one
+	// delivered before a restart or stored by another process cannot be told at once: it
+	// counts as queued, and the worker drops it without calling 7Targets.)
+	Duplicates int
 }
 
 // SetEnqueuer makes the intake store webhooks through e (a Batcher, for group commit) instead
@@ -61,44 +76,66 @@ func NewIntake(store Store, targets WebhookTargets, worker *Worker, metrics *Met
 func (in *Intake) SetEnqueuer(e Enqueuer) { in.enqueue = e }
 
 // Accept authenticates a webhook for instanceID by its token, parses its body and stores its
-// prospect events durably; it returns only once they are stored. It returns ErrUnauthorized
-// for an unknown instance or a wrong token, and ErrMalformed for a body it cannot read.
-// Notifications for a disabled instance are accepted and dropped: it forwards nothing. It
-// returns ErrUnavailable when the store cannot be read or written within a few seconds
-// (acceptTimeout).
-func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte) (queued int, err error) {
+// prospect events durably through Add; it returns only once they are stored. It returns
+// ErrUnauthorized for an unknown instance or a wrong token, and ErrMalformed for a body it
+// cannot read. Notifications for a disabled instance are accepted and dropped: it forwards
+// nothing. It returns ErrUnavailable when the store cannot be read or written within a few
+// seconds (acceptTimeout). It says how many events it queued and how many were duplicates.
+//
+// admit, if not nil, is called once the token has passed and before the body is parsed or
+// anything stored; an error from it is returned as it is, with nothing stored. The caller
+// charges the instance's rate limit there, so that only the token's holder can spend it.
+func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte, admit func() error) (Accepted, error) {
 	ctx, cancel := context.WithTimeout(ctx, acceptTimeout)
 	defer cancel()
 	state, hash, err := in.targets.WebhookTarget(ctx, instanceID)
 	if errors.Is(err, zen7.ErrNotFound) {
-		return 0, fmt.Errorf("%w: unknown instance", zen7.ErrUnauthorized)
+		return Accepted{}, fmt.Errorf("%w: unknown instance", zen7.ErrUnauthorized)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
+		return Accepted{}, fmt.Errorf("forwarding.Accept: %w: %w", zen7.ErrUnavailable, err)
 	}
 	got := HashToken(token)
 	if token == "" || hash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(hash)) != 1 {
-		return 0, fmt.Errorf("%w: wrong webhook token", zen7.ErrUnauthorized)
+		return Accepted{}, fmt.Errorf("%w: wrong webhook token", zen7.ErrUnauthorized)
+	}
+	if admit != nil {
+		if err := admit(); err != nil {
+			return Accepted{}, err
+		}
 	}
 	events, err := ParseNotifications(body)
 	if err != nil {
-		return 0, err
+		return Accepted{}, err
 	}
 	if state != zen7.StateEnabled {
 		in.metrics.webhookEvents("ignored", len(events))
-		return 0, nil
+		return Accepted{}, nil
 	}
 	reqs := make([]Request, len(events))
 	for i, e := range events {
 		reqs[i] = Request{InstanceID: instanceID, Kind: zen7.KindNotification, Prospect: e.Prospect, Key: e.Key, SnapshotAt: e.Prospect.UpdatedAt}
 	}
-	n, err := in.Add(ctx, reqs...)
+	ds, inserted, err := in.add(ctx, reqs)
 	if err != nil {
-		return 0, err
+		return Accepted{}, fmt.Errorf("forwarding.Accept: %w", err)
 	}
-	in.metrics.webhookEvents("queued", n)
-	in.metrics.webhookEvents("duplicate", len(reqs)-n)
-	return n, nil
+	n, delivered := 0, 0
+	for i, ok := range inserted {
+		if ok {
+			n++
+		}
+		// The outbox drops a delivery only once its history entry is written, so one stored here
+		// before that could be stored again has been delivered: this copy is a duplicate (which
+		// the worker drops). Remembering costs no I/O on the webhook's path, where a read of the
+		// history per event would (a third slower intake on the embedded store, measured).
+		if in.stored.add(ds[i].ID) && ok {
+			delivered++
+		}
+	}
+	in.metrics.webhookEvents("queued", n) // stored; the worker counts the delivered duplicates it drops
+	in.metrics.webhookEvents("duplicate", len(ds)-n)
+	return Accepted{Queued: n - delivered, Duplicates: len(ds) - n + delivered}, nil
 }
 
 // Request asks for one delivery: what a source knows of a prospect and what it wants done.
@@ -123,6 +160,21 @@ func deliveryID(instanceID, key string) string { return instanceID + ":" + key }
 // stored, and how many were new (a request whose delivery is already queued is a duplicate). It
 // returns ErrUnavailable when the store cannot take them.
 func (in *Intake) Add(ctx context.Context, reqs ...Request) (int, error) {
+	_, inserted, err := in.add(ctx, reqs)
+	if err != nil {
+		return 0, fmt.Errorf("forwarding.Add: %w", err)
+	}
+	n := 0
+	for _, ok := range inserted {
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// add is Add, saying for each delivery it built whether it was new.
+func (in *Intake) add(ctx context.Context, reqs []Request) ([]zen7.Delivery, []bool, error) {
 	now := in.now()
 	ds := make([]zen7.Delivery, len(reqs))
 	for i, r := range reqs {
@@ -148,15 +200,9 @@ func (in *Intake) Add(ctx context.Context, reqs ...Request) (int, error) {
 		inserted, err = in.enqueue.EnqueueEach(ctx, ds)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("forwarding.Add: %w: %w", zen7.ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: %w", zen7.ErrUnavailable, err)
 	}
-	n := 0
-	for _, ok := range inserted {
-		if ok {
-			n++
-		}
-	}
-	return n, nil
+	return ds, inserted, nil
 }
 
 // wake tells this process's worker, if any, that there is work in the outbox.
@@ -174,4 +220,43 @@ func (in *Intake) Retry(ctx context.Context, instanceID, deliveryID string) erro
 	}
 	in.wake()
 	return nil
+}
+
+// recentIDsKept is how many delivery ids an intake remembers: Sales' retries and duplicates of
+// a notification follow it closely, and 64Ki ids (hashed) keep about 2 MB.
+const recentIDsKept = 1 << 16
+
+// recentIDs remembers the last ids it was given, hashed, in a fixed-size ring: the oldest go
+// first, so it never grows.
+type recentIDs struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	size int
+	set  map[uint64]struct{}
+	ring []uint64 // in the order added, from next on once full
+	next int
+}
+
+func newRecentIDs(size int) *recentIDs {
+	return &recentIDs{seed: maphash.MakeSeed(), size: size, set: map[uint64]struct{}{}}
+}
+
+// add remembers id and reports whether it was remembered already. Two ids with one 64-bit hash
+// would be taken for one; among 64Ki ids the odds are about 1 in 2^32.
+func (r *recentIDs) add(id string) (seen bool) {
+	h := maphash.String(r.seed, id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.set[h]; ok {
+		return true
+	}
+	if len(r.ring) < r.size {
+		r.ring = append(r.ring, h)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = h
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.set[h] = struct{}{}
+	return false
 }

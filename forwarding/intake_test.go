@@ -75,7 +75,7 @@ func TestIntakeHandsOverToAnIdleWorker(t *testing.T) {
 				if p == "" {
 					continue
 				}
-				if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); err != nil {
+				if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p), nil); err != nil {
 					t.Fatalf("Accept of %s: %v", p, err)
 				}
 			}
@@ -152,12 +152,12 @@ func TestFailedHandOverIsLeftToThePoll(t *testing.T) {
 	intake := forwarding.NewIntake(e.outbox, targetsStub{}, w, nil)
 	intake.SetEnqueuer(lateAck{e.outbox})
 	const p = "lateack00000000000000001"
-	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); !errors.Is(err, zen7.ErrUnavailable) {
+	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p), nil); !errors.Is(err, zen7.ErrUnavailable) {
 		t.Fatalf("Accept = %v, want ErrUnavailable", err)
 	}
 	intake.SetEnqueuer(e.outbox)
-	if n, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p)); err != nil || n != 0 {
-		t.Fatalf("Sales' redelivery = %d new, %v; want a duplicate", n, err)
+	if got, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p), nil); err != nil || got.Queued != 0 {
+		t.Fatalf("Sales' redelivery = %d new, %v; want a duplicate", got.Queued, err)
 	}
 	ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, p, 1)
 	if err != nil || len(ds) != 1 {
@@ -209,5 +209,35 @@ func TestAddIsTheOneWayIn(t *testing.T) {
 	ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, keyed.Prospect.ID, 10)
 	if err != nil || len(ds) != 3 {
 		t.Errorf("deliveries of the prospect = %d, %v; want 3 (one keyed, two unkeyed)", len(ds), err)
+	}
+}
+
+// TestAcceptAdmitsOnlyAuthenticated: admit runs only once the token has passed, and what it
+// refuses is neither parsed nor stored.
+func TestAcceptAdmitsOnlyAuthenticated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	intake := forwarding.NewIntake(e.outbox, targetsStub{}, nil, nil)
+	errFull := errors.New("instance over its limit")
+	admitted := 0
+	admit := func() error { admitted++; return errFull }
+	const p = "admit0000000000000000001"
+	for _, tt := range []struct{ instance, token string }{{workerInstanceID, "wrong"}, {workerInstanceID, ""}, {"unknown", webhookToken}} {
+		if _, err := intake.Accept(ctx, tt.instance, tt.token, createdNotification(p), admit); !errors.Is(err, zen7.ErrUnauthorized) {
+			t.Fatalf("Accept(%s, %q) = %v, want ErrUnauthorized", tt.instance, tt.token, err)
+		}
+	}
+	if admitted != 0 {
+		t.Fatalf("admit ran %d times for webhooks whose token did not pass", admitted)
+	}
+	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, []byte("not even JSON"), admit); !errors.Is(err, errFull) || admitted != 1 {
+		t.Fatalf("Accept = %v after %d admits, want admit's error before the body is read", err, admitted)
+	}
+	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p), admit); !errors.Is(err, errFull) {
+		t.Fatalf("Accept = %v, want admit's error", err)
+	}
+	if ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, p, 1); err != nil || len(ds) != 0 {
+		t.Fatalf("deliveries = %+v, %v; want nothing stored", ds, err)
 	}
 }

@@ -106,7 +106,7 @@ func TestWorkerCapsAnInstancesDeliveriesInFlight(t *testing.T) {
 	for i := range 8 {
 		p := workerProspect(fmt.Sprintf("share%019d", i))
 		if i%2 == 0 {
-			if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p.ID)); err != nil {
+			if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, createdNotification(p.ID), nil); err != nil {
 				t.Fatal(err)
 			}
 			continue

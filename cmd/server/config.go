@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,8 @@ type config struct {
 	LogLevel     slog.Level
 	// FrameAncestors are the origins allowed to frame the embedded pages (CSP frame-ancestors).
 	FrameAncestors string
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 	// DevMode: no MongoDB and no App credentials given, so the App makes its own and keeps
 	// them in DataDir.
 	DevMode bool
@@ -50,6 +53,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("seventargets_api_url", c.SevenTargetsAPIURL),
 		slog.String("seventargets_token_url", c.SevenTargetsTokenURL),
 		slog.String("frame_ancestors", c.FrameAncestors),
+		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Bool("dev_mode", c.DevMode),
 	)
 }
@@ -129,6 +133,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 
+	proxies, err := parseProxies(getenv("TRUSTED_PROXIES"))
+	if err != nil {
+		return config{}, &configError{"TRUSTED_PROXIES", err.Error()}
+	}
+	c.TrustedProxies = proxies
+
 	for _, raw := range strings.FieldsFunc(getenv("ENCRYPTION_KEY_PREVIOUS"), func(r rune) bool { return r == ',' || r == ' ' }) {
 		key, err := secret.ParseKey(raw)
 		if err != nil {
@@ -172,6 +182,24 @@ func validFrameSource(src string) bool {
 	}
 	host = strings.TrimPrefix(host, "*.")
 	return !strings.ContainsAny(host, "/?#;,'\"*") && host != ""
+}
+
+// parseProxies reads addresses and CIDRs separated by commas or spaces; an address is a
+// prefix of its full length.
+func parseProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR (such as 10.0.0.0/8 or 2001:db8::1)", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func orDefault(v, def string) string {

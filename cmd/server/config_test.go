@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,20 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "frame ancestors injection", env: map[string]string{"FRAME_ANCESTORS": "https://x.com; script-src *"}, wantErr: "FRAME_ANCESTORS"},
 		{name: "frame ancestors wildcard", env: map[string]string{"FRAME_ANCESTORS": "*"}, wantErr: "FRAME_ANCESTORS"},
+		{name: "no trusted proxies by default", env: map[string]string{}, check: func(t *testing.T, c config) {
+			if c.TrustedProxies != nil {
+				t.Errorf("TrustedProxies = %v, want none", c.TrustedProxies)
+			}
+		}},
+		{name: "trusted proxies", env: map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 2001:db8::/32,,fd00::1 10.1.2.3/16"}, check: func(t *testing.T, c config) {
+			got := fmt.Sprint(c.TrustedProxies)
+			if want := "[10.0.0.0/8 192.168.1.7/32 2001:db8::/32 fd00::1/128 10.1.0.0/16]"; got != want {
+				t.Errorf("TrustedProxies = %s, want %s", got, want)
+			}
+		}},
+		{name: "trusted proxy not an address", env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8 lb.internal"}, wantErr: "TRUSTED_PROXIES"},
+		{name: "trusted proxy bad prefix length", env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, wantErr: "TRUSTED_PROXIES"},
+		{name: "trusted proxy with a zone", env: map[string]string{"TRUSTED_PROXIES": "fe80::1%eth0"}, wantErr: "TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,6 +78,6 @@ func appConfig(cfg config) appserver.Config {
 		DataDir: cfg.DataDir, AppID: cfg.AppID, AppSecret: cfg.AppSecret, SigningKey: cfg.SigningKey,
 		ZenviaAPIURL: cfg.ZenviaAPIURL, SevenTargetsAPIURL: cfg.SevenTargetsAPIURL, SevenTargetsTokenURL: cfg.SevenTargetsTokenURL,
 		EncryptionKey: cfg.EncryptionKey, PreviousKeys: cfg.PreviousKeys, FrameAncestors: cfg.FrameAncestors,
-		DevMode: cfg.DevMode, LogValue: cfg.LogValue(),
+		TrustedProxies: cfg.TrustedProxies, DevMode: cfg.DevMode, LogValue: cfg.LogValue(),
 	}
 }

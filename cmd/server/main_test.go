@@ -166,6 +166,32 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestTrustedProxiesReachTheApp: TRUSTED_PROXIES goes from the environment to the router: a
+// connection from a listed proxy has its X-Forwarded-For logged as the client, and a malformed
+// value stops the start with the one line naming the variable.
+func TestTrustedProxiesReachTheApp(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}), io.Discard, io.Discard, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "config: TRUSTED_PROXIES: ") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("run = %v, want the one TRUSTED_PROXIES line", err)
+	}
+
+	var stderr lockedBuffer
+	url, stop := startServer(t, map[string]string{"PORT": "0", "DATA_DIR": t.TempDir(), "TRUSTED_PROXIES": "127.0.0.1 ::1"}, io.Discard, &stderr)
+	defer stop()
+	req, _ := http.NewRequest("GET", url+"/healthz", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	// The access line is written before the answer leaves the handler, so it is there now.
+	if logs := stderr.String(); !strings.Contains(logs, `"client":"203.0.113.7"`) {
+		t.Fatalf("the access log does not name the forwarded client:\n%s", logs)
+	}
+}
+
 // TestKeyRotation: a new ENCRYPTION_KEY with the old one in ENCRYPTION_KEY_PREVIOUS keeps every
 // secret readable; `server rekey` seals them all with the new key, after which the old key can go.
 func TestKeyRotation(t *testing.T) {

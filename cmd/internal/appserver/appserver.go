@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -43,6 +44,7 @@ type Config struct {
 	EncryptionKey        []byte
 	PreviousKeys         [][]byte // still open secrets sealed before a rotation
 	FrameAncestors       string
+	TrustedProxies       []netip.Prefix // load balancers whose X-Forwarded-For names the client
 	// DevMode only changes what is logged at start.
 	DevMode bool
 	// LogValue is what is logged of the configuration at start (secrets left out).
@@ -126,7 +128,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	handler := app.New(app.Config{
 		Logger: logger, Lifecycle: svc, Intake: intake, Store: db, Registry: registry,
 		Extensions: pagesSvc, SigningKey: []byte(cfg.SigningKey), PublicBaseURL: cfg.PublicBaseURL, FrameAncestors: cfg.FrameAncestors,
-		Limits: cfg.Bench.Limits, Mount: mount,
+		TrustedProxies: cfg.TrustedProxies, Limits: cfg.Bench.Limits, Mount: mount,
 	})
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
