@@ -8,12 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -213,78 +209,3 @@ func (d *DB) EnsureIndexes(ctx context.Context) error {
 	}
 	return d.reports.prepare(ctx)
 }
-
-// Embedded is a FerretDB server running in this process on loopback, storing in SQLite files.
-type Embedded struct {
-	dir    string
-	uri    string
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-}
-
-// StartEmbedded starts FerretDB with its SQLite backend in dir on a free loopback port.
-func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
-	return StartEmbeddedOn(dir, "127.0.0.1:0", logger)
-}
-
-// StartEmbeddedOn starts FerretDB with its SQLite backend in dir, listening on the TCP address
-// addr (host:port; port 0 picks a free one). It serves cmd/devstore, a store other processes
-// and containers reach at a known address; it has no authentication, so addr is for loopback
-// or a private container network only.
-func StartEmbeddedOn(dir, addr string, logger *slog.Logger) (*Embedded, error) {
-	if dir == "" {
-		return nil, errors.New("store.StartEmbedded: no data directory")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
-	}
-	// ferretdb.New writes a package-level variable: two stores starting at once in one
-	// process (tests do) must not overlap there.
-	embeddedStart.Lock()
-	defer embeddedStart.Unlock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/",
-		Logger:    slog.New(quietHandler{logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "embedded-store")})}),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{dir: abs, uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(e.done)
-		_ = f.Run(ctx)
-	}()
-	return e, nil
-}
-
-var embeddedStart sync.Mutex
-
-// URI returns the connection string of the embedded store.
-func (e *Embedded) URI() string { return e.uri }
-
-// Stop stops the server and waits for it to close its files.
-func (e *Embedded) Stop() {
-	e.once.Do(func() {
-		e.cancel()
-		<-e.done
-	})
-}
-
-// quietHandler passes on only errors: FerretDB logs every connection at info level.
-type quietHandler struct{ slog.Handler }
-
-func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelError && h.Handler.Enabled(ctx, l)
-}
-func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return quietHandler{h.Handler.WithAttrs(a)}
-}
-func (h quietHandler) WithGroup(n string) slog.Handler { return quietHandler{h.Handler.WithGroup(n)} }
