@@ -116,6 +116,18 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Ready reports whether the store answers and takes writes: it upserts one small document by
+// _id. A store that answers pings but cannot write (a full disk, a read-only member) cannot
+// take a webhook, so it is not ready.
+func (d *DB) Ready(ctx context.Context) error {
+	_, err := d.collection(colHealth).UpdateOne(ctx, bson.D{{Key: "_id", Value: "readyz"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("store.Ready: %w", err)
+	}
+	return nil
+}
+
 // Drop deletes the database with everything in it (tests use it to clean up).
 func (d *DB) Drop(ctx context.Context) error {
 	if d.reports != nil {
@@ -163,6 +175,7 @@ const (
 	colCreations  = "lead_creations"
 	colGroups     = "groups"
 	colNonces     = "action_nonces"
+	colHealth     = "health" // the document /readyz writes
 )
 
 // indexes declares every secondary index, by collection. Hot lookups go by _id (API key hash,

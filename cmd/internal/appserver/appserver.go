@@ -203,6 +203,7 @@ var (
 	_ forwarding.Instances         = (*store.Instances)(nil)
 	_ forwarding.SubscriptionStore = (*store.Instances)(nil)
 	_ forwarding.WebhookTargets    = (*store.Instances)(nil)
+	_ app.Readiness                = (*store.DB)(nil)
 	_ extensions.Store             = (*store.Pages)(nil)
 	_ extensions.Instances         = (*store.Instances)(nil)
 	_ extensions.Outbox            = (*store.Outbox)(nil)
