@@ -73,8 +73,12 @@ func setUp(getenv func(string) string, stdout, stderr io.Writer) (config, *slog.
 }
 
 func appConfig(cfg config) appserver.Config {
+	host := "" // production: every interface, behind the load balancer
+	if cfg.DevMode {
+		host = "127.0.0.1" // its generated credentials were printed: this machine only
+	}
 	return appserver.Config{
-		Port: cfg.Port, PublicBaseURL: cfg.PublicBaseURL, MongoURI: cfg.MongoURI, MongoDatabase: cfg.MongoDatabase,
+		Host: host, Port: cfg.Port, PublicBaseURL: cfg.PublicBaseURL, MongoURI: cfg.MongoURI, MongoDatabase: cfg.MongoDatabase,
 		DataDir: cfg.DataDir, AppID: cfg.AppID, AppSecret: cfg.AppSecret, SigningKey: cfg.SigningKey,
 		ZenviaAPIURL: cfg.ZenviaAPIURL, SevenTargetsAPIURL: cfg.SevenTargetsAPIURL, SevenTargetsTokenURL: cfg.SevenTargetsTokenURL,
 		EncryptionKey: cfg.EncryptionKey, PreviousKeys: cfg.PreviousKeys, FrameAncestors: cfg.FrameAncestors,

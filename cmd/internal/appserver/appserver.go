@@ -30,6 +30,9 @@ import (
 
 // Config is everything the App needs, already validated.
 type Config struct {
+	// Host is the address the App listens on: "" for every interface (production, behind a
+	// load balancer), "127.0.0.1" for this machine only (development mode, the sandbox).
+	Host                 string
 	Port                 int
 	PublicBaseURL        string
 	MongoURI             string // empty: the embedded store in DataDir
@@ -43,7 +46,7 @@ type Config struct {
 	EncryptionKey        []byte
 	PreviousKeys         [][]byte // still open secrets sealed before a rotation
 	FrameAncestors       string
-	// DevMode only changes what is logged at start.
+	// DevMode only changes what is logged at start (Host says where the App listens).
 	DevMode bool
 	// LogValue is what is logged of the configuration at start (secrets left out).
 	LogValue slog.Value
@@ -129,7 +132,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 		Limits: cfg.Bench.Limits, Mount: mount,
 	})
 
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("PORT: %w", err)
 	}
