@@ -38,9 +38,6 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	if cfg.DevMode {
-		logger.Info("development mode: App credentials are in " + cfg.DataDir + "/" + localSecretsFile)
-	}
 	return appserver.Run(ctx, appConfig(cfg), logger, ready)
 }
 

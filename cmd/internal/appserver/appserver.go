@@ -78,9 +78,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -159,6 +159,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "config", cfg.LogValue)
+	if cfg.DevMode {
+		// Said once serving, not before: a process that stops at start prints only why.
+		logger.Info("development mode: the generated App credentials are in DATA_DIR", "data_dir", cfg.DataDir)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -189,12 +193,29 @@ func Rekey(ctx context.Context, cfg Config, logger *slog.Logger) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+		return 0, err
 	}
 	defer db.Close(context.WithoutCancel(ctx))
 	return store.NewInstances(db, keys).Rekey(ctx)
+}
+
+// openStore opens the store cfg names. What goes wrong names the variable at fault and says
+// what is wrong with it, as the one line the process stops with.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	if err == nil {
+		return db, nil
+	}
+	if dirErr := (*store.DirError)(nil); errors.As(err, &dirErr) {
+		return nil, fmt.Errorf("DATA_DIR %w", err) // "DATA_DIR /data is not writable: …"
+	}
+	if cfg.MongoURI != "" {
+		// The URI itself is not repeated: it may carry a password.
+		return nil, fmt.Errorf("MONGODB_URI: the database cannot be reached or used: %w", err)
+	}
+	return nil, fmt.Errorf("DATA_DIR %s: the embedded store does not work: %w", cfg.DataDir, err)
 }
 
 // The adapters implement the interfaces the features consume; the store imports none of the
