@@ -127,6 +127,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	case c.AppID != "":
 		return config{}, &configError{"ENCRYPTION_KEY", "is required with ZENVIA_APP_ID, whatever the store: the key is not kept beside the data (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"}
 	}
+	// The default suits development alone: Zenvia Sales cannot reach localhost, and every
+	// replica of a deployment must subscribe its instances to the same URL.
+	if c.AppID != "" && strings.TrimSpace(getenv("PUBLIC_BASE_URL")) == "" {
+		return config{}, &configError{"PUBLIC_BASE_URL", "is required with ZENVIA_APP_ID: the public URL at which Zenvia Sales reaches the App, e.g. https://zenvia-app.example.com"}
+	}
 
 	c.FrameAncestors = orDefault(getenv("FRAME_ANCESTORS"), "https://*.zenvia.com")
 	for _, src := range strings.Fields(c.FrameAncestors) {

@@ -21,6 +21,7 @@ func TestLoadConfig(t *testing.T) {
 	key := secret.NewKey()
 	prod := map[string]string{
 		"MONGODB_URI": "mongodb://db:27017", "ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "sec", "ENCRYPTION_KEY": key,
+		"PUBLIC_BASE_URL": "https://app.example.com",
 	}
 	with := func(base map[string]string, k, v string) map[string]string {
 		m := map[string]string{}
@@ -60,7 +61,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}},
 		{name: "app credentials without mongo", env: map[string]string{"ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "s",
-			"ENCRYPTION_KEY": key}, check: func(t *testing.T, c config) {
+			"ENCRYPTION_KEY": key, "PUBLIC_BASE_URL": "https://app.example.com"}, check: func(t *testing.T, c config) {
 			if c.DevMode {
 				t.Error("DevMode with App credentials given")
 			}
@@ -69,6 +70,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "port out of range", env: map[string]string{"PORT": "70000"}, wantErr: "PORT"},
 		{name: "mongo without encryption key", env: with(prod, "ENCRYPTION_KEY", ""), wantErr: "ENCRYPTION_KEY"},
 		{name: "app credentials without mongo nor encryption key", env: with(with(prod, "MONGODB_URI", ""), "ENCRYPTION_KEY", ""), wantErr: "ENCRYPTION_KEY"},
+		{name: "app credentials without public base url", env: with(prod, "PUBLIC_BASE_URL", ""), wantErr: "PUBLIC_BASE_URL"},
+		{name: "embedded store without public base url", env: with(with(prod, "MONGODB_URI", ""), "PUBLIC_BASE_URL", " "), wantErr: "PUBLIC_BASE_URL"},
 		{name: "malformed encryption key", env: with(prod, "ENCRYPTION_KEY", "c2hvcnQ="), wantErr: "ENCRYPTION_KEY"},
 		{name: "mongo without app id", env: with(with(prod, "ZENVIA_APP_ID", ""), "ZENVIA_APP_SECRET", ""), wantErr: "ZENVIA_APP_ID"},
 		{name: "secret without id", env: map[string]string{"ZENVIA_APP_SECRET": "s"}, wantErr: "ZENVIA_APP_ID"},
@@ -150,7 +153,7 @@ func TestNoGeneratedKeyOutsideDevelopmentMode(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	c, err := loadConfig(env(map[string]string{"DATA_DIR": dir, "ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "s",
-		"ENCRYPTION_KEY": secret.NewKey()}))
+		"ENCRYPTION_KEY": secret.NewKey(), "PUBLIC_BASE_URL": "https://app.example.com"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/7targets/zenvia-sales-app/app"
@@ -19,10 +20,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var command string
+	if len(os.Args) > 1 {
+		command = os.Args[1]
+	}
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "rekey" {
+	switch command {
+	case "rekey":
 		err = rekey(ctx, os.Getenv, os.Stdout, os.Stderr)
-	} else {
+	case "move-base-url":
+		err = moveBaseURL(ctx, os.Getenv, os.Stdout, os.Stderr)
+	default:
 		err = run(ctx, os.Getenv, os.Stdout, os.Stderr, nil)
 	}
 	if err != nil {
@@ -55,6 +63,34 @@ func rekey(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "rekey: %d instances sealed again with the current key\n", n)
 	return nil
+}
+
+// moveBaseURL is `server move-base-url`: run with the new PUBLIC_BASE_URL (and the rest of the
+// deployment's configuration), it records that URL in the database and subscribes every
+// instance again there, then says what it did. Until it has run, a process with another URL
+// than the recorded one refuses to start.
+func moveBaseURL(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, logger, err := setUp(getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	previous, moved, err := appserver.MoveBaseURL(ctx, appConfig(cfg), logger)
+	if err != nil {
+		return fmt.Errorf("move-base-url: %w", err)
+	}
+	was := "none was recorded"
+	if previous != "" {
+		was = "was " + previous
+	}
+	fmt.Fprintf(stdout, "move-base-url: PUBLIC_BASE_URL is now %s (%s); %s subscribed again there\n", cfg.PublicBaseURL, was, instances(moved))
+	return nil
+}
+
+func instances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return strconv.Itoa(n) + " instances"
 }
 
 // setUp reads the configuration, completes it for a run without MongoDB, and makes the logger.

@@ -261,7 +261,9 @@ func TestThreeProcessesShareOneDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(shared.Stop)
-	env := f.env(map[string]string{"MONGODB_URI": shared.URI()})
+	// One deployment behind a load balancer: one PUBLIC_BASE_URL for the three (post sends
+	// each webhook to the process chosen, whatever the callback's host).
+	env := f.env(map[string]string{"MONGODB_URI": shared.URI(), "PUBLIC_BASE_URL": "http://zenvia-app.example.com"})
 	ps := []*process{startProcess(t, env), startProcess(t, env), startProcess(t, env)}
 	callback := f.setUp(t, ps[0], "proc-three-key-0001")
 

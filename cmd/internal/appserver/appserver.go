@@ -90,6 +90,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 		}
 	}()
 
+	if err := claimPublicBaseURL(ctx, cfg, db); err != nil {
+		return err
+	}
+
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := forwarding.NewMetrics(registry)
@@ -111,6 +115,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	svc := lifecycle.NewService(lifecycle.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret},
 		instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
 	subscriber := forwarding.NewSubscriber(salesClient, instances, cfg.PublicBaseURL, logger)
+	subscriber.SetDeployment(db)
 	svc.SetSubscriptions(subscriber)
 	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
 	intake := forwarding.NewIntake(outbox, instances, worker, metrics)
@@ -201,6 +206,38 @@ func Rekey(ctx context.Context, cfg Config, logger *slog.Logger) (int, error) {
 	return store.NewInstances(db, keys).Rekey(ctx)
 }
 
+// MoveBaseURL records cfg.PublicBaseURL as the deployment's public URL, then subscribes every
+// live instance that should be subscribed again on it, each with a new webhook token, so
+// their old callback URLs stop working. It returns the URL it replaced ("" if none was
+// recorded) and how many instances it moved. The URL is recorded first: from then on a
+// process still running with the old one subscribes nothing (forwarding.Subscriber checks),
+// and one started with the new one repairs what this leaves undone. Running it again
+// completes a move that failed part way.
+func MoveBaseURL(ctx context.Context, cfg Config, logger *slog.Logger) (previous string, moved int, err error) {
+	keys, err := secret.NewKeyring(cfg.EncryptionKey, cfg.PreviousKeys...)
+	if err != nil {
+		return "", 0, err
+	}
+	salesClient, err := sales.New(cfg.ZenviaAPIURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("ZENVIA_API_URL: %w", err)
+	}
+	db, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return "", 0, err
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	if previous, err = db.SetPublicBaseURL(ctx, cfg.PublicBaseURL); err != nil {
+		return "", 0, fmt.Errorf("%s: %w", storeVariable(cfg), err)
+	}
+	subscriber := forwarding.NewSubscriber(salesClient, store.NewInstances(db, keys), cfg.PublicBaseURL, logger)
+	subscriber.SetDeployment(db)
+	if moved, err = subscriber.MoveAll(ctx); err != nil {
+		return previous, moved, fmt.Errorf("PUBLIC_BASE_URL is now %s and %d instances moved, but %w; run it again", cfg.PublicBaseURL, moved, err)
+	}
+	return previous, moved, nil
+}
+
 // openStore opens the store cfg names. What goes wrong names the variable at fault and says
 // what is wrong with it, as the one line the process stops with.
 func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*store.DB, error) {
@@ -218,6 +255,30 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*store.DB,
 	return nil, fmt.Errorf("DATA_DIR %s: the embedded store does not work: %w", cfg.DataDir, err)
 }
 
+// storeVariable names the variable that chose the store, for errors of the store at start.
+func storeVariable(cfg Config) string {
+	if cfg.MongoURI != "" {
+		return "MONGODB_URI"
+	}
+	return "DATA_DIR " + cfg.DataDir
+}
+
+// claimPublicBaseURL records cfg.PublicBaseURL as the deployment's if none is, and refuses to
+// start on another one: every instance's webhooks point at the recorded URL, and this
+// process's subscription repair would move them all to its own.
+func claimPublicBaseURL(ctx context.Context, cfg Config, db *store.DB) error {
+	recorded, err := db.ClaimPublicBaseURL(ctx, cfg.PublicBaseURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", storeVariable(cfg), err)
+	}
+	if recorded != cfg.PublicBaseURL {
+		return fmt.Errorf("PUBLIC_BASE_URL: is %s, but this deployment's webhooks point at %s (recorded in its database); "+
+			"start with PUBLIC_BASE_URL=%s, or move every subscription to the new URL with `server move-base-url`",
+			cfg.PublicBaseURL, recorded, recorded)
+	}
+	return nil
+}
+
 // The adapters implement the interfaces the features consume; the store imports none of the
 // feature packages, so these checks live here, where both meet.
 var (
@@ -227,6 +288,7 @@ var (
 	_ forwarding.Instances         = (*store.Instances)(nil)
 	_ forwarding.SubscriptionStore = (*store.Instances)(nil)
 	_ forwarding.WebhookTargets    = (*store.Instances)(nil)
+	_ forwarding.Deployment        = (*store.DB)(nil)
 	_ app.Readiness                = (*store.DB)(nil)
 	_ extensions.Store             = (*store.Pages)(nil)
 	_ extensions.Instances         = (*store.Instances)(nil)
