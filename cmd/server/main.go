@@ -1,6 +1,8 @@
 // Command server is the production backend of the Zenvia Sales App that hands sales leads to
 // 7Targets. It reads its configuration from the environment (see README.md), serves the
-// lifecycle hooks, webhooks and embedded pages, and stops cleanly on SIGTERM.
+// lifecycle hooks, webhooks and embedded pages, and stops cleanly on SIGTERM. `server rekey`
+// and `server move-base-url` are one-off commands on the same configuration (see
+// docs/operations.md).
 package main
 
 import (
@@ -93,7 +95,7 @@ func instances(n int) string {
 	return strconv.Itoa(n) + " instances"
 }
 
-// setUp reads the configuration, completes it for a run without MongoDB, and makes the logger.
+// setUp reads the configuration, completes it for a development run, and makes the logger.
 func setUp(getenv func(string) string, stdout, stderr io.Writer) (config, *slog.Logger, error) {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
