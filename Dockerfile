@@ -13,8 +13,8 @@
 # source. The runtime stage is therefore written twice, and containertest's
 # TestRuntimeStagesMatch keeps the copies identical.
 #
-# Run it with MONGODB_URI, ENCRYPTION_KEY and the App credentials (see README.md); without
-# MONGODB_URI the App keeps the embedded store in the /data volume.
+# Run it with PUBLIC_BASE_URL, MONGODB_URI, ENCRYPTION_KEY and the App credentials (see
+# README.md); without MONGODB_URI the App keeps the embedded store in the /data volume.
 
 ARG GO_VERSION=1.26
 

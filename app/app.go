@@ -23,9 +23,11 @@ import (
 // MaxBodyBytes is the largest request body accepted (1 MiB).
 const MaxBodyBytes = 1 << 20
 
-// Pinger reports whether the store answers; /readyz uses it.
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Readiness reports whether the store can do the App's work; /readyz uses it.
+type Readiness interface {
+	// Ready returns an error unless the store answers and takes writes: a webhook is answered
+	// only once stored, so a store that cannot write (its disk full) cannot serve one.
+	Ready(ctx context.Context) error
 }
 
 // Config holds the App's HTTP dependencies.
@@ -33,7 +35,7 @@ type Config struct {
 	Logger    *slog.Logger
 	Lifecycle *lifecycle.Service
 	Intake    *forwarding.Intake
-	Store     Pinger
+	Store     Readiness
 	// Extensions serves the embedded pages; SigningKey verifies Sales' signatures of their URLs,
 	// over PublicBaseURL + path or the path alone; FrameAncestors lists the origins allowed to
 	// frame them (CSP frame-ancestors syntax).

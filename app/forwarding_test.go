@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -538,6 +539,61 @@ func TestSubscriptionRepairedWhenSalesWasDown(t *testing.T) {
 	now, ok := e.sales.ActiveSubscription(integ.GroupID)
 	if !ok || !strings.HasPrefix(now.CallbackURL, "https://new.example.com/webhooks/sales/") {
 		t.Fatalf("subscription after a base URL change = %+v", now)
+	}
+}
+
+// TestSubscriptionsFollowTheDeploymentsURL: a subscriber whose base URL is not the one the
+// database records subscribes nothing (a process left running after `server move-base-url`
+// would take the webhooks back); MoveAll subscribes every instance that should be again, on
+// the recorded URL, with a new token, and leaves the others alone.
+func TestSubscriptionsFollowTheDeploymentsURL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newTestEnv(t)
+	integ := e.sales.AddIntegration("key-fwd-move-01", sales.Integration{})
+	e.install("key-fwd-move-01")
+	e.configure("key-fwd-move-01")
+	e.sales.AddIntegration("key-fwd-move-02", sales.Integration{})
+	e.install("key-fwd-move-02") // no settings: nothing to subscribe
+	before, ok := e.sales.ActiveSubscription(integ.GroupID)
+	if !ok {
+		t.Fatal("no subscription after the settings")
+	}
+	if _, err := e.db.ClaimPublicBaseURL(ctx, e.url); err != nil {
+		t.Fatal(err)
+	}
+	const newURL = "https://moved.example.com"
+	old := forwarding.NewSubscriber(salesClientFor(t, e), e.instances, e.url, slog.New(slog.DiscardHandler))
+	old.SetDeployment(e.db)
+	moved := forwarding.NewSubscriber(salesClientFor(t, e), e.instances, newURL, slog.New(slog.DiscardHandler))
+	moved.SetDeployment(e.db)
+
+	if _, err := moved.MoveAll(ctx); !errors.Is(err, zen7.ErrConflict) {
+		t.Fatalf("MoveAll before the URL is recorded: %v, want ErrConflict", err)
+	}
+	if now, _ := e.sales.ActiveSubscription(integ.GroupID); now.ID != before.ID {
+		t.Fatalf("a subscriber on an unrecorded URL subscribed: %+v", now)
+	}
+
+	if _, err := e.db.SetPublicBaseURL(ctx, newURL); err != nil {
+		t.Fatal(err)
+	}
+	n, err := moved.MoveAll(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("MoveAll = %d, %v; want 1 instance moved", n, err)
+	}
+	after, ok := e.sales.ActiveSubscription(integ.GroupID)
+	if !ok || !strings.HasPrefix(after.CallbackURL, newURL+"/webhooks/sales/") ||
+		strings.TrimPrefix(after.CallbackURL, newURL) == strings.TrimPrefix(before.CallbackURL, e.url) {
+		t.Fatalf("after MoveAll the subscription is %+v; want it under %s with a new token", after, newURL)
+	}
+
+	// The old process's repair, which would see the callback under another URL than its own.
+	if err := old.Repair(ctx, true); !errors.Is(err, zen7.ErrConflict) {
+		t.Fatalf("Repair on the old URL: %v, want ErrConflict", err)
+	}
+	if now, _ := e.sales.ActiveSubscription(integ.GroupID); now.ID != after.ID {
+		t.Fatalf("the old URL's repair subscribed again: %+v", now)
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 
 type pinger struct{ err error }
 
-func (p pinger) Ping(context.Context) error { return p.err }
+func (p pinger) Ready(context.Context) error { return p.err }
 
 // newBareApp serves the router with a given store health and no lifecycle calls expected.
 func newBareApp(tb testing.TB, storeErr error) (*httptest.Server, *gin.Engine, *syncBuffer) {

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -193,6 +194,9 @@ func TestLeadsExactlyOnceAcrossAContainerCrash(t *testing.T) {
 	// Each App talks to 7Targets through its own gate. They start at once: each waits for
 	// its first health check.
 	ports := []int{freePort(t), freePort(t)}
+	// One deployment, one PUBLIC_BASE_URL (the second App would refuse another): app-a's
+	// address stands in for the load balancer; post sends each webhook to the App it picks.
+	env["PUBLIC_BASE_URL"] = "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	apps, errs := make([]*app, 2), make([]error, 2)
 	var wg sync.WaitGroup
 	for i, name := range []string{"app-a", "app-b"} {

@@ -36,20 +36,33 @@ type SubscriptionStore interface {
 	LiveInstances(ctx context.Context) ([]zen7.Instance, error)
 }
 
+// Deployment records the public base URL the deployment's webhooks point at.
+type Deployment interface {
+	// PublicBaseURL returns the URL recorded; zen7.ErrNotFound if none is.
+	PublicBaseURL(ctx context.Context) (string, error)
+}
+
 // Subscriber keeps each instance's Sales notification subscription in line with its state:
 // subscribed while enabled with complete settings, unsubscribed otherwise.
 type Subscriber struct {
-	sales   SalesSubscriptions
-	store   SubscriptionStore
-	baseURL string
-	logger  *slog.Logger
-	now     func() time.Time
+	sales      SalesSubscriptions
+	store      SubscriptionStore
+	baseURL    string
+	deployment Deployment // nil: no check of baseURL before subscribing
+	logger     *slog.Logger
+	now        func() time.Time
 }
 
 // NewSubscriber returns a Subscriber building callback URLs on publicBaseURL.
 func NewSubscriber(s SalesSubscriptions, store SubscriptionStore, publicBaseURL string, logger *slog.Logger) *Subscriber {
 	return &Subscriber{sales: s, store: store, baseURL: publicBaseURL, logger: logger, now: func() time.Time { return time.Now().UTC() }}
 }
+
+// SetDeployment makes the subscriber check, before each subscription it makes, that its base
+// URL is still the one d records: once `server move-base-url` has moved the deployment, a
+// process still running with the old URL would otherwise take instances' webhooks back to it.
+// Call it before use.
+func (s *Subscriber) SetDeployment(d Deployment) { s.deployment = d }
 
 func wantsSubscription(in zen7.Instance) bool {
 	return in.State == zen7.StateEnabled && in.Settings.Complete()
@@ -68,6 +81,15 @@ func (s *Subscriber) Sync(ctx context.Context, in zen7.Instance, force bool) err
 }
 
 func (s *Subscriber) subscribe(ctx context.Context, in zen7.Instance) error {
+	if s.deployment != nil {
+		recorded, err := s.deployment.PublicBaseURL(ctx)
+		if err != nil {
+			return fmt.Errorf("forwarding.Subscribe: %w", err)
+		}
+		if recorded != s.baseURL {
+			return fmt.Errorf("forwarding.Subscribe: %w: this process's PUBLIC_BASE_URL %s is no longer the deployment's, %s", zen7.ErrConflict, s.baseURL, recorded)
+		}
+	}
 	token := secret.RandomHex(32)
 	callback := s.callbackPrefix(in.ID) + token
 	sub, err := s.sales.Subscribe(ctx, in.APIKey, []string{sales.TopicProspects}, callback)
@@ -148,6 +170,43 @@ func (s *Subscriber) Repair(ctx context.Context, verify bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// moveTimeout bounds the Sales calls MoveAll makes for one instance.
+const moveTimeout = 30 * time.Second
+
+// MoveAll subscribes again, on this subscriber's base URL and with a new webhook token each,
+// every live instance that should be subscribed, whatever is recorded (server move-base-url):
+// their old callback URLs stop working. It goes on past failures and returns how many it moved
+// and, if some failed, one error saying how many and the first; running it again completes it.
+func (s *Subscriber) MoveAll(ctx context.Context) (int, error) {
+	instances, err := s.store.LiveInstances(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("forwarding.MoveAll: %w", err)
+	}
+	moved, failed, wanted := 0, 0, 0
+	var first error
+	for _, in := range instances {
+		if !wantsSubscription(in) {
+			continue
+		}
+		wanted++
+		ictx, cancel := context.WithTimeout(ctx, moveTimeout)
+		err := s.Sync(ictx, in, true)
+		cancel()
+		if err != nil {
+			failed++
+			if first == nil {
+				first = fmt.Errorf("instance %s: %w", in.ID, err)
+			}
+			continue
+		}
+		moved++
+	}
+	if failed > 0 {
+		return moved, fmt.Errorf("forwarding.MoveAll: %d of %d instances not moved; the first: %w", failed, wanted, first)
+	}
+	return moved, nil
 }
 
 // verifyEvery is how many repair passes go by between checks of every subscription with Sales.

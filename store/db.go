@@ -8,12 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -120,6 +116,18 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Ready reports whether the store answers and takes writes: it upserts one small document by
+// _id. A store that answers pings but cannot write (a full disk, a read-only member) cannot
+// take a webhook, so it is not ready.
+func (d *DB) Ready(ctx context.Context) error {
+	_, err := d.collection(colHealth).UpdateOne(ctx, bson.D{{Key: "_id", Value: "readyz"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("store.Ready: %w", err)
+	}
+	return nil
+}
+
 // Drop deletes the database with everything in it (tests use it to clean up).
 func (d *DB) Drop(ctx context.Context) error {
 	if d.reports != nil {
@@ -167,6 +175,7 @@ const (
 	colCreations  = "lead_creations"
 	colGroups     = "groups"
 	colNonces     = "action_nonces"
+	colHealth     = "health" // the document /readyz writes
 )
 
 // indexes declares every secondary index, by collection. Hot lookups go by _id (API key hash,
@@ -213,78 +222,3 @@ func (d *DB) EnsureIndexes(ctx context.Context) error {
 	}
 	return d.reports.prepare(ctx)
 }
-
-// Embedded is a FerretDB server running in this process on loopback, storing in SQLite files.
-type Embedded struct {
-	dir    string
-	uri    string
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-}
-
-// StartEmbedded starts FerretDB with its SQLite backend in dir on a free loopback port.
-func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
-	return StartEmbeddedOn(dir, "127.0.0.1:0", logger)
-}
-
-// StartEmbeddedOn starts FerretDB with its SQLite backend in dir, listening on the TCP address
-// addr (host:port; port 0 picks a free one). It serves cmd/devstore, a store other processes
-// and containers reach at a known address; it has no authentication, so addr is for loopback
-// or a private container network only.
-func StartEmbeddedOn(dir, addr string, logger *slog.Logger) (*Embedded, error) {
-	if dir == "" {
-		return nil, errors.New("store.StartEmbedded: no data directory")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
-	}
-	// ferretdb.New writes a package-level variable: two stores starting at once in one
-	// process (tests do) must not overlap there.
-	embeddedStart.Lock()
-	defer embeddedStart.Unlock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/",
-		Logger:    slog.New(quietHandler{logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "embedded-store")})}),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store.StartEmbedded: %w", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{dir: abs, uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(e.done)
-		_ = f.Run(ctx)
-	}()
-	return e, nil
-}
-
-var embeddedStart sync.Mutex
-
-// URI returns the connection string of the embedded store.
-func (e *Embedded) URI() string { return e.uri }
-
-// Stop stops the server and waits for it to close its files.
-func (e *Embedded) Stop() {
-	e.once.Do(func() {
-		e.cancel()
-		<-e.done
-	})
-}
-
-// quietHandler passes on only errors: FerretDB logs every connection at info level.
-type quietHandler struct{ slog.Handler }
-
-func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelError && h.Handler.Enabled(ctx, l)
-}
-func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return quietHandler{h.Handler.WithAttrs(a)}
-}
-func (h quietHandler) WithGroup(n string) slog.Handler { return quietHandler{h.Handler.WithGroup(n)} }

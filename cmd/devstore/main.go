@@ -1,6 +1,9 @@
 // Command devstore serves the App's embedded MongoDB-compatible store (FerretDB on SQLite) on
 // a TCP address, so App processes and containers can share one store without a MongoDB server.
-// It is for development and tests: it has no authentication and no TLS.
+// It is for development and tests only: it has no authentication and no TLS, so anything that
+// reaches the address reads and writes every record. (The App's own embedded store, without
+// MONGODB_URI, listens on a Unix socket only its user may open; this command keeps TCP so that
+// containers and test processes reach it at an address.)
 //
 // Configuration, from the environment:
 //
@@ -13,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,6 +49,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 
 	e, err := store.StartEmbeddedOn(dir, addr, logger)
 	if err != nil {
+		if de := (*store.DirError)(nil); errors.As(err, &de) {
+			return fmt.Errorf("DATA_DIR %w", err) // "DATA_DIR /data is in use: …"
+		}
 		return err
 	}
 	defer e.Stop()

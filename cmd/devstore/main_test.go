@@ -94,3 +94,32 @@ func TestRefusesBadAddress(t *testing.T) {
 		t.Fatalf("run = %v, want the STORE_ADDR config error", err)
 	}
 }
+
+// TestRefusesADataDirInUse: a second store on the same DATA_DIR stops at once, with one line
+// naming the variable and the directory.
+func TestRefusesADataDirInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, env(map[string]string{"STORE_ADDR": "127.0.0.1:0", "DATA_DIR": dir}), &lockedBuffer{}, ready)
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the store did not start")
+	}
+	err := run(context.Background(), env(map[string]string{"STORE_ADDR": "127.0.0.1:0", "DATA_DIR": dir}), &lockedBuffer{}, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "DATA_DIR "+dir+" is in use: ") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("second run = %v, want one line: DATA_DIR %s is in use: …", err, dir)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("first run returned %v after stop", err)
+	}
+}

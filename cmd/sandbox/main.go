@@ -88,7 +88,8 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 	done := make(chan error, 1)
 	go func() {
 		done <- appserver.Run(appCtx, appserver.Config{
-			Port: port, PublicBaseURL: base, MongoDatabase: "sandbox", DataDir: dir,
+			// Loopback only: its credentials are printed and its signed URLs open every page.
+			Host: "127.0.0.1", Port: port, PublicBaseURL: base, MongoDatabase: "sandbox", DataDir: dir,
 			AppID: appID, AppSecret: appSecret, SigningKey: appSecret,
 			ZenviaAPIURL: salesFake.BaseURL(), SevenTargetsAPIURL: st.APIURL(), SevenTargetsTokenURL: st.TokenURL(),
 			EncryptionKey: key, FrameAncestors: "'self'", LogValue: slog.StringValue("sandbox"),

@@ -88,3 +88,60 @@ func TestSandboxShowsLeadsFlowing(t *testing.T) {
 		t.Fatal("the sandbox did not stop after Ctrl-C")
 	}
 }
+
+// TestSandboxListensOnLoopbackOnly: the demo, whose App credentials are in its source and whose
+// printed URLs open every page, is reachable from this machine only.
+func TestSandboxListensOnLoopbackOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo")
+	}
+	ip := nonLoopbackIP(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runOn(ctx, ln.Addr().(*net.TCPAddr).Port, &out) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sandbox stopped with %v", err)
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "The App runs at") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not start within a minute; output:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), 5*time.Second); err != nil {
+		t.Fatalf("not reachable on loopback: %v", err)
+	} else {
+		c.Close()
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, port), 5*time.Second); err == nil {
+		c.Close()
+		t.Errorf("the sandbox is reachable on %s:%s; want loopback only", ip, port)
+	}
+}
+
+// nonLoopbackIP returns an address of this machine other than loopback, or skips tb.
+func nonLoopbackIP(tb testing.TB) string {
+	tb.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	tb.Skip("this machine has no address but loopback")
+	return ""
+}

@@ -116,14 +116,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, &configError{"ZENVIA_APP_ID", "is required with MONGODB_URI (with ZENVIA_APP_SECRET)"}
 	}
 
-	if raw := getenv("ENCRYPTION_KEY"); raw != "" {
+	// Outside development mode the key comes from the environment, whatever the store: one
+	// generated into DATA_DIR would sit beside the data it protects, and a copy of the
+	// directory would hold both.
+	switch raw := getenv("ENCRYPTION_KEY"); {
+	case raw != "":
 		key, err := secret.ParseKey(raw)
 		if err != nil {
 			return config{}, &configError{"ENCRYPTION_KEY", err.Error()}
 		}
 		c.EncryptionKey = key
-	} else if c.MongoURI != "" {
+	case c.MongoURI != "":
 		return config{}, &configError{"ENCRYPTION_KEY", "is required with MONGODB_URI (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"}
+	case c.AppID != "":
+		return config{}, &configError{"ENCRYPTION_KEY", "is required with ZENVIA_APP_ID, whatever the store: the key is not kept beside the data (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"}
+	}
+	// The default suits development alone: Zenvia Sales cannot reach localhost, and every
+	// replica of a deployment must subscribe its instances to the same URL.
+	if c.AppID != "" && strings.TrimSpace(getenv("PUBLIC_BASE_URL")) == "" {
+		return config{}, &configError{"PUBLIC_BASE_URL", "is required with ZENVIA_APP_ID: the public URL at which Zenvia Sales reaches the App, e.g. https://zenvia-app.example.com"}
 	}
 
 	c.FrameAncestors = orDefault(getenv("FRAME_ANCESTORS"), "https://*.zenvia.com")
@@ -209,7 +220,7 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// localSecrets are what a run without MongoDB generates for itself and keeps in DATA_DIR.
+// localSecrets are what a development run generates for itself and keeps in DATA_DIR.
 type localSecrets struct {
 	AppID         string `json:"appId,omitempty"`
 	AppSecret     string `json:"appSecret,omitempty"`
@@ -218,60 +229,111 @@ type localSecrets struct {
 
 const localSecretsFile = "local-secrets.json"
 
-// ensureLocalSecrets fills in, for a run on the embedded store, the encryption key (and in dev
-// mode the App credentials) that the environment does not give, generating them on first
-// start and reusing them after, so stored secrets stay readable across restarts. Newly
-// generated App credentials are printed once to out.
+// ensureLocalSecrets fills in, for a development run, the App credentials and the encryption
+// key the environment does not give, generating them on first start and reusing them after,
+// so stored secrets stay readable across restarts. Newly generated App credentials are
+// printed once to out. Outside development mode it does nothing: loadConfig required them.
 func ensureLocalSecrets(c *config, out io.Writer) error {
-	if c.MongoURI != "" || (c.EncryptionKey != nil && !c.DevMode) {
+	if !c.DevMode {
 		return nil
 	}
 	path := filepath.Join(c.DataDir, localSecretsFile)
 	var ls localSecrets
 	b, err := os.ReadFile(path)
+	existed := err == nil
 	switch {
-	case err == nil:
+	case existed:
 		if err := json.Unmarshal(b, &ls); err != nil {
-			return fmt.Errorf("config: %s is not valid JSON: %w", path, err)
+			return fmt.Errorf("DATA_DIR %s: %s is not valid JSON: %w", c.DataDir, localSecretsFile, err)
 		}
 	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("config: %w", err)
+		return fmt.Errorf("DATA_DIR %s: cannot read %s: %w", c.DataDir, localSecretsFile, err)
 	}
 
-	changed, printCreds := false, false
+	generated, printCreds := false, false
 	if ls.EncryptionKey == "" {
-		ls.EncryptionKey, changed = secret.NewKey(), true
+		ls.EncryptionKey, generated = secret.NewKey(), true
 	}
-	if c.DevMode && ls.AppID == "" {
+	if ls.AppID == "" {
 		ls.AppID, ls.AppSecret = "dev-"+secret.RandomHex(8), secret.RandomHex(24)
-		changed, printCreds = true, true
+		generated, printCreds = true, true
 	}
-	if changed {
-		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-			return fmt.Errorf("config: %w", err)
+	if generated {
+		saved, err := saveLocalSecrets(c.DataDir, ls, existed)
+		if err != nil {
+			return err
 		}
-		b, _ := json.MarshalIndent(ls, "", "  ")
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return fmt.Errorf("config: %w", err)
+		if saved != ls {
+			ls, printCreds = saved, false // another process's, which it printed
 		}
 	}
 
 	if c.EncryptionKey == nil {
 		key, err := secret.ParseKey(ls.EncryptionKey)
 		if err != nil {
-			return fmt.Errorf("config: %s: encryptionKey %w", path, err)
+			return fmt.Errorf("DATA_DIR %s: %s: encryptionKey %w", c.DataDir, localSecretsFile, err)
 		}
 		c.EncryptionKey = key
 	}
-	if c.DevMode {
-		c.AppID, c.AppSecret = ls.AppID, ls.AppSecret
-		if c.SigningKey == "" {
-			c.SigningKey = c.AppSecret
-		}
-		if printCreds {
-			fmt.Fprintf(out, "Development mode: generated App credentials, kept in %s (shown only now):\n"+
-				"  ZENVIA_APP_ID=%s\n  ZENVIA_APP_SECRET=%s\n", path, ls.AppID, ls.AppSecret)
-		}
+	c.AppID, c.AppSecret = ls.AppID, ls.AppSecret
+	if c.SigningKey == "" {
+		c.SigningKey = c.AppSecret
+	}
+	if printCreds {
+		fmt.Fprintf(out, "Development mode: generated App credentials, kept in %s (shown only now):\n"+
+			"  ZENVIA_APP_ID=%s\n  ZENVIA_APP_SECRET=%s\n", path, ls.AppID, ls.AppSecret)
 	}
 	return nil
+}
+
+// saveLocalSecrets writes ls to DATA_DIR and returns what the file then keeps. The file
+// appears whole or not at all: it is written aside, then moved into place. A first one is
+// linked into place, which fails if the name exists: when another process starting at the same
+// moment wrote its own first, saveLocalSecrets returns that one, so both go on with the
+// secrets the file keeps (and the later stops at the store's lock on DATA_DIR) instead of the
+// later overwriting what the earlier already uses. An existing file (replace) is completed by
+// a rename.
+func saveLocalSecrets(dir string, ls localSecrets, replace bool) (localSecrets, error) {
+	notWritable := func(err error) (localSecrets, error) {
+		return localSecrets{}, fmt.Errorf("DATA_DIR %s is not writable: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return notWritable(err)
+	}
+	tmp, err := os.CreateTemp(dir, localSecretsFile+".*") // mode 0600
+	if err != nil {
+		return notWritable(err)
+	}
+	defer os.Remove(tmp.Name())
+	b, _ := json.MarshalIndent(ls, "", "  ")
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return notWritable(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return notWritable(err)
+	}
+	path := filepath.Join(dir, localSecretsFile)
+	if !replace {
+		err = os.Link(tmp.Name(), path)
+	}
+	if replace || (err != nil && !errors.Is(err, os.ErrExist)) {
+		// Completing a file, or on a file system without hard links: rename, the last wins.
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return notWritable(err)
+		}
+		return ls, nil
+	}
+	if err != nil { // it exists: another process wrote it first
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return localSecrets{}, fmt.Errorf("DATA_DIR %s: cannot read %s: %w", dir, localSecretsFile, err)
+		}
+		var theirs localSecrets
+		if err := json.Unmarshal(b, &theirs); err != nil {
+			return localSecrets{}, fmt.Errorf("DATA_DIR %s: %s is not valid JSON: %w", dir, localSecretsFile, err)
+		}
+		return theirs, nil
+	}
+	return ls, nil
 }

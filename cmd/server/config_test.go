@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -20,6 +22,7 @@ func TestLoadConfig(t *testing.T) {
 	key := secret.NewKey()
 	prod := map[string]string{
 		"MONGODB_URI": "mongodb://db:27017", "ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "sec", "ENCRYPTION_KEY": key,
+		"PUBLIC_BASE_URL": "https://app.example.com",
 	}
 	with := func(base map[string]string, k, v string) map[string]string {
 		m := map[string]string{}
@@ -58,7 +61,8 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("PublicBaseURL = %q", c.PublicBaseURL)
 			}
 		}},
-		{name: "app credentials without mongo", env: map[string]string{"ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "s"}, check: func(t *testing.T, c config) {
+		{name: "app credentials without mongo", env: map[string]string{"ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "s",
+			"ENCRYPTION_KEY": key, "PUBLIC_BASE_URL": "https://app.example.com"}, check: func(t *testing.T, c config) {
 			if c.DevMode {
 				t.Error("DevMode with App credentials given")
 			}
@@ -66,6 +70,9 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad port", env: map[string]string{"PORT": "http"}, wantErr: "PORT"},
 		{name: "port out of range", env: map[string]string{"PORT": "70000"}, wantErr: "PORT"},
 		{name: "mongo without encryption key", env: with(prod, "ENCRYPTION_KEY", ""), wantErr: "ENCRYPTION_KEY"},
+		{name: "app credentials without mongo nor encryption key", env: with(with(prod, "MONGODB_URI", ""), "ENCRYPTION_KEY", ""), wantErr: "ENCRYPTION_KEY"},
+		{name: "app credentials without public base url", env: with(prod, "PUBLIC_BASE_URL", ""), wantErr: "PUBLIC_BASE_URL"},
+		{name: "embedded store without public base url", env: with(with(prod, "MONGODB_URI", ""), "PUBLIC_BASE_URL", " "), wantErr: "PUBLIC_BASE_URL"},
 		{name: "malformed encryption key", env: with(prod, "ENCRYPTION_KEY", "c2hvcnQ="), wantErr: "ENCRYPTION_KEY"},
 		{name: "mongo without app id", env: with(with(prod, "ZENVIA_APP_ID", ""), "ZENVIA_APP_SECRET", ""), wantErr: "ZENVIA_APP_ID"},
 		{name: "secret without id", env: map[string]string{"ZENVIA_APP_SECRET": "s"}, wantErr: "ZENVIA_APP_ID"},
@@ -152,5 +159,79 @@ func TestEnsureLocalSecrets(t *testing.T) {
 	info, err := os.Stat(filepath.Join(dir, localSecretsFile))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("secrets file: %v, mode %v; want 0600", err, info.Mode())
+	}
+}
+
+// TestNoGeneratedKeyOutsideDevelopmentMode: with App credentials nothing is generated into
+// DATA_DIR, whatever the store: the key comes from ENCRYPTION_KEY, not from beside the data.
+func TestNoGeneratedKeyOutsideDevelopmentMode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := loadConfig(env(map[string]string{"DATA_DIR": dir, "ZENVIA_APP_ID": "id", "ZENVIA_APP_SECRET": "s",
+		"ENCRYPTION_KEY": secret.NewKey(), "PUBLIC_BASE_URL": "https://app.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := c.EncryptionKey
+	var out bytes.Buffer
+	if err := ensureLocalSecrets(&c, &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, localSecretsFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s outside development mode: %v; want none", localSecretsFile, err)
+	}
+	if !bytes.Equal(c.EncryptionKey, key) || c.AppID != "id" || out.Len() != 0 {
+		t.Errorf("ensureLocalSecrets changed the configuration or printed %q", out.String())
+	}
+}
+
+// TestLocalSecretsOfProcessesStartingAtOnce: development runs starting together on a fresh
+// DATA_DIR (all but one then stop at the store's lock) agree on one set of secrets, the one
+// the file keeps, and only the one that made it prints it: none goes on with a key the file
+// does not hold. Rounds of several at once, released together, to make the race likely.
+func TestLocalSecretsOfProcessesStartingAtOnce(t *testing.T) {
+	t.Parallel()
+	const rounds, n = 20, 8
+	for round := range rounds {
+		dir := t.TempDir()
+		configs := make([]config, n)
+		outs := make([]bytes.Buffer, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				c, err := loadConfig(env(map[string]string{"DATA_DIR": dir}))
+				<-start
+				if err == nil {
+					err = ensureLocalSecrets(&c, &outs[i])
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				configs[i] = c
+			})
+		}
+		close(start)
+		wg.Wait()
+		again, err := loadConfig(env(map[string]string{"DATA_DIR": dir}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var none bytes.Buffer
+		if err := ensureLocalSecrets(&again, &none); err != nil {
+			t.Fatal(err)
+		}
+		printed := 0
+		for i, c := range configs {
+			if c.AppID != again.AppID || c.AppSecret != again.AppSecret || !bytes.Equal(c.EncryptionKey, again.EncryptionKey) {
+				t.Fatalf("round %d: run %d went on with secrets the file does not keep", round, i)
+			}
+			if outs[i].Len() > 0 {
+				printed++
+			}
+		}
+		if printed != 1 {
+			t.Fatalf("round %d: %d runs printed credentials, want 1", round, printed)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 // Command server is the production backend of the Zenvia Sales App that hands sales leads to
 // 7Targets. It reads its configuration from the environment (see README.md), serves the
-// lifecycle hooks, webhooks and embedded pages, and stops cleanly on SIGTERM.
+// lifecycle hooks, webhooks and embedded pages, and stops cleanly on SIGTERM. `server rekey`
+// and `server move-base-url` are one-off commands on the same configuration (see
+// docs/operations.md).
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/7targets/zenvia-sales-app/app"
@@ -19,10 +22,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var command string
+	if len(os.Args) > 1 {
+		command = os.Args[1]
+	}
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "rekey" {
+	switch command {
+	case "rekey":
 		err = rekey(ctx, os.Getenv, os.Stdout, os.Stderr)
-	} else {
+	case "move-base-url":
+		err = moveBaseURL(ctx, os.Getenv, os.Stdout, os.Stderr)
+	default:
 		err = run(ctx, os.Getenv, os.Stdout, os.Stderr, nil)
 	}
 	if err != nil {
@@ -37,9 +47,6 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	cfg, logger, err := setUp(getenv, stdout, stderr)
 	if err != nil {
 		return err
-	}
-	if cfg.DevMode {
-		logger.Info("development mode: App credentials are in " + cfg.DataDir + "/" + localSecretsFile)
 	}
 	return appserver.Run(ctx, appConfig(cfg), logger, ready)
 }
@@ -60,7 +67,35 @@ func rekey(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	return nil
 }
 
-// setUp reads the configuration, completes it for a run without MongoDB, and makes the logger.
+// moveBaseURL is `server move-base-url`: run with the new PUBLIC_BASE_URL (and the rest of the
+// deployment's configuration), it records that URL in the database and subscribes every
+// instance again there, then says what it did. Until it has run, a process with another URL
+// than the recorded one refuses to start.
+func moveBaseURL(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, logger, err := setUp(getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	previous, moved, err := appserver.MoveBaseURL(ctx, appConfig(cfg), logger)
+	if err != nil {
+		return fmt.Errorf("move-base-url: %w", err)
+	}
+	was := "none was recorded"
+	if previous != "" {
+		was = "was " + previous
+	}
+	fmt.Fprintf(stdout, "move-base-url: PUBLIC_BASE_URL is now %s (%s); %s subscribed again there\n", cfg.PublicBaseURL, was, instances(moved))
+	return nil
+}
+
+func instances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return strconv.Itoa(n) + " instances"
+}
+
+// setUp reads the configuration, completes it for a development run, and makes the logger.
 func setUp(getenv func(string) string, stdout, stderr io.Writer) (config, *slog.Logger, error) {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -73,8 +108,12 @@ func setUp(getenv func(string) string, stdout, stderr io.Writer) (config, *slog.
 }
 
 func appConfig(cfg config) appserver.Config {
+	host := "" // production: every interface, behind the load balancer
+	if cfg.DevMode {
+		host = "127.0.0.1" // its generated credentials were printed: this machine only
+	}
 	return appserver.Config{
-		Port: cfg.Port, PublicBaseURL: cfg.PublicBaseURL, MongoURI: cfg.MongoURI, MongoDatabase: cfg.MongoDatabase,
+		Host: host, Port: cfg.Port, PublicBaseURL: cfg.PublicBaseURL, MongoURI: cfg.MongoURI, MongoDatabase: cfg.MongoDatabase,
 		DataDir: cfg.DataDir, AppID: cfg.AppID, AppSecret: cfg.AppSecret, SigningKey: cfg.SigningKey,
 		ZenviaAPIURL: cfg.ZenviaAPIURL, SevenTargetsAPIURL: cfg.SevenTargetsAPIURL, SevenTargetsTokenURL: cfg.SevenTargetsTokenURL,
 		EncryptionKey: cfg.EncryptionKey, PreviousKeys: cfg.PreviousKeys, FrameAncestors: cfg.FrameAncestors,

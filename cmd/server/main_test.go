@@ -108,6 +108,7 @@ func TestSettingsSurviveRestart(t *testing.T) {
 
 	environ := map[string]string{
 		"PORT":                   "0",
+		"PUBLIC_BASE_URL":        "https://app.example.com",
 		"DATA_DIR":               t.TempDir(),
 		"ZENVIA_APP_ID":          "the-app",
 		"ZENVIA_APP_SECRET":      "the-app-secret-xyz",
@@ -207,7 +208,7 @@ func TestKeyRotation(t *testing.T) {
 	oldKey, newKey := secret.NewKey(), secret.NewKey()
 	environ := func(current, previous string) map[string]string {
 		return map[string]string{
-			"PORT": "0", "ZENVIA_APP_ID": "the-app", "ZENVIA_APP_SECRET": "the-app-secret-xyz",
+			"PORT": "0", "PUBLIC_BASE_URL": "https://app.example.com", "ZENVIA_APP_ID": "the-app", "ZENVIA_APP_SECRET": "the-app-secret-xyz",
 			"ENCRYPTION_KEY": current, "ENCRYPTION_KEY_PREVIOUS": previous, "ZENVIA_API_URL": salesFake.BaseURL(),
 			"SEVENTARGETS_API_URL": st.APIURL(), "SEVENTARGETS_TOKEN_URL": st.TokenURL(),
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -258,7 +261,9 @@ func TestThreeProcessesShareOneDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(shared.Stop)
-	env := f.env(map[string]string{"MONGODB_URI": shared.URI()})
+	// One deployment behind a load balancer: one PUBLIC_BASE_URL for the three (post sends
+	// each webhook to the process chosen, whatever the callback's host).
+	env := f.env(map[string]string{"MONGODB_URI": shared.URI(), "PUBLIC_BASE_URL": "http://zenvia-app.example.com"})
 	ps := []*process{startProcess(t, env), startProcess(t, env), startProcess(t, env)}
 	callback := f.setUp(t, ps[0], "proc-three-key-0001")
 
@@ -314,5 +319,57 @@ func TestThreeProcessesShareOneDatabase(t *testing.T) {
 			p.dumpLogs()
 		}
 		t.Fatalf("%d leads from %d POST /leads, want %d and %d: none twice", got, posts, n, n)
+	}
+}
+
+// runOnce runs the server binary with environ (a complete environment, as process.env) and
+// args until it exits, for at most limit, and returns what it printed on stdout and stderr. A
+// process still running at limit is killed, and the error says so.
+func runOnce(t *testing.T, environ []string, limit time.Duration, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = environ
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = errors.New("still running after " + limit.String())
+	}
+	return out.String(), errs.String(), err
+}
+
+// refused checks the process exited on its own with an error, printing nothing on stdout.
+func refused(t *testing.T, what, stdout, stderr string, err error) {
+	t.Helper()
+	if err == nil || strings.HasPrefix(err.Error(), "still running") {
+		t.Fatalf("%s: %v; want it to refuse to start\n%s%s", what, err, stdout, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("%s printed on stdout: %s", what, stdout)
+	}
+}
+
+// withEnv returns environ with the variables of extra set (last one wins for exec).
+func withEnv(environ []string, extra map[string]string) []string {
+	out := append([]string(nil), environ...)
+	for k, v := range extra {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// oneLine checks out is one line holding every want, as an operator reads a refusal.
+func oneLine(t *testing.T, what, out string, want ...string) {
+	t.Helper()
+	out = strings.TrimSpace(out)
+	if strings.Contains(out, "\n") {
+		t.Errorf("%s printed more than one line:\n%s", what, out)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s printed %q; want it to name %q", what, out, w)
+		}
 	}
 }

@@ -35,7 +35,7 @@ func TestEntryPointKeepsSecretsOut(t *testing.T) {
 	st.AddClient("st-id", clientSecret, "st-user")
 	salesFake.AddIntegration(apiKey, sales.Integration{})
 	environ := map[string]string{
-		"PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "debug",
+		"PORT": "0", "PUBLIC_BASE_URL": "https://app.example.com", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "debug",
 		"ZENVIA_APP_ID": "the-app", "ZENVIA_APP_SECRET": appSecret, "ZENVIA_SIGNING_KEY": signingKey,
 		"ENCRYPTION_KEY": secret.NewKey(), "ENCRYPTION_KEY_PREVIOUS": secret.NewKey(),
 		"ZENVIA_API_URL": salesFake.BaseURL(), "SEVENTARGETS_API_URL": st.APIURL(), "SEVENTARGETS_TOKEN_URL": st.TokenURL(),

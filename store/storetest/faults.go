@@ -46,7 +46,8 @@ func NewFaultServer(tb testing.TB) *FaultServer {
 	defer cancel()
 	uri, embedded := os.Getenv("MONGODB_TEST_URI"), false
 	if !strings.HasPrefix(uri, "mongodb://") {
-		e, err := store.StartEmbedded(tb.TempDir(), slog.New(slog.DiscardHandler))
+		// On TCP: the proxy in front speaks TCP, and this store is a test's only.
+		e, err := store.StartEmbeddedOn(tb.TempDir(), "127.0.0.1:0", slog.New(slog.DiscardHandler))
 		if err != nil {
 			tb.Fatalf("storetest: %v", err)
 		}

@@ -31,6 +31,9 @@ import (
 
 // Config is everything the App needs, already validated.
 type Config struct {
+	// Host is the address the App listens on: "" for every interface (production, behind a
+	// load balancer), "127.0.0.1" for this machine only (development mode, the sandbox).
+	Host                 string
 	Port                 int
 	PublicBaseURL        string
 	MongoURI             string // empty: the embedded store in DataDir
@@ -45,7 +48,7 @@ type Config struct {
 	PreviousKeys         [][]byte // still open secrets sealed before a rotation
 	FrameAncestors       string
 	TrustedProxies       []netip.Prefix // load balancers whose X-Forwarded-For names the client
-	// DevMode only changes what is logged at start.
+	// DevMode only changes what is logged at start (Host says where the App listens).
 	DevMode bool
 	// LogValue is what is logged of the configuration at start (secrets left out).
 	LogValue slog.Value
@@ -77,9 +80,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -88,6 +91,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 			logger.Error("closing the store", "error", err)
 		}
 	}()
+
+	if err := claimPublicBaseURL(ctx, cfg, db); err != nil {
+		return err
+	}
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -110,6 +117,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	svc := lifecycle.NewService(lifecycle.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret},
 		instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
 	subscriber := forwarding.NewSubscriber(salesClient, instances, cfg.PublicBaseURL, logger)
+	subscriber.SetDeployment(db)
 	svc.SetSubscriptions(subscriber)
 	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
 	intake := forwarding.NewIntake(outbox, instances, worker, metrics)
@@ -131,7 +139,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 		TrustedProxies: cfg.TrustedProxies, Limits: cfg.Bench.Limits, Mount: mount,
 	})
 
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("PORT: %w", err)
 	}
@@ -158,6 +166,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "config", cfg.LogValue)
+	if cfg.DevMode {
+		// Said once serving, not before: a process that stops at start prints only why.
+		logger.Info("development mode: the generated App credentials are in DATA_DIR", "data_dir", cfg.DataDir)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -188,12 +200,85 @@ func Rekey(ctx context.Context, cfg Config, logger *slog.Logger) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+		return 0, err
 	}
 	defer db.Close(context.WithoutCancel(ctx))
 	return store.NewInstances(db, keys).Rekey(ctx)
+}
+
+// MoveBaseURL records cfg.PublicBaseURL as the deployment's public URL, then subscribes every
+// live instance that should be subscribed again on it, each with a new webhook token, so
+// their old callback URLs stop working. It returns the URL it replaced ("" if none was
+// recorded) and how many instances it moved. The URL is recorded first: from then on a
+// process still running with the old one subscribes nothing (forwarding.Subscriber checks),
+// and one started with the new one repairs what this leaves undone. Running it again
+// completes a move that failed part way.
+func MoveBaseURL(ctx context.Context, cfg Config, logger *slog.Logger) (previous string, moved int, err error) {
+	keys, err := secret.NewKeyring(cfg.EncryptionKey, cfg.PreviousKeys...)
+	if err != nil {
+		return "", 0, err
+	}
+	salesClient, err := sales.New(cfg.ZenviaAPIURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("ZENVIA_API_URL: %w", err)
+	}
+	db, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return "", 0, err
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	if previous, err = db.SetPublicBaseURL(ctx, cfg.PublicBaseURL); err != nil {
+		return "", 0, fmt.Errorf("%s: %w", storeVariable(cfg), err)
+	}
+	subscriber := forwarding.NewSubscriber(salesClient, store.NewInstances(db, keys), cfg.PublicBaseURL, logger)
+	subscriber.SetDeployment(db)
+	if moved, err = subscriber.MoveAll(ctx); err != nil {
+		return previous, moved, fmt.Errorf("PUBLIC_BASE_URL is now %s and %d instances moved, but %w; run it again", cfg.PublicBaseURL, moved, err)
+	}
+	return previous, moved, nil
+}
+
+// openStore opens the store cfg names. What goes wrong names the variable at fault and says
+// what is wrong with it, as the one line the process stops with.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	if err == nil {
+		return db, nil
+	}
+	if dirErr := (*store.DirError)(nil); errors.As(err, &dirErr) {
+		return nil, fmt.Errorf("DATA_DIR %w", err) // "DATA_DIR /data is not writable: …"
+	}
+	if cfg.MongoURI != "" {
+		// The URI itself is not repeated: it may carry a password.
+		return nil, fmt.Errorf("MONGODB_URI: the database cannot be reached or used: %w", err)
+	}
+	return nil, fmt.Errorf("DATA_DIR %s: the embedded store does not work: %w", cfg.DataDir, err)
+}
+
+// storeVariable names the variable that chose the store, for errors of the store at start.
+func storeVariable(cfg Config) string {
+	if cfg.MongoURI != "" {
+		return "MONGODB_URI"
+	}
+	return "DATA_DIR " + cfg.DataDir
+}
+
+// claimPublicBaseURL records cfg.PublicBaseURL as the deployment's if none is, and refuses to
+// start on another one: every instance's webhooks point at the recorded URL, and this
+// process's subscription repair would move them all to its own.
+func claimPublicBaseURL(ctx context.Context, cfg Config, db *store.DB) error {
+	recorded, err := db.ClaimPublicBaseURL(ctx, cfg.PublicBaseURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", storeVariable(cfg), err)
+	}
+	if recorded != cfg.PublicBaseURL {
+		return fmt.Errorf("PUBLIC_BASE_URL: is %s, but this deployment's webhooks point at %s (recorded in its database); "+
+			"start with PUBLIC_BASE_URL=%s, or move every subscription to the new URL with `server move-base-url`",
+			cfg.PublicBaseURL, recorded, recorded)
+	}
+	return nil
 }
 
 // The adapters implement the interfaces the features consume; the store imports none of the
@@ -205,6 +290,8 @@ var (
 	_ forwarding.Instances         = (*store.Instances)(nil)
 	_ forwarding.SubscriptionStore = (*store.Instances)(nil)
 	_ forwarding.WebhookTargets    = (*store.Instances)(nil)
+	_ forwarding.Deployment        = (*store.DB)(nil)
+	_ app.Readiness                = (*store.DB)(nil)
 	_ extensions.Store             = (*store.Pages)(nil)
 	_ extensions.Instances         = (*store.Instances)(nil)
 	_ extensions.Outbox            = (*store.Outbox)(nil)
