@@ -27,16 +27,6 @@ type nonceDoc struct {
 	Expires time.Time `bson:"expires"`
 }
 
-// SetGroupInstance implements extensions.Store.
-func (p *Pages) SetGroupInstance(ctx context.Context, groupID, instanceID string) error {
-	_, err := p.db.collection(colGroups).ReplaceOne(ctx, bson.D{{Key: "_id", Value: groupID}},
-		groupDoc{ID: groupID, InstanceID: instanceID, At: time.Now().UTC()}, options.Replace().SetUpsert(true))
-	if err != nil {
-		return fmt.Errorf("store.SetGroupInstance: %w", err)
-	}
-	return nil
-}
-
 // ReportDeliveries implements extensions.Store: the instance's finished deliveries whose day
 // (UTC) is within [from, to], both "YYYY-MM-DD".
 func (p *Pages) ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error) {
