@@ -45,7 +45,11 @@ type Account struct {
 	GroupID       string
 	AccountID     string
 	Language      string
-	ResolvedAt    time.Time
+	// ParentGroupID is the group above GroupID ("" at the top), as the group tree read found
+	// it: at uninstall, the installation that holds it takes the instance's groups back.
+	ParentGroupID string
+	// ResolvedAt is when the account and its group tree were last read.
+	ResolvedAt time.Time
 	// LastTriedAt is when a lookup last failed; pending lookups are retried oldest-tried first,
 	// so instances whose lookup keeps failing cannot hold the others back.
 	LastTriedAt time.Time
@@ -53,6 +57,18 @@ type Account struct {
 
 // Resolved reports whether the account lookup has succeeded.
 func (a Account) Resolved() bool { return a.GroupID != "" }
+
+// GroupTree is the part of its account's group tree an instance serves, as read with its own
+// API key (GET /group/{its group}): the embedded pages find their instance from it.
+type GroupTree struct {
+	// Root is the instance's own group; Parent the group above it, "" at the top.
+	Root, Parent string
+	// Depth is how many groups are above Root. Where two installations' trees overlap, the
+	// deeper one serves the groups they share: it is the nearer to them.
+	Depth int
+	// Groups are Root and every group below it.
+	Groups []string
+}
 
 // Subscription is a Sales notification subscription made for an instance.
 type Subscription struct {

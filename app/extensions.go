@@ -137,23 +137,19 @@ func (h extensionHandlers) manifest(c *gin.Context) {
 	c.JSON(http.StatusOK, extensions.NewManifest(h.publicBaseURL))
 }
 
-// instance finds the instance serving the page's group, or answers with the error page.
-func (h extensionHandlers) instance(c *gin.Context, groups ...string) (zen7.Instance, bool) {
-	for _, g := range groups {
-		if g == "" {
-			continue
-		}
-		inst, err := h.svc.ResolveInstance(c.Request.Context(), g)
-		if err == nil {
-			return inst, true
-		}
-		if !errors.Is(err, extensions.ErrUnknownGroup) {
-			h.internalError(c, err)
-			return zen7.Instance{}, false
-		}
+// instance finds the instance serving the page's group (parentGroup, the group above, only
+// helps find a group made since), or answers with the error page.
+func (h extensionHandlers) instance(c *gin.Context, group, parentGroup string) (zen7.Instance, bool) {
+	inst, err := h.svc.ResolveInstance(c.Request.Context(), group, parentGroup)
+	switch {
+	case errors.Is(err, extensions.ErrUnknownGroup):
+		h.errorPage(c, http.StatusUnauthorized, "error.group")
+		return zen7.Instance{}, false
+	case err != nil:
+		h.internalError(c, err)
+		return zen7.Instance{}, false
 	}
-	h.errorPage(c, http.StatusUnauthorized, "error.group")
-	return zen7.Instance{}, false
+	return inst, true
 }
 
 func (h extensionHandlers) report(c *gin.Context) {
@@ -175,7 +171,7 @@ func (h extensionHandlers) button(c *gin.Context) {
 		h.errorPage(c, http.StatusNotFound, "error.notfound")
 		return
 	}
-	inst, ok := h.instance(c, c.Query("group"))
+	inst, ok := h.instance(c, c.Query("group"), "")
 	if !ok {
 		return
 	}

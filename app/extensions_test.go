@@ -69,6 +69,11 @@ func reportPath(groupID, lang string) string {
 	return "/extensions/reports/" + extensions.ReportKey + "?user=u1&lang=" + lang + "&range=last7&group=" + groupID + "&parentGroup=" + groupID
 }
 
+// subgroupReportPath is the report URL Sales signs for group, a group below parent.
+func subgroupReportPath(group, parent string) string {
+	return "/extensions/reports/" + extensions.ReportKey + "?user=u1&lang=en&range=last7&group=" + group + "&parentGroup=" + parent
+}
+
 func buttonPath(groupID, prospectID, emails string) string {
 	return "/extensions/buttons/" + extensions.ButtonKey + "?prospect=" + prospectID + "&firstName=Ana&lastName=Silva&emails=" +
 		url.QueryEscape(emails) + "&phones=%2B5511999990000&user=u1&group=" + groupID + "&lang=pt"
@@ -101,7 +106,7 @@ func TestSignedPages(t *testing.T) {
 	}{
 		{name: "report, full URL signed", url: e.signedURL(reportPath(in.groupID, "es"), true), want: 200, wantLang: "es"},
 		{name: "report, path signed", url: e.signedURL(reportPath(in.groupID, "pt"), false), want: 200, wantLang: "pt"},
-		{name: "report of a descendant group", url: e.signedURL(reportPath(child.ID, "en"), true), want: 200, wantLang: "en"},
+		{name: "report of a descendant group", url: e.signedURL(subgroupReportPath(child.ID, in.groupID), true), want: 200, wantLang: "en"},
 		{name: "button, full URL signed", url: e.signedURL(buttonPath(in.groupID, "pages0000000000000000001", "a@example.com"), true), want: 200, wantLang: "pt"},
 		{name: "button, path signed", url: e.signedURL(buttonPath(in.groupID, "pages0000000000000000001", ""), false), want: 200, wantLang: "pt"},
 		{name: "tampered parameter", url: strings.Replace(e.signedURL(reportPath(in.groupID, "es"), true), "range=last7", "range=last30", 1), want: 401},

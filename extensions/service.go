@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,13 +19,12 @@ import (
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/forwarding"
-	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
 // Errors of the pages.
 var (
-	// ErrUnknownGroup means no live instance is installed for the group or an ancestor.
+	// ErrUnknownGroup means no live instance serves the group.
 	ErrUnknownGroup = errors.New("unknown group")
 	// ErrInvalidInput means a posted action is malformed.
 	ErrInvalidInput = errors.New("invalid action input")
@@ -36,8 +34,6 @@ var (
 type Store interface {
 	// GroupInstance returns the instance recorded for a group, or zen7.ErrNotFound.
 	GroupInstance(ctx context.Context, groupID string) (string, error)
-	// SetGroupInstance records which instance serves a group.
-	SetGroupInstance(ctx context.Context, groupID, instanceID string) error
 	// ReportDeliveries returns the instance's finished deliveries of days from..to (YYYY-MM-DD, UTC).
 	ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error)
 	// ForwardedLeads returns the instance's prospects that have a 7Targets lead.
@@ -47,8 +43,8 @@ type Store interface {
 
 // Instances gives the pages the instances.
 type Instances interface {
+	// Instance returns the instance with id, whatever its state, or zen7.ErrNotFound.
 	Instance(ctx context.Context, id string) (zen7.Instance, error)
-	LiveInstances(ctx context.Context) ([]zen7.Instance, error)
 }
 
 // Outbox is the part of the forwarding outbox the dialog uses.
@@ -57,9 +53,11 @@ type Outbox interface {
 	ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]zen7.Delivery, error)
 }
 
-// Groups asks Sales about a group (for its ancestors).
-type Groups interface {
-	Group(ctx context.Context, apiKey, groupID string) (sales.Group, error)
+// GroupTrees reads an instance's group tree again, with that instance's own API key, and
+// records which groups it serves (lifecycle.Service.ReadGroups). The pages never ask Sales
+// about a group with any other key.
+type GroupTrees interface {
+	ReadGroups(ctx context.Context, inst zen7.Instance) error
 }
 
 // Assistants lists an instance's 7Targets assistants.
@@ -82,7 +80,7 @@ type Deps struct {
 	Store      Store
 	Instances  Instances
 	Outbox     Outbox
-	Groups     Groups
+	Trees      GroupTrees
 	Assistants Assistants
 	Queue      Queue
 	Tokens     *Tokens
@@ -94,7 +92,7 @@ type Service struct {
 	store      Store
 	instances  Instances
 	outbox     Outbox
-	groups     Groups
+	trees      GroupTrees
 	assistants Assistants
 	queue      Queue
 	tokens     *Tokens
@@ -102,92 +100,89 @@ type Service struct {
 	now        func() time.Time
 
 	mu      sync.Mutex
-	unknown map[string]time.Time // groups recently found to have no instance, until when
+	rereads map[string]time.Time // instance id → when a page miss last had its tree read
 }
 
 // NewService returns a Service.
 func NewService(d Deps) *Service {
 	return &Service{
-		store: d.Store, instances: d.Instances, outbox: d.Outbox, groups: d.Groups, assistants: d.Assistants,
+		store: d.Store, instances: d.Instances, outbox: d.Outbox, trees: d.Trees, assistants: d.Assistants,
 		queue: d.Queue, tokens: d.Tokens, logger: d.Logger,
-		now: func() time.Time { return time.Now().UTC() }, unknown: map[string]time.Time{},
+		now: func() time.Time { return time.Now().UTC() }, rereads: map[string]time.Time{},
 	}
 }
 
-// unknownTTL is how long a group without an instance is remembered, so repeated page loads do
-// not ask Sales each time.
-const unknownTTL = time.Minute
+// rereadInterval is how often a page miss may have one instance's tree read again: a signed
+// URL can name any group, and a stream of unknown ones must not become a stream of Sales calls.
+const rereadInterval = time.Minute
 
-// maxAncestryLookups bounds the Sales calls one unknown group can cause.
-const maxAncestryLookups = 20
+// ResolveInstance finds the live instance serving groupID: one read of the group's mapping,
+// which each instance's own tree reads keep (at install, every ten minutes, and here). A
+// report's URL also names parentGroupID, the group above; when groupID is unknown, perhaps
+// made in Sales since its instance's tree was last read, and the parent's instance is known,
+// that instance's tree is read again, with its own key and at most once per rereadInterval,
+// and groupID looked up again; the parent's instance serves it if it is still unknown, as it
+// serves every group below its own. It returns ErrUnknownGroup if no instance serves either.
+func (s *Service) ResolveInstance(ctx context.Context, groupID, parentGroupID string) (zen7.Instance, error) {
+	inst, err := s.groupInstance(ctx, groupID)
+	if !errors.Is(err, ErrUnknownGroup) || parentGroupID == "" || parentGroupID == groupID {
+		return inst, err
+	}
+	parent, err := s.groupInstance(ctx, parentGroupID)
+	if err != nil || !s.mayReread(parent.ID) {
+		return parent, err
+	}
+	if err := s.trees.ReadGroups(ctx, parent); err != nil {
+		s.logger.WarnContext(ctx, "reading an instance's group tree on a page miss failed", "instance", parent.ID, "error", err)
+		return parent, nil
+	}
+	if inst, err := s.groupInstance(ctx, groupID); !errors.Is(err, ErrUnknownGroup) {
+		return inst, err
+	}
+	return parent, nil
+}
 
-// ResolveInstance finds the live instance serving groupID: the one installed for that group or
-// for one of its ancestors (asking Sales GET /group/{id} for the ancestors, once, and caching the
-// answer). It returns ErrUnknownGroup if there is none.
-func (s *Service) ResolveInstance(ctx context.Context, groupID string) (zen7.Instance, error) {
+// groupInstance returns the live instance recorded for groupID, or ErrUnknownGroup.
+func (s *Service) groupInstance(ctx context.Context, groupID string) (zen7.Instance, error) {
 	if groupID == "" || len(groupID) > 64 {
 		return zen7.Instance{}, ErrUnknownGroup
 	}
-	if id, err := s.store.GroupInstance(ctx, groupID); err == nil {
-		inst, err := s.instances.Instance(ctx, id)
-		if err == nil && inst.State != zen7.StateUninstalled {
-			return inst, nil
-		}
-	} else if !errors.Is(err, zen7.ErrNotFound) {
-		return zen7.Instance{}, err
-	}
-	s.mu.Lock()
-	until, known := s.unknown[groupID]
-	s.mu.Unlock()
-	if known && s.now().Before(until) {
+	id, err := s.store.GroupInstance(ctx, groupID)
+	if errors.Is(err, zen7.ErrNotFound) {
 		return zen7.Instance{}, ErrUnknownGroup
 	}
-
-	live, err := s.instances.LiveInstances(ctx)
 	if err != nil {
 		return zen7.Instance{}, fmt.Errorf("extensions.ResolveInstance: %w", err)
 	}
-	found, ok := s.match(ctx, live, groupID)
-	if !ok {
-		s.mu.Lock()
-		s.unknown[groupID] = s.now().Add(unknownTTL)
-		for g, t := range s.unknown { // keep the map small
-			if s.now().After(t) {
-				delete(s.unknown, g)
-			}
-		}
-		s.mu.Unlock()
+	inst, err := s.instances.Instance(ctx, id)
+	switch {
+	case errors.Is(err, zen7.ErrNotFound):
 		return zen7.Instance{}, ErrUnknownGroup
+	case err != nil:
+		return zen7.Instance{}, fmt.Errorf("extensions.ResolveInstance: %w", err)
+	case inst.State == zen7.StateUninstalled:
+		return zen7.Instance{}, ErrUnknownGroup // a mapping an uninstall failed to drop
 	}
-	if err := s.store.SetGroupInstance(ctx, groupID, found.ID); err != nil {
-		s.logger.WarnContext(ctx, "caching a group's instance failed", "error", err)
-	}
-	return found, nil
+	return inst, nil
 }
 
-func (s *Service) match(ctx context.Context, live []zen7.Instance, groupID string) (zen7.Instance, bool) {
-	for _, in := range live {
-		if in.Account.GroupID == groupID {
-			return in, true
+// mayReread reports whether a page miss may read the instance's tree now, and if so counts it.
+func (s *Service) mayReread(instanceID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if last, ok := s.rereads[instanceID]; ok && now.Sub(last) < rereadInterval {
+		return false
+	}
+	if len(s.rereads) >= 1024 { // keep the map small: only recent reads matter
+		for id, at := range s.rereads {
+			if now.Sub(at) >= rereadInterval {
+				delete(s.rereads, id)
+			}
 		}
 	}
-	asked := 0
-	for _, in := range live {
-		if !in.Account.Resolved() || asked >= maxAncestryLookups {
-			continue
-		}
-		asked++
-		gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		g, err := s.groups.Group(gctx, in.APIKey, groupID)
-		cancel()
-		if err != nil {
-			continue // not in this instance's account, or Sales unreachable
-		}
-		if slices.Contains(g.Ancestors, in.Account.GroupID) || g.Parent == in.Account.GroupID {
-			return in, true
-		}
-	}
-	return zen7.Instance{}, false
+	s.rereads[instanceID] = now
+	return true
 }
 
 // ReportRange turns Sales' report parameters into the first and last day shown (UTC dates).

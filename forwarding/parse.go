@@ -416,11 +416,6 @@ func commentsOf(newest []sales.Lead) string {
 	return capRunes(strings.Join(parts, " | "), maxCommentsRunes)
 }
 
-// invisible reports white space, control and format characters (zero-width spaces, bidi
-// controls).
-func invisible(r rune) bool {
-	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
-}
 
 // squashSpace trims s, turns control characters into spaces, collapses runs of white space
 // to one space and drops invalid UTF-8, so the result is one clean line.

@@ -7,7 +7,8 @@ import (
 )
 
 // AccountSync retries, in the background, the account lookups that install could not make
-// because Zenvia Sales was unreachable then.
+// because Zenvia Sales was unreachable then, and reads resolved accounts and their group trees
+// again once they are ten minutes old (Service.ResolveAccounts).
 type AccountSync struct {
 	Service *Service
 	Logger  *slog.Logger

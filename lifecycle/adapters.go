@@ -10,7 +10,8 @@ import (
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
-// SalesAccounts answers account lookups with the Zenvia Sales API (GET /integration).
+// SalesAccounts answers account lookups with the Zenvia Sales API (GET /integration and
+// GET /group/{id}).
 func SalesAccounts(c *sales.Client) AccountLookup { return salesAccounts{c} }
 
 type salesAccounts struct{ c *sales.Client }
@@ -21,6 +22,32 @@ func (a salesAccounts) LookupAccount(ctx context.Context, apiKey string) (zen7.A
 		return zen7.Account{}, err
 	}
 	return zen7.Account{IntegrationID: in.ID, GroupID: in.GroupID, AccountID: in.AccountID, Language: in.Language}, nil
+}
+
+// LookupGroups reads the group and what Sales lists below it. Sales lists every descendant,
+// not only the children, so one read gives the whole tree.
+func (a salesAccounts) LookupGroups(ctx context.Context, apiKey, groupID string) (zen7.GroupTree, error) {
+	g, err := a.c.Group(ctx, apiKey, groupID)
+	if err != nil {
+		return zen7.GroupTree{}, err
+	}
+	depth := len(g.Ancestors)
+	if depth == 0 && g.Parent != "" {
+		depth = 1
+	}
+	parent := g.Parent
+	if parent == "" && depth > 0 {
+		parent = g.Ancestors[depth-1] // root first
+	}
+	t := zen7.GroupTree{Root: groupID, Parent: parent, Depth: depth, Groups: []string{groupID}}
+	seen := map[string]bool{groupID: true}
+	for _, d := range g.Descendants {
+		if d != "" && !seen[d] {
+			seen[d] = true
+			t.Groups = append(t.Groups, d)
+		}
+	}
+	return t, nil
 }
 
 // SevenTargetsChecker checks credentials with the 7Targets token endpoint, translating the

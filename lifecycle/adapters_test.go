@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
@@ -107,6 +109,24 @@ func TestSalesAccounts(t *testing.T) {
 	if _, err := lookup.LookupAccount(context.Background(), "unknown-key"); err == nil {
 		t.Error("LookupAccount(unknown key) error = nil, want an error")
 	}
+	// The tree below the integration's group, every level of it, and how deep it sits.
+	top := fake.AddGroup(sales.Group{Name: "Company"})
+	fake.AddGroup(sales.Group{ID: in.GroupID, Name: "Ventas", Parent: top.ID})
+	team := fake.AddGroup(sales.Group{Name: "Team", Parent: in.GroupID})
+	squad := fake.AddGroup(sales.Group{Name: "Squad", Parent: team.ID})
+	fake.AddGroup(sales.Group{Name: "Elsewhere", Parent: top.ID})
+	tree, err := lookup.LookupGroups(context.Background(), "key-1", in.GroupID)
+	if err != nil {
+		t.Fatalf("LookupGroups() error = %v", err)
+	}
+	wantTree := zen7.GroupTree{Root: in.GroupID, Parent: top.ID, Depth: 1, Groups: []string{in.GroupID, team.ID, squad.ID}}
+	if diff := cmp.Diff(wantTree, tree); diff != "" {
+		t.Errorf("LookupGroups() mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := lookup.LookupGroups(context.Background(), "unknown-key", in.GroupID); err == nil {
+		t.Error("LookupGroups(unknown key) error = nil, want an error")
+	}
+
 	fake.SetDisabled("key-1", true)
 	if _, err := lookup.LookupAccount(context.Background(), "key-1"); err == nil {
 		t.Error("LookupAccount(disabled instance) error = nil, want an error")

@@ -54,21 +54,33 @@ type Store interface {
 	// ErrConflict if newKey belongs to another live instance, ErrNotFound if oldKey no longer
 	// names the instance.
 	RotateAPIKey(ctx context.Context, id, oldKey, newKey string, at time.Time) (zen7.Instance, error)
-	// Uninstall marks the instance uninstalled, wipes its secrets and unbinds its key.
-	// It returns ErrNotFound if apiKey no longer names a live instance.
+	// Uninstall marks the instance uninstalled, wipes its secrets, unbinds its key and drops
+	// its groups. It returns ErrNotFound if apiKey no longer names a live instance.
 	Uninstall(ctx context.Context, id, apiKey string, at time.Time) (zen7.Instance, error)
 	// SetAccount records where the instance lives in Sales.
 	SetAccount(ctx context.Context, id string, a zen7.Account) error
 	// InstancesWithoutAccount returns up to limit live instances whose account lookup is
 	// pending, least recently tried (Account.LastTriedAt) first.
 	InstancesWithoutAccount(ctx context.Context, limit int) ([]zen7.Instance, error)
+	// AccountsToRefresh returns up to limit live instances whose account was resolved before
+	// t and whose lookup has not failed since, least recently resolved first.
+	AccountsToRefresh(ctx context.Context, t time.Time, limit int) ([]zen7.Instance, error)
+	// SetGroupTree records that the instance serves the pages of the tree's groups, but for
+	// those a deeper installation's tree holds, and forgets the groups it served that the tree
+	// no longer has. It returns ErrNotFound if the instance was uninstalled meanwhile.
+	SetGroupTree(ctx context.Context, inst zen7.Instance, t zen7.GroupTree) error
+	// InstanceForGroup returns the live instance serving the group's pages, or ErrNotFound.
+	InstanceForGroup(ctx context.Context, groupID string) (zen7.Instance, error)
 	// RecordAudit appends an entry to the instance's audit trail.
 	RecordAudit(ctx context.Context, e zen7.AuditEntry) error
 }
 
-// AccountLookup asks Zenvia Sales where the instance with apiKey lives (GET /integration).
+// AccountLookup asks Zenvia Sales where the instance with apiKey lives, always with that
+// instance's own key: its account (GET /integration) and the group tree below its group
+// (GET /group/{groupID}).
 type AccountLookup interface {
 	LookupAccount(ctx context.Context, apiKey string) (zen7.Account, error)
+	LookupGroups(ctx context.Context, apiKey, groupID string) (zen7.GroupTree, error)
 }
 
 // CredentialChecker checks 7Targets OAuth2 client credentials against its token endpoint.

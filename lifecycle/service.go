@@ -21,8 +21,9 @@ import (
 type Config struct {
 	// AppID and AppSecret are the App's client credentials issued by Zenvia Sales.
 	AppID, AppSecret string
-	// AccountLookupTimeout bounds the GET /integration call made during install, so a slow
-	// Sales cannot make install itself time out. Zero means 3 seconds.
+	// AccountLookupTimeout bounds each Sales call of the account lookup made during install
+	// (GET /integration, then GET /group/{id}), so a slow Sales cannot make install itself
+	// time out. Zero means 3 seconds.
 	AccountLookupTimeout time.Duration
 }
 
@@ -299,28 +300,67 @@ func (s *Service) Uninstall(ctx context.Context, apiKey string) error {
 		return wrap("Uninstall", err)
 	}
 	s.logger.InfoContext(ctx, "instance uninstalled", "instance", inst.ID)
+	if parent := inst.Account.ParentGroupID; parent != "" {
+		s.handBackGroups(ctx, parent)
+	}
 	return nil
 }
 
+// handBackGroups has the installation serving parent, the group above an uninstalled
+// instance's, read its tree again: the groups the uninstalled one held are in it, and its
+// pages there work at once rather than after its next refresh. It reads with its own key.
+func (s *Service) handBackGroups(ctx context.Context, parent string) {
+	ctx = context.WithoutCancel(ctx)
+	holder, err := s.store.InstanceForGroup(ctx, parent)
+	if errors.Is(err, zen7.ErrNotFound) {
+		return // no installation above
+	}
+	if err == nil {
+		err = s.ReadGroups(ctx, holder)
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "handing groups back to the installation above failed; its next refresh will", "error", err)
+	}
+}
+
+// accountRefreshAge is how old a resolved account gets before ResolveAccounts reads it again:
+// groups are added, moved and removed in Sales without a hook telling the App.
+const accountRefreshAge = 10 * time.Minute
+
+// maxLookupsPerPass bounds the lookups of each kind one ResolveAccounts pass makes.
+const maxLookupsPerPass = 100
+
 // ResolveAccounts retries the account lookup of instances whose install could not reach
-// Zenvia Sales. It returns how many were resolved. It also retires the instances an
-// interrupted install left behind (see bound).
+// Zenvia Sales, and reads again the accounts and group trees resolved longer than
+// accountRefreshAge ago, each with its own instance's key. It returns how many accounts were
+// newly resolved. It also retires the instances an interrupted install left behind (see bound).
 func (s *Service) ResolveAccounts(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	s.lookupsResumeAt = time.Time{}
 	s.mu.Unlock()
-	pending, err := s.store.InstancesWithoutAccount(ctx, 100)
+	pending, err := s.store.InstancesWithoutAccount(ctx, maxLookupsPerPass)
 	if err != nil {
 		return 0, wrap("ResolveAccounts", err)
 	}
 	resolved := 0
 	for _, inst := range pending {
 		if ctx.Err() != nil {
-			break
+			return resolved, nil
 		}
 		if s.bound(ctx, inst) && s.resolveAccount(ctx, inst) {
 			resolved++
 		}
+	}
+	// A resolved instance got its account after bound() held, so its key names it.
+	stale, err := s.store.AccountsToRefresh(ctx, s.now().Add(-accountRefreshAge), maxLookupsPerPass)
+	if err != nil {
+		return resolved, wrap("ResolveAccounts", err)
+	}
+	for _, inst := range stale {
+		if ctx.Err() != nil {
+			break
+		}
+		s.resolveAccount(ctx, inst)
 	}
 	return resolved, nil
 }
@@ -365,10 +405,15 @@ func (s *Service) bound(ctx context.Context, inst zen7.Instance) bool {
 	return false
 }
 
+// resolveAccount reads where inst lives in Sales, its account and its group tree, with inst's
+// own key, and records both; it reports whether it could. A failure leaves what was recorded
+// before (a refreshed account keeps serving its pages) and notes when it was tried.
 func (s *Service) resolveAccount(ctx context.Context, inst zen7.Instance) bool {
-	lctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
-	defer cancel()
-	acct, err := s.accounts.LookupAccount(lctx, inst.APIKey)
+	acct, err := s.lookupAccount(ctx, inst.APIKey)
+	var tree zen7.GroupTree
+	if err == nil {
+		tree, err = s.lookupGroups(ctx, inst.APIKey, acct.GroupID)
+	}
 	if err != nil {
 		s.logger.WarnContext(ctx, "account lookup failed; will retry", "instance", inst.ID, "error", err)
 		if d, ok := sales.RateLimitDelay(err); ok {
@@ -382,17 +427,54 @@ func (s *Service) resolveAccount(ctx context.Context, inst zen7.Instance) bool {
 			default:
 			}
 		}
-		if err := s.store.SetAccount(ctx, inst.ID, zen7.Account{LastTriedAt: s.now()}); err != nil {
+		tried := inst.Account
+		tried.LastTriedAt = s.now()
+		if err := s.store.SetAccount(ctx, inst.ID, tried); err != nil {
 			s.logger.WarnContext(ctx, "recording the failed account lookup failed", "instance", inst.ID, "error", err)
 		}
 		return false
 	}
+	// The groups first: an account counts as resolved once its pages can be found.
+	if err := s.store.SetGroupTree(ctx, inst, tree); err != nil {
+		if !errors.Is(err, zen7.ErrNotFound) {
+			s.logger.WarnContext(ctx, "recording the account's groups failed; will retry", "instance", inst.ID, "error", err)
+		}
+		return false
+	}
+	acct.ParentGroupID = tree.Parent
 	acct.ResolvedAt = s.now()
 	if err := s.store.SetAccount(ctx, inst.ID, acct); err != nil {
 		s.logger.WarnContext(ctx, "recording the account failed; will retry", "instance", inst.ID, "error", err)
 		return false
 	}
 	return true
+}
+
+func (s *Service) lookupAccount(ctx context.Context, apiKey string) (zen7.Account, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
+	defer cancel()
+	return s.accounts.LookupAccount(ctx, apiKey)
+}
+
+func (s *Service) lookupGroups(ctx context.Context, apiKey, groupID string) (zen7.GroupTree, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
+	defer cancel()
+	return s.accounts.LookupGroups(ctx, apiKey, groupID)
+}
+
+// ReadGroups reads inst's group tree again, with inst's own key, and records it. The pages
+// call it when a group they are asked for is unknown though, as Sales signed, its parent is
+// inst's. It returns ErrNotFound if inst has no account yet or was uninstalled, and the
+// lookup's errors.
+func (s *Service) ReadGroups(ctx context.Context, inst zen7.Instance) error {
+	if !inst.Account.Resolved() {
+		return fmt.Errorf("lifecycle.ReadGroups: no account yet: %w", zen7.ErrNotFound)
+	}
+	tree, err := s.lookupGroups(ctx, inst.APIKey, inst.Account.GroupID)
+	if err != nil {
+		return wrap("ReadGroups", err)
+	}
+	return wrap("ReadGroups", s.store.SetGroupTree(ctx, inst, tree))
 }
 
 // instance authenticates apiKey and returns its live instance.

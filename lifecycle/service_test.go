@@ -26,7 +26,8 @@ type memStore struct {
 	instances map[string]zen7.Instance // by id
 	keys      map[string]string        // api key → instance id
 	audit     []zen7.AuditEntry
-	order     map[string]int // id → creation sequence, like MongoDB's natural order
+	order     map[string]int      // id → creation sequence, like MongoDB's natural order
+	groups    map[string]memGroup // group → the instance serving it
 
 	replaceCalls int
 	// beforeReplace, when set, runs (without the lock) before each ReplaceSettings with the
@@ -54,8 +55,14 @@ func (m *memStore) injected(op string) error {
 	return m.failures[op]
 }
 
+// memGroup is a group's mapping: the instance and the depth of the tree it came from.
+type memGroup struct {
+	instanceID string
+	depth      int
+}
+
 func newMemStore() *memStore {
-	return &memStore{instances: map[string]zen7.Instance{}, keys: map[string]string{}, order: map[string]int{}}
+	return &memStore{instances: map[string]zen7.Instance{}, keys: map[string]string{}, order: map[string]int{}, groups: map[string]memGroup{}}
 }
 
 var _ lifecycle.Store = (*memStore)(nil)
@@ -187,6 +194,7 @@ func (m *memStore) Uninstall(_ context.Context, id, apiKey string, at time.Time)
 		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	delete(m.keys, apiKey)
+	m.dropGroups(id)
 	inst.State = zen7.StateUninstalled
 	inst.APIKey = ""
 	inst.Settings.ClientSecret = ""
@@ -234,6 +242,70 @@ func (m *memStore) InstancesWithoutAccount(_ context.Context, limit int) ([]zen7
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+func (m *memStore) AccountsToRefresh(_ context.Context, t time.Time, limit int) ([]zen7.Instance, error) {
+	if err := m.injected("AccountsToRefresh"); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []zen7.Instance
+	for _, inst := range m.instances {
+		a := inst.Account
+		if inst.State != zen7.StateUninstalled && a.Resolved() && a.ResolvedAt.Before(t) && a.LastTriedAt.Before(t) {
+			out = append(out, inst)
+		}
+	}
+	slices.SortFunc(out, func(a, b zen7.Instance) int { return a.Account.ResolvedAt.Compare(b.Account.ResolvedAt) })
+	return out[:min(len(out), limit)], nil
+}
+
+// SetGroupTree keeps a group held by a deeper live tree, as the store's guarded upserts do.
+func (m *memStore) SetGroupTree(_ context.Context, inst zen7.Instance, t zen7.GroupTree) error {
+	if err := m.injected("SetGroupTree"); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.instances[inst.ID]; !ok || cur.State == zen7.StateUninstalled {
+		return zen7.ErrNotFound
+	}
+	m.dropGroups(inst.ID)
+	for _, g := range t.Groups {
+		held, ok := m.groups[g]
+		if ok && held.depth > t.Depth && m.instances[held.instanceID].State != zen7.StateUninstalled {
+			continue
+		}
+		m.groups[g] = memGroup{instanceID: inst.ID, depth: t.Depth}
+	}
+	return nil
+}
+
+func (m *memStore) InstanceForGroup(_ context.Context, groupID string) (zen7.Instance, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inst, ok := m.instances[m.groups[groupID].instanceID]
+	if !ok || inst.State == zen7.StateUninstalled {
+		return zen7.Instance{}, zen7.ErrNotFound
+	}
+	return inst, nil
+}
+
+// dropGroups forgets the instance's groups; the caller holds the lock.
+func (m *memStore) dropGroups(id string) {
+	for g, held := range m.groups {
+		if held.instanceID == id {
+			delete(m.groups, g)
+		}
+	}
+}
+
+// groupInstance returns the id of the instance serving group g, "" if none.
+func (m *memStore) groupInstance(g string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.groups[g].instanceID
 }
 
 func (m *memStore) RecordAudit(_ context.Context, e zen7.AuditEntry) error {
@@ -295,13 +367,16 @@ func (m *memStore) replaces() int {
 }
 
 // fakeAccounts is a lifecycle.AccountLookup answering from maps by API key: errs fails a
-// key's lookups, accounts answers them; block makes every lookup wait for its context.
+// key's lookups, accounts answers them; block makes every lookup wait for its context. A
+// key's group tree is its account's group alone unless trees says otherwise.
 type fakeAccounts struct {
-	mu       sync.Mutex
-	accounts map[string]zen7.Account
-	errs     map[string]error
-	block    bool
-	calls    map[string]int
+	mu         sync.Mutex
+	accounts   map[string]zen7.Account
+	errs       map[string]error
+	trees      map[string]zen7.GroupTree
+	block      bool
+	calls      map[string]int
+	groupCalls map[string]int
 }
 
 func (f *fakeAccounts) LookupAccount(ctx context.Context, apiKey string) (zen7.Account, error) {
@@ -335,6 +410,44 @@ func (f *fakeAccounts) set(apiKey string, a zen7.Account, err error) {
 	}
 	f.accounts[apiKey] = a
 	f.errs[apiKey] = err
+}
+
+func (f *fakeAccounts) LookupGroups(ctx context.Context, apiKey, groupID string) (zen7.GroupTree, error) {
+	f.mu.Lock()
+	if f.groupCalls == nil {
+		f.groupCalls = map[string]int{}
+	}
+	f.groupCalls[apiKey]++
+	err, block := f.errs[apiKey], f.block
+	tree, ok := f.trees[apiKey]
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return zen7.GroupTree{}, ctx.Err()
+	}
+	if err != nil {
+		return zen7.GroupTree{}, err
+	}
+	if !ok || tree.Root != groupID {
+		tree = zen7.GroupTree{Root: groupID, Groups: []string{groupID}}
+	}
+	return tree, nil
+}
+
+// setTree makes apiKey's group tree t.
+func (f *fakeAccounts) setTree(apiKey string, t zen7.GroupTree) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.trees == nil {
+		f.trees = map[string]zen7.GroupTree{}
+	}
+	f.trees[apiKey] = t
+}
+
+func (f *fakeAccounts) groupCallsFor(apiKey string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.groupCalls[apiKey]
 }
 
 func (f *fakeAccounts) callsFor(apiKey string) int {
@@ -1678,5 +1791,92 @@ func TestServiceAccountRecordFailureIsRetried(t *testing.T) {
 	e.store.failWith("InstancesWithoutAccount", boom)
 	if _, err := e.svc.ResolveAccounts(ctx); !errors.Is(err, boom) {
 		t.Errorf("ResolveAccounts() error = %v, want it to wrap the store error", err)
+	}
+}
+
+// TestServiceReadsGroupTrees checks an instance's group tree is read with its own key at
+// install and again once its account is accountRefreshAge (ten minutes) old, that the new read
+// replaces the old groups, and that a failed refresh keeps what was recorded.
+func TestServiceReadsGroupTrees(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const key = "key-tree"
+	e.accounts.set(key, zen7.Account{GroupID: "g-top"}, nil)
+	e.accounts.setTree(key, zen7.GroupTree{Root: "g-top", Groups: []string{"g-top", "g-old"}})
+	inst := e.install(t, key)
+	for _, g := range []string{"g-top", "g-old"} {
+		if got := e.store.groupInstance(g); got != inst.ID {
+			t.Fatalf("group %s serves %q after install, want %q", g, got, inst.ID)
+		}
+	}
+
+	e.accounts.setTree(key, zen7.GroupTree{Root: "g-top", Groups: []string{"g-top", "g-new"}})
+	if _, err := e.svc.ResolveAccounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.accounts.groupCallsFor(key); n != 1 {
+		t.Fatalf("%d tree reads of a fresh account, want 1 (at install)", n)
+	}
+
+	later := time.Now().UTC().Add(11 * time.Minute)
+	e.svc.SetClock(func() time.Time { return later })
+	if _, err := e.svc.ResolveAccounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.store.groupInstance("g-new"); got != inst.ID {
+		t.Errorf("group added in Sales serves %q after the refresh, want %q", got, inst.ID)
+	}
+	if got := e.store.groupInstance("g-old"); got != "" {
+		t.Errorf("group removed in Sales still serves %q after the refresh", got)
+	}
+
+	e.accounts.set(key, zen7.Account{GroupID: "g-top"}, errors.New("sales: 503"))
+	later = later.Add(11 * time.Minute)
+	for range 2 {
+		if _, err := e.svc.ResolveAccounts(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.accounts.callsFor(key); n != 3 {
+		t.Errorf("%d account lookups, want 3: install, refresh, one failed refresh not retried at once", n)
+	}
+	acct := e.store.byKey(t, key).Account
+	if !acct.Resolved() || acct.LastTriedAt.IsZero() {
+		t.Errorf("account after a failed refresh = %+v, want it kept, the attempt noted", acct)
+	}
+	if got := e.store.groupInstance("g-new"); got != inst.ID {
+		t.Errorf("group serves %q after a failed refresh, want it kept for %q", got, inst.ID)
+	}
+}
+
+// TestServiceUninstallHandsGroupsBack checks that when the deeper of two nested installations
+// is uninstalled, the one above reads its own tree again at once, with its own key, and serves
+// the groups the deeper one held.
+func TestServiceUninstallHandsGroupsBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.accounts.set("key-top", zen7.Account{GroupID: "g-top"}, nil)
+	e.accounts.setTree("key-top", zen7.GroupTree{Root: "g-top", Groups: []string{"g-top", "g-branch", "g-team"}})
+	e.accounts.set("key-branch", zen7.Account{GroupID: "g-branch"}, nil)
+	e.accounts.setTree("key-branch", zen7.GroupTree{Root: "g-branch", Parent: "g-top", Depth: 1, Groups: []string{"g-branch", "g-team"}})
+	top := e.install(t, "key-top")
+	branch := e.install(t, "key-branch")
+	if got := e.store.groupInstance("g-team"); got != branch.ID {
+		t.Fatalf("shared group serves %q, want the deeper installation %q", got, branch.ID)
+	}
+
+	reads := e.accounts.groupCallsFor("key-top")
+	if err := e.svc.Uninstall(ctx, "key-branch"); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"g-branch", "g-team"} {
+		if got := e.store.groupInstance(g); got != top.ID {
+			t.Errorf("group %s serves %q after the deeper uninstall, want %q", g, got, top.ID)
+		}
+	}
+	if n := e.accounts.groupCallsFor("key-top") - reads; n != 1 {
+		t.Errorf("the installation above read its tree %d times with its own key, want 1", n)
 	}
 }

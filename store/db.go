@@ -192,6 +192,9 @@ func indexes() map[string][]mongo.IndexModel {
 		colOutbox: {
 			{Keys: bson.D{{Key: "nextAttemptAt", Value: 1}}, Options: options.Index().SetName("next_attempt")},
 		},
+		colGroups: { // an instance's groups, dropped when its tree changes and at uninstall
+			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "at", Value: 1}}, Options: options.Index().SetName("instance_at")},
+		},
 		colLeads: {
 			{Keys: bson.D{{Key: "instanceId", Value: 1}, {Key: "state", Value: 1}}, Options: options.Index().SetName("instance_state")},
 		},

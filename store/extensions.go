@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -14,8 +13,8 @@ import (
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
-// Pages serves the extension pages' queries: which instance a Sales group belongs to, the
-// report's deliveries and lead states, and used action-token nonces.
+// Pages serves the extension pages' queries: which instance a Sales group belongs to (see
+// groups.go), the report's deliveries and lead states, and used action-token nonces.
 type Pages struct {
 	db *DB
 }
@@ -23,40 +22,9 @@ type Pages struct {
 // NewPages returns the page queries of db.
 func NewPages(db *DB) *Pages { return &Pages{db: db} }
 
-// groupDoc maps a Sales group to the instance installed for it or an ancestor: the page's
-// instance lookup is one read by _id.
-type groupDoc struct {
-	ID         string    `bson:"_id"` // group id
-	InstanceID string    `bson:"instanceId"`
-	At         time.Time `bson:"at"`
-}
-
 type nonceDoc struct {
 	ID      string    `bson:"_id"`
 	Expires time.Time `bson:"expires"`
-}
-
-// GroupInstance returns the instance recorded for a group, or zen7.ErrNotFound.
-func (p *Pages) GroupInstance(ctx context.Context, groupID string) (string, error) {
-	var d groupDoc
-	err := p.db.collection(colGroups).FindOne(ctx, bson.D{{Key: "_id", Value: groupID}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return "", zen7.ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("store.GroupInstance: %w", err)
-	}
-	return d.InstanceID, nil
-}
-
-// SetGroupInstance implements extensions.Store.
-func (p *Pages) SetGroupInstance(ctx context.Context, groupID, instanceID string) error {
-	_, err := p.db.collection(colGroups).ReplaceOne(ctx, bson.D{{Key: "_id", Value: groupID}},
-		groupDoc{ID: groupID, InstanceID: instanceID, At: time.Now().UTC()}, options.Replace().SetUpsert(true))
-	if err != nil {
-		return fmt.Errorf("store.SetGroupInstance: %w", err)
-	}
-	return nil
 }
 
 // ReportDeliveries implements extensions.Store: the instance's finished deliveries whose day

@@ -61,6 +61,7 @@ type accountDoc struct {
 	GroupID       string     `bson:"groupId"`
 	AccountID     string     `bson:"accountId"`
 	Language      string     `bson:"language"`
+	ParentGroupID string     `bson:"parentGroupId,omitempty"`
 	ResolvedAt    *time.Time `bson:"resolvedAt,omitempty"`
 	LastTriedAt   *time.Time `bson:"lastTriedAt,omitempty"`
 }
@@ -228,7 +229,7 @@ func (s *Instances) toInstanceDoc(in zen7.Instance) (instanceDoc, error) {
 }
 
 func toAccountDoc(a zen7.Account) accountDoc {
-	d := accountDoc{IntegrationID: a.IntegrationID, GroupID: a.GroupID, AccountID: a.AccountID, Language: a.Language}
+	d := accountDoc{IntegrationID: a.IntegrationID, GroupID: a.GroupID, AccountID: a.AccountID, Language: a.Language, ParentGroupID: a.ParentGroupID}
 	if !a.ResolvedAt.IsZero() {
 		t := a.ResolvedAt
 		d.ResolvedAt = &t
@@ -260,6 +261,7 @@ func (s *Instances) toInstance(d instanceDoc) (zen7.Instance, error) {
 			GroupID:       d.Account.GroupID,
 			AccountID:     d.Account.AccountID,
 			Language:      d.Account.Language,
+			ParentGroupID: d.Account.ParentGroupID,
 		},
 		InstalledAt: d.InstalledAt.UTC(),
 		UpdatedAt:   d.UpdatedAt.UTC(),
@@ -544,10 +546,16 @@ func (s *Instances) Uninstall(ctx context.Context, id, apiKey string, at time.Ti
 	if err != nil {
 		return zen7.Instance{}, fmt.Errorf("store.Uninstall: %w", err)
 	}
+	// Its groups show no page any more (the pages check the instance too, so one left by a
+	// failed drop is inert), and a shallower installation may take them back.
+	groupsErr := dropGroups(ctx, s.db, id)
 	// The binding no longer authenticates (the instance lost its hash); dropping it lets the
 	// same key be installed afresh without a stale-binding cleanup.
 	if _, err := s.db.collection(colAPIKeys).DeleteOne(ctx, bson.D{{Key: "_id", Value: hash}, {Key: "instanceId", Value: id}}); err != nil {
-		return in, fmt.Errorf("store.Uninstall: drop binding: %w", err)
+		return in, fmt.Errorf("store.Uninstall: drop binding: %w", errors.Join(err, groupsErr))
+	}
+	if groupsErr != nil {
+		return in, fmt.Errorf("store.Uninstall: %w", groupsErr)
 	}
 	return in, nil
 }
@@ -570,6 +578,21 @@ func (s *Instances) InstancesWithoutAccount(ctx context.Context, limit int) ([]z
 		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(zen7.StateUninstalled)}}},
 		{Key: "account.groupId", Value: ""},
 	}, limit, bson.D{{Key: "account.lastTriedAt", Value: 1}, {Key: "_id", Value: 1}})
+}
+
+// AccountsToRefresh implements lifecycle.Store: up to limit live instances whose account was
+// resolved before t and not tried since, least recently resolved first. It scans, as
+// InstancesWithoutAccount does.
+func (s *Instances) AccountsToRefresh(ctx context.Context, t time.Time, limit int) ([]zen7.Instance, error) {
+	return s.find(ctx, "store.AccountsToRefresh", bson.D{
+		{Key: "state", Value: bson.D{{Key: "$ne", Value: string(zen7.StateUninstalled)}}},
+		{Key: "account.groupId", Value: bson.D{{Key: "$ne", Value: ""}}},
+		{Key: "account.resolvedAt", Value: bson.D{{Key: "$lt", Value: t}}},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "account.lastTriedAt", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "account.lastTriedAt", Value: bson.D{{Key: "$lt", Value: t}}}},
+		}},
+	}, limit, bson.D{{Key: "account.resolvedAt", Value: 1}, {Key: "_id", Value: 1}})
 }
 
 // InstancesToReconcile implements forwarding.SubscriptionStore: enabled instances without a

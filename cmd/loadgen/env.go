@@ -142,10 +142,10 @@ func startEnv(ctx context.Context, exe string, extraEnv []string, o envOptions) 
 	return e, nil
 }
 
-// seed writes n instances straight into the store, as n installs followed by settings would:
-// installing 10,000 through the hooks would measure the hooks' rate limit instead. The first
-// active are enabled (the App subscribes them at start); the others are installed, configured
-// and disabled.
+// seed writes n instances straight into the store, with their accounts and group trees, as n
+// installs followed by settings would: installing 10,000 through the hooks would measure the
+// hooks' rate limit instead. The first active are enabled (the App subscribes them at start);
+// the others are installed, configured and disabled.
 func (e *env) seed(ctx context.Context, dir string, key []byte, n, active int) error {
 	db, err := store.Open(ctx, store.Config{DataDir: dir, Database: benchDatabase, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -172,12 +172,16 @@ func (e *env) seed(ctx context.Context, dir string, key []byte, n, active int) e
 		if i >= active {
 			state = zen7.StateDisabled
 		}
-		err := instances.CreateInstance(ctx, zen7.Instance{
+		inst := zen7.Instance{
 			ID: in.id, State: state, APIKey: apiKey, Settings: settings, Version: 1,
 			Account:     zen7.Account{IntegrationID: integ.ID, GroupID: integ.GroupID, AccountID: integ.AccountID, Language: "en", ResolvedAt: now},
 			InstalledAt: now, UpdatedAt: now,
-		})
-		if err != nil {
+		}
+		if err := instances.CreateInstance(ctx, inst); err != nil {
+			return err
+		}
+		// What install records of the instance's group tree, for the pages to find it.
+		if err := instances.SetGroupTree(ctx, inst, zen7.GroupTree{Root: integ.GroupID, Groups: []string{integ.GroupID}}); err != nil {
 			return err
 		}
 		if i < active {

@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	intake.SetEnqueuer(batcher)
 
 	pagesSvc := extensions.NewService(extensions.Deps{
-		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Groups: salesClient, Assistants: stClient,
+		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Trees: svc, Assistants: stClient,
 		Queue: intake, Tokens: extensions.NewTokens([]byte(cfg.SigningKey), 0), Logger: logger,
 	})
 
@@ -296,4 +296,5 @@ var (
 	_ extensions.Instances         = (*store.Instances)(nil)
 	_ extensions.Outbox            = (*store.Outbox)(nil)
 	_ extensions.Queue             = (*forwarding.Intake)(nil)
+	_ extensions.GroupTrees        = (*lifecycle.Service)(nil)
 )
