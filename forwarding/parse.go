@@ -416,7 +416,6 @@ func commentsOf(newest []sales.Lead) string {
 	return capRunes(strings.Join(parts, " | "), maxCommentsRunes)
 }
 
-
 // squashSpace trims s, turns control characters into spaces, collapses runs of white space
 // to one space and drops invalid UTF-8, so the result is one clean line.
 func squashSpace(s string) string {
