@@ -32,14 +32,7 @@ func TestWorkerRecordsALeadMadeAsTheAttemptRanOut(t *testing.T) {
 	e := newWorkerEnv(t)
 	cfg := fastWorkerConfig()
 	cfg.JobTimeout = 500 * time.Millisecond
-	leads, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prospects, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	leads, prospects := e.clients(5 * time.Second)
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w := forwarding.NewWorker(cfg, e.outbox, e.instances, lateSender{leads}, prospects, nil, logger)
 
@@ -87,14 +80,7 @@ func TestWorkerCapsAnInstancesDeliveriesInFlight(t *testing.T) {
 	e := newWorkerEnv(t)
 	cfg := fastWorkerConfig()
 	cfg.Concurrency, cfg.PerInstance = 4, 2
-	leads, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prospects, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	leads, prospects := e.clients(5 * time.Second)
 	sender := &concurrencySender{LeadSender: leads}
 	w := forwarding.NewWorker(cfg, e.outbox, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
 	e.start(w)
@@ -129,4 +115,19 @@ func TestWorkerCapsAnInstancesDeliveriesInFlight(t *testing.T) {
 		t.Errorf("no creation seen")
 	}
 	waitUntil(t, "every slot to be idle", func() bool { return w.IdleSlots() == cfg.Concurrency })
+}
+
+// clients returns a 7Targets client with timeout and a Sales client, both of the env's fakes,
+// for tests that wrap one of them.
+func (e *workerEnv) clients(timeout time.Duration) (*seventargets.Client, *sales.Client) {
+	e.tb.Helper()
+	leads, err := seventargets.New(e.st.APIURL(), e.st.TokenURL(), seventargets.WithTimeout(timeout))
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	prospects, err := sales.New(e.sales.BaseURL(), sales.WithTimeout(2*time.Second))
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	return leads, prospects
 }
