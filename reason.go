@@ -30,6 +30,7 @@ const (
 	ReasonLookupFailed       ReasonCode = "lookupFailed" // Detail: Sales' error
 	ReasonRefused            ReasonCode = "refused"      // Status and Detail: 7Targets' answer
 	ReasonGaveUp             ReasonCode = "gaveUp"       // After: how long it was tried; Detail: the last error
+	ReasonExcluded           ReasonCode = "excluded"     // the prospect's email is in excludeEmails
 	// ReasonOther is a reason this version has no code for; Detail is its text as recorded.
 	ReasonOther ReasonCode = "other"
 )
@@ -39,7 +40,7 @@ var ReasonCodes = []ReasonCode{
 	ReasonSuperseded, ReasonClaimedFirst, ReasonAutoForwardOff, ReasonNoEmail, ReasonNoChange,
 	ReasonNotForwarded, ReasonAlreadyStopped, ReasonStopOff, ReasonInstanceGone, ReasonInstanceState,
 	ReasonSettingsIncomplete, ReasonProspectGone, ReasonLookupFailed, ReasonRefused, ReasonGaveUp,
-	ReasonOther,
+	ReasonExcluded, ReasonOther,
 }
 
 // Reason is why a delivery ended as it did: a code and the variable part of what happened.
@@ -71,6 +72,7 @@ var reasonTexts = map[ReasonCode]string{
 	ReasonInstanceGone:       "the instance no longer exists",
 	ReasonSettingsIncomplete: "the instance's 7Targets settings are incomplete",
 	ReasonProspectGone:       "the prospect no longer exists in Zenvia Sales",
+	ReasonExcluded:           "the prospect's email is excluded from forwarding",
 }
 
 // The fixed beginnings of the English sentences with a variable part.

@@ -25,6 +25,8 @@ type Settings struct {
 	AutoForward bool
 	// StopFollowupOnClaim stops the 7Targets sequence once an agent takes the prospect over.
 	StopFollowupOnClaim bool
+	// ExcludeEmails lists addresses and domains never forwarded to (ParseExclusions).
+	ExcludeEmails string
 }
 
 // SettingKind is the type of a setting's value, as JSON carries it and as it is stored.
@@ -51,6 +53,8 @@ const (
 	RuleText SettingRule = "text"
 	// RuleEmail is one email address.
 	RuleEmail SettingRule = "email"
+	// RuleExclusions is a list of email addresses and domains (ParseExclusions).
+	RuleExclusions SettingRule = "exclusions"
 )
 
 // SettingKey describes one setting: everything the form, the read view, the update parser,
@@ -203,6 +207,17 @@ var settingKeys = []SettingKey{
 		Label: Text{En: "Stop the follow-up when an agent takes over", Es: "Detener el seguimiento cuando un agente toma el prospecto", Pt: "Parar o acompanhamento quando um agente assumir"},
 		Hint:  Text{En: "Keeps the assistant from writing to a prospect an agent is already talking to.", Es: "Evita que el asistente escriba a un prospecto con el que ya habla un agente.", Pt: "Evita que o assistente escreva a um prospect com quem um agente já está falando."},
 		field: boolOf(func(s *Settings) *bool { return &s.StopFollowupOnClaim }, true),
+	},
+	{
+		Name: "excludeEmails", Max: 20000, Rule: RuleExclusions,
+		Section: "behaviour", Input: "text",
+		Label: Text{En: "Never forward to (optional)", Es: "No reenviar nunca a (opcional)", Pt: "Nunca encaminhar para (opcional)"},
+		Hint: Text{
+			En: "Addresses and domains, separated by commas or spaces, e.g. ana@example.com, @competitor.com. Such prospects are recorded as excluded, never sent.",
+			Es: "Direcciones y dominios, separados por comas o espacios, p. ej. ana@example.com, @competidor.com. Esos prospectos se registran como excluidos y nunca se envían.",
+			Pt: "Endereços e domínios, separados por vírgulas ou espaços, p. ex. ana@example.com, @concorrente.com. Esses prospects são registrados como excluídos e nunca enviados.",
+		},
+		field: textOf(func(s *Settings) *string { return &s.ExcludeEmails }, ""),
 	},
 }
 

@@ -682,3 +682,38 @@ func TestWebhookWithTheDatabaseDown(t *testing.T) {
 		t.Fatalf("readyz with the database down: %d", ready.StatusCode)
 	}
 }
+
+// TestExcludedEmailsAreNeverSent checks the excludeEmails setting over HTTP: a list with an
+// entry that is no address or domain is refused on that key, naming it; a prospect whose email
+// or domain is listed is recorded as skipped with reason "excluded", from a webhook as from the
+// agent's button, and 7Targets never hears of it; others go on as usual.
+func TestExcludedEmailsAreNeverSent(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	in := e.setupForwarding("key-exclusions-01", `"excludeEmails":"@example.com, boss@other.example"`)
+	res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: in.key, body: `{"excludeEmails":"@example.com, not-a-domain"}`})
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), `not-a-domain`) || !strings.Contains(string(res.body), `"excludeEmails"`) {
+		t.Fatalf("a bad list: %d %s, want 422 on excludeEmails naming the entry", res.status, res.body)
+	}
+
+	const excluded, kept = "exclude00000000000000001", "exclude00000000000000002"
+	if status := e.notify(in, "created", time.Time{}, prospect(excluded, "new")); status != http.StatusOK { // Jorge.…@Example.com
+		t.Fatalf("webhook: %d", status)
+	}
+	other := prospect(kept, "new")
+	other.Emails = []string{"jorge@elsewhere.example"}
+	if status := e.notify(in, "created", time.Time{}, other); status != http.StatusOK {
+		t.Fatalf("webhook: %d", status)
+	}
+	lead := e.finished(in, excluded, zen7.StateSkipped)
+	if lead.Reason != zen7.Because(zen7.ReasonExcluded) {
+		t.Errorf("reason = %+v, want excluded", lead.Reason)
+	}
+	e.finished(in, kept, "forwarded")
+	if n := e.leadPostsFor(excluded); n != 0 {
+		t.Errorf("%d POST /leads for the excluded prospect, want 0", n)
+	}
+	if n := len(e.leadRequests("POST", "/leads")); n != 1 {
+		t.Errorf("%d POST /leads in all, want 1: the other prospect's", n)
+	}
+}

@@ -102,6 +102,14 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 	if act == actCreate && errors.Is(mapErr, ErrNoEmail) {
 		act, reason = actSkip, zen7.Because(zen7.ReasonNoEmail)
 	}
+	if (act == actCreate || act == actUpdate) && excluded(inst.Settings, body.Email) {
+		// Never sent, whatever the source: a new prospect is skipped, a forwarded one left as
+		// it is.
+		act, reason = actSkip, zen7.Because(zen7.ReasonExcluded)
+		if lead != nil && lead.LeadID != 0 {
+			act = actNone
+		}
+	}
 	if act == actSkip {
 		// Another delivery of this prospect, perhaps in another process, may be creating its lead
 		// right now: wait for it rather than record a skip it would overwrite. (A creation asks
@@ -222,4 +230,15 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery
 	}
 	r.lead = l
 	return r
+}
+
+// excluded reports whether the instance's excludeEmails names email or its domain. A stored
+// list that no longer parses (it was checked when saved) excludes nothing rather than stop
+// every delivery.
+func excluded(s zen7.Settings, email string) bool {
+	if s.ExcludeEmails == "" || email == "" {
+		return false
+	}
+	ex, err := zen7.ParseExclusions(s.ExcludeEmails)
+	return err == nil && ex.Match(email)
 }

@@ -115,8 +115,8 @@ func checkParsedIsObject(t *testing.T, body []byte) {
 func checkView(t *testing.T, s zen7.Settings) {
 	t.Helper()
 	v := s.View()
-	if len(v) != 8 {
-		t.Fatalf("View() has %d keys, want 8: %v", len(v), v)
+	if len(v) != len(zen7.SettingKeys()) {
+		t.Fatalf("View() has %d keys, want %d: %v", len(v), len(zen7.SettingKeys()), v)
 	}
 	secret, ok := v["clientSecret"].(string)
 	if !ok || (secret != "" && secret != zen7.SecretMask) {

@@ -188,9 +188,10 @@ func typeMessage(k zen7.SettingKey) string {
 // ruleTags are the validator tags of the setting rules; a rule without one fails validation
 // of its setting loudly (validationTag), and a test checks every entry has one.
 var ruleTags = map[zen7.SettingRule]string{
-	zen7.RuleToken: "token",
-	zen7.RuleText:  "text",
-	zen7.RuleEmail: "email",
+	zen7.RuleToken:      "token",
+	zen7.RuleText:       "text",
+	zen7.RuleEmail:      "email",
+	zen7.RuleExclusions: "exclusions",
 }
 
 // validationTag returns the validator tag that checks a text setting: empty is always fine
@@ -213,6 +214,11 @@ var settingsValidator = sync.OnceValue(func() *validator.Validate {
 	_ = v.RegisterValidation("text", func(fl validator.FieldLevel) bool {
 		s := fl.Field().String()
 		return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+	})
+	// exclusions: addresses and domains, as the excludeEmails setting holds them.
+	_ = v.RegisterValidation("exclusions", func(fl validator.FieldLevel) bool {
+		_, err := zen7.ParseExclusions(fl.Field().String())
+		return err == nil
 	})
 	return v
 })
@@ -256,6 +262,9 @@ func validationMessage(fe validator.FieldError) string {
 		return "must be printable ASCII without spaces"
 	case "text":
 		return "must be text without control characters"
+	case "exclusions":
+		_, err := zen7.ParseExclusions(fmt.Sprint(fe.Value()))
+		return "must list email addresses and domains: " + err.Error()
 	default:
 		return "is not valid (" + fe.Tag() + ")"
 	}

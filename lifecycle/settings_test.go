@@ -598,6 +598,7 @@ func TestSettingsView(t *testing.T) {
 				"source":              tt.settings.Source,
 				"autoForward":         tt.settings.AutoForward,
 				"stopFollowupOnClaim": tt.settings.StopFollowupOnClaim,
+				"excludeEmails":       tt.settings.ExcludeEmails,
 			}
 			if diff := cmp.Diff(want, v); diff != "" {
 				t.Errorf("View() mismatch (-want +got):\n%s", diff)

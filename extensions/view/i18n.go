@@ -487,6 +487,11 @@ var messages = map[string]zen7.Text{
 		Es: "El prospecto ya no existe en Zenvia Sales",
 		Pt: "O contato não existe mais no Zenvia Sales",
 	},
+	"reason.excluded": {
+		En: "The prospect's email is on the list of addresses never forwarded to",
+		Es: "El email del prospecto está en la lista de direcciones a las que nunca se reenvía",
+		Pt: "O e-mail do contato está na lista de endereços para os quais nunca se encaminha",
+	},
 	"reason.lookupFailed": {
 		En: "Could not look the prospect up in Zenvia Sales: %s",
 		Es: "No se pudo consultar el prospecto en Zenvia Sales: %s",
