@@ -531,18 +531,9 @@ func (s *Service) useNonce(ctx context.Context, c Claims) error {
 	return err
 }
 
-// buttonProspect is the prospect as the dialog knew it, cleaned by the App's rules.
+// buttonProspect is the prospect as the dialog knew it, cleaned by the rules a prospect from
+// Sales is cleaned by.
 func buttonProspect(pr view.ButtonProspect) zen7.Prospect {
-	prospect := zen7.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName}
-	for _, e := range pr.Emails {
-		if e, ok := zen7.BareEmail(e); ok {
-			prospect.Emails = append(prospect.Emails, e)
-		}
-	}
-	for _, ph := range pr.Phones {
-		if n := forwarding.NormalizePhone(ph); n != "" {
-			prospect.Phones = append(prospect.Phones, n)
-		}
-	}
-	return prospect
+	return zen7.Prospect{ID: pr.ID, FirstName: pr.FirstName, LastName: pr.LastName,
+		Emails: forwarding.CleanEmails(pr.Emails), Phones: forwarding.CleanPhones(pr.Phones)}
 }

@@ -290,8 +290,8 @@ func FromSales(sp sales.Prospect) zen7.Prospect {
 		GroupID:   squashSpace(group),
 		FirstName: squashSpace(sp.FirstName),
 		LastName:  squashSpace(sp.LastName),
-		Emails:    cleanEmails(sp.EmailAddresses()),
-		Phones:    cleanPhones(sp.PhoneNumbers()),
+		Emails:    CleanEmails(sp.EmailAddresses()),
+		Phones:    CleanPhones(sp.PhoneNumbers()),
 		Status:    sp.Status,
 		UpdatedAt: latestTimestamp(sp),
 	}
@@ -309,9 +309,9 @@ func prospectOf(sp sales.Prospect) (zen7.Prospect, bool) {
 	return p, p.ID != ""
 }
 
-// cleanEmails keeps the valid addresses of in, lowercased, without duplicates, at most
+// CleanEmails keeps the valid addresses of in, lowercased, without duplicates, at most
 // maxContacts of them.
-func cleanEmails(in []string) []string {
+func CleanEmails(in []string) []string {
 	var out []string
 	seen := make(map[string]bool)
 	for _, e := range in {
@@ -326,9 +326,9 @@ func cleanEmails(in []string) []string {
 	return out
 }
 
-// cleanPhones keeps the valid numbers of in, normalised, without duplicates, at most
+// CleanPhones keeps the valid numbers of in, normalised, without duplicates, at most
 // maxContacts of them.
-func cleanPhones(in []string) []string {
+func CleanPhones(in []string) []string {
 	var out []string
 	seen := make(map[string]bool)
 	for _, ph := range in {
