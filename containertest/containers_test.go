@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/7targets/zenvia-sales-app/internal/testport"
 )
 
 // The images TestMain builds, tagged per run and removed after it.
@@ -63,18 +64,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// freePort returns a loopback port free at the time of the call. Containers on the host's
-// network bind it themselves, so it is chosen here and handed to them.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // hostNetwork runs a container in the host's network namespace: it reaches the fakes this
@@ -120,7 +109,7 @@ func dumpLogs(tb testing.TB, name string, ctr *testcontainers.DockerContainer) {
 // startStore runs the development store image on a free loopback port and returns its URI.
 func startStore(ctx context.Context, tb testing.TB) string {
 	tb.Helper()
-	port := freePort(tb)
+	port := testport.Free(tb)
 	_, err := startContainer(ctx, tb, "store", storeImage,
 		map[string]string{"STORE_ADDR": "127.0.0.1:" + strconv.Itoa(port)},
 		wait.ForLog(`"msg":"serving"`).WithStartupTimeout(60*time.Second))

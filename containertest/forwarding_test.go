@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/internal/testport"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -193,7 +194,7 @@ func TestLeadsExactlyOnceAcrossAContainerCrash(t *testing.T) {
 	}
 	// Each App talks to 7Targets through its own gate. They start at once: each waits for
 	// its first health check.
-	ports := []int{freePort(t), freePort(t)}
+	ports := []int{testport.Free(t), testport.Free(t)}
 	// One deployment, one PUBLIC_BASE_URL (the second App would refuse another): app-a's
 	// address stands in for the load balancer; post sends each webhook to the App it picks.
 	env["PUBLIC_BASE_URL"] = "http://127.0.0.1:" + strconv.Itoa(ports[0])

@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/7targets/zenvia-sales-app/internal/testport"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
 )
@@ -218,13 +219,8 @@ func TestCheckCredentialsTokenAnswers(t *testing.T) {
 
 func TestCheckCredentialsNoServer(t *testing.T) {
 	t.Parallel()
-	// A port that was just free: connection refused, quickly.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	// A port nothing listens on: connection refused, quickly.
+	addr := "127.0.0.1:" + strconv.Itoa(testport.Free(t))
 	c, err := seventargets.New("http://"+addr, "http://"+addr+"/oauth2/token")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/7targets/zenvia-sales-app/internal/testport"
 )
 
 type syncBuffer struct {
@@ -36,12 +38,7 @@ func TestSandboxShowsLeadsFlowing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole demo")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testport.Free(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
@@ -96,16 +93,12 @@ func TestSandboxListensOnLoopbackOnly(t *testing.T) {
 		t.Skip("runs the demo")
 	}
 	ip := nonLoopbackIP(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	portNumber := testport.Free(t)
+	port := strconv.Itoa(portNumber)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- runOn(ctx, ln.Addr().(*net.TCPAddr).Port, &out) }()
+	go func() { done <- runOn(ctx, portNumber, &out) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/internal/testport"
 	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
 
@@ -33,7 +34,7 @@ func TestSecondProcessOnOneDataDir(t *testing.T) {
 			dir := t.TempDir()
 			first := startProcess(t, tt.env(dir))
 			// The same PUBLIC_BASE_URL: only the directory is at stake.
-			second := withEnv(first.env, map[string]string{"PORT": strconv.Itoa(freePort(t)), "PUBLIC_BASE_URL": first.url})
+			second := withEnv(first.env, map[string]string{"PORT": strconv.Itoa(testport.Free(t)), "PUBLIC_BASE_URL": first.url})
 			began := time.Now()
 			stdout, stderr, err := runOnce(t, second, 30*time.Second, "-test.run=^$")
 			refused(t, "a second process on DATA_DIR "+dir, stdout, stderr, err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/internal/testport"
 	"github.com/7targets/zenvia-sales-app/store"
 )
 
@@ -44,8 +45,8 @@ func TestOnePublicBaseURLPerDeployment(t *testing.T) {
 		return ""
 	}
 
-	newURL := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
-	other := withEnv(a.env, map[string]string{"PORT": strconv.Itoa(freePort(t)), "PUBLIC_BASE_URL": newURL})
+	newURL := "http://127.0.0.1:" + strconv.Itoa(testport.Free(t))
+	other := withEnv(a.env, map[string]string{"PORT": strconv.Itoa(testport.Free(t)), "PUBLIC_BASE_URL": newURL})
 	stdout, stderr, err := runOnce(t, other, 30*time.Second, "-test.run=^$")
 	refused(t, "a process with another PUBLIC_BASE_URL", stdout, stderr, err)
 	oneLine(t, "the refusal", stderr, "PUBLIC_BASE_URL", a.url, newURL, "move-base-url")

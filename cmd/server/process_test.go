@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/7targets/zenvia-sales-app/internal/testport"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -38,27 +38,18 @@ func TestMain(m *testing.M) {
 
 // process is the App running as a separate OS process.
 type process struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	logs string
-	env  []string
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t      *testing.T
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited and been waited for
+	url    string
+	logs   string
+	env    []string
 }
 
 // startProcess runs the App with environ on a fresh port and waits until it is ready.
 func startProcess(t *testing.T, environ map[string]string) *process {
 	t.Helper()
-	port := freePort(t)
+	port := testport.Free(t)
 	p := &process{t: t, url: "http://127.0.0.1:" + strconv.Itoa(port), logs: filepath.Join(t.TempDir(), "server.log")}
 	p.env = append(os.Environ(), "ZENVIA_TEST_AS_SERVER=1", "PORT="+strconv.Itoa(port), "PUBLIC_BASE_URL="+p.url)
 	for k, v := range environ {
@@ -68,6 +59,8 @@ func startProcess(t *testing.T, environ map[string]string) *process {
 	return p
 }
 
+// start runs the process and waits until it answers /readyz with 200. A process that exits
+// first fails the test at once, with its logs.
 func (p *process) start() {
 	p.t.Helper()
 	logFile, err := os.OpenFile(p.logs, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -79,19 +72,39 @@ func (p *process) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	p.t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		_, _ = p.cmd.Process.Wait()
+	cmd, exited := p.cmd, make(chan struct{})
+	p.exited = exited
+	go func() {
+		_ = cmd.Wait()
 		logFile.Close()
+		close(exited)
+	}()
+	p.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
 	})
-	waitFor(p.t, "the App at "+p.url+" to be ready", func() bool {
+	ready := func() bool {
 		res, err := http.Get(p.url + "/readyz")
 		if err != nil {
 			return false
 		}
 		res.Body.Close()
 		return res.StatusCode == 200
-	})
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !ready() {
+		select {
+		case <-exited:
+			p.dumpLogs()
+			p.t.Fatalf("the App at %s exited before it was ready: %v", p.url, cmd.ProcessState)
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.dumpLogs() // what kept it from being ready is in them
+			p.t.Fatalf("timed out waiting for the App at %s to be ready", p.url)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // kill stops the process with SIGKILL: no shutdown code runs.
@@ -100,7 +113,7 @@ func (p *process) kill() {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		p.t.Fatal(err)
 	}
-	_, _ = p.cmd.Process.Wait()
+	<-p.exited
 }
 
 // restart starts the process again with the same environment and port.
