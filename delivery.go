@@ -13,6 +13,13 @@ type Prospect struct {
 	Phones    []string
 	Status    string // Sales prospect status: "unclaimed", "new", "followUp", "archived", …
 	UTMSource string // of the prospect's leads, newest first
+	// GroupName, Category, UTMMedium, UTMCampaign and Provider are what routing rules compare
+	// besides GroupID and UTMSource; the lead fields come from the newest lead that has them.
+	GroupName   string
+	Category    string
+	UTMMedium   string
+	UTMCampaign string
+	Provider    string
 	Comments  string // of the prospect's leads
 	// UpdatedAt is when Sales says this snapshot of the prospect was taken; it orders
 	// notifications about one prospect. Zero when unknown.
@@ -98,7 +105,10 @@ type Result struct {
 	LeadID            int64
 	SevenTargetsState string // the lead's state at 7Targets after it
 	AssistantEmail    string
-	FinishedAt        time.Time
+	// RoutedBy and Rule say what chose AssistantEmail (Settings.Route).
+	RoutedBy   RoutedBy
+	Rule       string
+	FinishedAt time.Time
 	// Retrying marks a failed delivery an agent or manager sent round again.
 	Retrying bool
 }
@@ -124,6 +134,10 @@ type Lead struct {
 	// AssistantEmail and ScheduleName are what the lead was created or last updated with.
 	AssistantEmail string
 	ScheduleName   string
+	// RoutedBy and Rule say what chose them (Settings.Route): a forwarded lead keeps its
+	// assistant, since 7Targets ignores a re-assignment.
+	RoutedBy RoutedBy
+	Rule     string
 	// Fingerprint of the last lead body sent, to skip updates that change nothing.
 	Fingerprint string
 	// SnapshotAt and ProspectStatus are from the newest notification processed.

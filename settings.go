@@ -19,6 +19,8 @@ type Settings struct {
 	AssistantEmail string
 	// ScheduleName optionally picks the assistant's sequence (case sensitive).
 	ScheduleName string
+	// RoutingRules send some prospects to other assistants (ParseRoutingRules, Route).
+	RoutingRules string
 	// Source optionally overrides the lead's source in 7Targets.
 	Source string
 	// AutoForward forwards every new prospect without an agent's click.
@@ -55,6 +57,8 @@ const (
 	RuleEmail SettingRule = "email"
 	// RuleExclusions is a list of email addresses and domains (ParseExclusions).
 	RuleExclusions SettingRule = "exclusions"
+	// RuleRouting is routing rules, one a line (ParseRoutingRules).
+	RuleRouting SettingRule = "routing"
 )
 
 // SettingKey describes one setting: everything the form, the read view, the update parser,
@@ -186,6 +190,17 @@ var settingKeys = []SettingKey{
 		Label: Text{En: "Sequence name (optional)", Es: "Nombre de la secuencia (opcional)", Pt: "Nome da sequência (opcional)"},
 		Hint:  Text{En: "Case sensitive. Empty: the assistant's default sequence.", Es: "Distingue mayúsculas. Vacío: la secuencia predeterminada del asistente.", Pt: "Diferencia maiúsculas. Vazio: a sequência padrão do assistente."},
 		field: textOf(func(s *Settings) *string { return &s.ScheduleName }, ""),
+	},
+	{
+		Name: "routingRules", Max: 20000, Rule: RuleRouting,
+		Section: "assistant", Input: "textarea",
+		Label: Text{En: "Routing rules (optional)", Es: "Reglas de asignación (opcional)", Pt: "Regras de roteamento (opcional)"},
+		Hint: Text{
+			En: "One rule a line: FIELD = VALUE -> ASSISTANT EMAIL, optionally | SEQUENCE NAME; ~ instead of = means contains; case is ignored; # starts a comment. Fields: group, category, utmSource, utmMedium, utmCampaign, provider. Example: utmSource = facebook -> maria@7targets.ai | Social leads. The first rule that matches wins; none: the assistant above.",
+			Es: "Una regla por línea: CAMPO = VALOR -> EMAIL DEL ASISTENTE, opcionalmente | NOMBRE DE LA SECUENCIA; ~ en lugar de = significa contiene; no distingue mayúsculas; # inicia un comentario. Campos: group, category, utmSource, utmMedium, utmCampaign, provider. Ejemplo: utmSource = facebook -> maria@7targets.ai | Leads sociales. Gana la primera regla que coincide; si ninguna, el asistente de arriba.",
+			Pt: "Uma regra por linha: CAMPO = VALOR -> EMAIL DO ASSISTENTE, opcionalmente | NOME DA SEQUÊNCIA; ~ em vez de = significa contém; maiúsculas são ignoradas; # inicia um comentário. Campos: group, category, utmSource, utmMedium, utmCampaign, provider. Exemplo: utmSource = facebook -> maria@7targets.ai | Leads sociais. Vale a primeira regra que corresponde; nenhuma: o assistente acima.",
+		},
+		field: textOf(func(s *Settings) *string { return &s.RoutingRules }, ""),
 	},
 	{
 		Name: "source", Max: 200, Rule: RuleText,

@@ -57,14 +57,13 @@ func TestSettingsFormInputsAreTheSettingsKeys(t *testing.T) {
 
 	// Every input must be editable: a patch naming it parses, and a valid value for it applies.
 	for _, name := range got {
-		var value string
-		switch keys[name] {
-		case reflect.Bool:
-			value = "false"
-		default:
-			value = `"value@example.com"`
+		k, ok := zen7.LookupSettingKey(name)
+		if !ok {
+			t.Errorf("input %q is no setting", name)
+			continue
 		}
-		body := `{"` + name + `":` + value + `}`
+		value, _ := json.Marshal(sampleValue(k))
+		body := `{"` + name + `":` + string(value) + `}`
 		p, err := lifecycle.ParseSettingsPatch([]byte(body))
 		if err != nil {
 			t.Errorf("input %q: ParseSettingsPatch(%s) error = %v, want nil", name, body, err)
@@ -91,7 +90,7 @@ func TestSettingsFormInputTypes(t *testing.T) {
 			case strings.Contains(strings.ToLower(in.Name), "secret"):
 				want = []string{"password"}
 			default:
-				want = []string{"text"}
+				want = []string{"text", "textarea"}
 			}
 			if !slices.Contains(want, in.Type) {
 				t.Errorf("input %q has type %q, want one of %v", in.Name, in.Type, want)

@@ -19,6 +19,9 @@ func sampleValue(k zen7.SettingKey) any {
 	if k.Kind() == zen7.SettingBool {
 		return !k.Default().(bool)
 	}
+	if k.Rule == zen7.RuleRouting {
+		return "utmSource = ads -> value@example.com"
+	}
 	return "value@example.com"
 }
 

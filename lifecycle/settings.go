@@ -192,6 +192,7 @@ var ruleTags = map[zen7.SettingRule]string{
 	zen7.RuleText:       "text",
 	zen7.RuleEmail:      "email",
 	zen7.RuleExclusions: "exclusions",
+	zen7.RuleRouting:    "routing",
 }
 
 // validationTag returns the validator tag that checks a text setting: empty is always fine
@@ -218,6 +219,11 @@ var settingsValidator = sync.OnceValue(func() *validator.Validate {
 	// exclusions: addresses and domains, as the excludeEmails setting holds them.
 	_ = v.RegisterValidation("exclusions", func(fl validator.FieldLevel) bool {
 		_, err := zen7.ParseExclusions(fl.Field().String())
+		return err == nil
+	})
+	// routing: routing rules, one a line, as the routingRules setting holds them.
+	_ = v.RegisterValidation("routing", func(fl validator.FieldLevel) bool {
+		_, err := zen7.ParseRoutingRules(fl.Field().String())
 		return err == nil
 	})
 	return v
@@ -265,6 +271,9 @@ func validationMessage(fe validator.FieldError) string {
 	case "exclusions":
 		_, err := zen7.ParseExclusions(fmt.Sprint(fe.Value()))
 		return "must list email addresses and domains: " + err.Error()
+	case "routing":
+		_, err := zen7.ParseRoutingRules(fmt.Sprint(fe.Value()))
+		return "must be routing rules (FIELD = VALUE -> ASSISTANT_EMAIL | SEQUENCE NAME), one a line: " + err.Error()
 	default:
 		return "is not valid (" + fe.Tag() + ")"
 	}

@@ -47,9 +47,9 @@ func legacyKeys(withSecret bool) []string {
 	return keys
 }
 
-// settingsAddedSince are the keys of settings added after the legacy layout, which the store
-// writes after its keys (and which a reader of the legacy layout ignores).
-var settingsAddedSince = []string{"excludeEmails"}
+// settingsAddedSince are the keys of settings added after the legacy layout, in the order the
+// store writes them (a reader of the legacy layout ignores them).
+var settingsAddedSince = []string{"routingRules", "excludeEmails"}
 
 func legacySecretContext(id string) string { return "instances/" + id + "/settings.clientSecret" }
 
@@ -139,9 +139,21 @@ func TestSettingsWrittenInLegacyLayout(t *testing.T) {
 			for _, e := range elems {
 				gotKeys = append(gotKeys, e.Key())
 			}
-			// The old layout's keys come first, in its order; settings added since follow.
-			if diff := cmp.Diff(append(legacyKeys(tt.s.ClientSecret != ""), settingsAddedSince...), gotKeys); diff != "" {
-				t.Errorf("stored settings keys (-legacy +got):\n%s", diff)
+			// The old layout's keys keep its order; the settings added since are the others.
+			legacyOrder := legacyKeys(tt.s.ClientSecret != "")
+			var gotLegacy, gotAdded []string
+			for _, k := range gotKeys {
+				if slices.Contains(legacyOrder, k) {
+					gotLegacy = append(gotLegacy, k)
+				} else {
+					gotAdded = append(gotAdded, k)
+				}
+			}
+			if diff := cmp.Diff(legacyOrder, gotLegacy); diff != "" {
+				t.Errorf("stored legacy settings keys (-legacy +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(settingsAddedSince, gotAdded); diff != "" {
+				t.Errorf("stored settings keys added since the legacy layout (-want +got):\n%s", diff)
 			}
 			var legacy legacySettings
 			if err := bson.Unmarshal(stored, &legacy); err != nil {
