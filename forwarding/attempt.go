@@ -3,6 +3,7 @@ package forwarding
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
@@ -97,7 +98,11 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 		// the address Sales has, never to one chosen in a browser instead.
 		overrides.Email = ""
 	}
-	body, mapErr := ToLead(inst.Settings, d.Prospect, overrides)
+	route := routeOf(inst.Settings, d, lead)
+	routed := inst.Settings
+	routed.AssistantEmail, routed.ScheduleName = route.AssistantEmail, route.ScheduleName
+	overrides.AssistantEmail, overrides.ScheduleName = "", ""
+	body, mapErr := ToLead(routed, d.Prospect, overrides)
 	act, reason := decide(inst.Settings, lead, d, Fingerprint(body))
 	if act == actCreate && errors.Is(mapErr, ErrNoEmail) {
 		act, reason = actSkip, zen7.Because(zen7.ReasonNoEmail)
@@ -132,19 +137,19 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 	case actSkip:
 		return w.skip(ctx, lead, d, reason)
 	case actCreate:
-		return w.create(ctx, inst, creds, d, body)
+		return w.create(ctx, inst, creds, d, body, route)
 	case actUpdate:
 		body.ID = lead.LeadID
 		res, err := w.leads.UpdateLead(ctx, inst.ID, creds, body)
-		return w.afterCall(ctx, d, lead, body, res, err, zen7.OutcomeUpdated)
+		return w.afterCall(ctx, d, lead, body, route, res, err, zen7.OutcomeUpdated)
 	default: // actStop
 		body.ID = lead.LeadID
 		res, err := w.leads.StopFollowup(ctx, inst.ID, creds, body)
-		return w.afterCall(ctx, d, lead, body, res, err, zen7.OutcomeStopped)
+		return w.afterCall(ctx, d, lead, body, route, res, err, zen7.OutcomeStopped)
 	}
 }
 
-func (w *Worker) create(ctx context.Context, inst zen7.Instance, creds seventargets.Credentials, d zen7.Delivery, body seventargets.Lead) result {
+func (w *Worker) create(ctx context.Context, inst zen7.Instance, creds seventargets.Credentials, d zen7.Delivery, body seventargets.Lead, route zen7.Route) result {
 	holder, err := w.store.ClaimCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID)
 	if err != nil {
 		return retryLater(err, 0, false)
@@ -153,11 +158,11 @@ func (w *Worker) create(ctx context.Context, inst zen7.Instance, creds seventarg
 		return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
 	}
 	res, err := w.leads.CreateLead(ctx, inst.ID, creds, body)
-	return w.afterCall(ctx, d, nil, body, res, err, zen7.OutcomeCreated)
+	return w.afterCall(ctx, d, nil, body, route, res, err, zen7.OutcomeCreated)
 }
 
 // afterCall turns a 7Targets answer into the delivery's result and the prospect's lead record.
-func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead, body seventargets.Lead, res seventargets.LeadResult, err error, outcome zen7.Outcome) result {
+func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead, body seventargets.Lead, route zen7.Route, res seventargets.LeadResult, err error, outcome zen7.Outcome) result {
 	if err != nil {
 		if seventargets.IsRetryable(err) {
 			return retryLater(err, retryAfterOf(err), true)
@@ -180,6 +185,7 @@ func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead
 	}
 	l.Email = body.Email
 	l.AssistantEmail, l.ScheduleName = body.AssistantEmail, body.ScheduleName
+	l.RoutedBy, l.Rule = route.By, route.Rule
 	l.Fingerprint = Fingerprint(withoutID(body))
 	l.SevenTargetsState, l.SubState = res.State, res.SubState
 	l.NextScheduleTime = time.Time{}
@@ -230,6 +236,34 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery
 	}
 	r.lead = l
 	return r
+}
+
+// routeOf decides where the delivery's prospect goes in 7Targets. A forwarded lead keeps the
+// assistant it has: 7Targets ignores a re-assignment, so routing it elsewhere would only make
+// the App's record wrong. An agent's choice comes next, then the settings (rules, else the
+// default). An agent who kept the preselected choice is recorded as the route that chose it.
+func routeOf(s zen7.Settings, d zen7.Delivery, lead *zen7.Lead) zen7.Route {
+	if lead != nil && lead.LeadID != 0 && lead.AssistantEmail != "" {
+		by := lead.RoutedBy
+		if by == "" { // forwarded before routing was recorded
+			by = zen7.RoutedByDefault
+		}
+		return zen7.Route{AssistantEmail: lead.AssistantEmail, ScheduleName: lead.ScheduleName, By: by, Rule: lead.Rule}
+	}
+	r := s.Route(d.Prospect)
+	o := d.Overrides
+	if o.AssistantEmail == "" && o.ScheduleName == "" {
+		return r
+	}
+	chosen := zen7.Route{AssistantEmail: firstNonEmpty(exact(o.AssistantEmail), r.AssistantEmail), By: zen7.RoutedByAgent}
+	chosen.ScheduleName = exact(o.ScheduleName)
+	if chosen.ScheduleName == "" && chosen.AssistantEmail == r.AssistantEmail {
+		chosen.ScheduleName = r.ScheduleName
+	}
+	if strings.EqualFold(chosen.AssistantEmail, r.AssistantEmail) && chosen.ScheduleName == r.ScheduleName {
+		return r
+	}
+	return chosen
 }
 
 // excluded reports whether the instance's excludeEmails names email or its domain. A stored

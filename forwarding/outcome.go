@@ -50,6 +50,7 @@ func (w *Worker) finish(ctx context.Context, d zen7.Delivery, r result) {
 	d.State, d.Outcome, d.Reason, d.FinishedAt = r.state, r.outcome, r.reason, now
 	if r.lead != nil {
 		d.LeadID, d.SevenTargetsState, d.AssistantEmail = r.lead.LeadID, r.lead.SevenTargetsState, r.lead.AssistantEmail
+		d.RoutedBy, d.Rule = r.lead.RoutedBy, r.lead.Rule
 	}
 	if d.Outcome != zen7.OutcomeCreated {
 		// Finished without creating the lead (refused, given up, skipped): if this delivery held

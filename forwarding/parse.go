@@ -295,8 +295,18 @@ func FromSales(sp sales.Prospect) zen7.Prospect {
 		Status:    sp.Status,
 		UpdatedAt: latestTimestamp(sp),
 	}
+	if sp.GroupID != "" {
+		p.GroupName = capRunes(squashSpace(sp.Group), maxRouteValueRunes)
+	}
+	p.Category = capRunes(squashSpace(sp.Category), maxRouteValueRunes)
 	leads := newestFirst(sp.Leads)
 	p.UTMSource = utmSourceOf(leads)
+	p.UTMMedium = newestOf(leads, func(l sales.Lead) string { return l.UtmMedium })
+	p.UTMCampaign = newestOf(leads, func(l sales.Lead) string { return l.UtmCampaign })
+	p.Provider = newestOf(leads, func(l sales.Lead) string { return l.Provider })
+	if p.Provider == "" {
+		p.Provider = newestOf(leads, func(l sales.Lead) string { return l.ProviderKey })
+	}
 	p.Comments = commentsOf(leads)
 	p.Partial = p.FirstName == "" && p.LastName == "" && len(p.Emails) == 0 && len(p.Phones) == 0 &&
 		strings.TrimSpace(p.Status) == ""
@@ -392,6 +402,19 @@ func utmSourceOf(newest []sales.Lead) string {
 	for _, l := range newest {
 		if s := squashSpace(l.Source); s != "" {
 			return s
+		}
+	}
+	return ""
+}
+
+// maxRouteValueRunes bounds the prospect fields routing rules compare and deliveries keep.
+const maxRouteValueRunes = 200
+
+// newestOf returns the field of the newest lead that has it, spaces squashed.
+func newestOf(newest []sales.Lead, field func(sales.Lead) string) string {
+	for _, l := range newest {
+		if v := squashSpace(field(l)); v != "" {
+			return capRunes(v, maxRouteValueRunes)
 		}
 	}
 	return ""

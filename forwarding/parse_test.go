@@ -88,6 +88,9 @@ var documentedProspect = zen7.Prospect{
 	Phones:    []string{"+5491145520371"},
 	Status:    "unclaimed",
 	UTMSource: "google",
+	GroupName: "Sucursal Palermo",
+	Category:  "hot",
+	Provider:  "7targets",
 	Comments:  "Quiere una cotización del Sandero 2024. | Pidió precio de contado.",
 	UpdatedAt: time.Date(2024, 5, 2, 13, 4, 2, 0, time.UTC),
 }
@@ -151,6 +154,7 @@ func TestParseNotificationsShapes(t *testing.T) {
 			want: []forwarding.Event{prospectEvent("updated", zen7.Prospect{
 				ID: "string", GroupID: "string", FirstName: "string", LastName: "string",
 				Phones: []string{"+5491145520371"}, Status: "string", UTMSource: "string", Comments: "string",
+				GroupName: "string", Category: "string", Provider: "string",
 				UpdatedAt: time.Date(2019, 8, 24, 14, 15, 22, 0, time.UTC),
 			})},
 		},

@@ -150,6 +150,9 @@ type Lead struct {
 	CreatedBy   string    `json:"createdBy,omitempty"`
 	Source      string    `json:"source,omitempty"`
 	UtmSource   string    `json:"utmSource,omitempty"`
+	UtmMedium   string    `json:"utmMedium,omitempty"`
+	UtmCampaign string    `json:"utmCampaign,omitempty"`
+	Provider    string    `json:"provider,omitempty"`
 	ProviderKey string    `json:"providerKey,omitempty"`
 	Comments    string    `json:"comments,omitempty"`
 	Type        string    `json:"type,omitempty"`

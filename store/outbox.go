@@ -42,6 +42,28 @@ type prospectDoc struct {
 	Comments  string    `bson:"comments,omitempty"`
 	UpdatedAt time.Time `bson:"updatedAt,omitempty"`
 	Partial   bool      `bson:"partial,omitempty"`
+	// What routing rules compare besides groupId and utmSource.
+	GroupName   string `bson:"groupName,omitempty"`
+	Category    string `bson:"category,omitempty"`
+	UTMMedium   string `bson:"utmMedium,omitempty"`
+	UTMCampaign string `bson:"utmCampaign,omitempty"`
+	Provider    string `bson:"provider,omitempty"`
+}
+
+func toProspectDoc(p zen7.Prospect) prospectDoc {
+	return prospectDoc{
+		ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
+		Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: p.UpdatedAt, Partial: p.Partial,
+		GroupName: p.GroupName, Category: p.Category, UTMMedium: p.UTMMedium, UTMCampaign: p.UTMCampaign, Provider: p.Provider,
+	}
+}
+
+func toProspect(p prospectDoc) zen7.Prospect {
+	return zen7.Prospect{
+		ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
+		Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: utc(p.UpdatedAt), Partial: p.Partial,
+		GroupName: p.GroupName, Category: p.Category, UTMMedium: p.UTMMedium, UTMCampaign: p.UTMCampaign, Provider: p.Provider,
+	}
 }
 
 type overridesDoc struct {
@@ -74,6 +96,8 @@ type deliveryDoc struct {
 	LeadID         int64      `bson:"leadId,omitempty"`
 	LeadState      string     `bson:"leadState,omitempty"`
 	AssistantEmail string     `bson:"assistantEmail,omitempty"`
+	RoutedBy       string     `bson:"routedBy,omitempty"`
+	Rule           string     `bson:"rule,omitempty"`
 	FinishedAt     time.Time  `bson:"finishedAt,omitempty"`
 	Day            string     `bson:"day,omitempty"` // YYYY-MM-DD (UTC) of FinishedAt, for the report
 	Retrying       bool       `bson:"retrying,omitempty"`
@@ -97,6 +121,8 @@ type leadDoc struct {
 	Email             string     `bson:"email,omitempty"`
 	AssistantEmail    string     `bson:"assistantEmail,omitempty"`
 	ScheduleName      string     `bson:"scheduleName,omitempty"`
+	RoutedBy          string     `bson:"routedBy,omitempty"`
+	Rule              string     `bson:"rule,omitempty"`
 	Fingerprint       string     `bson:"fingerprint,omitempty"`
 	SnapshotAt        time.Time  `bson:"snapshotAt"`
 	ProspectStatus    string     `bson:"prospectStatus,omitempty"`
@@ -140,15 +166,11 @@ func toReason(d *reasonDoc, legacy string) zen7.Reason {
 func leadKey(instanceID, prospectID string) string { return instanceID + ":" + prospectID }
 
 func toDeliveryDoc(d zen7.Delivery) deliveryDoc {
-	p := d.Prospect
 	doc := deliveryDoc{
-		ID:         d.ID,
-		InstanceID: d.InstanceID,
-		Kind:       string(d.Kind),
-		Prospect: prospectDoc{
-			ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
-			Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: p.UpdatedAt, Partial: p.Partial,
-		},
+		ID:             d.ID,
+		InstanceID:     d.InstanceID,
+		Kind:           string(d.Kind),
+		Prospect:       toProspectDoc(d.Prospect),
 		Overrides:      overridesDoc(d.Overrides),
 		SnapshotAt:     d.SnapshotAt,
 		CreatedAt:      d.CreatedAt,
@@ -165,6 +187,8 @@ func toDeliveryDoc(d zen7.Delivery) deliveryDoc {
 		LeadID:         d.LeadID,
 		LeadState:      d.SevenTargetsState,
 		AssistantEmail: d.AssistantEmail,
+		RoutedBy:       string(d.RoutedBy),
+		Rule:           d.Rule,
 		FinishedAt:     d.FinishedAt,
 		Retrying:       d.Retrying,
 	}
@@ -178,15 +202,11 @@ func toDeliveryDoc(d zen7.Delivery) deliveryDoc {
 }
 
 func toDelivery(doc deliveryDoc) zen7.Delivery {
-	p := doc.Prospect
 	return zen7.Delivery{
 		ID:         doc.ID,
 		InstanceID: doc.InstanceID,
 		Kind:       zen7.Kind(doc.Kind),
-		Prospect: zen7.Prospect{
-			ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
-			Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: utc(p.UpdatedAt), Partial: p.Partial,
-		},
+		Prospect:   toProspect(doc.Prospect),
 		Overrides:  zen7.Overrides(doc.Overrides),
 		SnapshotAt: utc(doc.SnapshotAt),
 		CreatedAt:  utc(doc.CreatedAt),
@@ -200,7 +220,7 @@ func toDelivery(doc deliveryDoc) zen7.Delivery {
 		Result: zen7.Result{
 			Outcome: zen7.Outcome(doc.Outcome), Reason: toReason(doc.Why, doc.Reason), LeadID: doc.LeadID,
 			SevenTargetsState: doc.LeadState, AssistantEmail: doc.AssistantEmail, FinishedAt: utc(doc.FinishedAt),
-			Retrying: doc.Retrying,
+			RoutedBy: zen7.RoutedBy(doc.RoutedBy), Rule: doc.Rule, Retrying: doc.Retrying,
 		},
 	}
 }
@@ -526,7 +546,7 @@ func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.
 	return zen7.Lead{
 		InstanceID: d.InstanceID, ProspectID: d.ProspectID, State: zen7.LeadState(d.State), Reason: toReason(d.Why, d.Reason),
 		LeadID: d.LeadID, Email: d.Email, AssistantEmail: d.AssistantEmail, ScheduleName: d.ScheduleName,
-		Fingerprint: d.Fingerprint, SnapshotAt: utc(d.SnapshotAt), ProspectStatus: d.ProspectStatus,
+		RoutedBy: zen7.RoutedBy(d.RoutedBy), Rule: d.Rule, Fingerprint: d.Fingerprint, SnapshotAt: utc(d.SnapshotAt), ProspectStatus: d.ProspectStatus,
 		SevenTargetsState: d.SevenTargetsState, SubState: d.SubState, NextScheduleTime: utc(d.NextScheduleTime),
 		LastAction: zen7.Outcome(d.LastAction), LastError: d.LastError, UpdatedAt: utc(d.UpdatedAt),
 	}, nil
@@ -537,7 +557,7 @@ func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
 	doc := leadDoc{
 		ID: leadKey(l.InstanceID, l.ProspectID), InstanceID: l.InstanceID, ProspectID: l.ProspectID, State: string(l.State),
 		Why: toReasonDoc(l.Reason), LeadID: l.LeadID, Email: l.Email, AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName,
-		Fingerprint: l.Fingerprint, SnapshotAt: l.SnapshotAt, ProspectStatus: l.ProspectStatus,
+		RoutedBy: string(l.RoutedBy), Rule: l.Rule, Fingerprint: l.Fingerprint, SnapshotAt: l.SnapshotAt, ProspectStatus: l.ProspectStatus,
 		SevenTargetsState: l.SevenTargetsState, SubState: l.SubState, NextScheduleTime: l.NextScheduleTime,
 		LastAction: string(l.LastAction), LastError: l.LastError, UpdatedAt: l.UpdatedAt,
 	}
