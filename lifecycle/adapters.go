@@ -57,12 +57,36 @@ func SevenTargetsChecker(c *seventargets.Client) CredentialChecker { return chec
 type checker struct{ c *seventargets.Client }
 
 func (c checker) CheckCredentials(ctx context.Context, clientID, clientSecret string) error {
-	err := c.c.CheckCredentials(ctx, clientID, clientSecret)
+	return checkerError(c.c.CheckCredentials(ctx, clientID, clientSecret))
+}
+
+func (c checker) Assistants(ctx context.Context, instanceID string, s zen7.Settings) ([]Assistant, error) {
+	list, err := c.c.AllAssistants(ctx, instanceID, seventargets.Credentials{
+		ClientID: s.ClientID, ClientSecret: s.ClientSecret, UserIdentifier: s.UserIdentifier,
+	})
+	if err != nil {
+		return nil, checkerError(err)
+	}
+	out := make([]Assistant, 0, len(list))
+	for _, a := range list {
+		if e, ok := zen7.BareEmail(a.EmailID); ok {
+			out = append(out, Assistant{Email: e, Name: a.Name})
+		}
+	}
+	return out, nil
+}
+
+// checkerError translates the client's errors to the ones CredentialChecker promises. A
+// call refused for another reason than the credentials (a user identifier of another
+// organisation gets 403) is the admin's to fix too: a validation error on that setting.
+func checkerError(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, seventargets.ErrInvalidCredentials):
 		return fmt.Errorf("%w: %w", zen7.ErrInvalid, err)
+	case errors.Is(err, seventargets.ErrRejected):
+		return zen7.InvalidField("userIdentifier", "7Targets refused to list the assistants for this user identifier with these credentials")
 	default:
 		return fmt.Errorf("%w: %w", zen7.ErrUpstream, err)
 	}

@@ -89,7 +89,7 @@ func (e *crashEnv) restart() {
 	e.instances = store.NewInstances(e.db, e.keys)
 	e.subs = forwarding.NewSubscriber(e.salesAPI, e.instances, crashBaseURL, logger)
 	e.svc = lifecycle.NewService(lifecycle.Config{AppID: testAppID, AppSecret: testAppSecret, AccountLookupTimeout: 5 * time.Second},
-		e.instances, lifecycle.SalesAccounts(e.salesAPI), &fakeChecker{}, logger)
+		e.instances, lifecycle.SalesAccounts(e.salesAPI), newFakeChecker(), logger)
 	e.svc.SetSubscriptions(e.subs)
 }
 

@@ -83,10 +83,20 @@ type AccountLookup interface {
 	LookupGroups(ctx context.Context, apiKey, groupID string) (zen7.GroupTree, error)
 }
 
-// CredentialChecker checks 7Targets OAuth2 client credentials against its token endpoint.
-// It returns ErrInvalid when they are rejected and ErrUpstream when 7Targets cannot say.
+// CredentialChecker checks what an admin enters against 7Targets: the OAuth2 client
+// credentials at its token endpoint, and the assistants those credentials see. Both return
+// ErrInvalid when 7Targets rejects the credentials and ErrUpstream when it cannot say.
 type CredentialChecker interface {
 	CheckCredentials(ctx context.Context, clientID, clientSecret string) error
+	// Assistants lists every assistant 7Targets has for the settings' credentials and user
+	// identifier; instanceID keys what may be cached.
+	Assistants(ctx context.Context, instanceID string, s zen7.Settings) ([]Assistant, error)
+}
+
+// Assistant is a 7Targets assistant, as the settings name and the form offers it.
+type Assistant struct {
+	Email string
+	Name  string
 }
 
 func wrap(op string, err error) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,6 +189,7 @@ func (s *Service) UpdateSettings(ctx context.Context, apiKey string, p SettingsP
 
 func (s *Service) updateSettings(ctx context.Context, inst zen7.Instance, apiKey string, p SettingsPatch) (zen7.Settings, error) {
 	var checkedID, checkedSecret string
+	var checkedAssistants *zen7.Settings
 	for range maxSettingsAttempts {
 		next, err := p.Apply(inst.Settings)
 		if err != nil {
@@ -200,6 +202,12 @@ func (s *Service) updateSettings(ctx context.Context, inst zen7.Instance, apiKey
 				return zen7.Settings{}, err
 			}
 			checkedID, checkedSecret = next.ClientID, next.ClientSecret
+		}
+		if assistantsChanged(inst.Settings, next) && (checkedAssistants == nil || assistantsChanged(*checkedAssistants, next)) {
+			if err := s.checkAssistants(ctx, inst.ID, next); err != nil {
+				return zen7.Settings{}, err
+			}
+			checkedAssistants = &next
 		}
 		updated, err := s.store.ReplaceSettings(ctx, inst.ID, apiKey, inst.Version, next, s.now())
 		switch {
@@ -231,6 +239,78 @@ func (s *Service) checkCredentials(ctx context.Context, clientID, clientSecret s
 	default:
 		return fmt.Errorf("%w: 7Targets could not be reached to check the credentials; nothing was saved, try again: %w", zen7.ErrUpstream, err)
 	}
+}
+
+// assistantsChanged reports whether next names other assistants than before, or reads them
+// with other credentials.
+func assistantsChanged(before, next zen7.Settings) bool {
+	return next.AssistantEmail != before.AssistantEmail || next.RoutingRules != before.RoutingRules ||
+		next.ClientID != before.ClientID || next.ClientSecret != before.ClientSecret || next.UserIdentifier != before.UserIdentifier
+}
+
+// maxNamedAssistants bounds how many assistants a message lists.
+const maxNamedAssistants = 10
+
+// checkAssistants looks up every assistant next names (assistantEmail and the routing rules)
+// among those 7Targets lists for its credentials. An unknown one is a validation error on
+// the key that names it, listing the assistants found. Without complete credentials there
+// is nothing to ask with: nothing forwards until they are, and they are checked then.
+func (s *Service) checkAssistants(ctx context.Context, instanceID string, next zen7.Settings) error {
+	if next.ClientID == "" || next.ClientSecret == "" || next.UserIdentifier == "" {
+		return nil
+	}
+	rules, err := zen7.ParseRoutingRules(next.RoutingRules)
+	if err != nil {
+		return zen7.InvalidField("routingRules", err.Error()) // validated before; kept safe
+	}
+	if next.AssistantEmail == "" && len(rules) == 0 {
+		return nil
+	}
+	found, err := s.checker.Assistants(ctx, instanceID, next)
+	switch {
+	case errors.Is(err, zen7.ErrInvalid):
+		var verr *zen7.ValidationError
+		if errors.As(err, &verr) {
+			return err
+		}
+		return zen7.InvalidField("clientSecret", "7Targets rejected this client id and secret")
+	case err != nil:
+		return fmt.Errorf("%w: 7Targets could not be reached to check the assistants; nothing was saved, try again: %w", zen7.ErrUpstream, err)
+	}
+	known := make(map[string]bool, len(found))
+	for _, a := range found {
+		known[strings.ToLower(a.Email)] = true
+	}
+	problems := map[string]string{}
+	if e := next.AssistantEmail; e != "" && !known[strings.ToLower(e)] {
+		problems["assistantEmail"] = unknownAssistant(e, found)
+	}
+	for _, r := range rules {
+		if !known[strings.ToLower(r.AssistantEmail)] {
+			problems["routingRules"] = "line " + strconv.Itoa(r.Line) + ": " + unknownAssistant(r.AssistantEmail, found)
+			break
+		}
+	}
+	if len(problems) > 0 {
+		return &zen7.ValidationError{Fields: problems}
+	}
+	return nil
+}
+
+// unknownAssistant says that 7Targets lists no assistant email, and which it lists.
+func unknownAssistant(email string, found []Assistant) string {
+	if len(found) == 0 {
+		return "7Targets lists no assistants for these credentials, so " + email + " is unknown"
+	}
+	names := make([]string, 0, maxNamedAssistants)
+	for _, a := range found[:min(len(found), maxNamedAssistants)] {
+		names = append(names, a.Email)
+	}
+	more := ""
+	if len(found) > maxNamedAssistants {
+		more = fmt.Sprintf(" and %d more", len(found)-maxNamedAssistants)
+	}
+	return "7Targets lists no assistant " + email + " for these credentials; it lists " + strings.Join(names, ", ") + more
 }
 
 // SetEnabled enables or disables the instance and returns the state it ended in.

@@ -456,11 +456,19 @@ func (f *fakeAccounts) callsFor(apiKey string) int {
 	return f.calls[apiKey]
 }
 
+// newFakeChecker returns a fakeChecker accepting any credentials and listing the assistants
+// the tests' settings name.
+func newFakeChecker() *fakeChecker {
+	return &fakeChecker{assistants: []lifecycle.Assistant{{Email: "ava@example.com", Name: "Ava"}, {Email: "bo@example.com", Name: "Bo"}}}
+}
+
 // fakeChecker is a lifecycle.CredentialChecker that records its calls and answers err.
 type fakeChecker struct {
-	mu    sync.Mutex
-	err   error
-	calls [][2]string
+	mu         sync.Mutex
+	err        error
+	calls      [][2]string
+	assistants []lifecycle.Assistant
+	listings   int
 }
 
 func (f *fakeChecker) CheckCredentials(_ context.Context, clientID, clientSecret string) error {
@@ -468,6 +476,17 @@ func (f *fakeChecker) CheckCredentials(_ context.Context, clientID, clientSecret
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, [2]string{clientID, clientSecret})
 	return f.err
+}
+
+// Assistants lists f.assistants, the ones the tests' settings name unless a test says other.
+func (f *fakeChecker) Assistants(context.Context, string, zen7.Settings) ([]lifecycle.Assistant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listings++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return slices.Clone(f.assistants), nil
 }
 
 func (f *fakeChecker) callsMade() [][2]string {
@@ -512,7 +531,7 @@ func newEnv(tb testing.TB) *env {
 	e := &env{
 		store:    newMemStore(),
 		accounts: &fakeAccounts{},
-		checker:  &fakeChecker{},
+		checker:  newFakeChecker(),
 		logs:     &syncBuffer{},
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -588,7 +607,7 @@ func TestServiceCheckApp(t *testing.T) {
 func TestServiceCheckAppUnconfigured(t *testing.T) {
 	t.Parallel()
 	// A Service built without credentials must not accept empty ones.
-	svc := lifecycle.NewService(lifecycle.Config{}, newMemStore(), &fakeAccounts{}, &fakeChecker{}, slog.New(slog.DiscardHandler))
+	svc := lifecycle.NewService(lifecycle.Config{}, newMemStore(), &fakeAccounts{}, newFakeChecker(), slog.New(slog.DiscardHandler))
 	if err := svc.CheckApp("", ""); !errors.Is(err, zen7.ErrUnauthorized) {
 		t.Errorf(`CheckApp("", "") error = %v, want ErrUnauthorized`, err)
 	}

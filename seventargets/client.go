@@ -102,14 +102,15 @@ func (nopObserver) ObserveTokenRequest(TokenOutcome, time.Duration) {}
 // Client calls the 7Targets API on behalf of many App instances, each with
 // its own Credentials. It is safe for concurrent use.
 type Client struct {
-	apiURL   string
-	tokenURL string
-	hc       *http.Client
-	timeout  time.Duration
-	early    time.Duration
-	maxCache int
-	obs      Observer
-	tokens   *tokenCache
+	apiURL     string
+	tokenURL   string
+	hc         *http.Client
+	timeout    time.Duration
+	early      time.Duration
+	maxCache   int
+	obs        Observer
+	tokens     *tokenCache
+	assistants *assistantCache
 }
 
 // Option configures a Client.
@@ -190,6 +191,7 @@ func New(apiURL, tokenURL string, opts ...Option) (*Client, error) {
 		c.hc = newHTTPClient(c.timeout)
 	}
 	c.tokens = newTokenCache(c.maxCache)
+	c.assistants = newAssistantCache(c.maxCache)
 	return c, nil
 }
 
@@ -315,9 +317,12 @@ func oauthErrorCode(code string) string {
 	return code
 }
 
-// Forget drops the token cached for key, for example when the instance is
-// uninstalled or its credentials are replaced.
-func (c *Client) Forget(key string) { c.tokens.forget(key) }
+// Forget drops the token and the assistants cached for key, for example when the instance
+// is uninstalled or its credentials are replaced.
+func (c *Client) Forget(key string) {
+	c.tokens.forget(key)
+	c.assistants.forget(key)
+}
 
 // call performs one API operation for an instance: it gets a token, sends
 // the request, and on a 401 refreshes the token once and retries once, since
