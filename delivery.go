@@ -20,7 +20,7 @@ type Prospect struct {
 	UTMMedium   string
 	UTMCampaign string
 	Provider    string
-	Comments  string // of the prospect's leads
+	Comments    string // of the prospect's leads
 	// UpdatedAt is when Sales says this snapshot of the prospect was taken; it orders
 	// notifications about one prospect. Zero when unknown.
 	UpdatedAt time.Time

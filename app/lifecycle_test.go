@@ -241,7 +241,7 @@ func TestUpdateSettings(t *testing.T) {
 	const key = "key-settings-0001"
 	e.install(key)
 
-	valid := `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret + `","userIdentifier":"` + stUser + `","assistantEmail":"ashley@example.com"}`
+	valid := `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret + `","userIdentifier":"` + stUser + `","assistantEmail":"ashley@7targets.test"}`
 	tests := []struct {
 		name       string
 		body       string
@@ -253,8 +253,8 @@ func TestUpdateSettings(t *testing.T) {
 	}{
 		{name: "rejected credentials", body: `{"clientId":"` + stClientID + `","clientSecret":"wrong-secret"}`, want: 422, wantField: "clientSecret", wantTokens: 1},
 		{name: "7Targets unreachable", body: valid, stDown: true, want: 502, wantTokens: 1},
-		{name: "valid credentials", body: valid, want: 200, wantTokens: 1, check: func(t *testing.T, got map[string]any) {
-			if got["clientId"] != stClientID || got["clientSecret"] != zen7.SecretMask || got["assistantEmail"] != "ashley@example.com" {
+		{name: "valid credentials", body: valid, want: 200, wantTokens: 2 /* the check, then the listing of assistants */, check: func(t *testing.T, got map[string]any) {
+			if got["clientId"] != stClientID || got["clientSecret"] != zen7.SecretMask || got["assistantEmail"] != "ashley@7targets.test" {
 				t.Errorf("settings = %v", got)
 			}
 		}},

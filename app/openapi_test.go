@@ -296,7 +296,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			with("Content-Type", "application/x-www-form-urlencoded")
 	}
 	validCreds := `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret + `","userIdentifier":"` + stUser +
-		`","assistantEmail":"ashley@example.com"}`
+		`","assistantEmail":"ashley@7targets.test"}`
 
 	notification, err := json.Marshal(sales.Notification{
 		SubscriptionID: sub.ID, Topic: sales.TopicProspects, Type: sales.NotificationCreated,
