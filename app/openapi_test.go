@@ -363,6 +363,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		{name: "trailing slash", want: 404, offDoc: true, call: func() call { return plain("GET", e.url+"/healthz/") }},
 
 		{name: "settings form", want: 200, call: func() call { return hook("GET", "/lifecycle/settings/form", key, "") }},
+		{name: "settings form offering the assistants", want: 200, call: func() call { return hook("GET", "/lifecycle/settings/form", fwd.key, "") }},
 		{name: "settings form with wrong credentials", want: 401, call: func() call {
 			return hook("GET", "/lifecycle/settings/form", key, "").basic("other", appSecret)
 		}},

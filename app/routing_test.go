@@ -3,6 +3,8 @@ package app_test
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +185,65 @@ func TestRoutingRulesAreChecked(t *testing.T) {
 			t.Errorf("assistantEmail is %v after the 502, want nothing saved", got)
 		}
 	})
+}
+
+// TestSettingsFormOffersTheAssistants reads the form of a configured instance over HTTP: its
+// assistantEmail offers the assistants the fake 7Targets lists for its credentials.
+func TestSettingsFormOffersTheAssistants(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	const fresh, configured = "key-form-0001", "key-form-0002"
+	e.sales.AddIntegration(fresh, sales.Integration{})
+	e.install(fresh)
+	e.setupForwarding(configured, "")
+	for _, tt := range []struct {
+		key      string
+		wantType string
+		want     []any
+	}{
+		{fresh, "text", nil},
+		{configured, "select", []any{
+			map[string]any{"value": seventargetsfake.SeedAssistantEmail, "label": "Ashley <" + seventargetsfake.SeedAssistantEmail + ">"},
+			map[string]any{"value": lyra, "label": "Lyra <" + lyra + ">"},
+		}},
+	} {
+		res := e.do(request{method: "GET", path: "/lifecycle/settings/form", apiKey: tt.key})
+		if res.status != http.StatusOK {
+			t.Fatalf("form: %d %s", res.status, res.body)
+		}
+		var form struct {
+			Sections []struct {
+				Inputs []struct {
+					Name        string
+					Type        string
+					CustomProps map[string]any
+				}
+			}
+		}
+		if err := json.Unmarshal(res.body, &form); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, sec := range form.Sections {
+			for _, in := range sec.Inputs {
+				if in.Name != "assistantEmail" {
+					continue
+				}
+				found = true
+				got, _ := in.CustomProps["options"].([]any)
+				if in.Type != tt.wantType || len(got) != len(tt.want) {
+					t.Errorf("%s: assistantEmail is %q with options %v, want %q with %v", tt.key, in.Type, got, tt.wantType, tt.want)
+					continue
+				}
+				for _, w := range tt.want {
+					if !slices.ContainsFunc(got, func(g any) bool { return reflect.DeepEqual(g, w) }) {
+						t.Errorf("%s: options %v lack %v", tt.key, got, w)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: the form has no assistantEmail", tt.key)
+		}
+	}
 }

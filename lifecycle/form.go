@@ -89,15 +89,25 @@ var formSections = []formSection{
 
 // SettingsForm returns the settings form. Its inputs are the entries of zen7.SettingKeys, by
 // section, so that what Sales sends back always parses. Every call builds a new form.
-func SettingsForm() Form {
+func SettingsForm() Form { return SettingsFormWith(nil) }
+
+// SettingsFormWith returns the settings form of an instance whose credentials see these
+// assistants: assistantEmail offers them as its choices (a select input), or stays a text
+// input when there are none to offer.
+func SettingsFormWith(assistants []Assistant) Form {
 	keys := zen7.SettingKeys()
 	sections := make([]FormSection, 0, len(formSections))
 	for _, sec := range formSections {
 		fs := FormSection{Name: sec.name, Title: sec.title, Description: sec.description}
 		for _, k := range keys {
-			if k.Section == sec.name {
-				fs.Inputs = append(fs.Inputs, FormInput{Name: k.Name, Type: k.Input, Label: k.Label, Hint: k.Hint})
+			if k.Section != sec.name {
+				continue
 			}
+			in := FormInput{Name: k.Name, Type: k.Input, Label: k.Label, Hint: k.Hint}
+			if k.Name == "assistantEmail" && len(assistants) > 0 {
+				in.Type, in.CustomProps = "select", map[string]any{"options": assistantOptions(assistants)}
+			}
+			fs.Inputs = append(fs.Inputs, in)
 		}
 		sections = append(sections, fs)
 	}
@@ -144,3 +154,25 @@ var formOrder = sync.OnceValue(func() []string {
 	}
 	return names
 })
+
+// FormOption is one choice of a select input.
+type FormOption struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// maxFormOptions bounds the choices a select offers; an admin with more assistants types the
+// address into the routing rules instead.
+const maxFormOptions = 500
+
+func assistantOptions(assistants []Assistant) []FormOption {
+	opts := make([]FormOption, 0, min(len(assistants), maxFormOptions))
+	for _, a := range assistants[:min(len(assistants), maxFormOptions)] {
+		label := a.Email
+		if a.Name != "" {
+			label = a.Name + " <" + a.Email + ">"
+		}
+		opts = append(opts, FormOption{Value: a.Email, Label: label})
+	}
+	return opts
+}

@@ -157,7 +157,28 @@ func (s *Service) Form(ctx context.Context, apiKey string) (f Form, err error) {
 		return Form{}, err
 	}
 	s.audit(ctx, inst.ID, HookSettingsForm, nil, "")
-	return SettingsForm(), nil
+	return SettingsFormWith(s.assistantChoices(ctx, inst)), nil
+}
+
+// formListingTimeout bounds the listing of assistants for the form: the form shows at once,
+// with a text input, rather than wait on a slow 7Targets.
+const formListingTimeout = 3 * time.Second
+
+// assistantChoices lists the assistants the instance's stored credentials see, for its form;
+// none when there are no credentials or 7Targets cannot say.
+func (s *Service) assistantChoices(ctx context.Context, inst zen7.Instance) []Assistant {
+	st := inst.Settings
+	if st.ClientID == "" || st.ClientSecret == "" || st.UserIdentifier == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, formListingTimeout)
+	defer cancel()
+	list, err := s.checker.Assistants(ctx, inst.ID, st)
+	if err != nil {
+		s.logger.WarnContext(ctx, "listing the assistants for the settings form failed", "instance", inst.ID, "error", err)
+		return nil
+	}
+	return list
 }
 
 // Settings returns the instance's settings.

@@ -1433,8 +1433,70 @@ func TestServiceSettingsReadAndForm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Form() error = %v", err)
 	}
-	if diff := cmp.Diff(lifecycle.SettingsForm(), f); diff != "" {
+	if diff := cmp.Diff(lifecycle.SettingsFormWith(e.checker.assistants), f); diff != "" {
 		t.Errorf("Form() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestServiceFormOffersTheAssistants: the form is per instance. With stored credentials it
+// offers the assistants 7Targets lists for them as the choices of assistantEmail; without
+// credentials, or when 7Targets cannot say, assistantEmail is a text input.
+func TestServiceFormOffersTheAssistants(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name        string
+		configure   bool
+		listErr     error
+		wantOptions []lifecycle.FormOption // nil: a text input
+		wantListing bool
+	}{
+		{name: "configured", configure: true, wantListing: true,
+			wantOptions: []lifecycle.FormOption{{Value: "ava@example.com", Label: "Ava <ava@example.com>"}, {Value: "bo@example.com", Label: "Bo <bo@example.com>"}}},
+		{name: "7Targets cannot say", configure: true, listErr: zen7.ErrUpstream, wantListing: true},
+		{name: "no credentials yet", configure: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.install(t, "key")
+			if tt.configure {
+				e.configure(t, "key", configured())
+			}
+			e.checker.mu.Lock()
+			e.checker.err, e.checker.listings = tt.listErr, 0
+			e.checker.mu.Unlock()
+			f, err := e.svc.Form(ctx, "key")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in lifecycle.FormInput
+			for _, sec := range f.Sections {
+				for _, i := range sec.Inputs {
+					if i.Name == "assistantEmail" {
+						in = i
+					}
+				}
+			}
+			switch {
+			case tt.wantOptions == nil && (in.Type != "text" || in.CustomProps != nil):
+				t.Errorf("assistantEmail is %q with %v, want a text input", in.Type, in.CustomProps)
+			case tt.wantOptions != nil:
+				if in.Type != "select" {
+					t.Errorf("assistantEmail is %q, want select", in.Type)
+				}
+				if diff := cmp.Diff(map[string]any{"options": tt.wantOptions}, in.CustomProps); diff != "" {
+					t.Errorf("options (-want +got):\n%s", diff)
+				}
+			}
+			e.checker.mu.Lock()
+			listed := e.checker.listings > 0
+			e.checker.mu.Unlock()
+			if listed != tt.wantListing {
+				t.Errorf("7Targets asked for the assistants: %v, want %v", listed, tt.wantListing)
+			}
+		})
 	}
 }
 
