@@ -126,7 +126,7 @@ func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 	e.subscriber = forwarding.NewSubscriber(salesClient, e.instances, srv.URL, logger)
 	e.svc.SetSubscriptions(e.subscriber)
 	e.pages = extensions.NewService(extensions.Deps{
-		Store: store.NewPages(db), Instances: e.instances, Outbox: e.outbox, Trees: e.svc, Assistants: stClient,
+		Store: store.NewPages(db), Instances: e.instances, Outbox: e.outbox, Trees: e.svc, Assistants: stClient, Prospects: salesClient,
 		Queue: intake, Tokens: extensions.NewTokens([]byte(signingKey), 0), Logger: logger,
 	})
 	cfg := app.Config{

@@ -2,14 +2,17 @@ package app_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
 )
@@ -245,5 +248,61 @@ func TestSettingsFormOffersTheAssistants(t *testing.T) {
 		if !found {
 			t.Errorf("%s: the form has no assistantEmail", tt.key)
 		}
+	}
+}
+
+// TestButtonAndReportShowTheRoute: the dialog of a prospect a rule routes preselects that
+// rule's assistant and sequence and says why; forwarding with that choice records the rule;
+// the dialog then shows it on the lead, and the report's "By assistant" splits by it.
+func TestButtonAndReportShowTheRoute(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	const rule = "utmSource = facebook -> " + lyra + " | Product Demo"
+	in := e.setupForwarding("key-routing-0004", `"autoForward":false,"routingRules":"`+rule+`"`)
+	const pid = "0123456789abcdef01234567"
+	// Sales knows the prospect's lead came from Facebook; the signed URL does not say.
+	e.sales.PutProspect(in.key, sales.Prospect{ID: pid, FirstName: "Ana", LastName: "Silva", GroupID: in.groupID, Status: "new",
+		Emails: []string{"ana.silva@example.com"}, Leads: []sales.Lead{{UtmSource: "Facebook"}}})
+	buttonURL := e.signedURL(buttonPath(in.groupID, pid, "ana.silva@example.com"), true)
+
+	p := getPage(t, buttonURL)
+	if p.status != http.StatusOK {
+		t.Fatalf("dialog: %d", p.status)
+	}
+	selected := regexp.MustCompile(`<option value="([^"]*)" selected>`).FindStringSubmatch(p.body)
+	if selected == nil || selected[1] != lyra {
+		t.Errorf("the dialog preselects %v, want %s", selected, lyra)
+	}
+	if !strings.Contains(p.body, `id="schedule" name="scheduleName" type="text" value="Product Demo"`) {
+		t.Error("the dialog does not preselect the rule's sequence")
+	}
+	// Portuguese (buttonPath's lang), quotes escaped by html/template.
+	if !strings.Contains(html.UnescapeString(p.body), "Pré-selecionado: Regra de roteamento “"+rule+"”") {
+		t.Errorf("the dialog does not say which rule chose the assistant:\n%s", p.body)
+	}
+
+	forward := formValues(t, p.body, "forward")
+	forward.Set("assistantEmail", lyra)
+	forward.Set("scheduleName", "Product Demo")
+	if r := postForm(t, e.url+extensions.ActionPath, forward); r.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d %s", r.status, r.body)
+	}
+	lead := e.finished(in, pid, "forwarded")
+	if lead.RoutedBy != zen7.RoutedByRule || lead.Rule != rule || lead.AssistantEmail != lyra || lead.ScheduleName != "Product Demo" {
+		t.Errorf("lead record %+v: want routed by the rule to %s", lead, lyra)
+	}
+
+	p = getPage(t, buttonURL)
+	if !strings.Contains(p.body, `data-route="rule"`) || !strings.Contains(html.UnescapeString(p.body), rule) {
+		t.Errorf("the dialog of the forwarded prospect does not show its rule:\n%s", p.body)
+	}
+	report := getPage(t, e.signedURL(reportPath(in.groupID, "en"), true))
+	if report.status != http.StatusOK {
+		t.Fatalf("report: %d", report.status)
+	}
+	body := html.UnescapeString(report.body)
+	if !strings.Contains(body, `<tr class="route-row" data-route="rule">`) || !strings.Contains(body, "Routing rule “"+rule+"”") ||
+		!strings.Contains(report.body, `<details class="data" open>`) {
+		t.Errorf("the report's By assistant does not show the rule:\n%s", report.body)
 	}
 }

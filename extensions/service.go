@@ -19,6 +19,7 @@ import (
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
 
@@ -65,6 +66,12 @@ type Assistants interface {
 	Assistants(ctx context.Context, key string, creds seventargets.Credentials, q seventargets.AssistantQuery) ([]seventargets.Assistant, error)
 }
 
+// Prospects reads a prospect from Zenvia Sales with the instance's own API key: the fields
+// routing rules compare, which a signed URL does not carry.
+type Prospects interface {
+	Prospect(ctx context.Context, apiKey, prospectID string) (sales.Prospect, error)
+}
+
 // Queue is the forwarding core's one way in (forwarding.Intake): actions become deliveries
 // there, as webhooks do.
 type Queue interface {
@@ -82,6 +89,7 @@ type Deps struct {
 	Outbox     Outbox
 	Trees      GroupTrees
 	Assistants Assistants
+	Prospects  Prospects
 	Queue      Queue
 	Tokens     *Tokens
 	Logger     *slog.Logger
@@ -94,6 +102,7 @@ type Service struct {
 	outbox     Outbox
 	trees      GroupTrees
 	assistants Assistants
+	prospects  Prospects
 	queue      Queue
 	tokens     *Tokens
 	logger     *slog.Logger
@@ -106,7 +115,7 @@ type Service struct {
 // NewService returns a Service.
 func NewService(d Deps) *Service {
 	return &Service{
-		store: d.Store, instances: d.Instances, outbox: d.Outbox, trees: d.Trees, assistants: d.Assistants,
+		store: d.Store, instances: d.Instances, outbox: d.Outbox, trees: d.Trees, assistants: d.Assistants, prospects: d.Prospects,
 		queue: d.Queue, tokens: d.Tokens, logger: d.Logger,
 		now: func() time.Time { return time.Now().UTC() }, rereads: map[string]time.Time{},
 	}
@@ -248,6 +257,12 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 
 	byDay := map[string]*view.Counts{}
 	byAssistant := map[string]*view.Counts{}
+	type routeKey struct {
+		assistant string
+		by        zen7.RoutedBy
+		rule      string
+	}
+	byRoute := map[routeKey]*view.Counts{}
 	forwardedInRange := map[string]bool{}
 	var failures []zen7.Delivery
 	for _, d := range ds {
@@ -256,7 +271,15 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		if assistant == "" {
 			assistant = inst.Settings.AssistantEmail
 		}
-		for _, c := range []*view.Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals} {
+		counts := []*view.Counts{counter(byDay, day), counter(byAssistant, assistant), &p.Totals}
+		if d.RoutedBy != "" { // recorded since routing was
+			rk := routeKey{assistant, d.RoutedBy, d.Rule}
+			if byRoute[rk] == nil {
+				byRoute[rk] = &view.Counts{}
+			}
+			counts = append(counts, byRoute[rk])
+		}
+		for _, c := range counts {
 			switch {
 			case d.Outcome == zen7.OutcomeCreated:
 				c.Forwarded++
@@ -280,9 +303,25 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		}
 		p.Days = append(p.Days, dc)
 	}
+	routes := map[string][]view.RouteCounts{}
+	for rk, c := range byRoute {
+		if c.Total() > 0 {
+			routes[rk.assistant] = append(routes[rk.assistant], view.RouteCounts{By: rk.by, Rule: rk.rule, Counts: *c})
+		}
+	}
 	for a, c := range byAssistant {
 		if c.Total() > 0 {
-			p.Assistants = append(p.Assistants, view.AssistantCounts{Assistant: a, Counts: *c})
+			rs := routes[a]
+			sort.Slice(rs, func(i, j int) bool {
+				if rs[i].Forwarded != rs[j].Forwarded {
+					return rs[i].Forwarded > rs[j].Forwarded
+				}
+				if rs[i].By != rs[j].By {
+					return rs[i].By < rs[j].By
+				}
+				return rs[i].Rule < rs[j].Rule
+			})
+			p.Assistants = append(p.Assistants, view.AssistantCounts{Assistant: a, Counts: *c, Routes: rs})
 		}
 	}
 	sort.Slice(p.Assistants, func(i, j int) bool {
@@ -386,16 +425,24 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 
 // button is Button with tokens that expire no later than notAfter, when it is set.
 func (s *Service) button(ctx context.Context, inst zen7.Instance, userID string, pr view.ButtonProspect, lang view.Lang, notAfter time.Time) view.ButtonPage {
-	p := view.ButtonPage{
-		Lang: lang, Prospect: pr, ActionURL: ActionPath,
-		DefaultAssistant: inst.Settings.AssistantEmail, DefaultSchedule: inst.Settings.ScheduleName,
-	}
+	p := view.ButtonPage{Lang: lang, Prospect: pr, ActionURL: ActionPath}
 	if l, err := s.outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
 		p.Lead = &l
 	} else if !errors.Is(err, zen7.ErrNotFound) {
 		s.logger.ErrorContext(ctx, "loading a lead failed", "instance", inst.ID, "error", err)
 		p.ErrorMessage = view.T(lang, "button.error.load")
 	}
+	// Where the prospect goes: a forwarded lead keeps its assistant; otherwise the routing
+	// rules decide, and "forward now" offers their choice first.
+	if p.Lead != nil && p.Lead.LeadID != 0 && p.Lead.AssistantEmail != "" {
+		p.Route = zen7.Route{AssistantEmail: p.Lead.AssistantEmail, ScheduleName: p.Lead.ScheduleName, By: p.Lead.RoutedBy, Rule: p.Lead.Rule}
+		if p.Route.By == "" {
+			p.Route.By = zen7.RoutedByDefault
+		}
+	} else {
+		p.Route = inst.Settings.Route(s.routable(ctx, inst, buttonProspect(pr)))
+	}
+	p.DefaultAssistant, p.DefaultSchedule = p.Route.AssistantEmail, p.Route.ScheduleName
 	if ds, err := s.outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
 		p.Last = &ds[0]
 		p.Pending = ds[0].State == zen7.StatePending
@@ -423,6 +470,30 @@ func (s *Service) button(ctx context.Context, inst zen7.Instance, userID string,
 	if p.Last != nil && (p.Last.State == zen7.StateFailed || p.Last.State == zen7.StateDead) && !p.Last.Retrying {
 		p.RetryToken = issue(ActionRetry, p.Last.ID)
 	}
+	return p
+}
+
+// routableTimeout bounds the Sales read of a prospect's routing fields: without them the
+// page still works, routing by what the signed URL tells.
+const routableTimeout = 2 * time.Second
+
+// routable returns p with the fields routing rules compare (group, category, UTM, provider)
+// read from Sales, as the worker reads a notification's prospect; p as it is when Sales
+// cannot say. The identity fields stay those of the signed URL.
+func (s *Service) routable(ctx context.Context, inst zen7.Instance, p zen7.Prospect) zen7.Prospect {
+	if s.prospects == nil || inst.APIKey == "" || p.ID == "" {
+		return p
+	}
+	ctx, cancel := context.WithTimeout(ctx, routableTimeout)
+	defer cancel()
+	sp, err := s.prospects.Prospect(ctx, inst.APIKey, p.ID)
+	if err != nil {
+		s.logger.WarnContext(ctx, "reading a prospect's routing fields from Sales failed", "instance", inst.ID, "error", err)
+		return p
+	}
+	full := forwarding.FromSales(sp)
+	p.GroupID, p.GroupName, p.Category = full.GroupID, full.GroupName, full.Category
+	p.UTMSource, p.UTMMedium, p.UTMCampaign, p.Provider = full.UTMSource, full.UTMMedium, full.UTMCampaign, full.Provider
 	return p
 }
 
@@ -501,6 +572,7 @@ func (s *Service) Act(ctx context.Context, r ActionRequest) (Claims, error) {
 			return c, &FieldError{Field: "scheduleName", Key: "button.error.schedule"}
 		}
 		req.Kind = zen7.KindForward
+		req.Prospect = s.routable(ctx, inst, req.Prospect)
 		req.Overrides = zen7.Overrides{Email: email, AssistantEmail: strings.TrimSpace(r.AssistantEmail), ScheduleName: strings.TrimSpace(r.ScheduleName)}
 	case ActionStop:
 		req.Kind = zen7.KindStop

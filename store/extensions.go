@@ -45,6 +45,7 @@ func (p *Pages) reportDeliveriesQuery(ctx context.Context, instanceID, from, to 
 		{Key: "prospect.firstName", Value: 1}, {Key: "prospect.lastName", Value: 1}, {Key: "prospect.id", Value: 1},
 		{Key: "instanceId", Value: 1}, {Key: "state", Value: 1}, {Key: "outcome", Value: 1}, {Key: "why", Value: 1}, {Key: "reason", Value: 1},
 		{Key: "assistantEmail", Value: 1}, {Key: "finishedAt", Value: 1}, {Key: "retrying", Value: 1}, {Key: "kind", Value: 1},
+		{Key: "routedBy", Value: 1}, {Key: "rule", Value: 1},
 	}
 	cur, err := p.db.collection(colDeliveries).Find(ctx, filter, options.Find().SetProjection(proj))
 	if err != nil {

@@ -57,6 +57,10 @@ func TestReportQueriesAgree(t *testing.T) {
 		}
 		if s.outcome == zen7.OutcomeCreated {
 			d.AssistantEmail, d.LeadID = "ana@assistant.example", int64(100+i)
+			d.RoutedBy, d.Rule = zen7.RoutedByRule, "utmSource ~ ads -> ana@assistant.example | Démo"
+		}
+		if s.kind == zen7.KindStop {
+			d.RoutedBy = zen7.RoutedByAgent
 		}
 		if _, err := outbox.Enqueue(ctx, []zen7.Delivery{d}); err != nil {
 			t.Fatal(err)

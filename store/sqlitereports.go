@@ -107,7 +107,8 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 		_ferretdb_sjson->>'$.outcome', _ferretdb_sjson->>'$.reason', _ferretdb_sjson->>'$.assistantEmail',
 		_ferretdb_sjson->>'$.why.code', _ferretdb_sjson->>'$.why.status', _ferretdb_sjson->>'$.why.afterMs', _ferretdb_sjson->>'$.why.detail',
 		_ferretdb_sjson->>'$.finishedAt', _ferretdb_sjson->>'$.retrying',
-		_ferretdb_sjson->>'$.prospect.id', _ferretdb_sjson->>'$.prospect.firstName', _ferretdb_sjson->>'$.prospect.lastName'
+		_ferretdb_sjson->>'$.prospect.id', _ferretdb_sjson->>'$.prospect.firstName', _ferretdb_sjson->>'$.prospect.lastName',
+		_ferretdb_sjson->>'$.routedBy', _ferretdb_sjson->>'$.rule'
 		FROM %s WHERE %s = ? AND %s BETWEEN ? AND ?`, quoteIdent(table), sqlInstance, sqlDay)
 	rows, err := conn.QueryContext(ctx, q, instanceID, from, to)
 	if err != nil {
@@ -116,11 +117,11 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 	defer rows.Close()
 	var out []zen7.Delivery
 	for rows.Next() {
-		var id, kind, state, outcome, reason, assistant, pid, first, last sql.NullString
+		var id, kind, state, outcome, reason, assistant, pid, first, last, routedBy, rule sql.NullString
 		var whyCode, whyDetail sql.NullString
 		var finished, whyStatus, whyAfter sql.NullInt64
 		var retrying sql.NullBool
-		if err := rows.Scan(&id, &kind, &state, &outcome, &reason, &assistant, &whyCode, &whyStatus, &whyAfter, &whyDetail, &finished, &retrying, &pid, &first, &last); err != nil {
+		if err := rows.Scan(&id, &kind, &state, &outcome, &reason, &assistant, &whyCode, &whyStatus, &whyAfter, &whyDetail, &finished, &retrying, &pid, &first, &last, &routedBy, &rule); err != nil {
 			return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
 		}
 		d := zen7.Delivery{
@@ -128,7 +129,10 @@ func (r *sqliteReports) reportDeliveries(ctx context.Context, instanceID, from, 
 			State: zen7.DeliveryState(state.String),
 
 			Prospect: zen7.Prospect{ID: pid.String, FirstName: first.String, LastName: last.String},
-			Result:   zen7.Result{Outcome: zen7.Outcome(outcome.String), AssistantEmail: assistant.String, Retrying: retrying.Bool},
+			Result: zen7.Result{
+				Outcome: zen7.Outcome(outcome.String), AssistantEmail: assistant.String, Retrying: retrying.Bool,
+				RoutedBy: zen7.RoutedBy(routedBy.String), Rule: rule.String,
+			},
 		}
 		var why *reasonDoc
 		if whyCode.Valid {

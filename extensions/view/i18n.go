@@ -240,6 +240,19 @@ var messages = map[string]zen7.Text{
 	"lead.email":     {En: "Email", Es: "Correo electrónico", Pt: "E-mail"},
 	"lead.reason":    {En: "Reason", Es: "Motivo", Pt: "Motivo"},
 	"lead.lastError": {En: "Last error", Es: "Último error", Pt: "Último erro"},
+	"lead.route":     {En: "Why this assistant", Es: "Por qué este asistente", Pt: "Por que este assistente"},
+	"route.default": {
+		En: "The default assistant of the settings", Es: "El asistente predeterminado de la configuración", Pt: "O assistente padrão das configurações",
+	},
+	"route.rule": {
+		En: "Routing rule “%s”", Es: "Regla de asignación «%s»", Pt: "Regra de roteamento “%s”",
+	},
+	"route.agent": {
+		En: "Chosen by the agent who forwarded it", Es: "Elegido por el agente que lo reenvió", Pt: "Escolhido pelo agente que o encaminhou",
+	},
+	"forward.route": {
+		En: "Preselected: %s.", Es: "Preseleccionado: %s.", Pt: "Pré-selecionado: %s.",
+	},
 	"failed.title": {
 		En: "The last attempt failed",
 		Es: "El último intento falló",

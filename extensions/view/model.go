@@ -61,6 +61,9 @@ type reportDerived struct {
 	Empty      bool // nothing processed in the period
 	Rows       []failureRow
 	CanRetry   bool // some row has a retry form
+	// RoutedByRules: routing rules sent prospects somewhere in the period, so the table that
+	// says which shows open.
+	RoutedByRules bool
 }
 
 // failureRow is one failure with its retry token ("" for no button).
@@ -78,6 +81,11 @@ func deriveReport(p ReportPage) reportDerived {
 		RangeLabel: RangeText(lang, p.RangeName),
 		Period:     formatPeriod(lang, p.Start, p.End),
 		Empty:      p.Totals.Total() == 0,
+	}
+	for _, a := range p.Assistants {
+		for _, r := range a.Routes {
+			d.RoutedByRules = d.RoutedByRules || r.By == zen7.RoutedByRule
+		}
 	}
 	for i, f := range p.Failures {
 		row := failureRow{Failure: f, Display: strings.TrimSpace(f.Name)}
@@ -113,6 +121,33 @@ type DayCounts struct {
 type AssistantCounts struct {
 	Assistant string // email
 	Counts
+	// Routes splits the counts by what sent the prospects to the assistant, most forwarded
+	// first.
+	Routes []RouteCounts
+}
+
+// RouteCounts are the counts of the prospects one route sent to an assistant.
+type RouteCounts struct {
+	By   zen7.RoutedBy
+	Rule string
+	Counts
+}
+
+// Text is the route as the report's table names it.
+func (r RouteCounts) Text(lang Lang) string { return RouteText(lang, r.By, r.Rule) }
+
+// RouteText says what chose an assistant: the default, a routing rule (quoted), or the
+// agent; "" when nothing is known.
+func RouteText(lang Lang, by zen7.RoutedBy, rule string) string {
+	switch by {
+	case zen7.RoutedByRule:
+		return T(lang, "route.rule", rule)
+	case zen7.RoutedByAgent:
+		return T(lang, "route.agent")
+	case zen7.RoutedByDefault:
+		return T(lang, "route.default")
+	}
+	return ""
 }
 
 // StateCount is how many forwarded leads are in a 7Targets state.
@@ -155,8 +190,12 @@ type ButtonPage struct {
 
 	// Assistants to choose from when forwarding (empty if 7Targets could not be asked:
 	// AssistantsError then says so and the default assistant is used).
-	Assistants       []Assistant
-	AssistantsError  bool
+	Assistants      []Assistant
+	AssistantsError bool
+	// Route is where the prospect goes: a forwarded lead's assistant and what chose it, or
+	// where the routing rules would send it now. DefaultAssistant and DefaultSchedule, what
+	// the forward form offers first, are its choice.
+	Route            zen7.Route
 	DefaultAssistant string
 	DefaultSchedule  string
 
@@ -198,6 +237,7 @@ type buttonDerived struct {
 	ShowRetry   bool
 	NeedEmail   bool   // the forward form asks for an email
 	UseEmail    string // the email 7Targets will write to otherwise
+	RouteText   string // what chose the assistant, as a sentence
 	Options     []assistantOption
 	EmailError  string
 	ScheduleErr string
@@ -277,6 +317,7 @@ func deriveButton(p ButtonPage) buttonDerived {
 	v.EmailError = p.FieldErrors["email"]
 	v.ScheduleErr = p.FieldErrors["scheduleName"]
 	v.AssistErr = p.FieldErrors["assistantEmail"]
+	v.RouteText = RouteText(lang, p.Route.By, p.Route.Rule)
 
 	seen := false
 	for _, a := range p.Assistants {

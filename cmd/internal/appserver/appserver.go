@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	intake.SetEnqueuer(batcher)
 
 	pagesSvc := extensions.NewService(extensions.Deps{
-		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Trees: svc, Assistants: stClient,
+		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Trees: svc, Assistants: stClient, Prospects: salesClient,
 		Queue: intake, Tokens: extensions.NewTokens([]byte(cfg.SigningKey), 0), Logger: logger,
 	})
 
