@@ -148,7 +148,7 @@ type wireInteraction struct {
 }
 
 type wireUser struct {
-	ExtraData   []wireExtra `json:"extraData"`
+	ExtraData   flexExtras `json:"extraData"`
 	MessageUser flexString  `json:"messageUser,omitempty"`
 	Platform    flexString  `json:"platform,omitempty"`
 	FirstName   flexString  `json:"firstName,omitempty"`
@@ -158,6 +158,43 @@ type wireUser struct {
 type wireExtra struct {
 	Name flexString `json:"name"`
 	Cxt  flexString `json:"cxt"`
+}
+
+// UnmarshalJSON keeps what decodes of an interaction that is not an object: nothing.
+func (w *wireInteraction) UnmarshalJSON(b []byte) error {
+	type plain wireInteraction // no methods: no recursion
+	var p plain
+	_ = json.Unmarshal(b, &p)
+	*w = wireInteraction(p)
+	return nil
+}
+
+// UnmarshalJSON keeps what decodes of a user that is not an object: nothing.
+func (w *wireUser) UnmarshalJSON(b []byte) error {
+	type plain wireUser
+	var p plain
+	_ = json.Unmarshal(b, &p)
+	*w = wireUser(p)
+	return nil
+}
+
+// flexExtras decodes extraData: the pairs of an array, dropping elements that are not
+// objects; anything but an array is none.
+type flexExtras []wireExtra
+
+func (x *flexExtras) UnmarshalJSON(b []byte) error {
+	*x = nil
+	var list []json.RawMessage
+	if json.Unmarshal(b, &list) != nil {
+		return nil
+	}
+	for _, raw := range list {
+		var e wireExtra
+		if json.Unmarshal(raw, &e) == nil {
+			*x = append(*x, e)
+		}
+	}
+	return nil
 }
 
 // DecodeFunnels reads an answer of GET …/lead/funnels. It fails only when b is not a JSON
@@ -342,7 +379,7 @@ func (r Record) wire() wireRecord {
 	}
 	if u := r.User; u.MessageUser != "" || u.Platform != "" || u.FirstName != "" || u.LastName != "" || len(u.ExtraData) > 0 {
 		w.User = &wireUser{
-			ExtraData: []wireExtra{}, MessageUser: flexString(u.MessageUser), Platform: flexString(u.Platform),
+			ExtraData: flexExtras{}, MessageUser: flexString(u.MessageUser), Platform: flexString(u.Platform),
 			FirstName: flexString(u.FirstName), LastName: flexString(u.LastName),
 		}
 		for _, x := range u.ExtraData {
