@@ -149,10 +149,10 @@ type wireInteraction struct {
 
 type wireUser struct {
 	ExtraData   flexExtras `json:"extraData"`
-	MessageUser flexString  `json:"messageUser,omitempty"`
-	Platform    flexString  `json:"platform,omitempty"`
-	FirstName   flexString  `json:"firstName,omitempty"`
-	LastName    flexString  `json:"lastName,omitempty"`
+	MessageUser flexString `json:"messageUser,omitempty"`
+	Platform    flexString `json:"platform,omitempty"`
+	FirstName   flexString `json:"firstName,omitempty"`
+	LastName    flexString `json:"lastName,omitempty"`
 }
 
 type wireExtra struct {
