@@ -96,7 +96,8 @@ var (
 )
 
 // answerLocked is what a user answers at the stage st is about to reach, named after it: an
-// identity number at DNI, a phone at CELULAR, an email at EMAIL, nothing at the start and end.
+// identity number at DNI, a phone at CELULAR, an email at EMAIL, the name at NOMBRE, nothing at
+// the start and end.
 func (s *Server) answerLocked(st *stored) []chattonic.ExtraData {
 	i := -1
 	for j, v := range st.stages {
@@ -122,6 +123,8 @@ func (s *Server) answerLocked(st *stored) []chattonic.ExtraData {
 		value = fmt.Sprintf("+54 9 11 %04d-%04d", 4000+n%6000, n%10000)
 	case strings.Contains(key, "email"):
 		value = fmt.Sprintf("%s.%d@example.com", strings.ToLower(asciiName(st.rec.User.FirstName)), n)
+	case strings.Contains(key, "nombre") || strings.Contains(key, "name"):
+		value = strings.TrimSpace(st.rec.User.FirstName + " " + st.rec.User.LastName)
 	case strings.Contains(key, "ingreso"):
 		value = fmt.Sprintf("%d", 1000*(1+n%90))
 	default:
