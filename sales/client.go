@@ -65,7 +65,7 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithObserver makes the Client report every call once it ends, for metrics: op names the call
-// ("integration", "group", "prospect", "subscribe", "subscriptions", "unsubscribe"), status is
+// ("integration", "group", "prospect", "subscribe", "subscriptions", "unsubscribe", "lead"), status is
 // the HTTP status (0 when no response arrived), d the duration and err the returned error.
 // fn runs on the calling goroutine and must be safe for concurrent use.
 func WithObserver(fn func(op string, status int, d time.Duration, err error)) Option {

@@ -76,6 +76,7 @@ type Prospect struct {
 	ArchivingReason  string          `json:"archivingReason,omitempty"`
 	UserMade         bool            `json:"userMade,omitempty"`
 	Phones           []string        `json:"phones,omitempty"`
+	NIN              []NIN           `json:"nin,omitempty"`
 	Emails           []string        `json:"emails,omitempty"`
 	ContactMediums   []ContactMedium `json:"contactMediums,omitempty"`
 	Leads            []Lead          `json:"leads,omitempty"`

@@ -142,37 +142,7 @@ func IsRetryable(err error) bool {
 // parseRetryAfter reads a Retry-After header value: delay-seconds or an HTTP
 // date. Anything unparseable, negative or in the past yields 0.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if v[0] >= '0' && v[0] <= '9' {
-		secs, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			var numErr *strconv.NumError
-			if errors.As(err, &numErr) && numErr.Err == strconv.ErrRange {
-				return maxRetryAfter
-			}
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0
-	}
-	d := t.Sub(now)
-	switch {
-	case d <= 0:
-		return 0
-	case d > maxRetryAfter:
-		return maxRetryAfter
-	}
-	// Whole seconds: the header has no finer resolution.
-	return d.Round(time.Second)
+	return upstream.ParseRetryAfter(v, now, maxRetryAfter)
 }
 
 // errorMessage extracts a human message from an error response body. 7Targets

@@ -52,6 +52,10 @@ type Server struct {
 	rateReset    time.Time
 	asArray      bool
 	hookDeadline time.Duration
+	leadAttempts int           // SetLeadDelivery; 0 means defaultLeadAttempts
+	leadBackoff  time.Duration // SetLeadDelivery; 0 means defaultLeadBackoff
+
+	bg sync.WaitGroup // notifications of leads still being delivered
 }
 
 type integration struct {
@@ -109,6 +113,7 @@ func New() *Server {
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.closed) })
 	s.ts.Close()
+	s.bg.Wait() // after ts.Close: no handler can start another delivery
 	s.webhook.CloseIdleConnections()
 }
 

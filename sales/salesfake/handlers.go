@@ -36,6 +36,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST "+APIPath+"/notifications/subscriptions", s.authed(s.handleSubscribe))
 	mux.HandleFunc("GET "+APIPath+"/notifications/subscription/{subscriptionId}", s.authed(s.handleGetSubscription))
 	mux.HandleFunc("DELETE "+APIPath+"/notifications/subscription/{subscriptionId}", s.authed(s.handleDeleteSubscription))
+	mux.HandleFunc("POST "+APIPath+"/lead/retail", s.authed(s.handleRetailLead))
 	// Everything else, other methods on known paths included, is an unknown route.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
