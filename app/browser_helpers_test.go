@@ -241,6 +241,13 @@ func textInFrame(ctx context.Context, frameSel, sel string) (string, error) {
 	})
 }
 
+// valueInFrame returns the value of the first form control matching sel in the iframe frameSel.
+func valueInFrame(ctx context.Context, frameSel, sel string) (string, error) {
+	return inFrame(ctx, frameSel, func(in chromedp.QueryOption) chromedp.Action[string] {
+		return chromedp.Value(chromedp.CSS(sel), in)
+	})
+}
+
 // frameDocumentURL waits until the iframe frameSel holds a document other than the initial
 // about:blank and returns that document's URL.
 func frameDocumentURL(ctx context.Context, frameSel string) (string, error) {

@@ -164,6 +164,35 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		t.FailNow()
 	}
 
+	ok = t.Run("a routed prospect's dialog preselects the rule's assistant and says why", func(t *testing.T) {
+		ctx := within(t, tab)
+		if res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: in.key, body: `{"routingRules":"` + browserRule + `"}`}); res.status != http.StatusOK {
+			t.Fatalf("routing rules: %d %s", res.status, res.body)
+		}
+		// Sales knows Bruno's lead came from Facebook; the signed URL does not say.
+		bruno := person("browser00000000000000009", "Bruno", "Rocha", "bruno.rocha@example.com", "new")
+		bruno.Leads[0].UtmSource = "Facebook"
+		e.sales.PutProspect(in.key, bruno)
+		if err := chromedp.Do(ctx, chromedp.Navigate(framing(parent, e.signedURL(buttonPathFor(in.groupID, bruno, "en"), true), ""))); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitInFrame(ctx, "iframe#button", "#assistant"); err != nil {
+			t.Fatal(err)
+		}
+		for sel, want := range map[string]string{"#assistant": "lyra@7targets.test", "#schedule": "Product Demo"} {
+			if got, err := valueInFrame(ctx, "iframe#button", sel); err != nil || got != want {
+				t.Errorf("%s = %q (%v), want %q preselected by the rule", sel, got, err, want)
+			}
+		}
+		why, err := textInFrame(ctx, "iframe#button", `p.help[data-route="rule"]`)
+		if err != nil || !strings.Contains(why, browserRule) {
+			t.Errorf("the dialog says %q (%v), want the rule %q", why, err, browserRule)
+		}
+	})
+	if !ok {
+		t.FailNow()
+	}
+
 	t.Run("the report iframe counts the forwarded lead", func(t *testing.T) {
 		ctx := within(t, tab)
 		report := e.signedURL(reportPath(in.groupID, "en"), true)
@@ -186,7 +215,19 @@ func TestBrowserPagesInIframe(t *testing.T) {
 	t.Run("screenshots", func(t *testing.T) {
 		ctx := within(t, tab)
 		mariana := person("browser00000000000000002", "Mariana", "Costa", "mariana.costa@example.com", "unclaimed")
+		mariana.Leads[0].UtmSource = "facebook" // routed to Lyra by browserRule
 		fillReport(t, e, in, mariana)
+		// The dialog of a routed, forwarded prospect says which rule chose its assistant.
+		ctx2 := within(t, tab)
+		if err := chromedp.Do(ctx2, chromedp.Navigate(framing(parent, e.signedURL(buttonPathFor(in.groupID, mariana, "en"), true), ""))); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitInFrame(ctx2, "iframe#button", `dd[data-route="rule"]`); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := textInFrame(ctx2, "iframe#button", `dd[data-route="rule"]`); err != nil || !strings.Contains(got, browserRule) {
+			t.Errorf("the forwarded dialog's route is %q (%v), want the rule", got, err)
+		}
 		dir := t.TempDir()
 		if *updateScreenshots {
 			dir = filepath.Join("..", "docs", "screenshots")
@@ -214,6 +255,9 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		}
 	})
 }
+
+// browserRule routes the prospects of one UTM source to the fake's second assistant.
+const browserRule = "utmSource = facebook -> lyra@7targets.test | Product Demo"
 
 // within bounds the browser work of a step of the test with a generous deadline: a guard
 // against hanging, not a speed check.
