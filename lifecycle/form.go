@@ -96,7 +96,13 @@ func SettingsForm() Form {
 		fs := FormSection{Name: sec.name, Title: sec.title, Description: sec.description}
 		for _, k := range keys {
 			if k.Section == sec.name {
-				fs.Inputs = append(fs.Inputs, FormInput{Name: k.Name, Type: k.Input, Label: k.Label, Hint: k.Hint})
+				in := FormInput{Name: k.Name, Type: k.Input, Label: k.Label, Hint: k.Hint}
+				if k.Kind() == zen7.SettingNumber {
+					// The schema's inputs take their type's properties in customProps; a number
+					// input's are the HTML ones, so the form itself keeps the value in range.
+					in.CustomProps = map[string]any{"min": k.Min, "max": k.Max, "step": 1}
+				}
+				fs.Inputs = append(fs.Inputs, in)
 			}
 		}
 		sections = append(sections, fs)

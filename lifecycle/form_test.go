@@ -61,6 +61,8 @@ func TestSettingsFormInputsAreTheSettingsKeys(t *testing.T) {
 		switch keys[name] {
 		case reflect.Bool:
 			value = "false"
+		case reflect.Int:
+			value = "3"
 		default:
 			value = `"value@example.com"`
 		}
@@ -88,6 +90,8 @@ func TestSettingsFormInputTypes(t *testing.T) {
 			switch {
 			case keys[in.Name] == reflect.Bool:
 				want = []string{"checkbox"}
+			case keys[in.Name] == reflect.Int:
+				want = []string{"number"}
 			case strings.Contains(strings.ToLower(in.Name), "secret"):
 				want = []string{"password"}
 			default:

@@ -599,6 +599,7 @@ func TestSettingsView(t *testing.T) {
 				"autoForward":         tt.settings.AutoForward,
 				"stopFollowupOnClaim": tt.settings.StopFollowupOnClaim,
 				"excludeEmails":       tt.settings.ExcludeEmails,
+				"backfillDays":        tt.settings.BackfillDays,
 			}
 			if diff := cmp.Diff(want, v); diff != "" {
 				t.Errorf("View() mismatch (-want +got):\n%s", diff)

@@ -49,7 +49,7 @@ func legacyKeys(withSecret bool) []string {
 
 // settingsAddedSince are the keys of settings added after the legacy layout, which the store
 // writes after its keys (and which a reader of the legacy layout ignores).
-var settingsAddedSince = []string{"excludeEmails"}
+var settingsAddedSince = []string{"excludeEmails", "backfillDays"}
 
 func legacySecretContext(id string) string { return "instances/" + id + "/settings.clientSecret" }
 
