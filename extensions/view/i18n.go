@@ -502,6 +502,11 @@ var messages = map[string]zen7.Text{
 		Es: "7Targets lo rechazó (HTTP %s): %s",
 		Pt: "A 7Targets recusou (HTTP %s): %s",
 	},
+	"reason.listFailed": {
+		En: "Zenvia Sales refused the prospects list (HTTP %s): %s",
+		Es: "Zenvia Sales rechazó la lista de prospectos (HTTP %s): %s",
+		Pt: "O Zenvia Sales recusou a lista de contatos (HTTP %s): %s",
+	},
 	"state.forwarded": {En: "Forwarded", Es: "Reenviados", Pt: "Encaminhados"},
 	"reason.gaveUp": {
 		En: "Gave up after %s: %s",
@@ -606,6 +611,8 @@ func ReasonText(lang Lang, r zen7.Reason) string {
 		return T(lang, "reason.lookupFailed", r.Detail)
 	case zen7.ReasonRefused:
 		return T(lang, "reason.refused", strconv.Itoa(r.Status), r.Detail)
+	case zen7.ReasonListFailed:
+		return T(lang, "reason.listFailed", strconv.Itoa(r.Status), r.Detail)
 	case zen7.ReasonGaveUp:
 		return T(lang, "reason.gaveUp", durationText(lang, r.After), r.Detail)
 	case zen7.ReasonOther:
