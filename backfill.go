@@ -26,10 +26,11 @@ type Backfill struct {
 	WindowStart time.Time
 	// Cursor is the id of the last prospect queued: the listing resumes after it.
 	Cursor string
-	// Found counts the prospects Sales listed; Forwarded those whose delivery created or updated
-	// their 7Targets lead; Skipped those that finished without a call (already forwarded by a
-	// webhook, claimed meanwhile, excluded, no email, …); Failed those 7Targets refused or that
-	// were given up on. Found minus the others is what is still on its way.
+	// Found counts the prospects Sales listed and the backfill queued; Forwarded those whose
+	// backfill delivery created their 7Targets lead; Skipped those whose delivery created none
+	// (a webhook forwarded the prospect first, it was claimed meanwhile, excluded, had no
+	// email, …); Failed those 7Targets refused or that were given up on. They are counted from
+	// the deliveries' outcomes once a batch finished: Found minus the others is on its way.
 	Found, Forwarded, Skipped, Failed int
 	State                             BackfillState
 	Reason                            Reason

@@ -373,14 +373,15 @@ func (r *backfillRun) settle(ctx context.Context) error {
 	forwarded, failed := 0, 0
 	for _, d := range ds {
 		switch {
-		case d.State == zen7.StateDone && (d.Outcome == zen7.OutcomeCreated || d.Outcome == zen7.OutcomeUpdated):
+		case d.State == zen7.StateDone && d.Outcome == zen7.OutcomeCreated:
 			forwarded++
 		case d.State == zen7.StateFailed || d.State == zen7.StateDead:
 			failed++
 		}
 	}
-	// The rest finished without a call: skipped with a reason, or nothing to do because a
-	// webhook forwarded the prospect first.
+	// The rest did not create a lead: skipped with a reason, or a webhook forwarded the prospect
+	// first (the backfill's delivery then did nothing, or updated that lead), as the report
+	// counts them.
 	r.job.Forwarded += forwarded
 	r.job.Failed += failed
 	r.job.Skipped += len(r.job.Pending) - forwarded - failed

@@ -37,6 +37,15 @@ func (p SettingsPatch) Keys() []string {
 	return keys
 }
 
+// Has reports whether the patch sets the setting name.
+func (p SettingsPatch) Has(name string) bool {
+	_, ok := p.fields[name]
+	return ok
+}
+
+// backfillDaysKey is the setting whose saving starts a backfill.
+const backfillDaysKey = "backfillDays"
+
 // maxSettingKeys bounds the work one request can cause; the form has far fewer inputs.
 const maxSettingKeys = 64
 
