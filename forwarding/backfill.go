@@ -50,6 +50,9 @@ type BackfillConfig struct {
 	// Batch is how many prospects are queued at once, and not more until they finished: 7Targets
 	// advises against assigning more than about 50 leads at a time. Default 50, at most 100.
 	Batch int
+	// PageSize is how many prospects one listing asks Sales for. Default and most:
+	// sales.MaxProspectsPage, the contract's limit=100.
+	PageSize int
 	// Lease is how long a backfill stays this process's without a word from it; another
 	// replica takes it over once it passes. Default 1 minute.
 	Lease time.Duration
@@ -70,6 +73,9 @@ func (c BackfillConfig) withDefaults() BackfillConfig {
 		c.Batch = 50
 	}
 	c.Batch = min(c.Batch, sales.MaxProspectsPage)
+	if c.PageSize <= 0 || c.PageSize > sales.MaxProspectsPage {
+		c.PageSize = sales.MaxProspectsPage
+	}
 	if c.Lease <= 0 {
 		c.Lease = time.Minute
 	}
@@ -228,7 +234,7 @@ func (b *Backfiller) work(ctx context.Context, job zen7.Backfill) {
 type backfillRun struct {
 	b   *Backfiller
 	job zen7.Backfill
-	// buffered are prospects listed but not queued yet (a page holds up to two batches).
+	// buffered are prospects listed but not queued yet (a page may hold several batches).
 	buffered []sales.Prospect
 	// lastPage says the listing returned its last page: once buffered is queued, it is done.
 	lastPage bool
@@ -292,7 +298,7 @@ func (r *backfillRun) list(ctx context.Context, inst zen7.Instance) error {
 	if earliest := r.b.now().Add(-sales.ProspectsWindow + time.Minute); after.Before(earliest) {
 		after = earliest
 	}
-	q := sales.ProspectQuery{CreatedAfter: after, Status: "unclaimed", Limit: sales.MaxProspectsPage, After: r.job.Cursor}
+	q := sales.ProspectQuery{CreatedAfter: after, Status: "unclaimed", Limit: r.b.cfg.PageSize, After: r.job.Cursor}
 	page, err := r.b.lister.Prospects(ctx, inst.APIKey, q)
 	if err == nil {
 		r.failures = 0
