@@ -100,12 +100,12 @@ func deriveBackfill(lang Lang, b *BackfillProgress) *backfillDerived {
 
 // reportDerived is what report.html shows of a ReportPage's facts, in the page's language.
 type reportDerived struct {
-	RangeLabel string
-	Period     string
-	Empty      bool // nothing processed in the period
-	Rows       []failureRow
-	CanRetry   bool // some row has a retry form
-	Backfill   *backfillDerived
+	RangeLabel   string
+	Period       string
+	Empty        bool // nothing processed in the period
+	Rows         []failureRow
+	CanRetry     bool // some row has a retry form
+	BackfillCard *backfillDerived
 }
 
 // failureRow is one failure with its retry token ("" for no button).
@@ -120,10 +120,10 @@ type failureRow struct {
 func deriveReport(p ReportPage) reportDerived {
 	lang := pageLang(p.Lang)
 	d := reportDerived{
-		RangeLabel: RangeText(lang, p.RangeName),
-		Period:     formatPeriod(lang, p.Start, p.End),
-		Empty:      p.Totals.Total() == 0,
-		Backfill:   deriveBackfill(lang, p.Backfill),
+		RangeLabel:   RangeText(lang, p.RangeName),
+		Period:       formatPeriod(lang, p.Start, p.End),
+		Empty:        p.Totals.Total() == 0,
+		BackfillCard: deriveBackfill(lang, p.Backfill),
 	}
 	for i, f := range p.Failures {
 		row := failureRow{Failure: f, Display: strings.TrimSpace(f.Name)}
