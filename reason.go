@@ -31,6 +31,7 @@ const (
 	ReasonRefused            ReasonCode = "refused"      // Status and Detail: 7Targets' answer
 	ReasonGaveUp             ReasonCode = "gaveUp"       // After: how long it was tried; Detail: the last error
 	ReasonExcluded           ReasonCode = "excluded"     // the prospect's email is in excludeEmails
+	ReasonListFailed         ReasonCode = "listFailed"   // a backfill's listing of prospects; Status and Detail: Sales' answer
 	// ReasonOther is a reason this version has no code for; Detail is its text as recorded.
 	ReasonOther ReasonCode = "other"
 )
@@ -40,7 +41,7 @@ var ReasonCodes = []ReasonCode{
 	ReasonSuperseded, ReasonClaimedFirst, ReasonAutoForwardOff, ReasonNoEmail, ReasonNoChange,
 	ReasonNotForwarded, ReasonAlreadyStopped, ReasonStopOff, ReasonInstanceGone, ReasonInstanceState,
 	ReasonSettingsIncomplete, ReasonProspectGone, ReasonLookupFailed, ReasonRefused, ReasonGaveUp,
-	ReasonExcluded, ReasonOther,
+	ReasonExcluded, ReasonListFailed, ReasonOther,
 }
 
 // Reason is why a delivery ended as it did: a code and the variable part of what happened.
@@ -81,6 +82,7 @@ const (
 	lookupFailedPrefix  = "looking the prospect up in Zenvia Sales failed: "
 	refusedPrefix       = "7Targets refused it (HTTP "
 	gaveUpPrefix        = "gave up after "
+	listFailedPrefix    = "Zenvia Sales refused the prospects list (HTTP "
 )
 
 // String is the reason in English, for logs: the sentence earlier versions stored.
@@ -99,6 +101,8 @@ func (r Reason) String() string {
 		return refusedPrefix + strconv.Itoa(r.Status) + "): " + r.Detail
 	case ReasonGaveUp:
 		return gaveUpPrefix + r.After.String() + ": " + r.Detail
+	case ReasonListFailed:
+		return listFailedPrefix + strconv.Itoa(r.Status) + "): " + r.Detail
 	case ReasonOther:
 		return r.Detail
 	}
@@ -122,6 +126,11 @@ func ParseReason(text string) Reason {
 		status, msg, ok := strings.Cut(t[len(refusedPrefix):], "): ")
 		if n, err := strconv.Atoi(status); ok && err == nil {
 			return Reason{Code: ReasonRefused, Status: n, Detail: msg}
+		}
+	case strings.HasPrefix(t, listFailedPrefix):
+		status, msg, ok := strings.Cut(t[len(listFailedPrefix):], "): ")
+		if n, err := strconv.Atoi(status); ok && err == nil {
+			return Reason{Code: ReasonListFailed, Status: n, Detail: msg}
 		}
 	case strings.HasPrefix(t, gaveUpPrefix):
 		dur, cause, ok := strings.Cut(t[len(gaveUpPrefix):], ": ")

@@ -29,6 +29,9 @@ type Settings struct {
 	StopFollowupOnClaim bool
 	// ExcludeEmails lists addresses and domains never forwarded to (ParseExclusions).
 	ExcludeEmails string
+	// BackfillDays, above 0, forwards once the unclaimed prospects created in that many past
+	// days (the backfill package).
+	BackfillDays int
 }
 
 // SettingKind is the type of a setting's value, as JSON carries it and as it is stored.
@@ -40,6 +43,8 @@ const (
 	SettingText SettingKind = iota + 1
 	// SettingBool is true or false.
 	SettingBool
+	// SettingNumber is a whole number between the entry's Min and Max, a JSON number.
+	SettingNumber
 )
 
 // SettingRule names the check a text setting's value must pass when it is changed. It is a
@@ -71,13 +76,17 @@ type SettingKey struct {
 	// Secret settings are sealed at rest, read back as SecretMask, and kept when the mask or
 	// an empty value is sent back. Only text settings are secret.
 	Secret bool
-	// Max is the longest text accepted, in characters.
+	// Max is the longest text accepted, in characters; of a number setting, its largest
+	// value.
 	Max int
+	// Min is the smallest value of a number setting.
+	Min int
 	// Rule is the check a text value must pass.
 	Rule SettingRule
 	// Section is the name of the form section the input shows in (lifecycle.SettingsForm).
 	Section string
-	// Input is the input's type in the Sales form schema: "text", "password" or "checkbox".
+	// Input is the input's type in the Sales form schema: "text", "password", "checkbox" or
+	// "number".
 	Input string
 	// Label and Hint are the input's localized texts.
 	Label, Hint Text
@@ -115,6 +124,16 @@ func (f boolField) value(s *Settings) any  { return *f.get(s) }
 func (f boolField) setDefault(s *Settings) { *f.get(s) = f.def }
 func (f boolField) defaultValue() any      { return f.def }
 
+type numberField struct {
+	get func(*Settings) *int
+	def int
+}
+
+func (f numberField) kind() SettingKind      { return SettingNumber }
+func (f numberField) value(s *Settings) any  { return *f.get(s) }
+func (f numberField) setDefault(s *Settings) { *f.get(s) = f.def }
+func (f numberField) defaultValue() any      { return f.def }
+
 // textOf is the field of a text setting whose value on install is def.
 func textOf(get func(*Settings) *string, def string) settingField {
 	return textField{get: get, def: def}
@@ -125,14 +144,19 @@ func boolOf(get func(*Settings) *bool, def bool) settingField {
 	return boolField{get: get, def: def}
 }
 
+// numberOf is the field of a number setting whose value on install is def.
+func numberOf(get func(*Settings) *int, def int) settingField {
+	return numberField{get: get, def: def}
+}
+
 // Kind returns the type of the setting's value.
 func (k SettingKey) Kind() SettingKind { return k.field.kind() }
 
-// Default returns the setting's value on install: a string or a bool, as Kind says.
+// Default returns the setting's value on install: a string, a bool or an int, as Kind says.
 func (k SettingKey) Default() any { return k.field.defaultValue() }
 
-// Value returns the setting's value in s, secrets in the clear: a string or a bool, as Kind
-// says.
+// Value returns the setting's value in s, secrets in the clear: a string, a bool or an int,
+// as Kind says.
 func (k SettingKey) Value(s Settings) any { return k.field.value(&s) }
 
 // Text returns the field of a text setting in s, to read or write; nil for other kinds.
@@ -146,6 +170,14 @@ func (k SettingKey) Text(s *Settings) *string {
 // Bool returns the field of a bool setting in s, to read or write; nil for other kinds.
 func (k SettingKey) Bool(s *Settings) *bool {
 	if f, ok := k.field.(boolField); ok {
+		return f.get(s)
+	}
+	return nil
+}
+
+// Number returns the field of a number setting in s, to read or write; nil for other kinds.
+func (k SettingKey) Number(s *Settings) *int {
+	if f, ok := k.field.(numberField); ok {
 		return f.get(s)
 	}
 	return nil
@@ -234,7 +266,22 @@ var settingKeys = []SettingKey{
 		},
 		field: textOf(func(s *Settings) *string { return &s.ExcludeEmails }, ""),
 	},
+	{
+		Name: "backfillDays", Min: 0, Max: MaxBackfillDays,
+		Section: "behaviour", Input: "number",
+		Label: Text{En: "Forward the waiting prospects of the last days", Es: "Reenviar los prospectos en espera de los últimos días", Pt: "Encaminhar os prospects em espera dos últimos dias"},
+		Hint: Text{
+			En: "0 to 31. Saving a number above 0 forwards, once, the unclaimed prospects created in that many past days; its progress shows in the report.",
+			Es: "De 0 a 31. Guardar un número mayor que 0 reenvía, una vez, los prospectos sin reclamar creados en esa cantidad de días; su avance se ve en el informe.",
+			Pt: "De 0 a 31. Salvar um número maior que 0 encaminha, uma vez, os prospects não reivindicados criados nesse número de dias; o andamento aparece no relatório.",
+		},
+		field: numberOf(func(s *Settings) *int { return &s.BackfillDays }, 0),
+	},
 }
+
+// MaxBackfillDays is the longest backfill window: Zenvia Sales lists prospects of at most 31
+// days back.
+const MaxBackfillDays = 31
 
 // SettingKeys returns the table of settings, one entry per key, grouped by form section. The
 // slice is a copy: callers cannot change what others read.

@@ -24,6 +24,8 @@ func TestSettingKeysCoverSettings(t *testing.T) {
 			field.SetString("changed")
 		case reflect.Bool:
 			field.SetBool(true)
+		case reflect.Int:
+			field.SetInt(7)
 		default:
 			t.Fatalf("Settings.%s is a %s: give SettingKind a kind for it", f.Name, f.Type)
 		}
@@ -67,7 +69,7 @@ func TestSettingKeysAreWellFormed(t *testing.T) {
 			var s zen7.Settings
 			switch k.Kind() {
 			case zen7.SettingText:
-				if k.Text(&s) == nil || k.Bool(&s) != nil {
+				if k.Text(&s) == nil || k.Bool(&s) != nil || k.Number(&s) != nil {
 					t.Error("a text setting must give its field by Text only")
 				}
 				if _, ok := k.Default().(string); !ok {
@@ -80,14 +82,17 @@ func TestSettingKeysAreWellFormed(t *testing.T) {
 					t.Error("a text setting needs a Rule")
 				}
 				want := "text"
-				if k.Secret {
+				switch {
+				case k.Secret:
 					want = "password"
+				case k.Rule == zen7.RuleRouting: // one rule a line
+					want = "textarea"
 				}
 				if k.Input != want {
 					t.Errorf("Input = %q, want %q", k.Input, want)
 				}
 			case zen7.SettingBool:
-				if k.Bool(&s) == nil || k.Text(&s) != nil {
+				if k.Bool(&s) == nil || k.Text(&s) != nil || k.Number(&s) != nil {
 					t.Error("a bool setting must give its field by Bool only")
 				}
 				if _, ok := k.Default().(bool); !ok {
@@ -99,8 +104,25 @@ func TestSettingKeysAreWellFormed(t *testing.T) {
 				if k.Input != "checkbox" {
 					t.Errorf("Input = %q, want checkbox", k.Input)
 				}
+			case zen7.SettingNumber:
+				if k.Number(&s) == nil || k.Text(&s) != nil || k.Bool(&s) != nil {
+					t.Error("a number setting must give its field by Number only")
+				}
+				def, ok := k.Default().(int)
+				if !ok {
+					t.Fatalf("Default() = %#v, want an int", k.Default())
+				}
+				if k.Min > k.Max || def < k.Min || def > k.Max {
+					t.Errorf("Min %d, Max %d, Default %d: want Min <= Default <= Max", k.Min, k.Max, def)
+				}
+				if k.Secret || k.Rule != "" {
+					t.Errorf("a number setting has no secrecy or rule: %+v", k)
+				}
+				if k.Input != "number" {
+					t.Errorf("Input = %q, want number", k.Input)
+				}
 			default:
-				t.Fatalf("Kind() = %v, want SettingText or SettingBool", k.Kind())
+				t.Fatalf("Kind() = %v, want SettingText, SettingBool or SettingNumber", k.Kind())
 			}
 			if got := k.Value(zen7.DefaultSettings()); got != k.Default() {
 				t.Errorf("in DefaultSettings() the value is %#v, want Default() %#v", got, k.Default())

@@ -39,6 +39,8 @@ type Store interface {
 	ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error)
 	// ForwardedLeads returns the instance's prospects that have a 7Targets lead.
 	ForwardedLeads(ctx context.Context, instanceID string) ([]zen7.Lead, error)
+	// Backfill returns the instance's current or last backfill, or zen7.ErrNotFound.
+	Backfill(ctx context.Context, instanceID string) (zen7.Backfill, error)
 	NonceStore
 }
 
@@ -252,6 +254,15 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	p := head
 	ds, err := s.store.ReportDeliveries(ctx, inst.ID, from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
+		return failed(err)
+	}
+	switch b, err := s.store.Backfill(ctx, inst.ID); {
+	case err == nil:
+		p.Backfill = &view.BackfillProgress{
+			Days: b.Days, Found: b.Found, Forwarded: b.Forwarded, Skipped: b.Skipped, Failed: b.Failed,
+			State: b.State, Reason: b.Reason, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt,
+		}
+	case !errors.Is(err, zen7.ErrNotFound):
 		return failed(err)
 	}
 

@@ -104,6 +104,11 @@ func SettingsFormWith(assistants []Assistant) Form {
 				continue
 			}
 			in := FormInput{Name: k.Name, Type: k.Input, Label: k.Label, Hint: k.Hint}
+			if k.Kind() == zen7.SettingNumber {
+				// The schema's inputs take their type's properties in customProps; a number
+				// input's are the HTML ones, so the form itself keeps the value in range.
+				in.CustomProps = map[string]any{"min": k.Min, "max": k.Max, "step": 1}
+			}
 			if k.Name == "assistantEmail" && len(assistants) > 0 {
 				in.Type, in.CustomProps = "select", map[string]any{"options": assistantOptions(assistants)}
 			}

@@ -87,6 +87,8 @@ func TestSettingsFormInputTypes(t *testing.T) {
 			switch {
 			case keys[in.Name] == reflect.Bool:
 				want = []string{"checkbox"}
+			case keys[in.Name] == reflect.Int:
+				want = []string{"number"}
 			case strings.Contains(strings.ToLower(in.Name), "secret"):
 				want = []string{"password"}
 			default:

@@ -23,6 +23,13 @@ type Subscriptions interface {
 	Cancel(ctx context.Context, inst zen7.Instance) error
 }
 
+// Backfills starts the backfill the backfillDays setting asks for (forwarding.Backfiller).
+type Backfills interface {
+	// Start starts a backfill of the instance's prospects of the last days days, unless one is
+	// running or, when changed is false, one already ran for these days.
+	Start(ctx context.Context, instanceID string, days int, changed bool) error
+}
+
 // The hook names used in the audit trail.
 const (
 	HookInstall        = "install"

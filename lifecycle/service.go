@@ -34,6 +34,7 @@ type Service struct {
 	accounts AccountLookup
 	checker  CredentialChecker
 	subs     Subscriptions
+	backfill Backfills
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -71,6 +72,23 @@ func NewService(cfg Config, store Store, accounts AccountLookup, checker Credent
 // SetSubscriptions makes hooks that enable, disable, configure, re-key or uninstall an instance
 // keep its Sales notification subscription in line. Call it before serving.
 func (s *Service) SetSubscriptions(subs Subscriptions) { s.subs = subs }
+
+// SetBackfills makes a settings update that saves backfillDays above 0 start a backfill. Call
+// it before serving.
+func (s *Service) SetBackfills(b Backfills) { s.backfill = b }
+
+// startBackfill starts the backfill a settings update asked for. The update has succeeded
+// whatever happens here: a failure is logged, and saving the setting again retries.
+func (s *Service) startBackfill(ctx context.Context, inst zen7.Instance, changed bool) {
+	if s.backfill == nil {
+		return
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.backfill.Start(bctx, inst.ID, inst.Settings.BackfillDays, changed); err != nil {
+		s.logger.WarnContext(ctx, "starting a backfill failed", "instance", inst.ID, "error", err)
+	}
+}
 
 // syncSubscription brings the subscription in line after a hook; the hook has succeeded
 // whatever happens here, and the background repair retries what fails.
@@ -234,6 +252,9 @@ func (s *Service) updateSettings(ctx context.Context, inst zen7.Instance, apiKey
 		switch {
 		case err == nil:
 			s.syncSubscription(ctx, updated, false)
+			if p.Has(backfillDaysKey) && updated.Settings.BackfillDays > 0 {
+				s.startBackfill(ctx, updated, updated.Settings.BackfillDays != inst.Settings.BackfillDays)
+			}
 			return updated.Settings, nil
 		case errors.Is(err, zen7.ErrNotFound):
 			return zen7.Settings{}, fmt.Errorf("%w: the API key no longer names an installed instance", zen7.ErrUnauthorized)

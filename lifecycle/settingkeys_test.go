@@ -16,8 +16,11 @@ import (
 // sampleValue is a valid value of the setting other than its default: a string every rule
 // accepts, or the bool opposite to the default.
 func sampleValue(k zen7.SettingKey) any {
-	if k.Kind() == zen7.SettingBool {
+	switch k.Kind() {
+	case zen7.SettingBool:
 		return !k.Default().(bool)
+	case zen7.SettingNumber:
+		return k.Max
 	}
 	if k.Rule == zen7.RuleRouting {
 		return "utmSource = ads -> value@example.com"
@@ -56,6 +59,9 @@ func TestEverySettingKeyIsWired(t *testing.T) {
 				}
 			}
 			want := lifecycle.FormInput{Name: k.Name, Type: k.Input, Label: k.Label, Hint: k.Hint}
+			if k.Kind() == zen7.SettingNumber {
+				want.CustomProps = map[string]any{"min": k.Min, "max": k.Max, "step": 1}
+			}
 			if diff := cmp.Diff([]lifecycle.FormInput{want}, found); diff != "" {
 				t.Errorf("form inputs named %q (-want +got):\n%s", k.Name, diff)
 			}
@@ -93,6 +99,24 @@ func TestEverySettingKeyIsWired(t *testing.T) {
 			_, err = lifecycle.ParseSettingsPatch([]byte(`{"` + k.Name + `":` + wrong + `}`))
 			checkFields(t, fieldErrors(t, err), map[string]string{k.Name: "must be"})
 
+			if k.Kind() == zen7.SettingNumber {
+				// Out of range on either side, or not whole: refused on this key.
+				for _, v := range []string{strconv.Itoa(k.Max + 1), strconv.Itoa(k.Min - 1), "1.5"} {
+					_, err := lifecycle.ParseSettingsPatch([]byte(`{"` + k.Name + `":` + v + `}`))
+					if err == nil {
+						_, err = mustParse(t, `{"`+k.Name+`":`+v+`}`).Apply(zen7.DefaultSettings())
+					}
+					checkFields(t, fieldErrors(t, err), map[string]string{k.Name: "must be a whole number"})
+				}
+				// null sets the default again.
+				got, err = mustParse(t, `{"`+k.Name+`":null}`).Apply(got)
+				if err != nil {
+					t.Fatalf("Apply(null) error = %v", err)
+				}
+				if v := k.Value(got); v != k.Default() {
+					t.Errorf("after null the value is %#v, want the default %#v", v, k.Default())
+				}
+			}
 			if k.Kind() != zen7.SettingText {
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,15 @@ func (p SettingsPatch) Keys() []string {
 	}
 	return keys
 }
+
+// Has reports whether the patch sets the setting name.
+func (p SettingsPatch) Has(name string) bool {
+	_, ok := p.fields[name]
+	return ok
+}
+
+// backfillDaysKey is the setting whose saving starts a backfill.
+const backfillDaysKey = "backfillDays"
 
 // maxSettingKeys bounds the work one request can cause; the form has far fewer inputs.
 const maxSettingKeys = 64
@@ -83,14 +93,18 @@ func ParseSettingsPatch(body []byte) (SettingsPatch, error) {
 func (p SettingsPatch) Apply(s zen7.Settings) (zen7.Settings, error) {
 	out := s
 	touched := maps.Clone(p.fields)
+	problems := map[string]string{}
 	for _, k := range zen7.SettingKeys() {
 		raw, ok := p.fields[k.Name]
 		if !ok {
 			continue
 		}
 		if string(raw) == "null" {
-			if k.Kind() == zen7.SettingText && !k.Secret {
+			switch {
+			case k.Kind() == zen7.SettingText && !k.Secret:
 				*k.Text(&out) = ""
+			case k.Kind() == zen7.SettingNumber:
+				*k.Number(&out) = k.Default().(int) // cleared: back to its value on install
 			}
 			delete(touched, k.Name) // clearing, or keeping the secret, needs no validation
 			continue
@@ -109,7 +123,17 @@ func (p SettingsPatch) Apply(s zen7.Settings) (zen7.Settings, error) {
 			var v bool
 			_ = json.Unmarshal(raw, &v)
 			*k.Bool(&out) = v
+		case zen7.SettingNumber:
+			v, _ := wholeNumber(raw) // checked by ParseSettingsPatch
+			if v < int64(k.Min) || v > int64(k.Max) {
+				problems[k.Name] = fmt.Sprintf("must be a whole number from %d to %d", k.Min, k.Max)
+				continue
+			}
+			*k.Number(&out) = int(v)
 		}
+	}
+	if len(problems) > 0 {
+		return zen7.Settings{}, &zen7.ValidationError{Fields: problems}
 	}
 	if err := validateSettings(out, touched); err != nil {
 		return zen7.Settings{}, err
@@ -129,8 +153,28 @@ func accepts(k zen7.SettingKey, raw json.RawMessage) bool {
 	case zen7.SettingBool:
 		var b bool
 		return json.Unmarshal(raw, &b) == nil
+	case zen7.SettingNumber:
+		_, ok := wholeNumber(raw)
+		return ok
 	}
 	return false
+}
+
+// wholeNumber reads raw as a JSON number with an integer value (7, or 7.0 as some form
+// libraries send it); strings, fractions and numbers beyond int64 are not.
+func wholeNumber(raw json.RawMessage) (int64, bool) {
+	var n json.Number
+	if json.Unmarshal(raw, &n) != nil || len(raw) == 0 || raw[0] == '"' {
+		return 0, false
+	}
+	if v, err := n.Int64(); err == nil {
+		return v, true
+	}
+	f, err := n.Float64()
+	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 // utf8Text reports whether the JSON string raw (syntax already checked by the decoder) holds
@@ -179,8 +223,11 @@ func escapedRune(raw []byte, i int) (rune, bool) {
 }
 
 func typeMessage(k zen7.SettingKey) string {
-	if k.Kind() == zen7.SettingBool {
+	switch k.Kind() {
+	case zen7.SettingBool:
 		return "must be true or false"
+	case zen7.SettingNumber:
+		return fmt.Sprintf("must be a whole number from %d to %d", k.Min, k.Max)
 	}
 	return "must be a string"
 }

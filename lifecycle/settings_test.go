@@ -600,6 +600,7 @@ func TestSettingsView(t *testing.T) {
 				"stopFollowupOnClaim": tt.settings.StopFollowupOnClaim,
 				"excludeEmails":       tt.settings.ExcludeEmails,
 				"routingRules":        tt.settings.RoutingRules,
+				"backfillDays":        tt.settings.BackfillDays,
 			}
 			if diff := cmp.Diff(want, v); diff != "" {
 				t.Errorf("View() mismatch (-want +got):\n%s", diff)

@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,7 +67,7 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithObserver makes the Client report every call once it ends, for metrics: op names the call
-// ("integration", "group", "prospect", "subscribe", "subscriptions", "unsubscribe", "lead"), status is
+// ("integration", "group", "prospect", "prospects", "subscribe", "subscriptions", "unsubscribe", "lead"), status is
 // the HTTP status (0 when no response arrived), d the duration and err the returned error.
 // fn runs on the calling goroutine and must be safe for concurrent use.
 func WithObserver(fn func(op string, status int, d time.Duration, err error)) Option {
@@ -167,6 +169,57 @@ func (c *Client) Prospect(ctx context.Context, apiKey, prospectID string) (Prosp
 	return p, err
 }
 
+// MaxProspectsPage is the most prospects Prospects asks for in one call.
+const MaxProspectsPage = 100
+
+// ProspectsWindow is how far back GET /prospects lists: Sales refuses a createdAfter more than
+// 31 days before now.
+const ProspectsWindow = 31 * 24 * time.Hour
+
+// ProspectQuery filters GET /prospects. Zero fields are not sent.
+type ProspectQuery struct {
+	// CreatedAfter lists prospects created at or after it; Sales refuses one more than
+	// ProspectsWindow ago.
+	CreatedAfter time.Time
+	// Status lists only prospects in that status, such as "unclaimed".
+	Status string
+	// Limit is the page size, at most MaxProspectsPage (larger values are lowered to it).
+	Limit int
+	// After lists only the prospects created after the one with this id (not included): the
+	// last id of a page asks for the next one.
+	After string
+}
+
+// values is the query string of q, without the API key.
+func (q ProspectQuery) values() url.Values {
+	v := url.Values{}
+	if !q.CreatedAfter.IsZero() {
+		v.Set("createdAfter", q.CreatedAfter.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(min(q.Limit, MaxProspectsPage)))
+	}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
+	return v
+}
+
+// Prospects returns a page of the prospects q selects, oldest first (as paging with After
+// needs): a page shorter than the limit is the last. A 429 is waited out in the call when its
+// reset is near (see do); otherwise RateLimitDelay says when to ask again.
+func (c *Client) Prospects(ctx context.Context, apiKey string, q ProspectQuery) ([]Prospect, error) {
+	var list []Prospect
+	err := c.do(ctx, call{
+		op: "prospects", method: http.MethodGet, segs: []string{"prospects"}, apiKey: apiKey, query: q.values(),
+		decode: func(b []byte) error { return json.Unmarshal(b, &list) },
+	})
+	return list, err
+}
+
 // Subscribe asks Sales to post notifications of topics (such as TopicProspects) to
 // callbackURL. Sales keeps one subscription per group: subscribing again deactivates the
 // previous one, so re-subscribing is how a callback URL is changed.
@@ -208,6 +261,7 @@ type call struct {
 	method     string
 	segs       []string // path segments under the base URL, unescaped
 	apiKey     string
+	query      url.Values         // parameters besides api-key; nil for none
 	body       any                // JSON request body; nil for none
 	decode     func([]byte) error // reads a 2xx body; nil ignores it
 	notFoundOK bool               // a 404 is success
@@ -287,7 +341,10 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (int, error) {
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + cl.path()
 	u.Path, _ = url.PathUnescape(u.RawPath) // cannot fail: every segment went through PathEscape
-	u.RawQuery = url.Values{"api-key": {cl.apiKey}}.Encode()
+	q := url.Values{}
+	maps.Copy(q, cl.query)
+	q.Set("api-key", cl.apiKey)
+	u.RawQuery = q.Encode()
 
 	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), body)
 	if err != nil {

@@ -107,3 +107,8 @@ func (p *Pages) UseNonce(ctx context.Context, nonce string, expires time.Time) e
 	}
 	return nil
 }
+
+// Backfill implements extensions.Store: the instance's current or last backfill.
+func (p *Pages) Backfill(ctx context.Context, instanceID string) (zen7.Backfill, error) {
+	return NewBackfills(p.db).Backfill(ctx, instanceID)
+}

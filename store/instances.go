@@ -191,6 +191,8 @@ func (s *Instances) toSettings(id string, doc bson.Raw) (zen7.Settings, error) {
 			err = v.Unmarshal(k.Text(&out))
 		case k.Kind() == zen7.SettingBool:
 			err = v.Unmarshal(k.Bool(&out))
+		case k.Kind() == zen7.SettingNumber:
+			err = v.Unmarshal(k.Number(&out))
 		}
 		if err != nil {
 			return zen7.Settings{}, fmt.Errorf("settings.%s: %w", k.Name, err)

@@ -49,7 +49,7 @@ func legacyKeys(withSecret bool) []string {
 
 // settingsAddedSince are the keys of settings added after the legacy layout, in the order the
 // store writes them (a reader of the legacy layout ignores them).
-var settingsAddedSince = []string{"routingRules", "excludeEmails"}
+var settingsAddedSince = []string{"routingRules", "excludeEmails", "backfillDays"}
 
 func legacySecretContext(id string) string { return "instances/" + id + "/settings.clientSecret" }
 
@@ -180,8 +180,11 @@ func TestSettingsWrittenInLegacyLayout(t *testing.T) {
 
 // storeSample is a value of the setting other than its default.
 func storeSample(k zen7.SettingKey) any {
-	if k.Kind() == zen7.SettingBool {
+	switch k.Kind() {
+	case zen7.SettingBool:
 		return !k.Default().(bool)
+	case zen7.SettingNumber:
+		return k.Max
 	}
 	return "stored-value-of-" + k.Name
 }
@@ -207,6 +210,8 @@ func TestEverySettingKeyIsStored(t *testing.T) {
 				*k.Text(&in.Settings) = v
 			case bool:
 				*k.Bool(&in.Settings) = v
+			case int:
+				*k.Number(&in.Settings) = v
 			}
 			mustCreate(t, s, in)
 
@@ -225,7 +230,11 @@ func TestEverySettingKeyIsStored(t *testing.T) {
 				}
 			} else {
 				var stored any
-				if err := v.Unmarshal(&stored); err != nil || stored != sample {
+				err := v.Unmarshal(&stored)
+				if n, ok := v.AsInt64OK(); ok && k.Kind() == zen7.SettingNumber {
+					stored = int(n) // stored as a BSON int32 or int64, read back as the int it is
+				}
+				if err != nil || stored != sample {
 					t.Fatalf("stored %q = %#v (%v), want %#v", k.Name, stored, err, sample)
 				}
 			}

@@ -1,6 +1,7 @@
 // Command sandbox is the one-command demo of the App: it runs the real App on the embedded
 // store together with a simulated Zenvia Sales and a simulated 7Targets on loopback, installs
-// and configures an instance, sends a stream of realistic prospects (some without email, some
+// and configures an instance (its backfill forwarding the prospects already waiting in Sales),
+// sends a stream of realistic prospects (some without email, some
 // taken over by agents, a 7Targets outage now and then), prints the signed report and button
 // URLs to open in a browser, and a live summary line. Ctrl-C stops it.
 package main
@@ -25,6 +26,7 @@ import (
 	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/cmd/internal/appserver"
 	"github.com/7targets/zenvia-sales-app/extensions"
+	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -66,6 +68,7 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 	st.Seed()
 	st.AddClient(stClientID, stClientSecret, stUser)
 	integ := salesFake.AddIntegration(apiKey, sales.Integration{Name: "Demo account", Language: "en"})
+	waiting := seedWaiting(salesFake)
 
 	dir, err := os.MkdirTemp("", "zenvia-7targets-sandbox-")
 	if err != nil {
@@ -93,6 +96,8 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 			AppID: appID, AppSecret: appSecret, SigningKey: appSecret,
 			ZenviaAPIURL: salesFake.BaseURL(), SevenTargetsAPIURL: st.APIURL(), SevenTargetsTokenURL: st.TokenURL(),
 			EncryptionKey: key, FrameAncestors: "'self'", LogValue: slog.StringValue("sandbox"),
+			// A backfill shows at once, and its batches follow each other quickly.
+			Backfill: forwarding.BackfillConfig{Interval: 2 * time.Second, Poll: 200 * time.Millisecond},
 		}, logger, ready)
 	}()
 	select {
@@ -108,7 +113,8 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "The App runs at %s on the embedded store, with simulated Zenvia Sales and 7Targets.\n", base)
-	fmt.Fprintf(out, "App logs: %s\n\n", logFile.Name())
+	fmt.Fprintf(out, "App logs: %s\n", logFile.Name())
+	fmt.Fprintf(out, "backfillDays is %d: the %d unclaimed prospects of the last days waiting in Sales are forwarded once (progress in the report).\n\n", backfillDays, waiting)
 	for _, lang := range []string{"en", "es", "pt"} {
 		fmt.Fprintf(out, "Managers' report (%s), signed as Zenvia Sales would:\n  %s\n", lang, signed(base, extensions.ReportsPath+
 			extensions.ReportKey+"?user=demo-manager&lang="+lang+"&range=last7&group="+integ.GroupID+"&parentGroup="+integ.GroupID))
@@ -146,7 +152,7 @@ func setUp(base string) error {
 	calls := []struct{ method, path, body string }{
 		{"POST", "/lifecycle/install", `{"integration":{"apiKey":"` + apiKey + `","enabled":true}}`},
 		{"PUT", "/lifecycle/settings?api-key=" + apiKey, `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret +
-			`","userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `","source":"Zenvia Sales demo"}`},
+			`","userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `","source":"Zenvia Sales demo","backfillDays":` + strconv.Itoa(backfillDays) + `}`},
 	}
 	for _, c := range calls {
 		req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
@@ -166,6 +172,33 @@ func setUp(base string) error {
 }
 
 func prospectID(i int) string { return fmt.Sprintf("5f0c%020d", i) }
+
+// backfillDays is the sandbox instance's setting: the prospects seedWaiting puts in Sales are
+// inside it.
+const backfillDays = 7
+
+// seedWaiting puts in Sales the prospects that were waiting before the App was installed:
+// unclaimed ones created over the past days, which the backfill forwards, and a few an agent
+// already took, which it leaves alone. It returns how many are unclaimed.
+func seedWaiting(f *salesfake.Server) int {
+	unclaimed := 0
+	for i := range 12 {
+		first, last := firstNames[i%len(firstNames)], lastNames[i%len(lastNames)]
+		p := sales.Prospect{
+			ID: fmt.Sprintf("5f0b%020d", i), FirstName: first, LastName: last, Status: "unclaimed",
+			Created: time.Now().UTC().Add(-time.Duration(6*24-i*11) * time.Hour),
+			Emails:  []string{strings.ToLower(fmt.Sprintf("%s.%s.waiting%d@example.com", url.PathEscape(first), url.PathEscape(last), i))},
+			Leads:   []sales.Lead{{UtmSource: sources[i%len(sources)], Comments: "Asked about " + products[i%len(products)] + " last week"}},
+		}
+		if i%5 == 4 {
+			p.Status = "followUp"
+		} else {
+			unclaimed++
+		}
+		f.PutProspect(apiKey, p)
+	}
+	return unclaimed
+}
 
 var (
 	firstNames = []string{"Ana", "Bruno", "Carla", "Diego", "Elena", "Felipe", "Gabriela", "Hugo", "Isabel", "João", "Lucía", "Mateo"}

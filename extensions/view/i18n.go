@@ -515,6 +515,26 @@ var messages = map[string]zen7.Text{
 		Es: "7Targets lo rechazó (HTTP %s): %s",
 		Pt: "A 7Targets recusou (HTTP %s): %s",
 	},
+	// The report's backfill card (the backfillDays setting).
+	"report.backfill.title": {En: "Waiting prospects sent to 7Targets", Es: "Prospectos en espera enviados a 7Targets", Pt: "Contatos em espera enviados à 7Targets"},
+	"report.backfill.window": {
+		En: "Unclaimed prospects created in the last %d days",
+		Es: "Prospectos sin reclamar creados en los últimos %d días",
+		Pt: "Contatos não reivindicados criados nos últimos %d dias",
+	},
+	"backfill.running":  {En: "In progress", Es: "En curso", Pt: "Em andamento"},
+	"backfill.done":     {En: "Done", Es: "Terminado", Pt: "Concluído"},
+	"backfill.stopped":  {En: "Stopped", Es: "Detenido", Pt: "Interrompido"},
+	"backfill.failed":   {En: "Failed", Es: "Falló", Pt: "Falhou"},
+	"backfill.found":    {En: "Found", Es: "Encontrados", Pt: "Encontrados"},
+	"backfill.inFlight": {En: "%d on their way", Es: "%d en camino", Pt: "%d a caminho"},
+	"backfill.started":  {En: "Started %s", Es: "Iniciado el %s", Pt: "Iniciado em %s"},
+	"backfill.finished": {En: "ended %s", Es: "terminado el %s", Pt: "encerrado em %s"},
+	"reason.listFailed": {
+		En: "Zenvia Sales refused the prospects list (HTTP %s): %s",
+		Es: "Zenvia Sales rechazó la lista de prospectos (HTTP %s): %s",
+		Pt: "O Zenvia Sales recusou a lista de contatos (HTTP %s): %s",
+	},
 	"state.forwarded": {En: "Forwarded", Es: "Reenviados", Pt: "Encaminhados"},
 	"reason.gaveUp": {
 		En: "Gave up after %s: %s",
@@ -619,6 +639,8 @@ func ReasonText(lang Lang, r zen7.Reason) string {
 		return T(lang, "reason.lookupFailed", r.Detail)
 	case zen7.ReasonRefused:
 		return T(lang, "reason.refused", strconv.Itoa(r.Status), r.Detail)
+	case zen7.ReasonListFailed:
+		return T(lang, "reason.listFailed", strconv.Itoa(r.Status), r.Detail)
 	case zen7.ReasonGaveUp:
 		return T(lang, "reason.gaveUp", durationText(lang, r.After), r.Detail)
 	case zen7.ReasonOther:

@@ -50,17 +50,62 @@ type ReportPage struct {
 	// the frame to it. Forms carry it in a hidden input named "back".
 	Back         string
 	ErrorMessage string // set when the data could not be loaded: the page shows an error state
+	// Backfill is the instance's current or last backfill (backfillDays); nil when it never
+	// had one.
+	Backfill *BackfillProgress
 
 	reportDerived
 }
 
+// BackfillProgress is how far a backfill got: the prospects found in Sales, and of those the
+// ones forwarded, skipped and failed (the rest are on their way).
+type BackfillProgress struct {
+	Days                              int
+	Found, Forwarded, Skipped, Failed int
+	State                             zen7.BackfillState
+	Reason                            zen7.Reason // why it stopped or failed
+	StartedAt, FinishedAt             time.Time
+}
+
+// backfillDerived is what report.html shows of a BackfillProgress.
+type backfillDerived struct {
+	BackfillProgress
+	StateText  string
+	StateClass string // the badge's class: info (running), success (done) or danger
+	Window     string // "Unclaimed prospects created in the last 7 days"
+	ReasonText string
+	InFlight   int
+}
+
+// deriveBackfill works out what the report shows of b, in lang.
+func deriveBackfill(lang Lang, b *BackfillProgress) *backfillDerived {
+	if b == nil {
+		return nil
+	}
+	d := &backfillDerived{BackfillProgress: *b, ReasonText: ReasonText(lang, b.Reason)}
+	d.InFlight = max(0, b.Found-b.Forwarded-b.Skipped-b.Failed)
+	d.Window = T(lang, "report.backfill.window", b.Days)
+	switch b.State {
+	case zen7.BackfillRunning:
+		d.StateText, d.StateClass = T(lang, "backfill.running"), "info"
+	case zen7.BackfillDone:
+		d.StateText, d.StateClass = T(lang, "backfill.done"), "success"
+	case zen7.BackfillStopped:
+		d.StateText, d.StateClass = T(lang, "backfill.stopped"), "warn"
+	default:
+		d.StateText, d.StateClass = T(lang, "backfill.failed"), "danger"
+	}
+	return d
+}
+
 // reportDerived is what report.html shows of a ReportPage's facts, in the page's language.
 type reportDerived struct {
-	RangeLabel string
-	Period     string
-	Empty      bool // nothing processed in the period
-	Rows       []failureRow
-	CanRetry   bool // some row has a retry form
+	RangeLabel   string
+	Period       string
+	Empty        bool // nothing processed in the period
+	Rows         []failureRow
+	CanRetry     bool // some row has a retry form
+	BackfillCard *backfillDerived
 	// RoutedByRules: routing rules sent prospects somewhere in the period, so the table that
 	// says which shows open.
 	RoutedByRules bool
@@ -78,9 +123,10 @@ type failureRow struct {
 func deriveReport(p ReportPage) reportDerived {
 	lang := pageLang(p.Lang)
 	d := reportDerived{
-		RangeLabel: RangeText(lang, p.RangeName),
-		Period:     formatPeriod(lang, p.Start, p.End),
-		Empty:      p.Totals.Total() == 0,
+		RangeLabel:   RangeText(lang, p.RangeName),
+		Period:       formatPeriod(lang, p.Start, p.End),
+		Empty:        p.Totals.Total() == 0,
+		BackfillCard: deriveBackfill(lang, p.Backfill),
 	}
 	for _, a := range p.Assistants {
 		for _, r := range a.Routes {

@@ -947,3 +947,36 @@ func TestRenderAssets(t *testing.T) {
 		}
 	})
 }
+
+// TestReportShowsBackfill checks the report's backfill card in each language: its counts, its
+// state and, once it stopped, the translated reason.
+func TestReportShowsBackfill(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		lang view.Lang
+		want []string
+	}{
+		{view.English, []string{"Waiting prospects sent to 7Targets", "Unclaimed prospects created in the last 7 days", "Stopped", "The App is disabled", "3 on their way"}},
+		{view.Spanish, []string{"Prospectos en espera enviados a 7Targets", "últimos 7 días", "Detenido", "La App está desactivada", "3 en camino"}},
+		{view.Portuguese, []string{"Contatos em espera enviados à 7Targets", "últimos 7 dias", "Interrompido", "O App está desativado", "3 a caminho"}},
+	} {
+		t.Run(string(tc.lang), func(t *testing.T) {
+			t.Parallel()
+			p := view.ReportPage{Lang: tc.lang, RangeName: "last7", Start: start, End: start.AddDate(0, 0, 6), Backfill: &view.BackfillProgress{
+				Days: 7, Found: 12, Forwarded: 7, Skipped: 2, Failed: 0, State: zen7.BackfillStopped,
+				Reason: zen7.Reason{Code: zen7.ReasonInstanceState, Detail: "disabled"}, StartedAt: start, FinishedAt: start.Add(time.Hour),
+			}}
+			var b strings.Builder
+			if err := view.RenderReport(&b, p); err != nil {
+				t.Fatal(err)
+			}
+			html := b.String()
+			for _, w := range append(tc.want, ">12<", ">7<", ">2<") {
+				if !strings.Contains(html, w) {
+					t.Errorf("the report lacks %q", w)
+				}
+			}
+		})
+	}
+}

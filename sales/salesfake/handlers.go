@@ -32,6 +32,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET "+APIPath+"/integration", s.authed(s.handleIntegration))
 	mux.HandleFunc("GET "+APIPath+"/group/{groupId}", s.authed(s.handleGroup))
 	mux.HandleFunc("GET "+APIPath+"/prospect/{prospectId}", s.authed(s.handleProspect))
+	mux.HandleFunc("GET "+APIPath+"/prospects", s.authed(s.handleProspects))
 	mux.HandleFunc("GET "+APIPath+"/notifications/subscriptions", s.authed(s.handleListSubscriptions))
 	mux.HandleFunc("POST "+APIPath+"/notifications/subscriptions", s.authed(s.handleSubscribe))
 	mux.HandleFunc("GET "+APIPath+"/notifications/subscription/{subscriptionId}", s.authed(s.handleGetSubscription))
@@ -175,6 +176,82 @@ func (s *Server) handleProspect(w http.ResponseWriter, r *http.Request, in sales
 		return
 	}
 	writeJSON(w, http.StatusOK, prospectResource(p))
+}
+
+// maxProspectsLimit is the largest page the fake serves; Sales recommends no more than 1000.
+const maxProspectsLimit = 1000
+
+// handleProspects lists the prospects the key sees, oldest first, filtered as GET /prospects
+// documents: createdAfter (default and earliest: 31 days before now, a range over 31 days
+// being refused), createdBefore, status, after (the prospects created after the one named)
+// and limit.
+func (s *Server) handleProspects(w http.ResponseWriter, r *http.Request, in sales.Integration) {
+	q := r.URL.Query()
+	now := time.Now().UTC()
+	after, before := now.Add(-sales.ProspectsWindow), now
+	for name, t := range map[string]*time.Time{"createdAfter": &after, "createdBefore": &before} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		parsed, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, name+" must be an ISO 8601 date-time")
+			return
+		}
+		*t = parsed
+	}
+	if before.Before(after) || before.Sub(after) > sales.ProspectsWindow {
+		writeError(w, http.StatusBadRequest, "the date range must be of 31 days or less")
+		return
+	}
+	limit := maxProspectsLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "limit must be a positive number")
+			return
+		}
+		limit = min(n, maxProspectsLimit)
+	}
+	status, cursor := q.Get("status"), q.Get("after")
+
+	s.mu.Lock()
+	var list []sales.Prospect
+	for _, p := range s.prospects {
+		if s.inScopeLocked(in, p.GroupID) {
+			list = append(list, p)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(list, prospectOrder)
+	if cursor != "" {
+		i := slices.IndexFunc(list, func(p sales.Prospect) bool { return p.ID == cursor })
+		if i < 0 {
+			writeError(w, http.StatusBadRequest, "after must name a prospect")
+			return
+		}
+		list = list[i+1:]
+	}
+	page := []any{}
+	for _, p := range list {
+		if len(page) == limit {
+			break
+		}
+		if p.Created.Before(after) || p.Created.After(before) || (status != "" && p.Status != status) {
+			continue
+		}
+		page = append(page, prospectResource(p))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// prospectOrder orders prospects by creation, then id, as paging with after needs.
+func prospectOrder(a, b sales.Prospect) int {
+	if c := a.Created.Compare(b.Created); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // prospectResource shapes a prospect as GET /prospect answers it: the agent is one object, not

@@ -63,8 +63,14 @@ func TestRetailLeadNotifies(t *testing.T) {
 	if p2.ID != p.ID || n.Type != sales.NotificationUpdated || len(n.Prospect[0].Leads) != 2 {
 		t.Errorf("second lead: prospect %s, notification %+v", p2.ID, n)
 	}
+	// The fake records a delivery once the receiver has answered it: the last may still be
+	// on its way back.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.Deliveries()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if d := s.Deliveries(); len(d) != 3 || d[0].Status != 503 || d[1].Status != 200 {
-		t.Errorf("Deliveries() = %+v", d)
+		t.Errorf("%d deliveries, statuses %v, want 3: 503, 200, 200", len(d), statuses(d))
 	}
 }
 
@@ -115,4 +121,12 @@ func TestCloseEndsLeadDelivery(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close waited for a delivery backing off for an hour")
 	}
+}
+
+func statuses(ds []salesfake.Delivery) []int {
+	out := make([]int, len(ds))
+	for i, d := range ds {
+		out[i] = d.Status
+	}
+	return out
 }

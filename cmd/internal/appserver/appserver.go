@@ -52,6 +52,9 @@ type Config struct {
 	DevMode bool
 	// LogValue is what is logged of the configuration at start (secrets left out).
 	LogValue slog.Value
+	// Backfill tunes the backfill loop; the server leaves it zero (the defaults), the sandbox
+	// makes it quicker to show.
+	Backfill forwarding.BackfillConfig
 	// Bench is what cmd/loadgen changes to measure the App; the server leaves it zero.
 	Bench Bench
 }
@@ -123,6 +126,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	intake := forwarding.NewIntake(outbox, instances, worker, metrics)
 	batcher := forwarding.NewBatcher(outbox, 0, 0) // group commit of webhooks
 	intake.SetEnqueuer(batcher)
+	backfills := store.NewBackfills(db)
+	backfiller := forwarding.NewBackfiller(cfg.Backfill, backfills, instances, salesClient, intake, logger)
+	svc.SetBackfills(backfiller)
 
 	pagesSvc := extensions.NewService(extensions.Deps{
 		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Trees: svc, Assistants: stClient, Prospects: salesClient,
@@ -162,6 +168,12 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 		wg.Go(func() { _ = worker.Run(workers) })
 	}
 	wg.Go(func() { _ = batcher.Run(workers) })
+	// The backfill stops before the workers: it hands its backfill back while the deliveries it
+	// queued still have a worker to finish them.
+	backfilling, stopBackfill := context.WithCancel(workers)
+	defer stopBackfill()
+	var backfillDone sync.WaitGroup
+	backfillDone.Go(func() { _ = backfiller.Run(backfilling) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -176,6 +188,8 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 
 	select {
 	case err := <-serveErr:
+		stopBackfill()
+		backfillDone.Wait()
 		stopWorkers()
 		wg.Wait()
 		return fmt.Errorf("http: %w", err)
@@ -187,6 +201,8 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("http shutdown", "error", err)
 	}
+	stopBackfill()
+	backfillDone.Wait()
 	stopWorkers()
 	wg.Wait()
 	logger.Info("stopped")
@@ -291,6 +307,9 @@ var (
 	_ forwarding.SubscriptionStore = (*store.Instances)(nil)
 	_ forwarding.WebhookTargets    = (*store.Instances)(nil)
 	_ forwarding.Deployment        = (*store.DB)(nil)
+	_ forwarding.BackfillStore     = (*store.Backfills)(nil)
+	_ forwarding.ProspectLister    = (*sales.Client)(nil)
+	_ lifecycle.Backfills          = (*forwarding.Backfiller)(nil)
 	_ app.Readiness                = (*store.DB)(nil)
 	_ extensions.Store             = (*store.Pages)(nil)
 	_ extensions.Instances         = (*store.Instances)(nil)
