@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -25,6 +26,9 @@ type Config struct {
 	DataDir string
 	// Logger receives the store's own messages (the embedded store's only at error level).
 	Logger *slog.Logger
+	// Monitor, if set, sees every command the client sends. cmd/loadgen counts the store's
+	// commands per webhook and per delivery with it; the App itself sets none.
+	Monitor *event.CommandMonitor
 }
 
 // DB is an open store: one MongoDB client for the whole process and the App's database.
@@ -52,7 +56,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		d.embedded, uri = e, e.URI()
 		d.reports = newSQLiteReports(e.dir, cfg.Database)
 	}
-	client, err := Connect(ctx, uri, d.embedded != nil)
+	client, err := connect(ctx, uri, d.embedded != nil, cfg.Monitor)
 	if err != nil {
 		d.stopEmbedded()
 		return nil, err
@@ -69,12 +73,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 // runs each update as an unisolated read-modify-write, and only one connection serialises
 // them, which makes single-document conditional updates atomic as they are on MongoDB.
 func Connect(ctx context.Context, uri string, embedded bool) (*mongo.Client, error) {
+	return connect(ctx, uri, embedded, nil)
+}
+
+func connect(ctx context.Context, uri string, embedded bool, monitor *event.CommandMonitor) (*mongo.Client, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetAppName("zenvia-7targets").
 		SetServerSelectionTimeout(10 * time.Second).
 		SetConnectTimeout(10 * time.Second)
 	if embedded {
 		opts.SetMaxPoolSize(1)
+	}
+	if monitor != nil {
+		opts.SetMonitor(monitor)
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,7 +43,17 @@ const (
 
 	// baselinePath is the naive handler: one durable insert per webhook, nothing else.
 	baselinePath = "/bench/baseline/"
+	// commandsPath serves the counts of the App's store commands, on the pprof listener.
+	commandsPath = "/debug/store-commands"
+	// baselineCollection holds what the baseline inserts.
+	baselineCollection = "bench_baseline"
 )
+
+// commandCount is one line of commandsPath.
+type commandCount struct {
+	store.CommandKey
+	N int64 `json:"n"`
+}
 
 // benchLimits lifts the per-instance webhook limit (100/s by default) so the run measures the
 // intake, not the limiter; pages likewise. Everything else is the App as deployed.
@@ -71,10 +82,21 @@ func runApp() error {
 	// The App logs every request as it does in production, to a file instead of stdout.
 	logger := slog.New(app.LogHandler(slog.NewJSONHandler(logFile, nil)))
 
+	// Every command the App sends to its store is counted, and read by the driver at
+	// commandsPath, beside the profiles: on MongoDB each is a network round trip.
+	commands := store.NewCommandCounter(benchDatabase)
 	if addr := os.Getenv(envPprof); addr != "" {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc(commandsPath, func(w http.ResponseWriter, _ *http.Request) {
+			var out []commandCount
+			for k, n := range commands.Counts() {
+				out = append(out, commandCount{CommandKey: k, N: n})
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(out)
+		})
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("pprof: %w", err)
@@ -98,6 +120,7 @@ func runApp() error {
 		Bench: appserver.Bench{
 			Mount: mountBaseline, Limits: benchLimits,
 			NoWorker: os.Getenv(envNoWorker) == "1", NoTargetCache: os.Getenv(envNoCache) == "1",
+			StoreMonitor: commands.Monitor(),
 		},
 	}, logger, ready)
 }
@@ -105,7 +128,7 @@ func runApp() error {
 // mountBaseline serves the naive design on the App's router: read the body, insert it as one
 // document, answer once the insert is acknowledged.
 func mountBaseline(r gin.IRouter, db *store.DB) {
-	col := db.Collection("bench_baseline")
+	col := db.Collection(baselineCollection)
 	r.POST(baselinePath+":instanceId", func(c *gin.Context) {
 		body, err := io.ReadAll(c.Request.Body)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/extensions"
@@ -69,6 +70,8 @@ type Bench struct {
 	NoTargetCache bool
 	// Limits replaces the default rate limits.
 	Limits app.Limits
+	// StoreMonitor sees every command the App sends to its store, to count them.
+	StoreMonitor *event.CommandMonitor
 }
 
 // webhookTargetTTL is how long a replica trusts what it read of an instance to authenticate
@@ -259,7 +262,7 @@ func MoveBaseURL(ctx context.Context, cfg Config, logger *slog.Logger) (previous
 // openStore opens the store cfg names. What goes wrong names the variable at fault and says
 // what is wrong with it, as the one line the process stops with.
 func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger})
+	db, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, DataDir: cfg.DataDir, Logger: logger, Monitor: cfg.Bench.StoreMonitor})
 	if err == nil {
 		return db, nil
 	}
