@@ -22,6 +22,7 @@ type loadResult struct {
 	Concurrency int     `json:"concurrency"`
 	Requests    int     `json:"requests"`
 	Failed      int     `json:"failed"` // answered other than 200, or not at all
+	Accepted    int64   `json:"accepted"` // answered 200, the warm-up's included: what the store was sent
 	Seconds     float64 `json:"seconds"`
 	PerSecond   float64 `json:"perSecond"`
 	P50ms       float64 `json:"p50ms"`
@@ -61,7 +62,7 @@ func post(ctx context.Context, client *http.Client, url string, body []byte) int
 func hammer(ctx context.Context, c int, warmup, d time.Duration, n int64, next func(i int64) (string, []byte)) loadResult {
 	client := newClient(c)
 	defer client.CloseIdleConnections()
-	var seq atomic.Int64
+	var seq, accepted atomic.Int64
 	start := time.Now()
 	measureFrom, end := start.Add(warmup), start.Add(warmup+d)
 	lat := make([][]time.Duration, c)
@@ -80,6 +81,9 @@ func hammer(ctx context.Context, c int, warmup, d time.Duration, n int64, next f
 				}
 				url, body := next(i)
 				status := post(ctx, client, url, body)
+				if status == http.StatusOK {
+					accepted.Add(1)
+				}
 				if t0.Before(measureFrom) {
 					continue
 				}
@@ -96,6 +100,7 @@ func hammer(ctx context.Context, c int, warmup, d time.Duration, n int64, next f
 	all := slices.Concat(lat...)
 	r := summarize(all)
 	r.Concurrency = c
+	r.Accepted = accepted.Load()
 	r.Seconds = elapsed.Seconds()
 	r.PerSecond = float64(len(all)) / elapsed.Seconds()
 	for _, f := range failed {

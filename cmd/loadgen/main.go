@@ -36,6 +36,7 @@ func main() {
 	levels := flag.String("levels", "", "concurrency levels of the intake sweep, comma-separated (default 1,4,16,32,64,128,256)")
 	scale := flag.String("instances", "", "installed instances of the scale figure, comma-separated (default 10,1000,10000)")
 	notifications := flag.Int64("notifications", 0, "notifications of the memory figure (default 100000)")
+	sustain := flag.Duration("sustain", 0, "length of each constant-rate trial of the sustained figure (default 60s)")
 	rerender := flag.String("rerender", "", "only render results.md, the plot and the profiles' tops into -out from this results.json")
 	flag.Parse()
 	if *rerender != "" {
@@ -67,6 +68,9 @@ func main() {
 	}
 	if *notifications > 0 {
 		plan.Notifications = *notifications
+	}
+	if *sustain > 0 {
+		plan.Sustain = *sustain
 	}
 	if _, err := run(ctx, exe, nil, plan, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)

@@ -21,7 +21,7 @@ func writeResults(out string, r *results) error {
 	if err := os.WriteFile(filepath.Join(out, "intake.svg"), []byte(plotIntake(r.Intake)), 0o644); err != nil {
 		return err
 	}
-	for _, name := range []string{"intake", "worker"} {
+	for _, name := range []string{"intake", "intake-off", "worker"} {
 		profile := filepath.Join(out, "profiles", name+".pprof")
 		if _, err := os.Stat(profile); err != nil {
 			continue
@@ -60,14 +60,49 @@ func markdown(r *results) string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("Run of %s, %s, %d CPUs.", r.Started.Format("2006-01-02 15:04 UTC"), r.GoVersion, r.CPUs)
 	p("")
-	p("### 1. Webhook intake against one insert per webhook")
+	p("### 1. Webhook intake against one insert per webhook, the worker forwarding meanwhile")
+	p("")
+	p("| concurrent senders | App webhooks/s | App p50 / p99 ms | baseline webhooks/s | baseline p50 / p99 ms | throughput ratio | store commands per webhook: intake; the rest per lead | backlog drained after |")
+	p("|---:|---:|---:|---:|---:|---:|---|---:|")
+	for _, pt := range r.Intake {
+		p("| %d | %.0f | %.1f / %.1f | %.0f | %.1f / %.1f | %.2f× | %.2f; %s | %.1f s |", pt.Concurrency,
+			pt.App.PerSecond, pt.App.P50ms, pt.App.P99ms, pt.Baseline.PerSecond, pt.Baseline.P50ms, pt.Baseline.P99ms, pt.Ratio,
+			pt.IntakeCommands.PerUnit, pt.WorkerCommands, pt.Drained)
+	}
+	p("")
+	p("The worker posted %.0f leads/s over the sweep and its drains.", r.SweepForwarding)
+	p("")
+	p("#### 1b. The same with the delivery worker off (the intake alone; not the figure of record)")
 	p("")
 	p("| concurrent senders | App webhooks/s | App p50 / p99 ms | baseline webhooks/s | baseline p50 / p99 ms | throughput ratio |")
 	p("|---:|---:|---:|---:|---:|---:|")
-	for _, pt := range r.Intake {
+	for _, pt := range r.IntakeOff {
 		p("| %d | %.0f | %.1f / %.1f | %.0f | %.1f / %.1f | %.2f× |", pt.Concurrency,
 			pt.App.PerSecond, pt.App.P50ms, pt.App.P99ms, pt.Baseline.PerSecond, pt.Baseline.P50ms, pt.Baseline.P99ms, pt.Ratio)
 	}
+	p("")
+	p("Store commands per accepted webhook, worker off: %s.", r.Commands.PerWebhookWorkerOff)
+	p("")
+	su := r.Sustained
+	p("#### 1c. Sustained rate (%v per trial, a fresh App each), against the baseline's %.0f webhooks/s", r.Plan.Sustain, su.Baseline)
+	p("")
+	p("| webhooks/s asked | answered/s | p50 / p99 ms | refused | leads/s | backlog at the end (most) | within |")
+	p("|---:|---:|---:|---:|---:|---:|---|")
+	for _, t := range su.Trials {
+		p("| %.0f | %.0f | %.1f / %.1f | %d | %.0f | %d (%d) | %v |", t.Rate, t.Result.PerSecond, t.Result.P50ms, t.Result.P99ms, t.Result.Failed, t.Forwards, t.Backlog, t.MaxLag, t.Within)
+	}
+	p("")
+	p("Sustained: %.0f webhooks/s, %.2f× the baseline. At that rate, store commands per accepted webhook (intake) %s; per delivery %s.",
+		su.Rate, su.Ratio, su.Commands.PerWebhook, su.Commands.PerDelivery)
+	p("")
+	fa := r.Fairness
+	p("#### 1d. Fairness: %.0f webhooks/s over ten instances for %v", fa.Rate, r.Plan.Fairness)
+	p("")
+	p("| run | nine fast instances' webhook → POST /leads p50 / p99 ms |")
+	p("|---|---:|")
+	p("| all ten answering at once | %.1f / %.1f |", fa.AllFastP50, fa.AllFastP99)
+	p("| one answering in %.0f s | %.1f / %.1f |", fa.SlowSeconds, fa.OneSlowP50, fa.OneSlowP99)
+	p("| ratio of the p50s | %.2f× |", fa.Ratio)
 	p("")
 	l := r.Latency
 	p("### 2. Webhook → POST /leads at low load (%d prospects one at a time)", l.Prospects)
@@ -75,6 +110,8 @@ func markdown(r *results) string {
 	p("| end-to-end p50 / p99 ms | intake p50 ms | one 7Targets call (mean) ms | ratio |")
 	p("|---:|---:|---:|---:|")
 	p("| %.2f / %.2f | %.2f | %.2f | %.2f× |", l.EndToEnd.P50ms, l.EndToEnd.P99ms, l.IntakeP50ms, l.CallMeanMs, l.Ratio)
+	p("")
+	p("Store commands per new lead at low load: %s; of them after the webhook's insert: %s.", r.Commands.LowLoadPerLead, r.Commands.LowLoadPerDelivery)
 	p("")
 	c := r.Calls
 	p("### 3. Calls per lead")

@@ -31,6 +31,9 @@ type plan struct {
 	Settle        time.Duration // wait after the queue drained before the last memory reading
 	Renders       int           // page renders per range (figure 6)
 	Profile       time.Duration // CPU profile length
+	Sustain       time.Duration // each constant-rate trial of the sustained figure
+	Fairness      time.Duration // each constant-rate run of the fairness figure
+	Drain         time.Duration // the longest wait for a backlog to reach 7Targets
 }
 
 func fullPlan() plan {
@@ -38,7 +41,7 @@ func fullPlan() plan {
 		Levels: []int{1, 4, 16, 32, 64, 128, 256}, Warmup: time.Second, Run: 6 * time.Second, ProfileLevel: 64,
 		Scale: []int{10, 1_000, 10_000}, ScaleConc: 32,
 		Latency: 200, Notifications: 100_000, NotifConc: 32, Settle: 30 * time.Second,
-		Renders: 5, Profile: 10 * time.Second,
+		Renders: 5, Profile: 10 * time.Second, Sustain: time.Minute, Fairness: 20 * time.Second, Drain: 30 * time.Minute,
 	}
 }
 
@@ -47,7 +50,7 @@ func quickPlan() plan {
 		Levels: []int{1, 8}, Warmup: 100 * time.Millisecond, Run: 1500 * time.Millisecond, ProfileLevel: 8,
 		Scale: []int{3, 30}, ScaleConc: 4,
 		Latency: 12, Notifications: 300, NotifConc: 8, Settle: time.Second,
-		Renders: 3, Profile: time.Second,
+		Renders: 3, Profile: time.Second, Sustain: 2 * time.Second, Fairness: 2 * time.Second, Drain: 2 * time.Minute,
 	}
 }
 
@@ -58,7 +61,14 @@ type results struct {
 	GoVersion string         `json:"goVersion"`
 	CPUs      int            `json:"cpus"`
 	Plan      plan           `json:"plan"`
-	Intake    []intakePoint  `json:"intake"`
+	Intake    []intakePoint  `json:"intake"`          // the worker forwarding meanwhile, as in production
+	IntakeOff []intakePoint  `json:"intakeWorkerOff"` // the same with the delivery worker off
+	// SweepForwarding is the leads per second the worker posted while the sweep ran and until
+	// its backlog was drained.
+	SweepForwarding float64          `json:"sweepForwardingPerSecond"`
+	Sustained       sustainedFigures `json:"sustained"`
+	Fairness        fairnessFigures  `json:"fairness"`
+	Commands        commandFigures   `json:"commands"`
 	Scale     []scalePoint   `json:"scale"`
 	Latency   latencyFigures `json:"latency"`
 	Calls     callFigures    `json:"calls"`
@@ -71,6 +81,18 @@ type intakePoint struct {
 	App         loadResult `json:"app"`
 	Baseline    loadResult `json:"baseline"`
 	Ratio       float64    `json:"throughputRatio"` // App / baseline
+	// Commands are the App's store commands per accepted webhook over its run: the intake's
+	// own (the outbox insert) and, with the worker on, the rest per lead posted meanwhile.
+	IntakeCommands perUnit `json:"intakeCommands"`
+	WorkerCommands perUnit `json:"workerCommands"`
+	Drained        float64 `json:"drainSeconds"` // with the worker on: after the App's run, until its backlog reached 7Targets
+}
+
+// commandFigures are the App's store commands per unit of work (see commands.go).
+type commandFigures struct {
+	PerWebhookWorkerOff perUnit `json:"perAcceptedWebhookWorkerOff"` // the worker-off sweep, every level
+	LowLoadPerLead      perUnit `json:"lowLoadPerNewLead"`           // figure 2: every command, intake's included
+	LowLoadPerDelivery  perUnit `json:"lowLoadPerDelivery"`          // figure 2: all but the intake's insert
 }
 
 type scalePoint struct {
@@ -155,23 +177,33 @@ func run(ctx context.Context, exe string, extraEnv []string, p plan, out string,
 	return r, nil
 }
 
-// intakePhase measures figures 1 and 4 with the delivery worker off, so the intake alone is
-// measured (the worker would share the store's one connection with it).
+// intakePhase measures figure 1 with the delivery worker forwarding as in production (the
+// figure of record) and again with it off (the intake alone), then the sustained rate and the
+// fairness figures, then figure 4.
 func intakePhase(ctx context.Context, exe string, extraEnv []string, p plan, out string, r *results, seq *atomic.Int64, logf func(string, ...any)) error {
-	logf("intake: starting the App with %d installed instances", p.Scale[0])
-	e, err := startEnv(ctx, exe, extraEnv, envOptions{instances: p.Scale[0], noWorker: true})
-	if err != nil {
-		return err
+	for _, workerOn := range []bool{true, false} {
+		logf("intake: starting the App with %d installed instances, worker on: %v", p.Scale[0], workerOn)
+		e, err := startEnv(ctx, exe, extraEnv, envOptions{instances: p.Scale[0], noWorker: !workerOn})
+		if err != nil {
+			return err
+		}
+		err = sweep(ctx, e, p, out, r, seq, workerOn, logf)
+		e.stop()
+		if err != nil {
+			return err
+		}
 	}
-	err = sweep(ctx, e, p, out, r, seq, logf)
-	e.stop()
-	if err != nil {
-		return err
+	if err := sustained(ctx, exe, extraEnv, p, out, r, seq, logf); err != nil {
+		return fmt.Errorf("sustained: %w", err)
+	}
+	if err := fairness(ctx, exe, extraEnv, p, r, seq, logf); err != nil {
+		return fmt.Errorf("fairness: %w", err)
 	}
 	// Figure 4 turns the instance cache off: every webhook reads its instance from the store,
 	// the case of many instances with sparse traffic, and the one that shows how lookups scale.
 	// Webhooks go to the same number of enabled instances each time (the first point's); the
-	// other instances are installed, configured and disabled.
+	// other instances are installed, configured and disabled. The worker is off: the figure
+	// is the intake's cost, as in the runs before.
 	for _, n := range p.Scale {
 		logf("scale: starting the App with %d installed instances (%d receiving webhooks), no instance cache", n, p.Scale[0])
 		e, err := startEnv(ctx, exe, extraEnv, envOptions{instances: n, active: p.Scale[0], noWorker: true, noTargetCache: true})
@@ -199,22 +231,43 @@ func firstOr(s []scalePoint, p scalePoint) scalePoint {
 }
 
 // sweep runs the App's webhook route and the baseline route at each concurrency level, one
-// after the other on the same App, store and instances, alternating which goes first.
-func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *atomic.Int64, logf func(string, ...any)) error {
-	logf("intake: App against the one-insert baseline, %v per point", p.Run)
+// after the other on the same App, store and instances, alternating which goes first. With
+// the worker on, each App run is followed by a wait until what it accepted has reached
+// 7Targets, so that neither the next run nor the baseline shares the store with the backlog.
+func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *atomic.Int64, workerOn bool, logf func(string, ...any)) error {
+	label, profileName := "worker on", "intake.pprof"
+	if !workerOn {
+		label, profileName = "worker off", "intake-off.pprof"
+	}
+	logf("intake (%s): App against the one-insert baseline, %v per point", label, p.Run)
+	var forwarded int64
+	var forwarding time.Duration
+	var offCommands commandSet = commandSet{}
+	var offAccepted int64
 	for li, c := range p.Levels {
 		profiled := make(chan error, 1)
 		profiled <- nil
-		measure := func(baseline bool) loadResult {
+		var pt intakePoint
+		pt.Concurrency = c
+		measure := func(baseline bool) (loadResult, error) {
 			if !baseline && c == p.ProfileLevel {
 				// The App's run at this level is profiled, from the end of its warm-up.
 				<-profiled
 				go func() {
 					time.Sleep(p.Warmup)
-					profiled <- e.profile(min(p.Profile, p.Run), filepath.Join(out, "profiles", "intake.pprof"))
+					profiled <- e.profile(min(p.Profile, p.Run), filepath.Join(out, "profiles", profileName))
 				}()
 			}
-			return hammer(ctx, c, p.Warmup, p.Run, 0, func(i int64) (string, []byte) {
+			var before commandSnapshot
+			postsBefore := e.st.Count(http.MethodPost, "/leads")
+			if !baseline {
+				var err error
+				if before, err = e.commands(); err != nil {
+					return loadResult{}, err
+				}
+			}
+			t0 := time.Now()
+			res := hammer(ctx, c, p.Warmup, p.Run, 0, func(i int64) (string, []byte) {
 				in := e.instances[i%int64(len(e.instances))]
 				body := prospectNotification(in, seq.Add(1), "created", "unclaimed")
 				if baseline {
@@ -222,22 +275,81 @@ func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *ato
 				}
 				return in.webhookURL, body
 			})
+			if baseline {
+				return res, nil
+			}
+			if workerOn {
+				ran := time.Now()
+				if err := e.drain(ctx, postsBefore, res.Accepted, p.Drain); err != nil {
+					return res, err
+				}
+				pt.Drained = time.Since(ran).Seconds()
+				forwarded += int64(e.st.Count(http.MethodPost, "/leads") - postsBefore)
+				forwarding += time.Since(t0)
+			}
+			after, err := e.commands()
+			if err != nil {
+				return res, err
+			}
+			intake, rest := after.since(before).split()
+			pt.IntakeCommands = per(intake, res.Accepted)
+			if workerOn {
+				pt.WorkerCommands = per(rest, int64(e.st.Count(http.MethodPost, "/leads")-postsBefore))
+			} else {
+				for k, n := range after.since(before).all() {
+					offCommands[k] += n
+				}
+				offAccepted += res.Accepted
+			}
+			return res, nil
 		}
-		var pt intakePoint
-		pt.Concurrency = c
+		var err, err2 error
 		if li%2 == 0 {
-			pt.Baseline, pt.App = measure(true), measure(false)
+			pt.Baseline, err = measure(true)
+			pt.App, err2 = measure(false)
 		} else {
-			pt.App, pt.Baseline = measure(false), measure(true)
+			pt.App, err = measure(false)
+			pt.Baseline, err2 = measure(true)
+		}
+		if err := errors.Join(err, err2); err != nil {
+			return err
 		}
 		if err := <-profiled; err != nil {
 			return fmt.Errorf("profile: %w", err)
 		}
 		pt.Ratio = pt.App.PerSecond / pt.Baseline.PerSecond
-		r.Intake = append(r.Intake, pt)
+		if workerOn {
+			r.Intake = append(r.Intake, pt)
+		} else {
+			r.IntakeOff = append(r.IntakeOff, pt)
+		}
 		logf("  c=%-3d App %6.0f/s p50 %6.1f p99 %6.1f ms | baseline %6.0f/s p50 %6.1f p99 %6.1f ms | %.2fx | failed %d/%d",
 			c, pt.App.PerSecond, pt.App.P50ms, pt.App.P99ms, pt.Baseline.PerSecond, pt.Baseline.P50ms, pt.Baseline.P99ms, pt.Ratio,
 			pt.App.Failed, pt.Baseline.Failed)
+		logf("        commands per accepted webhook: intake %s", pt.IntakeCommands)
+		if workerOn {
+			logf("        per lead posted: %s; backlog drained %.1f s after the run", pt.WorkerCommands, pt.Drained)
+		}
+	}
+	if workerOn && forwarding > 0 {
+		r.SweepForwarding = float64(forwarded) / forwarding.Seconds()
+		logf("  the worker posted %.0f leads/s over the sweep and its drains", r.SweepForwarding)
+	}
+	if !workerOn {
+		r.Commands.PerWebhookWorkerOff = per(offCommands, offAccepted)
+		logf("  commands per accepted webhook, worker off: %s", r.Commands.PerWebhookWorkerOff)
+	}
+	return nil
+}
+
+// drain waits until accepted prospects more than before have reached 7Targets, for at most d.
+func (e *env) drain(ctx context.Context, before int, accepted int64, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for int64(e.st.Count(http.MethodPost, "/leads")-before) < accepted {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("only %d of %d accepted webhooks reached 7Targets within %v", e.st.Count(http.MethodPost, "/leads")-before, accepted, d)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
 }
@@ -265,6 +377,10 @@ func forwardingPhase(ctx context.Context, exe string, extraEnv []string, p plan,
 func latencyAndCalls(ctx context.Context, e *env, p plan, r *results, seq *atomic.Int64, logf func(string, ...any)) error {
 	client := newClient(1)
 	salesBefore := len(e.sales.Requests())
+	cmdBefore, err := e.commands()
+	if err != nil {
+		return err
+	}
 	var intake []time.Duration
 	sent := make(map[string]time.Time) // email → when its webhook started
 	for i := range p.Latency {
@@ -287,6 +403,17 @@ func latencyAndCalls(ctx context.Context, e *env, p plan, r *results, seq *atomi
 		}
 		time.Sleep(10 * time.Millisecond) // low load: one prospect at a time
 	}
+	time.Sleep(500 * time.Millisecond) // the last delivery records its outcome
+	cmdAfter, err := e.commands()
+	if err != nil {
+		return err
+	}
+	lowLoad := cmdAfter.since(cmdBefore)
+	_, worker := lowLoad.split()
+	r.Commands.LowLoadPerLead = per(lowLoad.all(), int64(p.Latency))
+	r.Commands.LowLoadPerDelivery = per(worker, int64(p.Latency))
+	logf("  store commands per new lead at low load: %s; of them after the webhook's insert: %s",
+		r.Commands.LowLoadPerLead, r.Commands.LowLoadPerDelivery)
 	var e2e []time.Duration
 	for _, req := range e.st.Requests() {
 		if req.Method != http.MethodPost || req.Path != "/leads" {
