@@ -21,7 +21,7 @@ import (
 type loadResult struct {
 	Concurrency int     `json:"concurrency"`
 	Requests    int     `json:"requests"`
-	Failed      int     `json:"failed"` // answered other than 200, or not at all
+	Failed      int     `json:"failed"`   // answered other than 200, or not at all
 	Accepted    int64   `json:"accepted"` // answered 200, the warm-up's included: what the store was sent
 	Seconds     float64 `json:"seconds"`
 	PerSecond   float64 `json:"perSecond"`

@@ -56,24 +56,24 @@ func quickPlan() plan {
 
 // results is every figure of a run; docs/BENCHMARKS.md quotes them.
 type results struct {
-	Started   time.Time      `json:"started"`
-	Seconds   float64        `json:"seconds"`
-	GoVersion string         `json:"goVersion"`
-	CPUs      int            `json:"cpus"`
-	Plan      plan           `json:"plan"`
-	Intake    []intakePoint  `json:"intake"`          // the worker forwarding meanwhile, as in production
-	IntakeOff []intakePoint  `json:"intakeWorkerOff"` // the same with the delivery worker off
+	Started   time.Time     `json:"started"`
+	Seconds   float64       `json:"seconds"`
+	GoVersion string        `json:"goVersion"`
+	CPUs      int           `json:"cpus"`
+	Plan      plan          `json:"plan"`
+	Intake    []intakePoint `json:"intake"`          // the worker forwarding meanwhile, as in production
+	IntakeOff []intakePoint `json:"intakeWorkerOff"` // the same with the delivery worker off
 	// SweepForwarding is the leads per second the worker posted while the sweep ran and until
 	// its backlog was drained.
 	SweepForwarding float64          `json:"sweepForwardingPerSecond"`
 	Sustained       sustainedFigures `json:"sustained"`
 	Fairness        fairnessFigures  `json:"fairness"`
 	Commands        commandFigures   `json:"commands"`
-	Scale     []scalePoint   `json:"scale"`
-	Latency   latencyFigures `json:"latency"`
-	Calls     callFigures    `json:"calls"`
-	Memory    memoryFigures  `json:"memory"`
-	Pages     pageFigures    `json:"pages"`
+	Scale           []scalePoint     `json:"scale"`
+	Latency         latencyFigures   `json:"latency"`
+	Calls           callFigures      `json:"calls"`
+	Memory          memoryFigures    `json:"memory"`
+	Pages           pageFigures      `json:"pages"`
 }
 
 type intakePoint struct {
