@@ -114,6 +114,7 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "The App runs at %s on the embedded store, with simulated Zenvia Sales and 7Targets.\n", base)
 	fmt.Fprintf(out, "App logs: %s\n", logFile.Name())
+	fmt.Fprintf(out, "Routing rule: %s (the other prospects go to %s).\n", routingRule, seventargetsfake.SeedAssistantEmail)
 	fmt.Fprintf(out, "backfillDays is %d: the %d unclaimed prospects of the last days waiting in Sales are forwarded once (progress in the report).\n\n", backfillDays, waiting)
 	for _, lang := range []string{"en", "es", "pt"} {
 		fmt.Fprintf(out, "Managers' report (%s), signed as Zenvia Sales would:\n  %s\n", lang, signed(base, extensions.ReportsPath+
@@ -152,7 +153,8 @@ func setUp(base string) error {
 	calls := []struct{ method, path, body string }{
 		{"POST", "/lifecycle/install", `{"integration":{"apiKey":"` + apiKey + `","enabled":true}}`},
 		{"PUT", "/lifecycle/settings?api-key=" + apiKey, `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret +
-			`","userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `","source":"Zenvia Sales demo","backfillDays":` + strconv.Itoa(backfillDays) + `}`},
+			`","userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `","source":"Zenvia Sales demo","backfillDays":` + strconv.Itoa(backfillDays) +
+			`,"routingRules":"` + routingRule + `"}`},
 	}
 	for _, c := range calls {
 		req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
@@ -170,6 +172,10 @@ func setUp(base string) error {
 	}
 	return nil
 }
+
+// routingRule sends the prospects of one UTM source to the simulated 7Targets' second assistant:
+// the report's "By assistant" shows it at work.
+const routingRule = "utmSource = facebook -> lyra@7targets.test | Product Demo"
 
 func prospectID(i int) string { return fmt.Sprintf("5f0c%020d", i) }
 

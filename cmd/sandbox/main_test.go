@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -73,6 +74,26 @@ func TestSandboxShowsLeadsFlowing(t *testing.T) {
 		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("%s: %d %s", u, res.StatusCode, res.Header.Get("Content-Type"))
 		}
+	}
+
+	// The routing rule at work: the report's By assistant shows prospects it sent to Lyra
+	// (the backfill and the stream both carry facebook prospects).
+	report := urls[0]
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `data-route="rule"`) && strings.Contains(string(b), "lyra@7targets.test") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the report shows no prospect routed by the rule within a minute:\n%s", b)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 
 	cancel()
