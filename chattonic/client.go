@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -99,29 +98,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		opt(c)
 	}
 	if c.hc == nil {
-		c.hc = newHTTPClient(c.timeout)
+		c.hc = upstream.NewHTTPClient(c.timeout)
 	}
 	return c, nil
-}
-
-// newHTTPClient bounds every phase of a connection, because the per-call context alone would
-// let a slow dial or handshake eat the whole budget silently.
-func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: timeout,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   16,
-			ForceAttemptHTTP2:     true,
-		},
-		// A redirect would carry the token where the configuration never said.
-		CheckRedirect: upstream.RefuseRedirect,
-	}
 }
 
 // maxCodenameLen bounds a codename: Chat-Tonic issues short identifiers ("demo_codename").

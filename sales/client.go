@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -95,29 +94,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		opt(c)
 	}
 	if c.hc == nil {
-		c.hc = newHTTPClient(c.timeout)
+		c.hc = upstream.NewHTTPClient(c.timeout)
 	}
 	return c, nil
-}
-
-// newHTTPClient bounds every phase of a connection, because the per-call context alone would
-// let a slow dial or handshake eat the whole budget silently.
-func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: timeout,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   16,
-			ForceAttemptHTTP2:     true,
-		},
-		// An API redirect is unexpected; following it would turn a POST into a GET silently.
-		CheckRedirect: upstream.RefuseRedirect,
-	}
 }
 
 // Integration returns the integration of the API key: the App instance as Sales knows it,

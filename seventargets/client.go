@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -188,36 +187,11 @@ func New(apiURL, tokenURL string, opts ...Option) (*Client, error) {
 		opt(c)
 	}
 	if c.hc == nil {
-		c.hc = newHTTPClient(c.timeout)
+		c.hc = upstream.NewHTTPClient(c.timeout)
 	}
 	c.tokens = newTokenCache(c.maxCache)
 	c.assistants = newAssistantCache(c.maxCache)
 	return c, nil
-}
-
-// newHTTPClient bounds every phase of a connection: the per-call context
-// bounds the whole request, these keep one stuck phase from using all of it
-// and stop idle connections from piling up.
-func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment,
-			DialContext: (&net.Dialer{
-				Timeout:   5 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
-			ForceAttemptHTTP2:     true,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: timeout,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   20,
-		},
-		// The token request goes through this client too (oauth2.HTTPClient),
-		// so neither the API nor the token endpoint is followed elsewhere.
-		CheckRedirect: upstream.RefuseRedirect,
-	}
 }
 
 // CheckCredentials asks the token endpoint for a token with clientID and
