@@ -29,6 +29,12 @@ type Prospect struct {
 	Partial bool
 }
 
+// NIN is a national identification number: its type (DNI, CPF, …) and number.
+type NIN struct {
+	Type   string
+	Number string
+}
+
 // Kind says what a delivery asks for.
 type Kind string
 
@@ -40,6 +46,10 @@ const (
 	KindForward Kind = "forward"
 	// KindStop is an agent stopping the prospect's follow-up by hand.
 	KindStop Kind = "stop"
+	// KindChatTonic imports a Chat-Tonic record into Zenvia Sales as a lead: its Prospect holds
+	// the lead (ID the record's _id), and Sales' notification of the prospect it matched then
+	// forwards it like any other.
+	KindChatTonic Kind = "chattonic"
 )
 
 // DeliveryState is where a delivery is. Pending deliveries live in the outbox; the others are
@@ -64,6 +74,8 @@ const (
 	OutcomeCreated Outcome = "created"
 	OutcomeUpdated Outcome = "updated"
 	OutcomeStopped Outcome = "stopped"
+	// OutcomeImported is a Chat-Tonic record Sales took as a lead.
+	OutcomeImported Outcome = "imported"
 )
 
 // Delivery is one action for one prospect, from any source: what was asked, where it stands
