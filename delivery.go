@@ -21,6 +21,8 @@ type Prospect struct {
 	UTMCampaign string
 	Provider    string
 	Comments    string // of the prospect's leads
+	// NIN are identity numbers; only an imported Chat-Tonic lead carries them, for Sales.
+	NIN []NIN
 	// UpdatedAt is when Sales says this snapshot of the prospect was taken; it orders
 	// notifications about one prospect. Zero when unknown.
 	UpdatedAt time.Time
