@@ -21,12 +21,20 @@ type Prospect struct {
 	UTMCampaign string
 	Provider    string
 	Comments    string // of the prospect's leads
+	// NIN are identity numbers; only an imported Chat-Tonic lead carries them, for Sales.
+	NIN []NIN
 	// UpdatedAt is when Sales says this snapshot of the prospect was taken; it orders
 	// notifications about one prospect. Zero when unknown.
 	UpdatedAt time.Time
 	// Partial means the notification carried little more than the id: the worker looks the
 	// prospect up in Sales before mapping it.
 	Partial bool
+}
+
+// NIN is a national identification number: its type (DNI, CPF, …) and number.
+type NIN struct {
+	Type   string
+	Number string
 }
 
 // Kind says what a delivery asks for.
@@ -40,6 +48,10 @@ const (
 	KindForward Kind = "forward"
 	// KindStop is an agent stopping the prospect's follow-up by hand.
 	KindStop Kind = "stop"
+	// KindChatTonic imports a Chat-Tonic record into Zenvia Sales as a lead: its Prospect holds
+	// the lead (ID the record's _id), and Sales' notification of the prospect it matched then
+	// forwards it like any other.
+	KindChatTonic Kind = "chattonic"
 )
 
 // DeliveryState is where a delivery is. Pending deliveries live in the outbox; the others are
@@ -64,6 +76,8 @@ const (
 	OutcomeCreated Outcome = "created"
 	OutcomeUpdated Outcome = "updated"
 	OutcomeStopped Outcome = "stopped"
+	// OutcomeImported is a Chat-Tonic record Sales took as a lead.
+	OutcomeImported Outcome = "imported"
 )
 
 // Delivery is one action for one prospect, from any source: what was asked, where it stands

@@ -26,12 +26,14 @@ const (
 	ReasonInstanceGone       ReasonCode = "instanceGone"  // the instance no longer exists
 	ReasonInstanceState      ReasonCode = "instanceState" // Detail: the instance's state
 	ReasonSettingsIncomplete ReasonCode = "settingsIncomplete"
-	ReasonProspectGone       ReasonCode = "prospectGone" // Sales no longer has the prospect
-	ReasonLookupFailed       ReasonCode = "lookupFailed" // Detail: Sales' error
-	ReasonRefused            ReasonCode = "refused"      // Status and Detail: 7Targets' answer
-	ReasonGaveUp             ReasonCode = "gaveUp"       // After: how long it was tried; Detail: the last error
-	ReasonExcluded           ReasonCode = "excluded"     // the prospect's email is in excludeEmails
-	ReasonListFailed         ReasonCode = "listFailed"   // a backfill's listing of prospects; Status and Detail: Sales' answer
+	ReasonProspectGone       ReasonCode = "prospectGone"  // Sales no longer has the prospect
+	ReasonLookupFailed       ReasonCode = "lookupFailed"  // Detail: Sales' error
+	ReasonRefused            ReasonCode = "refused"       // Status and Detail: 7Targets' answer
+	ReasonGaveUp             ReasonCode = "gaveUp"        // After: how long it was tried; Detail: the last error
+	ReasonExcluded           ReasonCode = "excluded"      // the prospect's email is in excludeEmails
+	ReasonListFailed         ReasonCode = "listFailed"    // a backfill's listing of prospects; Status and Detail: Sales' answer
+	ReasonNoContact          ReasonCode = "noContact"     // a Chat-Tonic record with neither phone nor email
+	ReasonImportRefused      ReasonCode = "importRefused" // Sales refused an imported lead; Status and Detail: its answer
 	// ReasonOther is a reason this version has no code for; Detail is its text as recorded.
 	ReasonOther ReasonCode = "other"
 )
@@ -41,7 +43,7 @@ var ReasonCodes = []ReasonCode{
 	ReasonSuperseded, ReasonClaimedFirst, ReasonAutoForwardOff, ReasonNoEmail, ReasonNoChange,
 	ReasonNotForwarded, ReasonAlreadyStopped, ReasonStopOff, ReasonInstanceGone, ReasonInstanceState,
 	ReasonSettingsIncomplete, ReasonProspectGone, ReasonLookupFailed, ReasonRefused, ReasonGaveUp,
-	ReasonExcluded, ReasonListFailed, ReasonOther,
+	ReasonExcluded, ReasonListFailed, ReasonNoContact, ReasonImportRefused, ReasonOther,
 }
 
 // Reason is why a delivery ended as it did: a code and the variable part of what happened.
@@ -74,6 +76,7 @@ var reasonTexts = map[ReasonCode]string{
 	ReasonSettingsIncomplete: "the instance's 7Targets settings are incomplete",
 	ReasonProspectGone:       "the prospect no longer exists in Zenvia Sales",
 	ReasonExcluded:           "the prospect's email is excluded from forwarding",
+	ReasonNoContact:          "no contact data",
 }
 
 // The fixed beginnings of the English sentences with a variable part.
@@ -83,6 +86,7 @@ const (
 	refusedPrefix       = "7Targets refused it (HTTP "
 	gaveUpPrefix        = "gave up after "
 	listFailedPrefix    = "Zenvia Sales refused the prospects list (HTTP "
+	importRefusedPrefix = "Zenvia Sales refused the lead (HTTP "
 )
 
 // String is the reason in English, for logs: the sentence earlier versions stored.
@@ -103,6 +107,8 @@ func (r Reason) String() string {
 		return gaveUpPrefix + r.After.String() + ": " + r.Detail
 	case ReasonListFailed:
 		return listFailedPrefix + strconv.Itoa(r.Status) + "): " + r.Detail
+	case ReasonImportRefused:
+		return importRefusedPrefix + strconv.Itoa(r.Status) + "): " + r.Detail
 	case ReasonOther:
 		return r.Detail
 	}
@@ -131,6 +137,11 @@ func ParseReason(text string) Reason {
 		status, msg, ok := strings.Cut(t[len(listFailedPrefix):], "): ")
 		if n, err := strconv.Atoi(status); ok && err == nil {
 			return Reason{Code: ReasonListFailed, Status: n, Detail: msg}
+		}
+	case strings.HasPrefix(t, importRefusedPrefix):
+		status, msg, ok := strings.Cut(t[len(importRefusedPrefix):], "): ")
+		if n, err := strconv.Atoi(status); ok && err == nil {
+			return Reason{Code: ReasonImportRefused, Status: n, Detail: msg}
 		}
 	case strings.HasPrefix(t, gaveUpPrefix):
 		dur, cause, ok := strings.Cut(t[len(gaveUpPrefix):], ": ")

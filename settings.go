@@ -32,6 +32,18 @@ type Settings struct {
 	// BackfillDays, above 0, forwards once the unclaimed prospects created in that many past
 	// days (the backfill package).
 	BackfillDays int
+	// ChatTonicCodename and ChatTonicToken name the Chat-Tonic bot account whose funnel
+	// records are imported as Sales leads; both set turn the source on.
+	ChatTonicCodename string
+	ChatTonicToken    string
+	// ChatTonicFunnels selects the funnels and funnel groups read (ParseFunnelSelection);
+	// empty reads them all.
+	ChatTonicFunnels string
+	// ChatTonicCompletedOnly imports a record only once it reached its group's last stage.
+	ChatTonicCompletedOnly bool
+	// ChatTonicBackfillDays also imports records created that many days before the source was
+	// configured.
+	ChatTonicBackfillDays int
 }
 
 // SettingKind is the type of a setting's value, as JSON carries it and as it is stored.
@@ -64,6 +76,10 @@ const (
 	RuleExclusions SettingRule = "exclusions"
 	// RuleRouting is routing rules, one a line (ParseRoutingRules).
 	RuleRouting SettingRule = "routing"
+	// RuleCodename is a Chat-Tonic codename: letters, digits, '_' and '-'.
+	RuleCodename SettingRule = "codename"
+	// RuleFunnels is a Chat-Tonic funnel selection (ParseFunnelSelection).
+	RuleFunnels SettingRule = "funnels"
 )
 
 // SettingKey describes one setting: everything the form, the read view, the update parser,
@@ -276,6 +292,61 @@ var settingKeys = []SettingKey{
 			Pt: "De 0 a 31. Salvar um número maior que 0 encaminha, uma vez, os prospects não reivindicados criados nesse número de dias; o andamento aparece no relatório.",
 		},
 		field: numberOf(func(s *Settings) *int { return &s.BackfillDays }, 0),
+	},
+	{
+		Name: "chatTonicCodename", Max: 64, Rule: RuleCodename,
+		Section: "chattonic", Input: "text",
+		Label: Text{En: "Chat-Tonic codename (optional)", Es: "Codename de Chat-Tonic (opcional)", Pt: "Codename do Chat-Tonic (opcional)"},
+		Hint: Text{
+			En: "The codename of your Chat-Tonic bot account. With the token below, the leads your bots capture become Sales prospects.",
+			Es: "El codename de su cuenta de bots de Chat-Tonic. Con el token de abajo, los leads que capturan sus bots se vuelven prospectos de Sales.",
+			Pt: "O codename da sua conta de bots do Chat-Tonic. Com o token abaixo, os leads que seus bots capturam viram prospects do Sales.",
+		},
+		field: textOf(func(s *Settings) *string { return &s.ChatTonicCodename }, ""),
+	},
+	{
+		Name: "chatTonicToken", Secret: true, Max: 2048, Rule: RuleToken,
+		Section: "chattonic", Input: "password",
+		Label: Text{En: "Chat-Tonic access token", Es: "Token de acceso de Chat-Tonic", Pt: "Token de acesso do Chat-Tonic"},
+		Hint: Text{
+			En: "Checked with Chat-Tonic before it is saved; stored encrypted and never shown again.",
+			Es: "Se verifica con Chat-Tonic antes de guardarlo; se guarda cifrado y no se vuelve a mostrar.",
+			Pt: "Verificado com o Chat-Tonic antes de ser salvo; armazenado criptografado e nunca mais exibido.",
+		},
+		field: textOf(func(s *Settings) *string { return &s.ChatTonicToken }, ""),
+	},
+	{
+		Name: "chatTonicFunnels", Max: 5000, Rule: RuleFunnels,
+		Section: "chattonic", Input: "textarea",
+		Label: Text{En: "Funnels to import (optional)", Es: "Embudos a importar (opcional)", Pt: "Funis a importar (opcional)"},
+		Hint: Text{
+			En: "Funnel ids (sacarTarjeta) or funnel groups (sacarTarjeta/Sacar Tarjeta), separated by commas or lines. Empty: every group of every funnel.",
+			Es: "Ids de embudo (sacarTarjeta) o grupos de embudo (sacarTarjeta/Sacar Tarjeta), separados por comas o líneas. Vacío: todos los grupos de todos los embudos.",
+			Pt: "Ids de funil (sacarTarjeta) ou grupos de funil (sacarTarjeta/Sacar Tarjeta), separados por vírgulas ou linhas. Vazio: todos os grupos de todos os funis.",
+		},
+		field: textOf(func(s *Settings) *string { return &s.ChatTonicFunnels }, ""),
+	},
+	{
+		Name:    "chatTonicCompletedOnly",
+		Section: "chattonic", Input: "checkbox",
+		Label: Text{En: "Import only completed records", Es: "Importar solo registros completos", Pt: "Importar apenas registros completos"},
+		Hint: Text{
+			En: "On: a record is imported once it reached its funnel group's last interaction (within a day of its creation).",
+			Es: "Activado: un registro se importa cuando llega a la última interacción de su grupo de embudo (dentro del día de su creación).",
+			Pt: "Ligado: um registro é importado quando chega à última interação do seu grupo de funil (dentro de um dia da criação).",
+		},
+		field: boolOf(func(s *Settings) *bool { return &s.ChatTonicCompletedOnly }, false),
+	},
+	{
+		Name: "chatTonicBackfillDays", Min: 0, Max: MaxBackfillDays,
+		Section: "chattonic", Input: "number",
+		Label: Text{En: "Also import the records of the last days", Es: "Importar también los registros de los últimos días", Pt: "Importar também os registros dos últimos dias"},
+		Hint: Text{
+			En: "0 to 31: records created up to that many days before the source was configured are imported too.",
+			Es: "De 0 a 31: también se importan los registros creados hasta esa cantidad de días antes de configurar la fuente.",
+			Pt: "De 0 a 31: também são importados os registros criados até esse número de dias antes de a fonte ser configurada.",
+		},
+		field: numberOf(func(s *Settings) *int { return &s.ChatTonicBackfillDays }, 0),
 	},
 }
 

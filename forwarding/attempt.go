@@ -23,7 +23,7 @@ func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
 
 	// A redelivery of a notification that finished earlier (Sales retries and duplicates can
 	// come after the first copy left the outbox) is dropped here, off the webhook's hot path.
-	if d.Round == 0 && d.Kind == zen7.KindNotification {
+	if d.Round == 0 && (d.Kind == zen7.KindNotification || d.Kind == zen7.KindChatTonic) {
 		if done, err := w.store.Finished(ctx, d.ID); err == nil && done {
 			if err := w.store.Discard(ctx, d); err != nil {
 				w.logger.WarnContext(ctx, "dropping a duplicate delivery failed", "delivery", d.ID, "error", err)
@@ -62,6 +62,10 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
 		return retryLater(err, 0, false)
 	case inst.State != zen7.StateEnabled:
 		return skipped(zen7.Reason{Code: zen7.ReasonInstanceState, Detail: string(inst.State)})
+	case d.Kind == zen7.KindChatTonic:
+		// An import goes to Sales, which needs no 7Targets settings; its prospect reaches
+		// 7Targets later, by Sales' notification, under the usual rules.
+		return w.importLead(ctx, inst, d)
 	case !inst.Settings.Complete():
 		return skipped(zen7.Because(zen7.ReasonSettingsIncomplete))
 	}

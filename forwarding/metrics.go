@@ -21,6 +21,11 @@ type Metrics struct {
 	queueAge      prometheus.Gauge
 	upstream      *prometheus.HistogramVec
 	tokenRequests *prometheus.CounterVec
+	// The Chat-Tonic import.
+	chatRead     prometheus.Counter
+	chatImported *prometheus.CounterVec
+	chatPoll     prometheus.Histogram
+	chatFailures *prometheus.CounterVec
 }
 
 // NewMetrics registers the forwarding metrics with reg.
@@ -50,7 +55,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "seventargets_token_requests_total", Help: "7Targets OAuth2 token requests by outcome.",
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.deliveries, m.attempts, m.webhooks, m.queueDepth, m.queueAge, m.upstream, m.tokenRequests)
+	m.chatRead = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chattonic_records_read_total", Help: "Chat-Tonic records read, re-reads of recent records included.",
+	})
+	m.chatImported = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chattonic_imports_total", Help: "Finished Chat-Tonic record imports by state (done: Sales took the lead; skipped, failed, dead).",
+	}, []string{"state"})
+	m.chatPoll = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "chattonic_poll_duration_seconds", Help: "Duration of one read of an instance's Chat-Tonic funnels.",
+		Buckets: latency,
+	})
+	m.chatFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chattonic_source_failures_total", Help: "Failed reads of Chat-Tonic by kind (unauthorized, unknown_codename, rate_limited, unavailable, rejected).",
+	}, []string{"kind"})
+	reg.MustRegister(m.deliveries, m.attempts, m.webhooks, m.queueDepth, m.queueAge, m.upstream, m.tokenRequests,
+		m.chatRead, m.chatImported, m.chatPoll, m.chatFailures)
 	return m
 }
 
@@ -110,6 +129,35 @@ func (m *Metrics) observeUpstream(service, op string, status int, elapsed time.D
 	if m != nil {
 		m.upstream.WithLabelValues(service, op, strconv.Itoa(status)).Observe(elapsed.Seconds())
 	}
+}
+
+func (m *Metrics) chatTonicRead(n int) {
+	if m != nil && n > 0 {
+		m.chatRead.Add(float64(n))
+	}
+}
+
+func (m *Metrics) chatTonicImported(state zen7.DeliveryState) {
+	if m != nil {
+		m.chatImported.WithLabelValues(string(state)).Inc()
+	}
+}
+
+func (m *Metrics) chatTonicPoll(d time.Duration) {
+	if m != nil {
+		m.chatPoll.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) chatTonicFailure(kind string) {
+	if m != nil {
+		m.chatFailures.WithLabelValues(kind).Inc()
+	}
+}
+
+// ObserveChatTonicCall records a call to Chat-Tonic (a chattonic.WithObserver function).
+func (m *Metrics) ObserveChatTonicCall(op string, status int, elapsed time.Duration, _ error) {
+	m.observeUpstream("chattonic", op, status, elapsed)
 }
 
 var _ seventargets.Observer = (*Metrics)(nil)

@@ -66,6 +66,9 @@ func (w *Worker) finish(ctx context.Context, d zen7.Delivery, r result) {
 		return
 	}
 	w.metrics.delivered(d.State, d.Outcome)
+	if d.Kind == zen7.KindChatTonic {
+		w.metrics.chatTonicImported(d.State)
+	}
 	level := slog.LevelInfo
 	if d.State == zen7.StateFailed || d.State == zen7.StateDead {
 		level = slog.LevelWarn

@@ -68,6 +68,7 @@ type Worker struct {
 	instances Instances
 	leads     LeadSender
 	prospects ProspectSource
+	retail    RetailLeads // Chat-Tonic imports; nil: none are run here (SetRetailLeads)
 	metrics   *Metrics
 	logger    *slog.Logger
 	owner     string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/chattonic"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets"
 )
@@ -89,5 +90,28 @@ func checkerError(err error) error {
 		return zen7.InvalidField("userIdentifier", "7Targets refused to list the assistants for this user identifier with these credentials")
 	default:
 		return fmt.Errorf("%w: %w", zen7.ErrUpstream, err)
+	}
+}
+
+// ChatTonicAccounts checks Chat-Tonic codenames and tokens by reading one funnel
+// (GET …/lead/funnels?skip=0&limit=1), translating the client's errors to the ones
+// ChatTonicChecker promises.
+func ChatTonicAccounts(c *chattonic.Client) ChatTonicChecker { return chatTonicChecker{c} }
+
+type chatTonicChecker struct{ c *chattonic.Client }
+
+func (c chatTonicChecker) CheckChatTonic(ctx context.Context, codename, token string) error {
+	_, err := c.c.Funnels(ctx, codename, token, 0, 1)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, chattonic.ErrUnauthorized):
+		return fmt.Errorf("lifecycle.CheckChatTonic: %w: %w", zen7.ErrUnauthorized, err)
+	case errors.Is(err, chattonic.ErrUnknownCodename):
+		return fmt.Errorf("lifecycle.CheckChatTonic: %w: %w", zen7.ErrNotFound, err)
+	default:
+		// Rate limited, down or refusing the request itself: nothing says the settings are
+		// wrong, so the admin is asked to try again.
+		return fmt.Errorf("lifecycle.CheckChatTonic: %w: %w", zen7.ErrUpstream, err)
 	}
 }

@@ -85,6 +85,15 @@ var formSections = []formSection{
 			Pt: "Quando os prospects vão para a 7Targets e quando o acompanhamento para.",
 		},
 	},
+	{
+		name:  "chattonic",
+		title: zen7.Text{En: "Chat-Tonic", Es: "Chat-Tonic", Pt: "Chat-Tonic"},
+		description: zen7.Text{
+			En: "Import the leads your Chat-Tonic bots capture as Zenvia Sales prospects, which then go to 7Targets like any other. The codename and token are checked with Chat-Tonic before they are saved.",
+			Es: "Importe los leads que capturan sus bots de Chat-Tonic como prospectos de Zenvia Sales, que luego van a 7Targets como cualquier otro. El codename y el token se verifican con Chat-Tonic antes de guardarlos.",
+			Pt: "Importe os leads que seus bots do Chat-Tonic capturam como prospects do Zenvia Sales, que depois vão para a 7Targets como qualquer outro. O codename e o token são verificados com o Chat-Tonic antes de serem salvos.",
+		},
+	},
 }
 
 // SettingsForm returns the settings form. Its inputs are the entries of zen7.SettingKeys, by

@@ -89,7 +89,7 @@ func TestSettingsFormInputTypes(t *testing.T) {
 				want = []string{"checkbox"}
 			case keys[in.Name] == reflect.Int:
 				want = []string{"number"}
-			case strings.Contains(strings.ToLower(in.Name), "secret"):
+			case isSecret(in.Name):
 				want = []string{"password"}
 			default:
 				want = []string{"text", "textarea"}
@@ -99,6 +99,13 @@ func TestSettingsFormInputTypes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// isSecret reports whether the setting named name is a secret (its entry says so), which only
+// a password input may show.
+func isSecret(name string) bool {
+	k, ok := zen7.LookupSettingKey(name)
+	return ok && k.Secret
 }
 
 func checkText(t *testing.T, where string, txt zen7.Text) {

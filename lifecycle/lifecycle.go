@@ -30,6 +30,14 @@ type Backfills interface {
 	Start(ctx context.Context, instanceID string, days int, changed bool) error
 }
 
+// ChatTonicChecker checks a Chat-Tonic codename and token before they are saved.
+type ChatTonicChecker interface {
+	// CheckChatTonic asks Chat-Tonic for one funnel of the account. It returns an error
+	// matching zen7.ErrUnauthorized when the token is refused, zen7.ErrNotFound when the
+	// codename is unknown, and zen7.ErrUpstream when Chat-Tonic cannot be reached.
+	CheckChatTonic(ctx context.Context, codename, token string) error
+}
+
 // The hook names used in the audit trail.
 const (
 	HookInstall        = "install"

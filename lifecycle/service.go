@@ -35,6 +35,7 @@ type Service struct {
 	checker  CredentialChecker
 	subs     Subscriptions
 	backfill Backfills
+	chat     ChatTonicChecker
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -76,6 +77,10 @@ func (s *Service) SetSubscriptions(subs Subscriptions) { s.subs = subs }
 // SetBackfills makes a settings update that saves backfillDays above 0 start a backfill. Call
 // it before serving.
 func (s *Service) SetBackfills(b Backfills) { s.backfill = b }
+
+// SetChatTonic makes a settings update that changes the Chat-Tonic codename or token check
+// them with Chat-Tonic first. Call it before serving; without it they are saved unchecked.
+func (s *Service) SetChatTonic(c ChatTonicChecker) { s.chat = c }
 
 // startBackfill starts the backfill a settings update asked for. The update has succeeded
 // whatever happens here: a failure is logged, and saving the setting again retries.
@@ -229,6 +234,7 @@ func (s *Service) UpdateSettings(ctx context.Context, apiKey string, p SettingsP
 func (s *Service) updateSettings(ctx context.Context, inst zen7.Instance, apiKey string, p SettingsPatch) (zen7.Settings, error) {
 	var checkedID, checkedSecret string
 	var checkedAssistants *zen7.Settings
+	var checkedCodename, checkedToken string
 	for range maxSettingsAttempts {
 		next, err := p.Apply(inst.Settings)
 		if err != nil {
@@ -241,6 +247,14 @@ func (s *Service) updateSettings(ctx context.Context, inst zen7.Instance, apiKey
 				return zen7.Settings{}, err
 			}
 			checkedID, checkedSecret = next.ClientID, next.ClientSecret
+		}
+		chatChanged := next.ChatTonicCodename != inst.Settings.ChatTonicCodename || next.ChatTonicToken != inst.Settings.ChatTonicToken
+		chatChecked := next.ChatTonicCodename == checkedCodename && next.ChatTonicToken == checkedToken
+		if chatChanged && next.ChatTonicConfigured() && !chatChecked {
+			if err := s.checkChatTonic(ctx, next.ChatTonicCodename, next.ChatTonicToken); err != nil {
+				return zen7.Settings{}, err
+			}
+			checkedCodename, checkedToken = next.ChatTonicCodename, next.ChatTonicToken
 		}
 		if assistantsChanged(inst.Settings, next) && (checkedAssistants == nil || assistantsChanged(*checkedAssistants, next)) {
 			if err := s.checkAssistants(ctx, inst.ID, next); err != nil {
@@ -280,6 +294,35 @@ func (s *Service) checkCredentials(ctx context.Context, clientID, clientSecret s
 		}}
 	default:
 		return fmt.Errorf("%w: 7Targets could not be reached to check the credentials; nothing was saved, try again: %w", zen7.ErrUpstream, err)
+	}
+}
+
+// chatTonicCheckTimeout bounds the check of a Chat-Tonic codename and token: the settings
+// page waits on it.
+const chatTonicCheckTimeout = 10 * time.Second
+
+// checkChatTonic asks Chat-Tonic whether codename and token open the account, and turns its
+// refusal into a validation error on the setting at fault.
+func (s *Service) checkChatTonic(ctx context.Context, codename, token string) error {
+	if s.chat == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, chatTonicCheckTimeout)
+	defer cancel()
+	err := s.chat.CheckChatTonic(ctx, codename, token)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, zen7.ErrUnauthorized):
+		return &zen7.ValidationError{Fields: map[string]string{
+			"chatTonicToken": "Chat-Tonic refused this token for this codename",
+		}}
+	case errors.Is(err, zen7.ErrNotFound):
+		return &zen7.ValidationError{Fields: map[string]string{
+			"chatTonicCodename": "Chat-Tonic knows no bot account by this codename",
+		}}
+	default:
+		return fmt.Errorf("%w: Chat-Tonic could not be reached to check the codename and token; nothing was saved, try again: %w", zen7.ErrUpstream, err)
 	}
 }
 

@@ -22,8 +22,13 @@ func sampleValue(k zen7.SettingKey) any {
 	case zen7.SettingNumber:
 		return k.Max
 	}
-	if k.Rule == zen7.RuleRouting {
+	switch k.Rule {
+	case zen7.RuleRouting:
 		return "utmSource = ads -> value@example.com"
+	case zen7.RuleCodename:
+		return "value-example"
+	case zen7.RuleFunnels:
+		return "sacarTarjeta/Sacar Tarjeta"
 	}
 	return "value@example.com"
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/chattonic"
 )
 
 // SettingsPatch is a partial settings update as Zenvia Sales sends it: only the keys present
@@ -240,6 +241,8 @@ var ruleTags = map[zen7.SettingRule]string{
 	zen7.RuleEmail:      "email",
 	zen7.RuleExclusions: "exclusions",
 	zen7.RuleRouting:    "routing",
+	zen7.RuleCodename:   "codename",
+	zen7.RuleFunnels:    "funnels",
 }
 
 // validationTag returns the validator tag that checks a text setting: empty is always fine
@@ -271,6 +274,15 @@ var settingsValidator = sync.OnceValue(func() *validator.Validate {
 	// routing: routing rules, one a line, as the routingRules setting holds them.
 	_ = v.RegisterValidation("routing", func(fl validator.FieldLevel) bool {
 		_, err := zen7.ParseRoutingRules(fl.Field().String())
+		return err == nil
+	})
+	// codename: a Chat-Tonic codename, a path segment of its API.
+	_ = v.RegisterValidation("codename", func(fl validator.FieldLevel) bool {
+		return chattonic.ValidateCodename(fl.Field().String()) == nil
+	})
+	// funnels: a Chat-Tonic funnel selection, as the chatTonicFunnels setting holds it.
+	_ = v.RegisterValidation("funnels", func(fl validator.FieldLevel) bool {
+		_, err := zen7.ParseFunnelSelection(fl.Field().String())
 		return err == nil
 	})
 	return v
@@ -321,6 +333,11 @@ func validationMessage(fe validator.FieldError) string {
 	case "routing":
 		_, err := zen7.ParseRoutingRules(fmt.Sprint(fe.Value()))
 		return "must be routing rules (FIELD = VALUE -> ASSISTANT_EMAIL | SEQUENCE NAME), one a line: " + err.Error()
+	case "codename":
+		return "must be a Chat-Tonic codename: " + strings.TrimPrefix(chattonic.ValidateCodename(fmt.Sprint(fe.Value())).Error(), "chattonic: ")
+	case "funnels":
+		_, err := zen7.ParseFunnelSelection(fmt.Sprint(fe.Value()))
+		return "must list funnel ids or funnelId/Group Name, separated by commas or lines: " + err.Error()
 	default:
 		return "is not valid (" + fe.Tag() + ")"
 	}

@@ -562,11 +562,16 @@ func TestSettingsPatchKeys(t *testing.T) {
 func TestSettingsView(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name       string
-		settings   zen7.Settings
-		wantSecret string
+		name               string
+		settings           zen7.Settings
+		wantSecret         string
+		wantChatTonicToken string
 	}{
 		{name: "secret set", settings: configured(), wantSecret: zen7.SecretMask},
+		{name: "chat-tonic token set", settings: with(configured(), func(s *zen7.Settings) {
+			s.ChatTonicCodename, s.ChatTonicToken, s.ChatTonicFunnels = "acme", "ct-token-1", "sacarTarjeta"
+			s.ChatTonicCompletedOnly, s.ChatTonicBackfillDays = true, 3
+		}), wantSecret: zen7.SecretMask, wantChatTonicToken: zen7.SecretMask},
 		{name: "secret empty", settings: with(configured(), func(s *zen7.Settings) { s.ClientSecret = "" }), wantSecret: ""},
 		{name: "defaults", settings: zen7.DefaultSettings(), wantSecret: ""},
 		{name: "secret equal to the mask", settings: with(configured(), func(s *zen7.Settings) { s.ClientSecret = zen7.SecretMask }), wantSecret: zen7.SecretMask},
@@ -589,18 +594,26 @@ func TestSettingsView(t *testing.T) {
 			if s := tt.settings.ClientSecret; s != "" && s != zen7.SecretMask && strings.Contains(string(b), s) {
 				t.Errorf("View() JSON %s contains the secret", b)
 			}
+			if s := tt.settings.ChatTonicToken; s != "" && strings.Contains(string(b), s) {
+				t.Errorf("View() JSON %s contains the Chat-Tonic token", b)
+			}
 			want := map[string]any{
-				"clientId":            tt.settings.ClientID,
-				"clientSecret":        tt.wantSecret,
-				"userIdentifier":      tt.settings.UserIdentifier,
-				"assistantEmail":      tt.settings.AssistantEmail,
-				"scheduleName":        tt.settings.ScheduleName,
-				"source":              tt.settings.Source,
-				"autoForward":         tt.settings.AutoForward,
-				"stopFollowupOnClaim": tt.settings.StopFollowupOnClaim,
-				"excludeEmails":       tt.settings.ExcludeEmails,
-				"routingRules":        tt.settings.RoutingRules,
-				"backfillDays":        tt.settings.BackfillDays,
+				"clientId":               tt.settings.ClientID,
+				"clientSecret":           tt.wantSecret,
+				"userIdentifier":         tt.settings.UserIdentifier,
+				"assistantEmail":         tt.settings.AssistantEmail,
+				"scheduleName":           tt.settings.ScheduleName,
+				"source":                 tt.settings.Source,
+				"autoForward":            tt.settings.AutoForward,
+				"stopFollowupOnClaim":    tt.settings.StopFollowupOnClaim,
+				"excludeEmails":          tt.settings.ExcludeEmails,
+				"routingRules":           tt.settings.RoutingRules,
+				"backfillDays":           tt.settings.BackfillDays,
+				"chatTonicCodename":      tt.settings.ChatTonicCodename,
+				"chatTonicToken":         tt.wantChatTonicToken,
+				"chatTonicFunnels":       tt.settings.ChatTonicFunnels,
+				"chatTonicCompletedOnly": tt.settings.ChatTonicCompletedOnly,
+				"chatTonicBackfillDays":  tt.settings.ChatTonicBackfillDays,
 			}
 			if diff := cmp.Diff(want, v); diff != "" {
 				t.Errorf("View() mismatch (-want +got):\n%s", diff)

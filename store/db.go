@@ -188,6 +188,7 @@ const (
 	colNonces         = "action_nonces"
 	colBackfills      = "backfills"
 	colBackfillClaims = "backfill_claims"
+	colChatTonic      = "chattonic_sources"
 	colHealth         = "health" // the document /readyz writes
 )
 

@@ -48,6 +48,13 @@ type prospectDoc struct {
 	UTMMedium   string `bson:"utmMedium,omitempty"`
 	UTMCampaign string `bson:"utmCampaign,omitempty"`
 	Provider    string `bson:"provider,omitempty"`
+	// Identity numbers of an imported Chat-Tonic lead.
+	NIN []ninDoc `bson:"nin,omitempty"`
+}
+
+type ninDoc struct {
+	Type   string `bson:"type"`
+	Number string `bson:"number"`
 }
 
 func toProspectDoc(p zen7.Prospect) prospectDoc {
@@ -55,15 +62,28 @@ func toProspectDoc(p zen7.Prospect) prospectDoc {
 		ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
 		Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: p.UpdatedAt, Partial: p.Partial,
 		GroupName: p.GroupName, Category: p.Category, UTMMedium: p.UTMMedium, UTMCampaign: p.UTMCampaign, Provider: p.Provider,
+		NIN: toNINDocs(p.NIN),
 	}
 }
 
+func toNINDocs(ns []zen7.NIN) []ninDoc {
+	var out []ninDoc
+	for _, n := range ns {
+		out = append(out, ninDoc(n))
+	}
+	return out
+}
+
 func toProspect(p prospectDoc) zen7.Prospect {
-	return zen7.Prospect{
+	out := zen7.Prospect{
 		ID: p.ID, GroupID: p.GroupID, FirstName: p.FirstName, LastName: p.LastName, Emails: p.Emails, Phones: p.Phones,
 		Status: p.Status, UTMSource: p.UTMSource, Comments: p.Comments, UpdatedAt: utc(p.UpdatedAt), Partial: p.Partial,
 		GroupName: p.GroupName, Category: p.Category, UTMMedium: p.UTMMedium, UTMCampaign: p.UTMCampaign, Provider: p.Provider,
 	}
+	for _, n := range p.NIN {
+		out.NIN = append(out.NIN, zen7.NIN(n))
+	}
+	return out
 }
 
 type overridesDoc struct {

@@ -49,7 +49,8 @@ func legacyKeys(withSecret bool) []string {
 
 // settingsAddedSince are the keys of settings added after the legacy layout, in the order the
 // store writes them (a reader of the legacy layout ignores them).
-var settingsAddedSince = []string{"routingRules", "excludeEmails", "backfillDays"}
+var settingsAddedSince = []string{"routingRules", "excludeEmails", "backfillDays",
+	"chatTonicCodename", "chatTonicFunnels", "chatTonicCompletedOnly", "chatTonicBackfillDays"}
 
 func legacySecretContext(id string) string { return "instances/" + id + "/settings.clientSecret" }
 

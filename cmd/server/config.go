@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/7targets/zenvia-sales-app/secret"
 )
@@ -29,7 +30,11 @@ type config struct {
 	ZenviaAPIURL         string
 	SevenTargetsAPIURL   string
 	SevenTargetsTokenURL string
-	EncryptionKey        []byte
+	// ChatTonicAPIURL is the Chat-Tonic API base; ChatTonicPollInterval how often each
+	// instance's funnels are read.
+	ChatTonicAPIURL       string
+	ChatTonicPollInterval time.Duration
+	EncryptionKey         []byte
 	// PreviousKeys still open secrets sealed before a key rotation; new ones use EncryptionKey.
 	PreviousKeys [][]byte
 	LogLevel     slog.Level
@@ -52,11 +57,17 @@ func (c config) LogValue() slog.Value {
 		slog.String("zenvia_api_url", c.ZenviaAPIURL),
 		slog.String("seventargets_api_url", c.SevenTargetsAPIURL),
 		slog.String("seventargets_token_url", c.SevenTargetsTokenURL),
+		slog.String("chattonic_api_url", c.ChatTonicAPIURL),
+		slog.Duration("chattonic_poll_interval", c.ChatTonicPollInterval),
 		slog.String("frame_ancestors", c.FrameAncestors),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Bool("dev_mode", c.DevMode),
 	)
 }
+
+// minChatTonicPollInterval is the shortest CHATTONIC_POLL_INTERVAL: each poll reads every
+// funnel group of every instance, and Chat-Tonic rate-limits accounts.
+const minChatTonicPollInterval = 10 * time.Second
 
 // configError names the variable at fault; main prints it as the one line before exiting.
 type configError struct {
@@ -91,6 +102,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"ZENVIA_API_URL", "https://sales.zenvia.com/api/v1", &c.ZenviaAPIURL},
 		{"SEVENTARGETS_API_URL", "https://api.7targets.com", &c.SevenTargetsAPIURL},
 		{"SEVENTARGETS_TOKEN_URL", "https://login.7targets.com/oauth2/token", &c.SevenTargetsTokenURL},
+		{"CHATTONIC_API_URL", "https://chattonic.mobile-tonic.com", &c.ChatTonicAPIURL},
 	}
 	for _, u := range urls {
 		v := orDefault(getenv(u.name), u.def)
@@ -99,6 +111,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		*u.dst = strings.TrimRight(v, "/")
 	}
+
+	poll, err := time.ParseDuration(orDefault(getenv("CHATTONIC_POLL_INTERVAL"), "1m"))
+	if err != nil || poll < minChatTonicPollInterval {
+		return config{}, &configError{"CHATTONIC_POLL_INTERVAL", "must be a Go duration of at least 10s, such as 1m"}
+	}
+	c.ChatTonicPollInterval = poll
 
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		return config{}, &configError{"MONGODB_URI", "must start with mongodb:// or mongodb+srv://"}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/7targets/zenvia-sales-app/secret"
 )
@@ -42,7 +43,8 @@ func TestLoadConfig(t *testing.T) {
 			if !c.DevMode || c.Port != 8080 || c.PublicBaseURL != "http://localhost:8080" || c.MongoDatabase != "zenvia7targets" ||
 				c.DataDir != "./data" || c.ZenviaAPIURL != "https://sales.zenvia.com/api/v1" ||
 				c.SevenTargetsTokenURL != "https://login.7targets.com/oauth2/token" || c.SevenTargetsAPIURL != "https://api.7targets.com" ||
-				c.FrameAncestors != "https://*.zenvia.com" {
+				c.FrameAncestors != "https://*.zenvia.com" || c.ChatTonicAPIURL != "https://chattonic.mobile-tonic.com" ||
+				c.ChatTonicPollInterval != time.Minute {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -83,6 +85,14 @@ func TestLoadConfig(t *testing.T) {
 		{name: "api url with query", env: map[string]string{"ZENVIA_API_URL": "https://x/api?k=1"}, wantErr: "ZENVIA_API_URL"},
 		{name: "ftp token url", env: map[string]string{"SEVENTARGETS_TOKEN_URL": "ftp://x/token"}, wantErr: "SEVENTARGETS_TOKEN_URL"},
 		{name: "bad 7targets url", env: map[string]string{"SEVENTARGETS_API_URL": "::"}, wantErr: "SEVENTARGETS_API_URL"},
+		{name: "chat-tonic", env: map[string]string{"CHATTONIC_API_URL": "http://127.0.0.1:9000/", "CHATTONIC_POLL_INTERVAL": "10s"}, check: func(t *testing.T, c config) {
+			if c.ChatTonicAPIURL != "http://127.0.0.1:9000" || c.ChatTonicPollInterval != 10*time.Second {
+				t.Errorf("ChatTonicAPIURL = %q, ChatTonicPollInterval = %v", c.ChatTonicAPIURL, c.ChatTonicPollInterval)
+			}
+		}},
+		{name: "bad chat-tonic url", env: map[string]string{"CHATTONIC_API_URL": "chattonic.mobile-tonic.com"}, wantErr: "CHATTONIC_API_URL"},
+		{name: "chat-tonic poll too often", env: map[string]string{"CHATTONIC_POLL_INTERVAL": "9s"}, wantErr: "CHATTONIC_POLL_INTERVAL"},
+		{name: "chat-tonic poll not a duration", env: map[string]string{"CHATTONIC_POLL_INTERVAL": "60"}, wantErr: "CHATTONIC_POLL_INTERVAL"},
 		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
 		{name: "frame ancestors", env: map[string]string{"FRAME_ANCESTORS": "https://*.zenvia.com https://sales.example.com:8443 'self'"}, check: func(t *testing.T, c config) {
 			if c.FrameAncestors != "https://*.zenvia.com https://sales.example.com:8443 'self'" {

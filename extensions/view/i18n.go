@@ -535,6 +535,12 @@ var messages = map[string]zen7.Text{
 		Es: "Zenvia Sales rechazó la lista de prospectos (HTTP %s): %s",
 		Pt: "O Zenvia Sales recusou a lista de contatos (HTTP %s): %s",
 	},
+	"reason.noContact": {En: "No contact data", Es: "Sin datos de contacto", Pt: "Sem dados de contato"},
+	"reason.importRefused": {
+		En: "Zenvia Sales refused the lead (HTTP %s): %s",
+		Es: "Zenvia Sales rechazó el lead (HTTP %s): %s",
+		Pt: "O Zenvia Sales recusou o lead (HTTP %s): %s",
+	},
 	"state.forwarded": {En: "Forwarded", Es: "Reenviados", Pt: "Encaminhados"},
 	"reason.gaveUp": {
 		En: "Gave up after %s: %s",
@@ -641,6 +647,8 @@ func ReasonText(lang Lang, r zen7.Reason) string {
 		return T(lang, "reason.refused", strconv.Itoa(r.Status), r.Detail)
 	case zen7.ReasonListFailed:
 		return T(lang, "reason.listFailed", strconv.Itoa(r.Status), r.Detail)
+	case zen7.ReasonImportRefused:
+		return T(lang, "reason.importRefused", strconv.Itoa(r.Status), r.Detail)
 	case zen7.ReasonGaveUp:
 		return T(lang, "reason.gaveUp", durationText(lang, r.After), r.Detail)
 	case zen7.ReasonOther:
