@@ -23,6 +23,8 @@ func TestParseReasonReadsString(t *testing.T) {
 			r.Status, r.Detail = 422, "Invalid email (HTTP 400): x"
 		case zen7.ReasonListFailed:
 			r.Status, r.Detail = 403, "the App is disabled"
+		case zen7.ReasonImportRefused:
+			r.Status, r.Detail = 400, "invalid phone"
 		case zen7.ReasonGaveUp:
 			r.After, r.Detail = 24*time.Hour, "7targets: 503: busy"
 		}

@@ -85,7 +85,7 @@ func TestSettingKeysAreWellFormed(t *testing.T) {
 				switch {
 				case k.Secret:
 					want = "password"
-				case k.Rule == zen7.RuleRouting: // one rule a line
+				case k.Input == "textarea": // a list, one entry a line
 					want = "textarea"
 				}
 				if k.Input != want {
