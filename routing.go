@@ -240,3 +240,17 @@ func (s Settings) Route(p Prospect) Route {
 	}
 	return Route{AssistantEmail: s.AssistantEmail, ScheduleName: s.ScheduleName, By: RoutedByDefault}
 }
+
+// Route returns the route of a lead already forwarded: the assistant and sequence it has, and
+// what chose them, which a prospect keeps since 7Targets ignores a re-assignment. It reports
+// false for a prospect not forwarded yet, which the settings route instead.
+func (l Lead) Route() (Route, bool) {
+	if l.LeadID == 0 || l.AssistantEmail == "" {
+		return Route{}, false
+	}
+	by := l.RoutedBy
+	if by == "" { // forwarded before routing was recorded
+		by = RoutedByDefault
+	}
+	return Route{AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName, By: by, Rule: l.Rule}, true
+}

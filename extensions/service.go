@@ -445,12 +445,11 @@ func (s *Service) button(ctx context.Context, inst zen7.Instance, userID string,
 	}
 	// Where the prospect goes: a forwarded lead keeps its assistant; otherwise the routing
 	// rules decide, and "forward now" offers their choice first.
-	if p.Lead != nil && p.Lead.LeadID != 0 && p.Lead.AssistantEmail != "" {
-		p.Route = zen7.Route{AssistantEmail: p.Lead.AssistantEmail, ScheduleName: p.Lead.ScheduleName, By: p.Lead.RoutedBy, Rule: p.Lead.Rule}
-		if p.Route.By == "" {
-			p.Route.By = zen7.RoutedByDefault
-		}
-	} else {
+	forwarded := false
+	if p.Lead != nil {
+		p.Route, forwarded = p.Lead.Route()
+	}
+	if !forwarded {
 		p.Route = inst.Settings.Route(s.routable(ctx, inst, buttonProspect(pr)))
 	}
 	p.DefaultAssistant, p.DefaultSchedule = p.Route.AssistantEmail, p.Route.ScheduleName

@@ -247,12 +247,10 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery
 // the App's record wrong. An agent's choice comes next, then the settings (rules, else the
 // default). An agent who kept the preselected choice is recorded as the route that chose it.
 func routeOf(s zen7.Settings, d zen7.Delivery, lead *zen7.Lead) zen7.Route {
-	if lead != nil && lead.LeadID != 0 && lead.AssistantEmail != "" {
-		by := lead.RoutedBy
-		if by == "" { // forwarded before routing was recorded
-			by = zen7.RoutedByDefault
+	if lead != nil {
+		if r, ok := lead.Route(); ok {
+			return r
 		}
-		return zen7.Route{AssistantEmail: lead.AssistantEmail, ScheduleName: lead.ScheduleName, By: by, Rule: lead.Rule}
 	}
 	r := s.Route(d.Prospect)
 	o := d.Overrides
