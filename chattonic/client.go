@@ -81,18 +81,10 @@ func WithObserver(fn func(op string, status int, d time.Duration, err error)) Op
 // New returns a Client for the API at baseURL, the {{baseUrl}} of the reference, such as
 // "https://chattonic.mobile-tonic.com".
 func New(baseURL string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(baseURL))
+	u, err := upstream.ParseBaseURL(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("chattonic.New: invalid base URL: %w", err)
+		return nil, fmt.Errorf("chattonic.New: %w", err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("chattonic.New: base URL %q must be an absolute http or https URL", baseURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, errors.New("chattonic.New: base URL must not have user info, a query or a fragment")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	c := &Client{base: u, timeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(c)

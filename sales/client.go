@@ -75,19 +75,10 @@ func WithObserver(fn func(op string, status int, d time.Duration, err error)) Op
 
 // New returns a Client for the API at baseURL, such as "https://sales.zenvia.com/api/v1".
 func New(baseURL string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(baseURL))
+	u, err := upstream.ParseBaseURL(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("sales.New: invalid base URL: %w", err)
+		return nil, fmt.Errorf("sales.New: %w", err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("sales.New: base URL %q must be an absolute http or https URL", baseURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		// The query carries the API key; anything else there would be ambiguous.
-		return nil, errors.New("sales.New: base URL must not have user info, a query or a fragment")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
 
 	c := &Client{base: u, timeout: DefaultTimeout}
 	for _, opt := range opts {
