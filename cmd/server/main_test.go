@@ -125,7 +125,7 @@ func TestSettingsSurviveRestart(t *testing.T) {
 		t.Fatalf("install: %d", status)
 	}
 	status, saved := call(t, "PUT", url+"/lifecycle/settings?api-key="+apiKey,
-		`{"clientId":"st-id","clientSecret":"st-secret-value-123","userIdentifier":"st-user","assistantEmail":"a@example.com","autoForward":false}`)
+		`{"clientId":"st-id","clientSecret":"st-secret-value-123","userIdentifier":"st-user","assistantEmail":"ashley@7targets.test","autoForward":false}`)
 	if status != 200 {
 		t.Fatalf("settings: %d %v", status, saved)
 	}

@@ -53,7 +53,7 @@ func TestEntryPointKeepsSecretsOut(t *testing.T) {
 		want                     int
 	}{
 		{"POST", "/lifecycle/install", `{"integration":{"apiKey":"` + apiKey + `","enabled":true}}`, appSecret, 201},
-		{"PUT", "/lifecycle/settings?api-key=" + apiKey, `{"clientId":"st-id","clientSecret":"` + clientSecret + `","userIdentifier":"st-user","assistantEmail":"a@example.com"}`, appSecret, 200},
+		{"PUT", "/lifecycle/settings?api-key=" + apiKey, `{"clientId":"st-id","clientSecret":"` + clientSecret + `","userIdentifier":"st-user","assistantEmail":"ashley@7targets.test"}`, appSecret, 200},
 		{"GET", "/lifecycle/settings?api-key=" + apiKey, "", appSecret, 200},
 		{"GET", "/lifecycle/settings?api-key=" + apiKey, "", signingKey, 401},
 		{"GET", "/extensions/reports/r?group=g&signature=" + signingKey, "", appSecret, 401},
