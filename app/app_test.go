@@ -17,6 +17,8 @@ import (
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/chattonic"
+	"github.com/7targets/zenvia-sales-app/chattonic/chattonicfake"
 	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
@@ -43,7 +45,8 @@ const (
 )
 
 // testEnv is the App served over loopback HTTP on a fresh database, with fake Zenvia Sales and
-// fake 7Targets servers, and everything it logs captured.
+// fake 7Targets and Chat-Tonic servers, and everything it logs captured. It runs what
+// appserver runs: the worker, the webhook batcher, the backfill and the Chat-Tonic import.
 type testEnv struct {
 	t          testing.TB
 	url        string
@@ -54,6 +57,7 @@ type testEnv struct {
 	pages      *extensions.Service
 	sales      *salesfake.Server
 	st         *seventargetsfake.Server
+	ct         *chattonicfake.Server
 	instances  *store.Instances
 	svc        *lifecycle.Service
 	logs       *syncBuffer
@@ -88,9 +92,10 @@ func newTestEnv(tb testing.TB, opts ...envOption) *testEnv {
 // newTestEnvOn is newTestEnv on the given database, for tests that control the store itself.
 func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 	tb.Helper()
-	e := &testEnv{t: tb, db: db, sales: salesfake.New(), st: seventargetsfake.New(), logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	e := &testEnv{t: tb, db: db, sales: salesfake.New(), st: seventargetsfake.New(), ct: chattonicfake.New(), logs: &syncBuffer{}, bodies: &syncBuffer{}}
 	tb.Cleanup(e.sales.Close)
 	tb.Cleanup(e.st.Close)
+	tb.Cleanup(e.ct.Close)
 	e.st.Seed()
 	e.st.AddClient(stClientID, stClientSecret, stUser)
 
@@ -106,8 +111,13 @@ func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	ctClient, err := chattonic.New(e.ct.BaseURL(), chattonic.WithTimeout(2*time.Second), chattonic.WithObserver(metrics.ObserveChatTonicCall))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	e.svc = lifecycle.NewService(lifecycle.Config{AppID: appID, AppSecret: appSecret, AccountLookupTimeout: time.Second},
 		e.instances, lifecycle.SalesAccounts(salesClient), lifecycle.SevenTargetsChecker(stClient), logger)
+	e.svc.SetChatTonic(lifecycle.ChatTonicAccounts(ctClient))
 
 	// The server's URL is the public base URL of the webhook callbacks, so it is made first.
 	srv := httptest.NewUnstartedServer(nil)
@@ -120,9 +130,15 @@ func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 		PollInterval: 50 * time.Millisecond, BaseBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		Lease: 10 * time.Second, JobTimeout: 3 * time.Second,
 	}, e.outbox, e.instances, stClient, salesClient, metrics, logger)
+	e.worker.SetRetailLeads(salesClient)
 	intake := forwarding.NewIntake(e.outbox, e.instances, e.worker, metrics)
 	batcher := forwarding.NewBatcher(e.outbox, 0, 0) // as the App runs it: group commit
 	intake.SetEnqueuer(batcher)
+	backfiller := forwarding.NewBackfiller(forwarding.BackfillConfig{Poll: 50 * time.Millisecond, Interval: 200 * time.Millisecond},
+		store.NewBackfills(db), e.instances, salesClient, intake, logger)
+	e.svc.SetBackfills(backfiller)
+	chatTonic := forwarding.NewChatTonicPoller(forwarding.ChatTonicConfig{Interval: 200 * time.Millisecond, Tick: 50 * time.Millisecond},
+		store.NewChatTonicSources(db), e.instances, ctClient, intake, metrics, logger)
 	e.subscriber = forwarding.NewSubscriber(salesClient, e.instances, srv.URL, logger)
 	e.svc.SetSubscriptions(e.subscriber)
 	e.pages = extensions.NewService(extensions.Deps{
@@ -144,6 +160,11 @@ func newTestEnvOn(tb testing.TB, db *store.DB, opts ...envOption) *testEnv {
 	batched := make(chan struct{})
 	go func() { defer close(batched); _ = batcher.Run(ctx) }()
 	tb.Cleanup(func() { <-batched })
+	sources := make(chan struct{})
+	go func() { defer close(sources); _ = backfiller.Run(ctx) }()
+	imports := make(chan struct{})
+	go func() { defer close(imports); _ = chatTonic.Run(ctx) }()
+	tb.Cleanup(func() { <-sources; <-imports })
 	tb.Cleanup(func() { cancel(); <-done })
 	return e
 }

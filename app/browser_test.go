@@ -212,6 +212,51 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		}
 	})
 
+	ok = t.Run("the report shows the backfill's progress", func(t *testing.T) {
+		ctx := within(t, tab)
+		// Waiting in Sales before the backfill: three unclaimed prospects of the last days, one of
+		// them without an email, and one an agent already took (not listed).
+		for i, p := range []sales.Prospect{
+			person("browser00000000000000010", "Rafael", "Nunes", "rafael.nunes@example.com", "unclaimed"),
+			person("browser00000000000000011", "Sofía", "Torres", "sofia.torres@example.com", "unclaimed"),
+			person("browser00000000000000012", "Tiago", "Moura", "", "unclaimed"),
+			person("browser00000000000000013", "Valeria", "Ruiz", "valeria.ruiz@example.com", "followUp"),
+		} {
+			p.Created = time.Now().UTC().Add(-time.Duration(24*(i+1)) * time.Hour)
+			e.sales.PutProspect(in.key, p)
+		}
+		if res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: in.key, body: `{"autoForward":true,"backfillDays":7}`}); res.status != http.StatusOK {
+			t.Fatalf("backfillDays: %d %s", res.status, res.body)
+		}
+		report := e.signedURL(reportPath(in.groupID, "en"), true)
+		done := view.T(view.English, "backfill.done")
+		var state string
+		eventually(t, "the report to show the backfill done", func() bool {
+			if err := chromedp.Do(ctx, chromedp.Navigate(framing(parent, "", report))); err != nil {
+				t.Fatal(err)
+			}
+			if err := waitInFrame(ctx, "iframe#report", ".kpis"); err != nil {
+				t.Fatal(err)
+			}
+			state, _ = textInFrame(ctx, "iframe#report", ".backfill .backfill-state")
+			return state == done
+		})
+		for sel, want := range map[string]string{
+			".backfill .kpi:first-child .kpi-value": "3", ".backfill .kpi-fwd .kpi-value": "2",
+			".backfill .kpi-skip .kpi-value": "1", ".backfill .kpi-fail .kpi-value": "0",
+		} {
+			if got, err := textInFrame(ctx, "iframe#report", sel); err != nil || got != want {
+				t.Errorf("%s = %q (%v), want %q", sel, got, err, want)
+			}
+		}
+		if window, err := textInFrame(ctx, "iframe#report", ".backfill .card-head .muted"); err != nil || window != view.T(view.English, "report.backfill.window", 7) {
+			t.Errorf("the backfill card's window says %q (%v)", window, err)
+		}
+	})
+	if !ok {
+		t.FailNow()
+	}
+
 	t.Run("screenshots", func(t *testing.T) {
 		ctx := within(t, tab)
 		mariana := person("browser00000000000000002", "Mariana", "Costa", "mariana.costa@example.com", "unclaimed")

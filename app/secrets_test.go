@@ -16,6 +16,7 @@ import (
 	"github.com/7targets/zenvia-sales-app/lifecycle"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets/seventargetsfake"
+	"github.com/7targets/zenvia-sales-app/store"
 )
 
 // TestNoSecretLeaks runs a whole life of an instance (install with the App secret in the body,
@@ -36,6 +37,8 @@ func TestNoSecretLeaks(t *testing.T) {
 		newKey       = "sales-key-hygiene-new-9c2e84"
 		clientID     = "st-client-hygiene"
 		clientSecret = "Dq7-distinctive-7T-secret-5521"
+		ctCodename   = "hygiene-bots"
+		ctToken      = "Kt3-distinctive-chattonic-token-7710"
 		wrongSecret  = "Rj4-rejected-7T-secret-0193"
 	)
 	e.st.AddClient(clientID, clientSecret, stUser)
@@ -70,6 +73,23 @@ func TestNoSecretLeaks(t *testing.T) {
 	eventually(t, "the refused delivery to fail", func() bool {
 		d, err := e.outbox.Delivery(ctx, id)
 		return err == nil && d.State == zen7.StateFailed
+	})
+	// A Chat-Tonic bot account: read with its token, then read after the token was revoked,
+	// Chat-Tonic's refusal becoming the source's last error, which the report shows.
+	if err := e.ct.AddAccount(ctCodename, ctToken); err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, "Chat-Tonic settings", e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: oldKey,
+		body: `{"chatTonicCodename":"` + ctCodename + `","chatTonicToken":"` + ctToken + `"}`}), http.StatusOK)
+	reads := func() int { return e.ct.Count(http.MethodGet, "/api/v1/"+ctCodename+"/lead/funnels") }
+	eventually(t, "a read of the bot account", func() bool { return reads() >= 1 })
+	if err := e.ct.SetToken(ctCodename, "another-token-0000"); err != nil {
+		t.Fatal(err)
+	}
+	sources := store.NewChatTonicSources(e.db)
+	eventually(t, "the source failing", func() bool {
+		src, err := sources.ChatTonicSource(ctx, in.id)
+		return err == nil && src.Failing && src.LastError != ""
 	})
 	for _, u := range []string{
 		e.signedURL(reportPath(in.groupID, "en"), true),
@@ -117,6 +137,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	// The secrets the run used, and proof the scan covers where they could have gone.
 	secrets := map[string]string{
 		"App secret": appSecret, "signing key": signingKey, "old Sales API key": oldKey, "new Sales API key": newKey,
+		"Chat-Tonic token":       ctToken,
 		"7Targets client secret": clientSecret, "rejected 7Targets secret": wrongSecret, "harness 7Targets secret": stClientSecret,
 	}
 	tokens := 0

@@ -199,13 +199,19 @@ func (p *ChatTonicPoller) turn(ctx context.Context, inst zen7.Instance) error {
 	return r.run(ctx)
 }
 
-// newSource is the state of a source seen configured at now: it imports the records created
-// from chatTonicBackfillDays before now on.
+// newSource is the state of a source first seen configured at now: it imports the records
+// created from chatTonicBackfillDays before it was configured on. It was configured when the
+// instance was last updated, not when this process first looked: a record a bot made in
+// between is one the admin expects imported.
 func (p *ChatTonicPoller) newSource(inst zen7.Instance, now time.Time) zen7.ChatTonicSource {
+	at := now
+	if !inst.UpdatedAt.IsZero() && inst.UpdatedAt.Before(now) {
+		at = inst.UpdatedAt.UTC()
+	}
 	days := min(max(inst.Settings.ChatTonicBackfillDays, 0), zen7.MaxBackfillDays)
 	return zen7.ChatTonicSource{
-		InstanceID: inst.ID, Codename: inst.Settings.ChatTonicCodename, ConfiguredAt: now,
-		Watermark: now.Add(-time.Duration(days) * 24 * time.Hour),
+		InstanceID: inst.ID, Codename: inst.Settings.ChatTonicCodename, ConfiguredAt: at,
+		Watermark: at.Add(-time.Duration(days) * 24 * time.Hour),
 	}
 }
 

@@ -31,6 +31,7 @@ const (
 	envSalesURL = "LOADGEN_SALES_URL"
 	envSTAPI    = "LOADGEN_7TARGETS_API_URL"
 	envSTToken  = "LOADGEN_7TARGETS_TOKEN_URL"
+	envCTAPI    = "LOADGEN_CHATTONIC_API_URL"
 	envKey      = "LOADGEN_ENCRYPTION_KEY"
 	envNoWorker = "LOADGEN_NO_WORKER"
 	envNoCache  = "LOADGEN_NO_TARGET_CACHE"
@@ -116,7 +117,8 @@ func runApp() error {
 		Port: port, PublicBaseURL: base, MongoDatabase: benchDatabase, DataDir: dir,
 		AppID: appID, AppSecret: appSecret, SigningKey: signingKey,
 		ZenviaAPIURL: os.Getenv(envSalesURL), SevenTargetsAPIURL: os.Getenv(envSTAPI), SevenTargetsTokenURL: os.Getenv(envSTToken),
-		EncryptionKey: key, FrameAncestors: "'self'", LogValue: slog.StringValue("loadgen"),
+		ChatTonicAPIURL: os.Getenv(envCTAPI),
+		EncryptionKey:   key, FrameAncestors: "'self'", LogValue: slog.StringValue("loadgen"),
 		Bench: appserver.Bench{
 			Mount: mountBaseline, Limits: benchLimits,
 			NoWorker: os.Getenv(envNoWorker) == "1", NoTargetCache: os.Getenv(envNoCache) == "1",

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/chattonic/chattonicfake"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/sales/salesfake"
 	"github.com/7targets/zenvia-sales-app/secret"
@@ -38,7 +39,8 @@ type env struct {
 	pid       int
 	sales     *salesfake.Server
 	st        *seventargetsfake.Server
-	instances []instance // the enabled ones
+	ct        *chattonicfake.Server // the instances have no Chat-Tonic source: it is idle
+	instances []instance            // the enabled ones
 	stop      func()
 }
 
@@ -53,8 +55,8 @@ type envOptions struct {
 // complete settings, each with its own 7Targets client), starts the App on it and waits until
 // the App has subscribed every instance to Sales notifications, as it does at start.
 func startEnv(ctx context.Context, exe string, extraEnv []string, o envOptions) (*env, error) {
-	e := &env{sales: salesfake.New(), st: seventargetsfake.New()}
-	cleanup := []func(){e.sales.Close, e.st.Close}
+	e := &env{sales: salesfake.New(), st: seventargetsfake.New(), ct: chattonicfake.New()}
+	cleanup := []func(){e.sales.Close, e.st.Close, e.ct.Close}
 	e.stop = func() {
 		for i := len(cleanup) - 1; i >= 0; i-- {
 			cleanup[i]()
@@ -93,7 +95,7 @@ func startEnv(ctx context.Context, exe string, extraEnv []string, o envOptions) 
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	cmd.Env = append(cmd.Env, roleEnv+"=app", envPort+"="+strconv.Itoa(port), envDataDir+"="+dir,
-		envSalesURL+"="+e.sales.BaseURL(), envSTAPI+"="+e.st.APIURL(), envSTToken+"="+e.st.TokenURL(),
+		envSalesURL+"="+e.sales.BaseURL(), envSTAPI+"="+e.st.APIURL(), envSTToken+"="+e.st.TokenURL(), envCTAPI+"="+e.ct.BaseURL(),
 		envKey+"="+keyText, envPprof+"=127.0.0.1:"+strconv.Itoa(pprofPort))
 	if o.noWorker {
 		cmd.Env = append(cmd.Env, envNoWorker+"=1")

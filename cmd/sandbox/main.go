@@ -1,9 +1,10 @@
 // Command sandbox is the one-command demo of the App: it runs the real App on the embedded
-// store together with a simulated Zenvia Sales and a simulated 7Targets on loopback, installs
-// and configures an instance (its backfill forwarding the prospects already waiting in Sales),
-// sends a stream of realistic prospects (some without email, some
-// taken over by agents, a 7Targets outage now and then), prints the signed report and button
-// URLs to open in a browser, and a live summary line. Ctrl-C stops it.
+// store together with a simulated Zenvia Sales, 7Targets and Chat-Tonic on loopback, installs
+// and configures an instance (its backfill forwarding the prospects already waiting in Sales,
+// a routing rule, a Chat-Tonic bot whose completed records become Sales prospects), sends a
+// stream of realistic prospects (some without email, some taken over by agents, a 7Targets
+// outage now and then), prints the signed report and button URLs to open in a browser, and a
+// live summary line. Ctrl-C stops it.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/chattonic/chattonicfake"
 	"github.com/7targets/zenvia-sales-app/cmd/internal/appserver"
 	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/forwarding"
@@ -39,6 +41,9 @@ const (
 	stClientID       = "sandbox-7targets-client"
 	stClientSecret   = "sandbox-7targets-secret"
 	stUser           = "sandbox-user"
+	// The Chat-Tonic bot account of the instance.
+	chatTonicCodename = "sandbox-bots"
+	chatTonicToken    = "sandbox-chattonic-token"
 )
 
 func main() {
@@ -69,6 +74,15 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 	st.AddClient(stClientID, stClientSecret, stUser)
 	integ := salesFake.AddIntegration(apiKey, sales.Integration{Name: "Demo account", Language: "en"})
 	waiting := seedWaiting(salesFake)
+	ct := chattonicfake.New()
+	defer ct.Close()
+	if err := ct.Seed(chatTonicCodename, chatTonicToken); err != nil {
+		return err
+	}
+	// Users talking to the contact bot: a record every few seconds, through its five stages.
+	if err := ct.AddBot(chattonicfake.Bot{Codename: chatTonicCodename, Funnel: chattonicfake.SeedContactFunnel, Group: chattonicfake.SeedContactGroup}); err != nil {
+		return err
+	}
 
 	dir, err := os.MkdirTemp("", "zenvia-7targets-sandbox-")
 	if err != nil {
@@ -95,9 +109,12 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 			Host: "127.0.0.1", Port: port, PublicBaseURL: base, MongoDatabase: "sandbox", DataDir: dir,
 			AppID: appID, AppSecret: appSecret, SigningKey: appSecret,
 			ZenviaAPIURL: salesFake.BaseURL(), SevenTargetsAPIURL: st.APIURL(), SevenTargetsTokenURL: st.TokenURL(),
-			EncryptionKey: key, FrameAncestors: "'self'", LogValue: slog.StringValue("sandbox"),
+			ChatTonicAPIURL: ct.BaseURL(),
+			EncryptionKey:   key, FrameAncestors: "'self'", LogValue: slog.StringValue("sandbox"),
 			// A backfill shows at once, and its batches follow each other quickly.
 			Backfill: forwarding.BackfillConfig{Interval: 2 * time.Second, Poll: 200 * time.Millisecond},
+			// The bot's records are read more often than CHATTONIC_POLL_INTERVAL allows.
+			ChatTonic: forwarding.ChatTonicConfig{Interval: 3 * time.Second},
 		}, logger, ready)
 	}()
 	select {
@@ -115,6 +132,7 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 	fmt.Fprintf(out, "The App runs at %s on the embedded store, with simulated Zenvia Sales and 7Targets.\n", base)
 	fmt.Fprintf(out, "App logs: %s\n", logFile.Name())
 	fmt.Fprintf(out, "Routing rule: %s (the other prospects go to %s).\n", routingRule, seventargetsfake.SeedAssistantEmail)
+	fmt.Fprintf(out, "Chat-Tonic bot %q (funnel %s): each completed record becomes a Sales prospect, then a 7Targets lead.\n", chatTonicCodename, chattonicfake.SeedContactFunnel)
 	fmt.Fprintf(out, "backfillDays is %d: the %d unclaimed prospects of the last days waiting in Sales are forwarded once (progress in the report).\n\n", backfillDays, waiting)
 	for _, lang := range []string{"en", "es", "pt"} {
 		fmt.Fprintf(out, "Managers' report (%s), signed as Zenvia Sales would:\n  %s\n", lang, signed(base, extensions.ReportsPath+
@@ -126,6 +144,7 @@ func runOn(ctx context.Context, port int, out io.Writer) error {
 	fmt.Fprintf(out, "Ctrl-C stops the sandbox.\n\n")
 
 	go stream(appCtx, salesFake, st, integ.GroupID)
+	go ct.Run(appCtx, 2*time.Second)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
@@ -154,7 +173,9 @@ func setUp(base string) error {
 		{"POST", "/lifecycle/install", `{"integration":{"apiKey":"` + apiKey + `","enabled":true}}`},
 		{"PUT", "/lifecycle/settings?api-key=" + apiKey, `{"clientId":"` + stClientID + `","clientSecret":"` + stClientSecret +
 			`","userIdentifier":"` + stUser + `","assistantEmail":"` + seventargetsfake.SeedAssistantEmail + `","source":"Zenvia Sales demo","backfillDays":` + strconv.Itoa(backfillDays) +
-			`,"routingRules":"` + routingRule + `"}`},
+			`,"routingRules":"` + routingRule + `"` +
+			`,"chatTonicCodename":"` + chatTonicCodename + `","chatTonicToken":"` + chatTonicToken + `","chatTonicFunnels":"` + chattonicfake.SeedContactFunnel +
+			`","chatTonicCompletedOnly":true}`},
 	}
 	for _, c := range calls {
 		req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
@@ -257,7 +278,7 @@ func summary(base string) string {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	var forwarded, skipped, failed, stopped, pending float64
+	var forwarded, skipped, failed, stopped, pending, imported float64
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		line := sc.Text()
@@ -275,10 +296,12 @@ func summary(base string) string {
 			skipped += v
 		case strings.HasPrefix(name, `forwarding_deliveries_total{`) && (strings.Contains(name, `state="failed"`) || strings.Contains(name, `state="dead"`)):
 			failed += v
+		case name == `chattonic_imports_total{state="done"}`:
+			imported = v
 		case name == "forwarding_outbox_depth":
 			pending = v
 		}
 	}
-	return fmt.Sprintf("%s  forwarded %d · follow-ups stopped %d · skipped %d · failed %d · pending %d",
-		time.Now().Format("15:04:05"), int(forwarded), int(stopped), int(skipped), int(failed), int(pending))
+	return fmt.Sprintf("%s  forwarded %d · follow-ups stopped %d · skipped %d · failed %d · pending %d · Chat-Tonic records imported %d",
+		time.Now().Format("15:04:05"), int(forwarded), int(stopped), int(skipped), int(failed), int(pending), int(imported))
 }

@@ -96,6 +96,22 @@ func TestSandboxShowsLeadsFlowing(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 
+	// The Chat-Tonic bot at work: its completed records were imported into Sales.
+	imported := regexp.MustCompile(`Chat-Tonic records imported (\d+)`)
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		m := imported.FindAllStringSubmatch(out.String(), -1)
+		if len(m) > 0 {
+			if n, _ := strconv.Atoi(m[len(m)-1][1]); n >= 1 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Chat-Tonic record imported within 90 s; output:\n%s", out.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
 	cancel()
 	select {
 	case err := <-done:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/7targets/zenvia-sales-app/app"
 	"github.com/7targets/zenvia-sales-app/cmd/internal/appserver"
+	"github.com/7targets/zenvia-sales-app/forwarding"
 )
 
 func main() {
@@ -116,6 +117,7 @@ func appConfig(cfg config) appserver.Config {
 		Host: host, Port: cfg.Port, PublicBaseURL: cfg.PublicBaseURL, MongoURI: cfg.MongoURI, MongoDatabase: cfg.MongoDatabase,
 		DataDir: cfg.DataDir, AppID: cfg.AppID, AppSecret: cfg.AppSecret, SigningKey: cfg.SigningKey,
 		ZenviaAPIURL: cfg.ZenviaAPIURL, SevenTargetsAPIURL: cfg.SevenTargetsAPIURL, SevenTargetsTokenURL: cfg.SevenTargetsTokenURL,
+		ChatTonicAPIURL: cfg.ChatTonicAPIURL, ChatTonic: forwarding.ChatTonicConfig{Interval: cfg.ChatTonicPollInterval},
 		EncryptionKey: cfg.EncryptionKey, PreviousKeys: cfg.PreviousKeys, FrameAncestors: cfg.FrameAncestors,
 		TrustedProxies: cfg.TrustedProxies, DevMode: cfg.DevMode, LogValue: cfg.LogValue(),
 	}

@@ -21,6 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/7targets/zenvia-sales-app/app"
+	"github.com/7targets/zenvia-sales-app/chattonic"
 	"github.com/7targets/zenvia-sales-app/extensions"
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/lifecycle"
@@ -45,6 +46,7 @@ type Config struct {
 	ZenviaAPIURL         string
 	SevenTargetsAPIURL   string
 	SevenTargetsTokenURL string
+	ChatTonicAPIURL      string
 	EncryptionKey        []byte
 	PreviousKeys         [][]byte // still open secrets sealed before a rotation
 	FrameAncestors       string
@@ -56,6 +58,9 @@ type Config struct {
 	// Backfill tunes the backfill loop; the server leaves it zero (the defaults), the sandbox
 	// makes it quicker to show.
 	Backfill forwarding.BackfillConfig
+	// ChatTonic tunes the Chat-Tonic import; the server sets only its Interval
+	// (CHATTONIC_POLL_INTERVAL), the sandbox makes it quicker to show.
+	ChatTonic forwarding.ChatTonicConfig
 	// Bench is what cmd/loadgen changes to measure the App; the server leaves it zero.
 	Bench Bench
 }
@@ -114,6 +119,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("SEVENTARGETS_API_URL: %w", err)
 	}
+	chatTonicClient, err := chattonic.New(cfg.ChatTonicAPIURL, chattonic.WithObserver(metrics.ObserveChatTonicCall))
+	if err != nil {
+		return fmt.Errorf("CHATTONIC_API_URL: %w", err)
+	}
 
 	instances := store.NewInstances(db, keys)
 	if !cfg.Bench.NoTargetCache {
@@ -125,13 +134,16 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	subscriber := forwarding.NewSubscriber(salesClient, instances, cfg.PublicBaseURL, logger)
 	subscriber.SetDeployment(db)
 	svc.SetSubscriptions(subscriber)
+	svc.SetChatTonic(lifecycle.ChatTonicAccounts(chatTonicClient))
 	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
+	worker.SetRetailLeads(salesClient)
 	intake := forwarding.NewIntake(outbox, instances, worker, metrics)
 	batcher := forwarding.NewBatcher(outbox, 0, 0) // group commit of webhooks
 	intake.SetEnqueuer(batcher)
 	backfills := store.NewBackfills(db)
 	backfiller := forwarding.NewBackfiller(cfg.Backfill, backfills, instances, salesClient, intake, logger)
 	svc.SetBackfills(backfiller)
+	chatTonic := forwarding.NewChatTonicPoller(cfg.ChatTonic, store.NewChatTonicSources(db), instances, chatTonicClient, intake, metrics, logger)
 
 	pagesSvc := extensions.NewService(extensions.Deps{
 		Store: store.NewPages(db), Instances: instances, Outbox: outbox, Trees: svc, Assistants: stClient, Prospects: salesClient,
@@ -171,12 +183,13 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 		wg.Go(func() { _ = worker.Run(workers) })
 	}
 	wg.Go(func() { _ = batcher.Run(workers) })
-	// The backfill stops before the workers: it hands its backfill back while the deliveries it
-	// queued still have a worker to finish them.
+	// The backfill and the Chat-Tonic import stop before the workers: they hand their leases
+	// back while the deliveries they queued still have a worker to finish them.
 	backfilling, stopBackfill := context.WithCancel(workers)
 	defer stopBackfill()
 	var backfillDone sync.WaitGroup
 	backfillDone.Go(func() { _ = backfiller.Run(backfilling) })
+	backfillDone.Go(func() { _ = chatTonic.Run(backfilling) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -313,6 +326,10 @@ var (
 	_ forwarding.BackfillStore     = (*store.Backfills)(nil)
 	_ forwarding.ProspectLister    = (*sales.Client)(nil)
 	_ lifecycle.Backfills          = (*forwarding.Backfiller)(nil)
+	_ forwarding.ChatTonicStore    = (*store.ChatTonicSources)(nil)
+	_ forwarding.ChatTonicReader   = (*chattonic.Client)(nil)
+	_ forwarding.LiveInstances     = (*store.Instances)(nil)
+	_ forwarding.RetailLeads       = (*sales.Client)(nil)
 	_ app.Readiness                = (*store.DB)(nil)
 	_ extensions.Store             = (*store.Pages)(nil)
 	_ extensions.Instances         = (*store.Instances)(nil)
