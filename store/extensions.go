@@ -112,3 +112,9 @@ func (p *Pages) UseNonce(ctx context.Context, nonce string, expires time.Time) e
 func (p *Pages) Backfill(ctx context.Context, instanceID string) (zen7.Backfill, error) {
 	return NewBackfills(p.db).Backfill(ctx, instanceID)
 }
+
+// ChatTonicSource implements extensions.Store: the state of the instance's Chat-Tonic
+// import, as the poller keeps it (ChatTonicSources), or zen7.ErrNotFound.
+func (p *Pages) ChatTonicSource(ctx context.Context, instanceID string) (zen7.ChatTonicSource, error) {
+	return NewChatTonicSources(p.db).ChatTonicSource(ctx, instanceID)
+}
