@@ -183,6 +183,16 @@ func TestReportShowsChatTonicApart(t *testing.T) {
 		t.Error("the 7Targets failures list shows the refused import")
 	}
 	e.assertNoSecrets("ct-token-0001")
+
+	// Another bot account: the source's state is the old account's, which the next read
+	// starts over, so the card shows it not read yet; what was imported stays counted.
+	if res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: in.key, body: `{"chatTonicCodename":"other-bot"}`}); res.status != 200 {
+		t.Fatalf("settings: %d %s", res.status, res.body)
+	}
+	p = e.pages.Report(ctx, e.instance(in.key), "u1", "last7", "", "", view.English)
+	if ct := p.ChatTonic; ct == nil || ct.Failing || !ct.LastGoodRead.IsZero() || ct.LastError != "" || ct.Groups != nil || ct.Totals.Imported != 4 {
+		t.Errorf("after the codename changed: %+v, want the new account not read yet, the imports still counted", ct)
+	}
 }
 
 // ctFind returns the first element under n named tag ("" for any) with the class ("" for

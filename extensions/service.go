@@ -408,6 +408,10 @@ func chatTonicImport(inst zen7.Instance, src zen7.ChatTonicSource, imports []zen
 		LastGoodRead: src.LastGoodRead, LastError: src.LastError, LastErrorAt: src.LastErrorAt,
 		Failing: src.Failing, Groups: src.Groups,
 	}
+	if codename := inst.Settings.ChatTonicCodename; codename != "" && src.Codename != "" && src.Codename != codename {
+		// The state is another bot account's: the next read starts this one over.
+		ct.LastGoodRead, ct.LastError, ct.LastErrorAt, ct.Failing, ct.Groups = time.Time{}, "", time.Time{}, false, nil
+	}
 	byDay := map[string]*view.ChatTonicCounts{}
 	for _, d := range imports {
 		day := d.FinishedAt.UTC().Format(time.DateOnly)

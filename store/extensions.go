@@ -14,7 +14,8 @@ import (
 )
 
 // Pages serves the extension pages' queries: which instance a Sales group belongs to (see
-// groups.go), the report's deliveries and lead states, and used action-token nonces.
+// groups.go), the report's deliveries, lead states, backfill and Chat-Tonic source, and used
+// action-token nonces.
 type Pages struct {
 	db *DB
 }
