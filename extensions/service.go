@@ -41,6 +41,9 @@ type Store interface {
 	ForwardedLeads(ctx context.Context, instanceID string) ([]zen7.Lead, error)
 	// Backfill returns the instance's current or last backfill, or zen7.ErrNotFound.
 	Backfill(ctx context.Context, instanceID string) (zen7.Backfill, error)
+	// ChatTonicSource returns the state of the instance's Chat-Tonic import, or
+	// zen7.ErrNotFound when it never had one.
+	ChatTonicSource(ctx context.Context, instanceID string) (zen7.ChatTonicSource, error)
 	NonceStore
 }
 
@@ -265,6 +268,10 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	case !errors.Is(err, zen7.ErrNotFound):
 		return failed(err)
 	}
+	src, hasSource, err := s.chatTonicSource(ctx, inst.ID)
+	if err != nil {
+		return failed(err)
+	}
 
 	byDay := map[string]*view.Counts{}
 	byAssistant := map[string]*view.Counts{}
@@ -276,7 +283,15 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	byRoute := map[routeKey]*view.Counts{}
 	forwardedInRange := map[string]bool{}
 	var failures []zen7.Delivery
+	var imports []zen7.Delivery
 	for _, d := range ds {
+		if d.Kind == zen7.KindChatTonic {
+			// An imported record is not a lead forwarded to 7Targets: Sales makes a prospect of
+			// it, whose notification is forwarded, and counted, as any other. Its import is
+			// counted in the Chat-Tonic card only.
+			imports = append(imports, d)
+			continue
+		}
 		day := d.FinishedAt.UTC().Format(time.DateOnly)
 		assistant := d.AssistantEmail
 		if assistant == "" {
@@ -306,6 +321,9 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 		case d.State == zen7.StateFailed || d.State == zen7.StateDead:
 			failures = append(failures, d)
 		}
+	}
+	if hasSource || len(imports) > 0 || inst.Settings.ChatTonicConfigured() {
+		p.ChatTonic = chatTonicImport(inst, src, imports, from, to)
 	}
 	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
 		dc := view.DayCounts{Day: day}
@@ -366,6 +384,65 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 	}
 	p.ActionURL = ActionPath
 	return p
+}
+
+// chatTonicSource returns the instance's Chat-Tonic source and whether it has one.
+func (s *Service) chatTonicSource(ctx context.Context, instanceID string) (zen7.ChatTonicSource, bool, error) {
+	src, err := s.store.ChatTonicSource(ctx, instanceID)
+	switch {
+	case errors.Is(err, zen7.ErrNotFound):
+		return zen7.ChatTonicSource{}, false, nil
+	case err != nil:
+		return zen7.ChatTonicSource{}, false, err
+	}
+	return src, true, nil
+}
+
+// chatTonicImport is the report's Chat-Tonic card: the state of the instance's source (src,
+// zero when it has none yet) and, for each day from..to, the records it read and what the
+// import deliveries of that day (KindChatTonic) did with them.
+func chatTonicImport(inst zen7.Instance, src zen7.ChatTonicSource, imports []zen7.Delivery, from, to time.Time) *view.ChatTonicImport {
+	ct := &view.ChatTonicImport{
+		// The poller reads only an enabled instance's configured source.
+		On:           inst.State == zen7.StateEnabled && inst.Settings.ChatTonicConfigured(),
+		LastGoodRead: src.LastGoodRead, LastError: src.LastError, LastErrorAt: src.LastErrorAt,
+		Failing: src.Failing, Groups: src.Groups,
+	}
+	if codename := inst.Settings.ChatTonicCodename; codename != "" && src.Codename != "" && src.Codename != codename {
+		// The state is another bot account's: the next read starts this one over.
+		ct.LastGoodRead, ct.LastError, ct.LastErrorAt, ct.Failing, ct.Groups = time.Time{}, "", time.Time{}, false, nil
+	}
+	byDay := map[string]*view.ChatTonicCounts{}
+	for _, d := range imports {
+		day := d.FinishedAt.UTC().Format(time.DateOnly)
+		c := byDay[day]
+		if c == nil {
+			c = &view.ChatTonicCounts{}
+			byDay[day] = c
+		}
+		switch {
+		case d.Outcome == zen7.OutcomeImported:
+			c.Imported++
+		case d.State == zen7.StateSkipped:
+			c.Skipped++
+		case d.State == zen7.StateFailed || d.State == zen7.StateDead:
+			c.Failed++
+		}
+	}
+	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
+		key := day.Format(time.DateOnly)
+		dc := view.ChatTonicDay{Day: day}
+		if c := byDay[key]; c != nil {
+			dc.ChatTonicCounts = *c
+		}
+		dc.Read = src.ReadByDay[key]
+		ct.Totals.Read += dc.Read
+		ct.Totals.Imported += dc.Imported
+		ct.Totals.Skipped += dc.Skipped
+		ct.Totals.Failed += dc.Failed
+		ct.Days = append(ct.Days, dc)
+	}
+	return ct
 }
 
 func counter(m map[string]*view.Counts, k string) *view.Counts {

@@ -14,7 +14,8 @@ import (
 )
 
 // Pages serves the extension pages' queries: which instance a Sales group belongs to (see
-// groups.go), the report's deliveries and lead states, and used action-token nonces.
+// groups.go), the report's deliveries, lead states, backfill and Chat-Tonic source, and used
+// action-token nonces.
 type Pages struct {
 	db *DB
 }
@@ -111,4 +112,10 @@ func (p *Pages) UseNonce(ctx context.Context, nonce string, expires time.Time) e
 // Backfill implements extensions.Store: the instance's current or last backfill.
 func (p *Pages) Backfill(ctx context.Context, instanceID string) (zen7.Backfill, error) {
 	return NewBackfills(p.db).Backfill(ctx, instanceID)
+}
+
+// ChatTonicSource implements extensions.Store: the state of the instance's Chat-Tonic
+// import, as the poller keeps it (ChatTonicSources), or zen7.ErrNotFound.
+func (p *Pages) ChatTonicSource(ctx context.Context, instanceID string) (zen7.ChatTonicSource, error) {
+	return NewChatTonicSources(p.db).ChatTonicSource(ctx, instanceID)
 }

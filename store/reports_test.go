@@ -43,6 +43,9 @@ func TestReportQueriesAgree(t *testing.T) {
 		{"inst-a", day2, zen7.StateDead, zen7.OutcomeNone, "gave up", zen7.KindNotification},
 		{"inst-a", day2, zen7.StateDone, zen7.OutcomeStopped, "", zen7.KindStop},
 		{"inst-b", day1, zen7.StateDone, zen7.OutcomeCreated, "", zen7.KindNotification},
+		// Chat-Tonic imports, which the report counts apart from the 7Targets deliveries by kind.
+		{"inst-a", day2, zen7.StateDone, zen7.OutcomeImported, "", zen7.KindChatTonic},
+		{"inst-a", day1, zen7.StateSkipped, zen7.OutcomeNone, "no contact data", zen7.KindChatTonic},
 	}
 	for i, s := range seeds {
 		d := zen7.Delivery{
@@ -92,9 +95,9 @@ func TestReportQueriesAgree(t *testing.T) {
 		instance, from, to string
 		want               int
 	}{
-		{"inst-a", d1, d2, 5},
-		{"inst-a", d1, d1, 2},
-		{"inst-a", d2, d2, 3},
+		{"inst-a", d1, d2, 7},
+		{"inst-a", d1, d1, 3},
+		{"inst-a", d2, d2, 4},
 		{"inst-a", "2020-01-01", "2020-12-31", 0},
 		{"inst-b", d1, d2, 1},
 		{"inst-unknown", d1, d2, 0},
@@ -114,6 +117,16 @@ func TestReportQueriesAgree(t *testing.T) {
 		if diff := cmp.Diff(want, got, byID, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("%s %s..%s: ReportDeliveries differs from the driver's query (-driver +got):\n%s", tt.instance, tt.from, tt.to, diff)
 		}
+	}
+	imports := 0
+	all, _ := pages.ReportDeliveries(ctx, "inst-a", d1, d2)
+	for _, d := range all {
+		if d.Kind == zen7.KindChatTonic {
+			imports++
+		}
+	}
+	if imports != 2 {
+		t.Errorf("ReportDeliveries tells %d Chat-Tonic imports by their kind, want 2: %+v", imports, all)
 	}
 	retried := func(d zen7.Delivery) bool { return d.ID == "inst-a:d2" && d.Retrying }
 	if got, _ := pages.ReportDeliveries(ctx, "inst-a", d2, d2); !slices.ContainsFunc(got, retried) {

@@ -53,6 +53,11 @@ type ReportPage struct {
 	// Backfill is the instance's current or last backfill (backfillDays); nil when it never
 	// had one.
 	Backfill *BackfillProgress
+	// ChatTonic is the instance's Chat-Tonic import (chatTonicCodename); nil when it has no
+	// source, Chat-Tonic is not configured and nothing was imported in the period. Its
+	// deliveries are counted there only, never in Totals, Days or Assistants: an imported
+	// record reaches 7Targets, if it does, as the Sales prospect made of it.
+	ChatTonic *ChatTonicImport
 
 	reportDerived
 }
@@ -98,14 +103,81 @@ func deriveBackfill(lang Lang, b *BackfillProgress) *backfillDerived {
 	return d
 }
 
+// ChatTonicImport is how an instance's Chat-Tonic import goes: the state of its source (as
+// zen7.ChatTonicSource keeps it) and, per day of the report's period, the records read and
+// what became of them.
+type ChatTonicImport struct {
+	// On: the instance is enabled and has Chat-Tonic configured, so its source is read.
+	On bool
+	// LastGoodRead is when a read last succeeded; LastError and LastErrorAt the last failure,
+	// kept after later reads succeed. Failing: Chat-Tonic refuses the codename or the token.
+	LastGoodRead time.Time
+	LastError    string
+	LastErrorAt  time.Time
+	Failing      bool
+	// Groups are the funnel groups the last read selected ("funnel/group").
+	Groups []string
+	// Days has one entry per day of the period, oldest first, empty days included; Totals
+	// are their sums.
+	Days   []ChatTonicDay
+	Totals ChatTonicCounts
+}
+
+// ChatTonicCounts are the Chat-Tonic records read (queued for import) and, of the imports
+// that finished, those Sales took as leads, those skipped (no contact data, …) and those
+// that failed.
+type ChatTonicCounts struct {
+	Read, Imported, Skipped, Failed int
+}
+
+// ChatTonicDay are the Chat-Tonic counts of one day.
+type ChatTonicDay struct {
+	Day time.Time
+	ChatTonicCounts
+}
+
+// chatTonicDerived is what report.html shows of a ChatTonicImport.
+type chatTonicDerived struct {
+	ChatTonicImport
+	StateText  string
+	StateClass string // the badge's class: success, warn, danger or neutral
+	StateNote  string // a sentence on the state, when it needs one
+}
+
+// deriveChatTonic works out what the report shows of c, in lang. The badge says whether the
+// source is off, refused (failing), retrying after an error, not read yet, or reading fine.
+func deriveChatTonic(lang Lang, c *ChatTonicImport) *chatTonicDerived {
+	if c == nil {
+		return nil
+	}
+	d := &chatTonicDerived{ChatTonicImport: *c}
+	state, class := "ok", "success"
+	switch {
+	case !c.On:
+		state, class = "off", "neutral"
+	case c.Failing:
+		state, class = "failing", "danger"
+	case c.LastError != "" && c.LastErrorAt.After(c.LastGoodRead):
+		state, class = "retrying", "warn"
+	case c.LastGoodRead.IsZero():
+		state, class = "notRead", "info"
+	}
+	d.StateText, d.StateClass = T(lang, "chattonic."+state), class
+	if state != "ok" {
+		d.StateNote = T(lang, "chattonic."+state+".text")
+	}
+	return d
+}
+
 // reportDerived is what report.html shows of a ReportPage's facts, in the page's language.
 type reportDerived struct {
-	RangeLabel   string
-	Period       string
-	Empty        bool // nothing processed in the period
-	Rows         []failureRow
-	CanRetry     bool // some row has a retry form
-	BackfillCard *backfillDerived
+	RangeLabel    string
+	Period        string
+	Empty         bool // nothing processed in the period
+	Rows          []failureRow
+	CanRetry      bool // some row has a retry form
+	BackfillCard  *backfillDerived
+	ChatTonicCard *chatTonicDerived
 	// RoutedByRules: routing rules sent prospects somewhere in the period, so the table that
 	// says which shows open.
 	RoutedByRules bool
@@ -123,10 +195,11 @@ type failureRow struct {
 func deriveReport(p ReportPage) reportDerived {
 	lang := pageLang(p.Lang)
 	d := reportDerived{
-		RangeLabel:   RangeText(lang, p.RangeName),
-		Period:       formatPeriod(lang, p.Start, p.End),
-		Empty:        p.Totals.Total() == 0,
-		BackfillCard: deriveBackfill(lang, p.Backfill),
+		RangeLabel:    RangeText(lang, p.RangeName),
+		Period:        formatPeriod(lang, p.Start, p.End),
+		Empty:         p.Totals.Total() == 0,
+		BackfillCard:  deriveBackfill(lang, p.Backfill),
+		ChatTonicCard: deriveChatTonic(lang, p.ChatTonic),
 	}
 	for _, a := range p.Assistants {
 		for _, r := range a.Routes {

@@ -830,6 +830,11 @@ func TestRenderGolden(t *testing.T) {
 			render func(io.Writer) error
 		}{
 			{"report", func(w io.Writer) error { return view.RenderReport(w, uiReport(lang)) }},
+			{"report-chattonic", func(w io.Writer) error {
+				p := uiReport(lang)
+				p.ChatTonic = uiChatTonic()
+				return view.RenderReport(w, p)
+			}},
 			{"button", func(w io.Writer) error {
 				p := uiButton(lang)
 				p.Lead = uiForwardedLead()
@@ -979,4 +984,233 @@ func TestReportShowsBackfill(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uiChatTonic is a Chat-Tonic import of three days whose source Chat-Tonic now refuses.
+func uiChatTonic() *view.ChatTonicImport {
+	start := uiDay("2026-03-01")
+	c := &view.ChatTonicImport{
+		On: true, Failing: true,
+		LastGoodRead: start.Add(24*time.Hour + 8*time.Hour + 30*time.Minute),
+		LastError:    "chattonic.funnels acme-bot: 401 Unauthorized: " + uiXSS,
+		LastErrorAt:  start.Add(48*time.Hour + 9*time.Hour + 15*time.Minute),
+		Groups:       []string{"sacarTarjeta/Sacar Tarjeta", "prestamos/" + uiAttrXSS},
+		Days: []view.ChatTonicDay{
+			{Day: start, ChatTonicCounts: view.ChatTonicCounts{Read: 1234, Imported: 1200, Skipped: 30, Failed: 4}},
+			{Day: start.AddDate(0, 0, 1), ChatTonicCounts: view.ChatTonicCounts{Read: 5, Imported: 3, Skipped: 1}},
+			{Day: start.AddDate(0, 0, 2)},
+		},
+	}
+	for _, d := range c.Days {
+		c.Totals.Read += d.Read
+		c.Totals.Imported += d.Imported
+		c.Totals.Skipped += d.Skipped
+		c.Totals.Failed += d.Failed
+	}
+	return c
+}
+
+// chatTonicCard returns the report's Chat-Tonic card, or nil.
+func (d uiDoc) chatTonicCard() *html.Node {
+	for _, s := range d.all(nil, "section") {
+		if uiHasClass(s, "chattonic") {
+			return s
+		}
+	}
+	return nil
+}
+
+// classText is the text of the first element under n with the class, or "<none>".
+func (d uiDoc) classText(n *html.Node, class string) string {
+	for _, e := range d.all(n, "") {
+		if uiHasClass(e, class) {
+			return strings.Join(strings.Fields(uiText(e)), " ")
+		}
+	}
+	return "<none>"
+}
+
+// TestReportShowsChatTonic checks the report's Chat-Tonic card in each language: the source's
+// state with its error, the last good read, the funnel groups, and the records read, imported,
+// skipped and failed per day of the period and in all, in the language's formats.
+func TestReportShowsChatTonic(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lang                        view.Lang
+		title, badge, note          string
+		goodRead, errorAt, never    string
+		days                        [][]string
+		totals                      []string
+		read, imported, perDayLabel string
+	}{
+		{
+			lang: view.English, title: "Chat-Tonic bot leads", badge: "Failing",
+			note:     "Chat-Tonic refuses the codename or the token: nothing is imported until they are corrected in the App's settings.",
+			goodRead: "Mar 2, 2026, 08:30 UTC", errorAt: "Mar 3, 2026, 09:15 UTC",
+			days:   [][]string{{"Mar 1, 2026", "1,234", "1,200", "30", "4"}, {"Mar 2, 2026", "5", "3", "1", "0"}, {"Mar 3, 2026", "0", "0", "0", "0"}},
+			totals: []string{"1,239", "1,203", "31", "4"}, read: "Read", imported: "Imported", perDayLabel: "Records per day",
+		},
+		{
+			lang: view.Spanish, title: "Leads del bot de Chat-Tonic", badge: "Con error",
+			note:     "Chat-Tonic rechaza el codename o el token: no se importa nada hasta que se corrijan en la configuración de la App.",
+			goodRead: "2 mar 2026, 08:30 UTC", errorAt: "3 mar 2026, 09:15 UTC",
+			days:   [][]string{{"1 mar 2026", "1.234", "1.200", "30", "4"}, {"2 mar 2026", "5", "3", "1", "0"}, {"3 mar 2026", "0", "0", "0", "0"}},
+			totals: []string{"1.239", "1.203", "31", "4"}, read: "Leídos", imported: "Importados", perDayLabel: "Registros por día",
+		},
+		{
+			lang: view.Portuguese, title: "Leads do bot da Chat-Tonic", badge: "Com falha",
+			note:     "A Chat-Tonic recusa o codename ou o token: nada é importado até que sejam corrigidos nas configurações do App.",
+			goodRead: "2 mar 2026, 08:30 UTC", errorAt: "3 mar 2026, 09:15 UTC",
+			days:   [][]string{{"1 mar 2026", "1.234", "1.200", "30", "4"}, {"2 mar 2026", "5", "3", "1", "0"}, {"3 mar 2026", "0", "0", "0", "0"}},
+			totals: []string{"1.239", "1.203", "31", "4"}, read: "Lidos", imported: "Importados", perDayLabel: "Registros por dia",
+		},
+	} {
+		t.Run(string(tc.lang), func(t *testing.T) {
+			t.Parallel()
+			start := uiDay("2026-03-01")
+			p := view.ReportPage{Lang: tc.lang, RangeName: "custom", Start: start, End: start.AddDate(0, 0, 2), ChatTonic: uiChatTonic()}
+			d := uiRender(t, func(w io.Writer) error { return view.RenderReport(w, p) })
+			d.checkPage(t, tc.lang)
+			card := d.chatTonicCard()
+			if card == nil {
+				t.Fatal("the report has no Chat-Tonic card")
+			}
+			for class, want := range map[string]string{
+				"chattonic-state": tc.badge,
+				"chattonic-note":  tc.note,
+				"chattonic-good":  tc.goodRead,
+				"chattonic-error": tc.errorAt + " · chattonic.funnels acme-bot: 401 Unauthorized: " + uiXSS,
+			} {
+				if got := d.classText(card, class); got != want {
+					t.Errorf(".%s = %q, want %q", class, got, want)
+				}
+			}
+			if text := uiText(card); !strings.Contains(text, tc.title) {
+				t.Errorf("the card lacks its title %q", tc.title)
+			}
+			var groups []string
+			for _, li := range d.all(card, "li") {
+				groups = append(groups, uiText(li))
+			}
+			if diff := cmp.Diff([]string{"sacarTarjeta/Sacar Tarjeta", "prestamos/" + uiAttrXSS}, groups); diff != "" {
+				t.Errorf("funnel groups (-want +got):\n%s", diff)
+			}
+			var kpis []string
+			for _, dd := range d.all(card, "dd") {
+				if uiHasClass(dd, "kpi-value") {
+					kpis = append(kpis, uiText(dd))
+				}
+			}
+			if diff := cmp.Diff(tc.totals, kpis); diff != "" {
+				t.Errorf("the period's read, imported, skipped, failed (-want +got):\n%s", diff)
+			}
+			var table *html.Node
+			for _, tb := range d.all(card, "table") {
+				if uiHasClass(tb, "chattonic-days") {
+					table = tb
+				}
+			}
+			if table == nil {
+				t.Fatal("the card has no table per day")
+			}
+			var head []string
+			for _, th := range d.all(d.all(table, "thead")[0], "th") {
+				head = append(head, uiText(th))
+			}
+			if diff := cmp.Diff([]string{view.T(tc.lang, "col.day"), tc.read, tc.imported, view.T(tc.lang, "count.skipped"), view.T(tc.lang, "count.failed")}, head); diff != "" {
+				t.Errorf("the table's columns (-want +got):\n%s", diff)
+			}
+			var rows [][]string
+			for _, tr := range d.all(d.all(table, "tbody")[0], "tr") {
+				var cells []string
+				for _, c := range d.all(tr, "") {
+					if c.Data == "th" || c.Data == "td" {
+						cells = append(cells, strings.TrimSpace(uiText(c)))
+					}
+				}
+				rows = append(rows, cells)
+			}
+			if diff := cmp.Diff(tc.days, rows); diff != "" {
+				t.Errorf("per day (-want +got):\n%s", diff)
+			}
+			if got := d.classText(card, "sr-only"); got != tc.perDayLabel {
+				t.Errorf("the table's caption %q, want %q", got, tc.perDayLabel)
+			}
+		})
+	}
+}
+
+// TestReportChatTonicStates checks the Chat-Tonic card's badge and note for each state of the
+// source, and that a report without a Chat-Tonic import has no card.
+func TestReportChatTonicStates(t *testing.T) {
+	t.Parallel()
+	at := uiDay("2026-03-02").Add(8 * time.Hour)
+	for _, tc := range []struct {
+		name      string
+		ct        view.ChatTonicImport
+		lang      view.Lang
+		badge     string // message key
+		class     string
+		note      bool
+		groups    string // message key of the groups' text, "" for a list
+		lastError bool
+	}{
+		{name: "off", lang: view.English, ct: view.ChatTonicImport{LastGoodRead: at, Groups: []string{"f/g"}},
+			badge: "chattonic.off", class: "neutral", note: true},
+		{name: "not read yet", lang: view.Spanish, ct: view.ChatTonicImport{On: true},
+			badge: "chattonic.notRead", class: "info", note: true, groups: "chattonic.groups.notRead"},
+		{name: "retrying before the first read", lang: view.Portuguese, ct: view.ChatTonicImport{On: true, LastError: "chattonic.funnels bot: 503", LastErrorAt: at},
+			badge: "chattonic.retrying", class: "warn", note: true, groups: "chattonic.groups.notRead", lastError: true},
+		{name: "retrying after a good read", lang: view.English, ct: view.ChatTonicImport{On: true, LastGoodRead: at, LastError: "timeout", LastErrorAt: at.Add(time.Minute), Groups: []string{"f/g"}},
+			badge: "chattonic.retrying", class: "warn", note: true, lastError: true},
+		{name: "failing", lang: view.Spanish, ct: view.ChatTonicImport{On: true, Failing: true, LastError: "401", LastErrorAt: at},
+			badge: "chattonic.failing", class: "danger", note: true, groups: "chattonic.groups.notRead", lastError: true},
+		{name: "reading fine after an error", lang: view.Portuguese, ct: view.ChatTonicImport{On: true, LastGoodRead: at.Add(time.Hour), LastError: "timeout", LastErrorAt: at},
+			badge: "chattonic.ok", class: "success", groups: "chattonic.groups.none", lastError: true},
+		{name: "reading fine", lang: view.English, ct: view.ChatTonicImport{On: true, LastGoodRead: at, Groups: []string{"f/g"}},
+			badge: "chattonic.ok", class: "success"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ct := tc.ct
+			p := view.ReportPage{Lang: tc.lang, RangeName: "today", Start: uiDay("2026-03-02"), End: uiDay("2026-03-02"), ChatTonic: &ct}
+			d := uiRender(t, func(w io.Writer) error { return view.RenderReport(w, p) })
+			d.checkPage(t, tc.lang)
+			card := d.chatTonicCard()
+			if card == nil {
+				t.Fatal("no Chat-Tonic card")
+			}
+			for _, e := range d.all(card, "") {
+				if uiHasClass(e, "chattonic-state") && !uiHasClass(e, tc.class) {
+					t.Errorf("the badge's class %v, want %q", e.Attr, tc.class)
+				}
+			}
+			if got, want := d.classText(card, "chattonic-state"), view.T(tc.lang, tc.badge); got != want {
+				t.Errorf("badge %q, want %q", got, want)
+			}
+			if got, want := d.classText(card, "chattonic-note"), view.T(tc.lang, tc.badge+".text"); tc.note != (got == want) {
+				t.Errorf("note %q, want it %v", got, tc.note)
+			}
+			groups := d.classText(card, "chattonic-groups")
+			if tc.groups != "" && groups != view.T(tc.lang, tc.groups) {
+				t.Errorf("groups %q, want %q", groups, view.T(tc.lang, tc.groups))
+			}
+			if tc.groups == "" && groups != "f/g" {
+				t.Errorf("groups %q, want the list", groups)
+			}
+			if noError := view.T(tc.lang, "chattonic.noError"); tc.lastError == (d.classText(card, "chattonic-error") == noError) {
+				t.Errorf("last error %q, want one: %v", d.classText(card, "chattonic-error"), tc.lastError)
+			}
+			if tc.ct.LastGoodRead.IsZero() != (d.classText(card, "chattonic-good") == view.T(tc.lang, "chattonic.never")) {
+				t.Errorf("last good read %q", d.classText(card, "chattonic-good"))
+			}
+		})
+	}
+	t.Run("none", func(t *testing.T) {
+		t.Parallel()
+		d := uiRender(t, func(w io.Writer) error { return view.RenderReport(w, uiReport(view.English)) })
+		if d.chatTonicCard() != nil || strings.Contains(d.raw, view.T(view.English, "report.chattonic.title")) {
+			t.Error("a report without a Chat-Tonic import shows the card")
+		}
+	})
 }
