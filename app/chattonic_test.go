@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/7targets/zenvia-sales-app/chattonic"
+	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/sales"
 )
 
@@ -103,9 +104,31 @@ func TestChatTonicRecordBecomesProspectThenLead(t *testing.T) {
 	if report.status != http.StatusOK || !strings.Contains(report.body, `<div class="kpi kpi-fwd">`) {
 		t.Fatalf("report: %d %s", report.status, report.body)
 	}
-	if got := kpi(t, report.body, "kpi-fwd"); got != "1" {
+	if got := kpi(t, summaryOf(t, report.body), "kpi-fwd"); got != "1" {
 		t.Errorf("the report counts %s forwarded, want the prospect the record became", got)
 	}
+	// The Chat-Tonic card counts the import apart, and shows the source reading fine.
+	card := regexp.MustCompile(`(?s)<section class="card chattonic".*?</section>`).FindString(report.body)
+	if card == "" {
+		t.Fatalf("the report has no Chat-Tonic card:\n%s", report.body)
+	}
+	if got := kpi(t, card, "kpi-fwd"); got != "1" {
+		t.Errorf("the Chat-Tonic card counts %s imported, want the record", got)
+	}
+	if !strings.Contains(card, "contacto/Web Leads") || !strings.Contains(card, view.T(view.English, "chattonic.ok")) {
+		t.Errorf("the Chat-Tonic card does not show the group read fine:\n%s", card)
+	}
+}
+
+// summaryOf returns the report's summary of 7Targets forwarding, its first list of key figures
+// after the source cards.
+func summaryOf(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<section aria-label="[^"]*">\s*<dl class="kpis">.*?</dl>`).FindString(body)
+	if m == "" {
+		t.Fatalf("the report has no summary:\n%s", body)
+	}
+	return m
 }
 
 // notifiedProspect returns the id of the prospect of the last notification Sales delivered.

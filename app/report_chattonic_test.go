@@ -26,7 +26,7 @@ func TestReportShowsChatTonicApart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newTestEnv(t)
-	in := e.setupForwarding("key-pages-ct0001", `"chatTonicCodename":"acme-bot","chatTonicToken":"ct-token-0001"`)
+	in := e.setupForwarding("key-pages-ct0001", "")
 	// One prospect forwarded to 7Targets: the whole of the 7Targets part.
 	e.notify(in, "created", time.Time{}, prospect("ctrep000000000000000001", "new"))
 	e.finished(in, "ctrep000000000000000001", "forwarded")
@@ -52,8 +52,18 @@ func TestReportShowsChatTonicApart(t *testing.T) {
 	src.LastGoodRead, src.Groups = lastGood, []string{"sacarTarjeta/Sacar Tarjeta", "prestamos/Préstamo personal"}
 	src.LastError, src.LastErrorAt, src.Failing = "chattonic.funnels acme-bot: 401 Unauthorized", day(1).Add(9*time.Hour), true
 	src.ReadByDay = map[string]int{date(1): 6, date(2): 2, date(12): 9} // day 12 is before the period
+	// Not due for an hour: the App's poller, which runs in this test, leaves it as written.
+	src.NextPollAt = now.Add(time.Hour)
 	if err := sources.SaveChatTonicSource(ctx, src); err != nil {
 		t.Fatal(err)
+	}
+	for _, codename := range []string{"acme-bot", "other-bot"} {
+		if err := e.ct.AddAccount(codename, "ct-token-0001"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: in.key, body: `{"chatTonicCodename":"acme-bot","chatTonicToken":"ct-token-0001"}`}); res.status != 200 {
+		t.Fatalf("Chat-Tonic settings: %d %s", res.status, res.body)
 	}
 
 	// The imports of the records read, finished as the worker finishes them: queued with no
