@@ -50,13 +50,6 @@ type backfillDoc struct {
 	LeaseUntil  time.Time  `bson:"leaseUntil"`
 }
 
-type backfillClaimDoc struct {
-	ID         string    `bson:"_id"` // <instance>:<seq>:<lease>
-	Owner      string    `bson:"owner"`
-	At         time.Time `bson:"at"`
-	LeaseUntil time.Time `bson:"leaseUntil"`
-}
-
 func toBackfillDoc(b zen7.Backfill) backfillDoc {
 	return backfillDoc{
 		ID: b.InstanceID, Seq: b.Seq, Days: b.Days, WindowStart: b.WindowStart, Cursor: b.Cursor,
@@ -141,40 +134,22 @@ func (s *Backfills) RunnableBackfills(ctx context.Context, now time.Time, limit 
 	return out, nil
 }
 
-func backfillClaimID(instanceID string, seq, lease int) string {
-	return instanceID + ":" + strconv.Itoa(seq) + ":" + strconv.Itoa(lease)
+// backfillClaimPrefix names the lease claims of one backfill: "<instance>:<seq>:<n>".
+func backfillClaimPrefix(instanceID string, seq int) string {
+	return instanceID + ":" + strconv.Itoa(seq)
 }
 
 // TakeBackfill leases b, as read with a passed lease, to owner until leaseUntil and returns it
 // so leased. It returns ErrClaimed if another owner took it since b was read, or if it ended.
 func (s *Backfills) TakeBackfill(ctx context.Context, b zen7.Backfill, owner string, now, leaseUntil time.Time) (zen7.Backfill, error) {
 	claims := s.db.collection(colBackfillClaims)
-	n := b.Lease + 1
-	inserted := false
-	for range 4 {
-		_, err := claims.InsertOne(ctx, backfillClaimDoc{ID: backfillClaimID(b.InstanceID, b.Seq, n), Owner: owner, At: now, LeaseUntil: leaseUntil})
-		if err == nil {
-			inserted = true
-			break
+	prefix := backfillClaimPrefix(b.InstanceID, b.Seq)
+	n, err := claimLease(ctx, claims, prefix, b.Lease, owner, now, leaseUntil)
+	if err != nil {
+		if errors.Is(err, zen7.ErrClaimed) {
+			return b, err
 		}
-		if !mongo.IsDuplicateKeyError(err) {
-			return b, fmt.Errorf("store.TakeBackfill: %w", err)
-		}
-		// Claim n is taken. Its holder either leased the backfill (which then shows lease n or
-		// more, and its lease is passed, or b would not be runnable) or died before it could: a
-		// claim whose own lease passed is stepped over.
-		var held backfillClaimDoc
-		err = claims.FindOne(ctx, bson.D{{Key: "_id", Value: backfillClaimID(b.InstanceID, b.Seq, n)}}).Decode(&held)
-		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-			return b, fmt.Errorf("store.TakeBackfill: %w", err)
-		}
-		if err == nil && held.LeaseUntil.After(now) {
-			return b, zen7.ErrClaimed
-		}
-		n++
-	}
-	if !inserted {
-		return b, zen7.ErrClaimed
+		return b, fmt.Errorf("store.TakeBackfill: %w", err)
 	}
 	res, err := s.db.collection(colBackfills).UpdateOne(ctx, bson.D{
 		{Key: "_id", Value: b.InstanceID}, {Key: "seq", Value: b.Seq},
@@ -183,12 +158,13 @@ func (s *Backfills) TakeBackfill(ctx context.Context, b zen7.Backfill, owner str
 		{Key: "leaseUntil", Value: bson.D{{Key: "$lte", Value: now}}}, // not renewed meanwhile
 	}, bson.D{{Key: "$set", Value: bson.D{{Key: "lease", Value: n}, {Key: "owner", Value: owner}, {Key: "leaseUntil", Value: leaseUntil}}}})
 	if err != nil || res.MatchedCount == 0 {
-		_, _ = claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: backfillClaimID(b.InstanceID, b.Seq, n)}, {Key: "owner", Value: owner}})
+		dropLeaseClaim(ctx, claims, prefix, n, owner)
 		if err != nil {
 			return b, fmt.Errorf("store.TakeBackfill: %w", err)
 		}
 		return b, zen7.ErrClaimed
 	}
+	pruneLeaseClaims(ctx, claims, prefix, n)
 	// Re-read: the holder before may have saved progress after b was read.
 	got, err := s.Backfill(ctx, b.InstanceID)
 	if err != nil {

@@ -109,20 +109,30 @@ func (s *ChatTonicSources) CreateChatTonicSource(ctx context.Context, src zen7.C
 
 // TakeChatTonicSource leases src, as read, to owner until leaseUntil, if its lease has passed
 // and its next poll is due at now, and returns it so leased. It returns ErrClaimed if another
-// owner took it since src was read, or it is not due.
+// owner took it since src was read, or it is not due. The lease is won by a unique insert
+// (claimLease), then recorded by an update guarded by the lease number.
 func (s *ChatTonicSources) TakeChatTonicSource(ctx context.Context, src zen7.ChatTonicSource, owner string, now, leaseUntil time.Time) (zen7.ChatTonicSource, error) {
-	n := src.Lease + 1
+	claims := s.db.collection(colChatTonicClaims)
+	n, err := claimLease(ctx, claims, src.InstanceID, src.Lease, owner, now, leaseUntil)
+	if err != nil {
+		if errors.Is(err, zen7.ErrClaimed) {
+			return src, err
+		}
+		return src, fmt.Errorf("store.TakeChatTonicSource: %w", err)
+	}
 	res, err := s.db.collection(colChatTonic).UpdateOne(ctx, bson.D{
-		{Key: "_id", Value: src.InstanceID}, {Key: "lease", Value: src.Lease},
+		{Key: "_id", Value: src.InstanceID}, {Key: "lease", Value: bson.D{{Key: "$lt", Value: n}}},
 		{Key: "leaseUntil", Value: bson.D{{Key: "$lte", Value: now}}},
 		{Key: "nextPollAt", Value: bson.D{{Key: "$lte", Value: now}}},
 	}, bson.D{{Key: "$set", Value: bson.D{{Key: "lease", Value: n}, {Key: "owner", Value: owner}, {Key: "leaseUntil", Value: leaseUntil}}}})
-	switch {
-	case err != nil:
-		return src, fmt.Errorf("store.TakeChatTonicSource: %w", err)
-	case res.MatchedCount == 0:
+	if err != nil || res.MatchedCount == 0 {
+		dropLeaseClaim(ctx, claims, src.InstanceID, n, owner)
+		if err != nil {
+			return src, fmt.Errorf("store.TakeChatTonicSource: %w", err)
+		}
 		return src, zen7.ErrClaimed
 	}
+	pruneLeaseClaims(ctx, claims, src.InstanceID, n)
 	// Re-read: the holder before may have saved progress after src was read.
 	got, err := s.ChatTonicSource(ctx, src.InstanceID)
 	if err != nil {

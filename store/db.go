@@ -176,20 +176,21 @@ func (d *DB) collection(name string) *mongo.Collection { return d.db.Collection(
 
 // Collection names.
 const (
-	colInstances      = "instances"
-	colAPIKeys        = "api_keys"
-	colAudit          = "audit"
-	colOutbox         = "outbox"
-	colDeliveries     = "deliveries"
-	colClaims         = "delivery_claims"
-	colLeads          = "leads"
-	colCreations      = "lead_creations"
-	colGroups         = "groups"
-	colNonces         = "action_nonces"
-	colBackfills      = "backfills"
-	colBackfillClaims = "backfill_claims"
-	colChatTonic      = "chattonic_sources"
-	colHealth         = "health" // the document /readyz writes
+	colInstances       = "instances"
+	colAPIKeys         = "api_keys"
+	colAudit           = "audit"
+	colOutbox          = "outbox"
+	colDeliveries      = "deliveries"
+	colClaims          = "delivery_claims"
+	colLeads           = "leads"
+	colCreations       = "lead_creations"
+	colGroups          = "groups"
+	colNonces          = "action_nonces"
+	colBackfills       = "backfills"
+	colBackfillClaims  = "backfill_claims"
+	colChatTonic       = "chattonic_sources"
+	colChatTonicClaims = "chattonic_claims"
+	colHealth          = "health" // the document /readyz writes
 )
 
 // indexes declares every secondary index, by collection. Hot lookups go by _id (API key hash,

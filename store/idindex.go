@@ -15,7 +15,7 @@ import (
 // collections are every collection the App uses.
 var collections = []string{
 	colInstances, colAPIKeys, colAudit, colOutbox, colDeliveries, colClaims, colLeads, colCreations, colGroups, colNonces,
-	colBackfills, colBackfillClaims, colChatTonic,
+	colBackfills, colBackfillClaims, colChatTonic, colChatTonicClaims,
 }
 
 // indexIDLookups works around FerretDB v1's SQLite backend: it indexes _id on the expression
