@@ -59,16 +59,14 @@ type Server struct {
 	closed chan struct{}
 	once   sync.Once
 
+	upstreamtest.Faults // FailNext, SetDown, SetLatency
+
 	mu           sync.Mutex
 	accounts     map[string]*account // by codename
 	log          *upstreamtest.RequestLog
 	now          func() time.Time
-	failN        int
-	failStatus   int
 	rateN        int
 	rateWait     time.Duration
-	down         bool
-	latency      time.Duration
 	stringPaging bool
 	generated    int // records the bots made, for their names and answers
 }
@@ -296,33 +294,12 @@ func (s *Server) Record(codename, id string) (chattonic.Record, bool) {
 	return chattonic.Record{}, false
 }
 
-// FailNext makes the next n API requests answer status with a JSON error body.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
 // RateLimit makes the next n API requests answer 429, with Retry-After in whole seconds when
 // retryAfter is positive and without it otherwise: the reference documents neither.
 func (s *Server) RateLimit(n int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rateN, s.rateWait = n, retryAfter
-}
-
-// SetDown makes every API request answer 503 while down is true, as during an outage.
-func (s *Server) SetDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
-
-// SetLatency delays every API request by d before it is answered, to test client timeouts.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
 }
 
 // SetStringPaging makes answers carry skip and limit as strings (true) or numbers (false, the

@@ -17,22 +17,18 @@ import (
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.log.Record(r, r.URL.Path, nil)
 
-	s.mu.Lock()
-	latency := s.latency
-	s.mu.Unlock()
-	if latency > 0 && !s.sleep(r.Context(), latency) {
+	if latency := s.Latency(); latency > 0 && !s.sleep(r.Context(), latency) {
 		return // the client gave up or the server is closing
 	}
 
-	s.mu.Lock()
 	status, msg, retryAfter := 0, "", time.Duration(0)
-	switch {
-	case s.down:
+	if s.Down() {
 		status, msg = http.StatusServiceUnavailable, "Chat-Tonic is down (chattonicfake.SetDown)"
-	case s.failN > 0:
-		s.failN--
-		status, msg = s.failStatus, "injected failure (chattonicfake.FailNext)"
-	case s.rateN > 0:
+	} else if failure, ok := s.TakeFailure(); ok {
+		status, msg = failure, "injected failure (chattonicfake.FailNext)"
+	}
+	s.mu.Lock()
+	if status == 0 && s.rateN > 0 {
 		s.rateN--
 		status, msg, retryAfter = http.StatusTooManyRequests, "too many requests", s.rateWait
 	}

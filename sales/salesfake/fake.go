@@ -35,6 +35,8 @@ type Server struct {
 	closed  chan struct{}
 	once    sync.Once
 
+	upstreamtest.Faults // FailNext, SetDown, SetLatency
+
 	mu           sync.Mutex
 	keys         map[string]*integration // by API key
 	revoked      map[string]bool
@@ -44,10 +46,6 @@ type Server struct {
 	subs         []*Subscription // in creation order
 	log          *upstreamtest.RequestLog
 	deliveries   []Delivery
-	failN        int
-	failStatus   int
-	down         bool
-	latency      time.Duration
 	rateN        int
 	rateReset    time.Time
 	asArray      bool
@@ -323,27 +321,6 @@ func cloneSub(sub *Subscription) Subscription {
 	c := *sub
 	c.Topics = slices.Clone(sub.Topics)
 	return c
-}
-
-// FailNext makes the next n API requests answer status with a JSON error body.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetDown makes every API request answer 503 while down is true, as during an outage.
-func (s *Server) SetDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
-
-// SetLatency delays every API request by d before it is answered, to test client timeouts.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
 }
 
 // RateLimit makes the next n API requests answer 429 with the X-RateLimit-Limit, -Remaining and

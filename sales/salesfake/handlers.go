@@ -56,24 +56,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 
-	s.mu.Lock()
-	latency := s.latency
-	s.mu.Unlock()
-	if latency > 0 && !s.sleep(r.Context(), latency) {
+	if latency := s.Latency(); latency > 0 && !s.sleep(r.Context(), latency) {
 		return // the client gave up or the server is closing
 	}
 
-	s.mu.Lock()
+	// The faults in order: an outage, injected failures, the rate limit.
 	var status int
 	var msg string
 	var header http.Header
-	switch {
-	case s.down:
+	if s.Down() {
 		status, msg = http.StatusServiceUnavailable, "Sales is down (salesfake.SetDown)"
-	case s.failN > 0:
-		s.failN--
-		status, msg = s.failStatus, "injected failure (salesfake.FailNext)"
-	case s.rateN > 0 && (s.rateReset.IsZero() || time.Now().Before(s.rateReset)):
+	} else if failure, ok := s.TakeFailure(); ok {
+		status, msg = failure, "injected failure (salesfake.FailNext)"
+	}
+	s.mu.Lock()
+	if status == 0 && s.rateN > 0 && (s.rateReset.IsZero() || time.Now().Before(s.rateReset)) {
 		s.rateN--
 		reset := s.rateReset
 		if reset.IsZero() {

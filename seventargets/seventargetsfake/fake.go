@@ -61,6 +61,10 @@ type Server struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	// FailNext (a 429 also carries "Retry-After: 1"; token requests never fail), SetDown
+	// (the token endpoint too), SetLatency (the token endpoint's answers too).
+	upstreamtest.Faults
+
 	mu         sync.Mutex
 	clients    map[string]*apiClient
 	tokens     map[string]*issuedToken
@@ -69,10 +73,6 @@ type Server struct {
 	schedules  map[int64]string // sequence ID → name
 	leads      map[int64]*storedLead
 	nextLeadID int64
-	failN      int
-	failStatus int
-	down       bool
-	latency    time.Duration
 	slow       map[string]time.Duration // client ID → extra latency (SetClientLatency)
 	log        *upstreamtest.RequestLog
 	tokenReqs  int
@@ -223,30 +223,6 @@ func (s *Server) ExpireTokens() {
 	}
 }
 
-// FailNext makes the next n API requests (not token requests) answer status
-// with a JSON error body; a 429 also carries "Retry-After: 1".
-func (s *Server) FailNext(n int, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetDown makes every endpoint, the token endpoint included, answer 503
-// while down is true.
-func (s *Server) SetDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
-
-// SetLatency delays every response, the token endpoint's included, by d.
-// A request whose context ends while waiting gets no answer.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
 // SetClientLatency delays the responses to one client's requests, its token
 // requests and the API calls made with its tokens, by d on top of SetLatency,
 // as when one organisation's 7Targets account is slow while others are not.
@@ -334,8 +310,8 @@ func cloneLead(l seventargets.LeadResult) seventargets.LeadResult {
 // making r. It reports false when the request's context ended or the server
 // closed first.
 func (s *Server) wait(ctx context.Context, r *http.Request, body []byte) bool {
+	d := s.Latency()
 	s.mu.Lock()
-	d := s.latency
 	if len(s.slow) > 0 {
 		d += s.slow[s.clientOfLocked(r, body)]
 	}

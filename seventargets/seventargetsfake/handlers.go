@@ -76,7 +76,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, body []byte)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.down:
+	case s.Down():
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
 	case r.Method != http.MethodPost:
@@ -202,20 +202,19 @@ var apiRoutes = map[string]string{
 // serveAPI checks, in the order a gateway would: availability, injected
 // faults, the route, the token, the user identifier; then runs the operation.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
+	if s.Down() {
 		writeMessage(w, http.StatusServiceUnavailable, "Service Unavailable")
 		return
 	}
-	if s.failN > 0 {
-		s.failN--
-		if s.failStatus == http.StatusTooManyRequests {
+	if status, ok := s.TakeFailure(); ok {
+		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
 		}
-		writeMessage(w, s.failStatus, "injected failure: "+http.StatusText(s.failStatus))
+		writeMessage(w, status, "injected failure: "+http.StatusText(status))
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	methods, ok := apiRoutes[r.URL.Path]
 	if !ok {
 		writeMessage(w, http.StatusNotFound, "Not Found")
