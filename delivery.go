@@ -80,6 +80,34 @@ const (
 	OutcomeImported Outcome = "imported"
 )
 
+// Count is what a finished delivery counts as on the report and in a backfill's progress.
+type Count int
+
+// The counts. A delivery that updated or stopped a lead, or had nothing to do, counts as
+// CountNone.
+const (
+	CountNone      Count = iota
+	CountForwarded       // it created the prospect's 7Targets lead
+	CountImported        // Sales took the Chat-Tonic record as a lead
+	CountSkipped
+	CountFailed // refused, or given up on
+)
+
+// Count says what d counts as once it finished.
+func (d Delivery) Count() Count {
+	switch {
+	case d.Outcome == OutcomeCreated:
+		return CountForwarded
+	case d.Outcome == OutcomeImported:
+		return CountImported
+	case d.State == StateSkipped:
+		return CountSkipped
+	case d.State == StateFailed || d.State == StateDead:
+		return CountFailed
+	}
+	return CountNone
+}
+
 // Delivery is one action for one prospect, from any source: what was asked, where it stands
 // (State), its bookkeeping while it waits in the outbox (Pending) and, once it finished, what
 // it did (Result).

@@ -305,20 +305,21 @@ func (s *Service) Report(ctx context.Context, inst zen7.Instance, userID, rangeN
 			}
 			counts = append(counts, byRoute[rk])
 		}
+		count := d.Count()
 		for _, c := range counts {
-			switch {
-			case d.Outcome == zen7.OutcomeCreated:
+			switch count {
+			case zen7.CountForwarded:
 				c.Forwarded++
-			case d.State == zen7.StateSkipped:
+			case zen7.CountSkipped:
 				c.Skipped++
-			case d.State == zen7.StateFailed || d.State == zen7.StateDead:
+			case zen7.CountFailed:
 				c.Failed++
 			}
 		}
-		switch {
-		case d.Outcome == zen7.OutcomeCreated:
+		switch count {
+		case zen7.CountForwarded:
 			forwardedInRange[d.Prospect.ID] = true
-		case d.State == zen7.StateFailed || d.State == zen7.StateDead:
+		case zen7.CountFailed:
 			failures = append(failures, d)
 		}
 	}
@@ -420,12 +421,12 @@ func chatTonicImport(inst zen7.Instance, src zen7.ChatTonicSource, imports []zen
 			c = &view.ChatTonicCounts{}
 			byDay[day] = c
 		}
-		switch {
-		case d.Outcome == zen7.OutcomeImported:
+		switch d.Count() {
+		case zen7.CountImported:
 			c.Imported++
-		case d.State == zen7.StateSkipped:
+		case zen7.CountSkipped:
 			c.Skipped++
-		case d.State == zen7.StateFailed || d.State == zen7.StateDead:
+		case zen7.CountFailed:
 			c.Failed++
 		}
 	}

@@ -378,10 +378,10 @@ func (r *backfillRun) settle(ctx context.Context) error {
 	}
 	forwarded, failed := 0, 0
 	for _, d := range ds {
-		switch {
-		case d.State == zen7.StateDone && d.Outcome == zen7.OutcomeCreated:
+		switch d.Count() {
+		case zen7.CountForwarded:
 			forwarded++
-		case d.State == zen7.StateFailed || d.State == zen7.StateDead:
+		case zen7.CountFailed:
 			failed++
 		}
 	}
