@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/chattonic"
 	"github.com/7targets/zenvia-sales-app/extensions/view"
 	"github.com/7targets/zenvia-sales-app/sales"
 )
@@ -262,6 +263,17 @@ func TestBrowserPagesInIframe(t *testing.T) {
 		mariana := person("browser00000000000000002", "Mariana", "Costa", "mariana.costa@example.com", "unclaimed")
 		mariana.Leads[0].UtmSource = "facebook" // routed to Lyra by browserRule
 		fillReport(t, e, in, mariana)
+		fillChatTonic(t, e, in)
+		ctx3 := within(t, tab)
+		if err := chromedp.Do(ctx3, chromedp.Navigate(framing(parent, "", e.signedURL(reportPath(in.groupID, "en"), true)))); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitInFrame(ctx3, "iframe#report", ".chattonic .chattonic-state"); err != nil {
+			t.Fatal(err)
+		}
+		if state, err := textInFrame(ctx3, "iframe#report", ".chattonic .chattonic-state"); err != nil || state != view.T(view.English, "chattonic.ok") {
+			t.Errorf("the Chat-Tonic card's state is %q (%v), want reading fine", state, err)
+		}
 		// The dialog of a routed, forwarded prospect says which rule chose its assistant.
 		ctx2 := within(t, tab)
 		if err := chromedp.Do(ctx2, chromedp.Navigate(framing(parent, e.signedURL(buttonPathFor(in.groupID, mariana, "en"), true), ""))); err != nil {
@@ -310,6 +322,45 @@ func within(t *testing.T, tab context.Context) context.Context {
 	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// fillChatTonic turns on the instance's Chat-Tonic source, a contact bot whose two users got
+// to the end of its funnel, one without leaving a phone or an email, and waits until both
+// records were imported or skipped.
+func fillChatTonic(t *testing.T, e *testEnv, in forwardingInstance) {
+	t.Helper()
+	const codename, token = "browser-bots", "browser-chattonic-token-01"
+	if err := e.ct.AddAccount(codename, token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ct.AddFunnel(codename, chattonic.Funnel{ID: "contacto", Interactions: []string{"INICIO", "NOMBRE", "EMAIL", "CELULAR", "FIN"},
+		Groups: []chattonic.FunnelGroup{{Name: "Web"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.do(request{method: "PUT", path: "/lifecycle/settings", apiKey: in.key,
+		body: `{"chatTonicCodename":"` + codename + `","chatTonicToken":"` + token + `"}`}); res.status != http.StatusOK {
+		t.Fatalf("Chat-Tonic settings: %d %s", res.status, res.body)
+	}
+	var ids []string
+	for _, u := range []chattonic.User{
+		{Platform: "whatsapp", FirstName: "Lucía", LastName: "Gómez", ExtraData: []chattonic.ExtraData{
+			{Name: "Email", Value: "lucia.gomez@example.com"}, {Name: "Celular", Value: "+54 9 11 5555-0101"}}},
+		{Platform: "webchat", FirstName: "Pablo", ExtraData: []chattonic.ExtraData{{Name: "Nombre", Value: "Pablo"}}},
+	} {
+		rec, err := e.ct.AddRecord(codename, chattonic.Record{Funnel: "contacto", Group: "Web", Last: "FIN", User: u})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, in.id+":chattonic:"+rec.ID)
+	}
+	eventually(t, "both records imported or skipped", func() bool {
+		for _, id := range ids {
+			if d, err := e.outbox.Delivery(context.Background(), id); err != nil || d.State == zen7.StatePending {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // fillReport gives the instance a realistic week: today a refused lead, prospects forwarded
