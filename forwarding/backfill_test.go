@@ -28,6 +28,7 @@ type backfillEnv struct {
 	intake    *forwarding.Intake
 	salesAPI  *sales.Client
 	group     string
+	db        *store.DB // the outbox's, for the other stores of the test
 }
 
 // backfillHookToken is the token in the callback URL of the test instance.
@@ -49,7 +50,7 @@ func newBackfillEnv(tb testing.TB) *backfillEnv {
 	w := newWorkerEnv(tb)
 	db := storetest.NewDB(tb)
 	w.outbox = store.NewOutbox(db)
-	e := &backfillEnv{workerEnv: w, backfills: store.NewBackfills(db)}
+	e := &backfillEnv{workerEnv: w, backfills: store.NewBackfills(db), db: db}
 	e.intake = forwarding.NewIntake(w.outbox, webhookTargets{w.instances}, nil, nil)
 	var err error
 	if e.salesAPI, err = sales.New(w.sales.BaseURL(), sales.WithTimeout(10*time.Second)); err != nil {
@@ -90,14 +91,19 @@ func (e *backfillEnv) backfiller(owner string, cfg forwarding.BackfillConfig) *f
 	return forwarding.NewBackfiller(cfg, e.backfills, e.instances, e.salesAPI, e.intake, logger)
 }
 
-// run runs b until the returned stop is called (or the test ends) and stop has waited for it.
-func (e *backfillEnv) run(b *forwarding.Backfiller) (stop func()) {
+// runner is a loop of the App's, run until its context ends: a Backfiller, a ChatTonicPoller.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+// run runs r until the returned stop is called (or the test ends) and stop has waited for it.
+func (e *backfillEnv) run(r runner) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := b.Run(ctx); err != nil {
-			e.tb.Errorf("Backfiller.Run: %v", err)
+		if err := r.Run(ctx); err != nil {
+			e.tb.Errorf("%T.Run: %v", r, err)
 		}
 	}()
 	var once sync.Once

@@ -133,8 +133,9 @@ func (e *workerEnv) newWorker(cfg forwarding.WorkerConfig) *forwarding.Worker {
 	return forwarding.NewWorker(cfg, e.outbox, e.instances, leads, prospects, nil, logger)
 }
 
-// start runs w until the test ends.
-func (e *workerEnv) start(w *forwarding.Worker) {
+// start runs w until the returned stop is called (or the test ends) and stop has waited for
+// it, as when its process stops.
+func (e *workerEnv) start(w *forwarding.Worker) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -143,7 +144,10 @@ func (e *workerEnv) start(w *forwarding.Worker) {
 			e.tb.Errorf("Run: %v", err)
 		}
 	}()
-	e.tb.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	e.tb.Cleanup(stop)
+	return stop
 }
 
 // workerProspect returns a complete prospect with an email address of its own.
