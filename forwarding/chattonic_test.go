@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/chattonic"
@@ -53,13 +55,16 @@ func (s *instancesStub) LiveInstances(context.Context) ([]zen7.Instance, error) 
 // chatTonicEnv is a backfill environment (the outbox on a real store, the webhook endpoint
 // Sales' fake notifies, 7Targets' fake behind the worker) with a fake Chat-Tonic holding the
 // instance's bot account, the Chat-Tonic sources on the outbox's database, and a clock that the
-// pollers and the fake Chat-Tonic read and that moves only when the test says.
+// pollers and the fake Chat-Tonic read and that moves only when the test says. The pollers
+// count into one set of metrics.
 type chatTonicEnv struct {
 	*backfillEnv
-	ct      *chattonicfake.Server
-	sources *store.ChatTonicSources
-	clock   *fakeClock
-	seq     int // numbers the records' users, for phones and emails of their own
+	ct       *chattonicfake.Server
+	sources  *store.ChatTonicSources
+	clock    *fakeClock
+	registry *prometheus.Registry
+	metrics  *forwarding.Metrics
+	seq      int // numbers the records' users, for phones and emails of their own
 }
 
 // newChatTonicEnv returns an environment whose instance reads the fake's account, its settings
@@ -69,8 +74,9 @@ func newChatTonicEnv(tb testing.TB, configure func(*zen7.Settings)) *chatTonicEn
 	b := newBackfillEnv(tb)
 	e := &chatTonicEnv{
 		backfillEnv: b, ct: chattonicfake.New(), sources: store.NewChatTonicSources(b.db),
-		clock: newFakeClock(time.Now().UTC().Truncate(time.Millisecond)),
+		clock: newFakeClock(time.Now().UTC().Truncate(time.Millisecond)), registry: prometheus.NewRegistry(),
 	}
+	e.metrics = forwarding.NewMetrics(e.registry)
 	tb.Cleanup(e.ct.Close)
 	e.ct.SetClock(e.clock.Now)
 	if err := e.ct.AddAccount(ctCodename, ctToken); err != nil {
@@ -150,7 +156,7 @@ func (e *chatTonicEnv) pollerWith(owner string, cfg forwarding.ChatTonicConfig, 
 		cfg.Interval = ctInterval
 	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p := forwarding.NewChatTonicPoller(cfg, st, e.instances, r, forwarding.NewIntake(e.outbox, nil, nil, nil), nil, logger)
+	p := forwarding.NewChatTonicPoller(cfg, st, e.instances, r, forwarding.NewIntake(e.outbox, nil, nil, nil), e.metrics, logger)
 	p.SetClock(e.clock.Now)
 	return p
 }
@@ -273,6 +279,29 @@ func (e *chatTonicEnv) checkImportedOnce(recs []chattonic.Record) {
 // funnelReads counts the GET …/lead/funnels the fake Chat-Tonic received: one a poll.
 func (e *chatTonicEnv) funnelReads() int {
 	return e.ct.Count(http.MethodGet, "/api/v1/"+ctCodename+"/lead/funnels")
+}
+
+// failures returns the failed reads of Chat-Tonic the pollers counted, by kind.
+func (e *chatTonicEnv) failures() map[string]float64 {
+	e.tb.Helper()
+	families, err := e.registry.Gather()
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "chattonic_source_failures_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // recordReads returns the query strings of the GET …/lead/records the fake received.
@@ -677,16 +706,21 @@ func TestChatTonicImportsOnceAfterCrash(t *testing.T) {
 	e.checkImportedOnce(recs)
 }
 
-// stoppingReader is the Chat-Tonic client of a process that is stopped (its context ends) as
-// soon as it has queued a first page of records.
-type stoppingReader struct {
+// firstPageThen is the Chat-Tonic client of a process to which then happens as soon as it has
+// queued its first page of records: it is stopped, or it stalls there.
+type firstPageThen struct {
 	forwarding.ChatTonicReader
-	stop context.CancelFunc
+	then func()
+	once *sync.Once
 }
 
-func (s stoppingReader) RecordPages(ctx context.Context, codename, token string, q chattonic.RecordQuery, fn func(chattonic.RecordPage) error) error {
-	return s.ChatTonicReader.RecordPages(ctx, codename, token, q, func(p chattonic.RecordPage) error {
-		defer s.stop()
+func newFirstPageThen(r forwarding.ChatTonicReader, then func()) firstPageThen {
+	return firstPageThen{ChatTonicReader: r, then: then, once: &sync.Once{}}
+}
+
+func (f firstPageThen) RecordPages(ctx context.Context, codename, token string, q chattonic.RecordQuery, fn func(chattonic.RecordPage) error) error {
+	return f.ChatTonicReader.RecordPages(ctx, codename, token, q, func(p chattonic.RecordPage) error {
+		defer f.once.Do(f.then)
 		return fn(p)
 	})
 }
@@ -703,7 +737,7 @@ func TestChatTonicResumesAfterStopBetweenPages(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, stoppingReader{e.reader(), cancel}).Pass(ctx)
+	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, newFirstPageThen(e.reader(), cancel)).Pass(ctx)
 	e.checkQueued(recs[:100], recs[100:])
 	src := e.source()
 	if src.Owner != "process-1" || !src.LeaseUntil.Equal(t0) || !src.NextPollAt.IsZero() || !src.LastGoodRead.IsZero() {
@@ -758,6 +792,93 @@ func TestChatTonicReadAgainAfterImport(t *testing.T) {
 		if d, err := e.outbox.Delivery(ctx, e.deliveryOf(r.ID)); err != nil || d.State != zen7.StatePending {
 			t.Fatalf("record %s read again: delivery %s, %v; want queued again, for the worker to drop", r.ID, d.State, err)
 		}
+	}
+	e.start(e.importer())
+	e.checkImportedOnce(recs)
+}
+
+// TestChatTonicLostLeaseIsNoChatTonicFailure stalls a process between two pages past its lease,
+// while another takes the source over and reads it whole. The stalled one then finds its lease
+// lost: it stops, and neither the source, the logs nor the metrics say Chat-Tonic failed; each
+// record is imported once.
+func TestChatTonicLostLeaseIsNoChatTonicFailure(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := newChatTonicEnv(t, nil)
+	e.addFunnel("ventas", ctStages, "Web")
+	recs := e.leadRecords(120, "ventas", "Web", "FIN")
+	second := e.poller("process-2")
+	stall := func() {
+		e.clock.Advance(3 * time.Minute) // past the default lease of 2
+		second.Pass(ctx)
+	}
+	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, newFirstPageThen(e.reader(), stall)).Pass(ctx)
+
+	src := e.source()
+	now := e.clock.Now()
+	if src.Owner != "process-2" || src.Lease != 2 || !src.LastGoodRead.Equal(now) || !src.NextPollAt.Equal(now.Add(ctInterval)) {
+		t.Errorf("the source is %+v, want process-2's good read of now, the next in an interval", src)
+	}
+	if src.LastError != "" || src.Failing || src.Failures != 0 {
+		t.Errorf("the source shows failing %t, %d failures, last error %q; want no failure: Chat-Tonic answered every read", src.Failing, src.Failures, src.LastError)
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "Chat-Tonic refused") || strings.Contains(logs, "reading Chat-Tonic failed") {
+		t.Errorf("the lost lease was logged as Chat-Tonic's failure:\n%s", logs)
+	}
+	if got := e.failures(); len(got) != 0 {
+		t.Errorf("failed reads of Chat-Tonic counted: %v, want none", got)
+	}
+	e.start(e.importer())
+	e.checkImportedOnce(recs)
+}
+
+// storeDownOnce is a Chat-Tonic store whose first KnownDeliveries fails, as when the database is
+// out of reach for a moment.
+type storeDownOnce struct {
+	forwarding.ChatTonicStore
+	failed atomic.Bool
+}
+
+func (s *storeDownOnce) KnownDeliveries(ctx context.Context, ids []string) (map[string]bool, error) {
+	if s.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("store.KnownDeliveries: server selection error: context deadline exceeded, current topology: { Type: Single, Servers: [{ Addr: 10.0.0.5:27017 }] }")
+	}
+	return s.ChatTonicStore.KnownDeliveries(ctx, ids)
+}
+
+// TestChatTonicStoreFailureIsNoChatTonicFailure has the App's own store fail while a read queues
+// its records: the read is handed back for the next pass, which imports every record, and the
+// source (shown to the customer), the logs and the metrics do not take the store's error for
+// Chat-Tonic's.
+func TestChatTonicStoreFailureIsNoChatTonicFailure(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := newChatTonicEnv(t, nil)
+	e.addFunnel("ventas", ctStages, "Web")
+	recs := e.leadRecords(30, "ventas", "Web", "FIN")
+	p := e.pollerWith("process-1", forwarding.ChatTonicConfig{}, &storeDownOnce{ChatTonicStore: e.sources}, e.reader())
+
+	p.Pass(ctx)
+	now := e.clock.Now()
+	src := e.source()
+	if src.LastError != "" || src.Failing || src.Failures != 0 || !src.LastGoodRead.IsZero() {
+		t.Errorf("after the store failed the source shows failing %t, %d failures, last error %q, last good read %v; want no Chat-Tonic failure and no good read",
+			src.Failing, src.Failures, src.LastError, src.LastGoodRead)
+	}
+	if src.LeaseUntil.After(now) || src.NextPollAt.After(now) {
+		t.Errorf("after the store failed the source is leased until %v, next read at %v; want it handed back, due now (%v)", src.LeaseUntil, src.NextPollAt, now)
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "Chat-Tonic refused") || strings.Contains(logs, "reading Chat-Tonic failed") {
+		t.Errorf("the store's failure was logged as Chat-Tonic's:\n%s", logs)
+	}
+	if got := e.failures(); len(got) != 0 {
+		t.Errorf("failed reads of Chat-Tonic counted: %v, want none", got)
+	}
+
+	p.Pass(ctx)
+	e.checkQueued(recs, nil)
+	if src := e.source(); !src.LastGoodRead.Equal(now) {
+		t.Errorf("the pass after the store's failure: last good read %v, want now", src.LastGoodRead)
 	}
 	e.start(e.importer())
 	e.checkImportedOnce(recs)
@@ -861,6 +982,9 @@ func TestChatTonicRevokedToken(t *testing.T) {
 			if n := strings.Count(e.logs.String(), "the Chat-Tonic source is failing"); n != 1 {
 				t.Errorf("the failing source was logged %d times, want once:\n%s", n, e.logs)
 			}
+			if diff := cmp.Diff(map[string]float64{"unauthorized": 2}, e.failures()); diff != "" {
+				t.Errorf("failed reads counted, by kind (-want +got):\n%s", diff)
+			}
 
 			tt.fix(e)
 			p.Pass(t.Context())
@@ -945,6 +1069,9 @@ func TestChatTonicHonoursRateLimit(t *testing.T) {
 					src.Failing, src.Failures, src.LastError, src.NextPollAt, t0.Add(tt.wantWait))
 			}
 			e.checkQueued(nil, []chattonic.Record{rec})
+			if diff := cmp.Diff(map[string]float64{"rate_limited": 1}, e.failures()); diff != "" {
+				t.Errorf("failed reads counted, by kind (-want +got):\n%s", diff)
+			}
 			e.clock.Advance(tt.wantWait - time.Millisecond)
 			p.Pass(t.Context())
 			if n := r.reads.Load(); n != 1 {
@@ -1023,6 +1150,9 @@ func TestChatTonicBacksOffWhenUnavailable(t *testing.T) {
 			e.checkQueued(nil, []chattonic.Record{rec})
 			if !strings.Contains(e.logs.String(), "reading Chat-Tonic failed; will retry") {
 				t.Errorf("no warning of the failed reads in the logs:\n%s", e.logs)
+			}
+			if diff := cmp.Diff(map[string]float64{"unavailable": float64(len(waits))}, e.failures()); diff != "" {
+				t.Errorf("failed reads counted, by kind (-want +got):\n%s", diff)
 			}
 
 			tt.heal(e, r)
