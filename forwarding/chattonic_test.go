@@ -660,6 +660,56 @@ func TestChatTonicSkipsRecordsWithoutContact(t *testing.T) {
 	e.checkImportedOnce([]chattonic.Record{withPhone})
 }
 
+// TestChatTonicImportWhenSalesFails has Sales fail the import of a record, and checks that
+// 5xx are retried until Sales takes the lead, while a refusal fails the delivery with Sales'
+// answer as its reason, and is not imported again by the next poll.
+func TestChatTonicImportWhenSalesFails(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		failures     int
+		status       int
+		wantState    zen7.DeliveryState
+		wantOutcome  zen7.Outcome
+		wantReason   zen7.Reason
+		wantAttempts int
+	}{
+		{name: "unavailable twice", failures: 2, status: http.StatusServiceUnavailable,
+			wantState: zen7.StateDone, wantOutcome: zen7.OutcomeImported, wantAttempts: 3},
+		{name: "refused", failures: 1, status: http.StatusBadRequest,
+			wantState: zen7.StateFailed, wantOutcome: zen7.OutcomeNone, wantAttempts: 1,
+			wantReason: zen7.Reason{Code: zen7.ReasonImportRefused, Status: http.StatusBadRequest, Detail: "injected failure (salesfake.FailNext)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newChatTonicEnv(t, nil)
+			e.addFunnel("ventas", ctStages, "Web")
+			rec := e.leadRecord("ventas", "Web", "FIN")
+			p := e.poller("process-1")
+			e.sales.FailNext(tt.failures, tt.status)
+			e.start(e.importer())
+			p.Pass(t.Context())
+
+			d := e.finishedAll([]chattonic.Record{rec})[0]
+			if d.State != tt.wantState || d.Outcome != tt.wantOutcome || d.Reason != tt.wantReason || d.Attempts != tt.wantAttempts {
+				t.Errorf("delivery %s %s %+v after %d attempts, want %s %s %+v after %d",
+					d.State, d.Outcome, d.Reason, d.Attempts, tt.wantState, tt.wantOutcome, tt.wantReason, tt.wantAttempts)
+			}
+			if n := len(e.retailPosts()); n != tt.wantAttempts {
+				t.Errorf("%d POST /lead/retail, want one an attempt, %d", n, tt.wantAttempts)
+			}
+
+			// The next poll reads the record again and leaves it as it ended.
+			e.clock.Advance(ctInterval)
+			p.Pass(t.Context())
+			if got, err := e.outbox.Delivery(t.Context(), d.ID); err != nil || got.State != tt.wantState {
+				t.Errorf("after the next poll the delivery is %s (%v), want still %s", got.State, err, tt.wantState)
+			}
+		})
+	}
+}
+
 // crashingSources is the Chat-Tonic store of a process that dies once it has queued what it
 // read: none of its saves of the source land.
 type crashingSources struct{ forwarding.ChatTonicStore }
