@@ -943,7 +943,7 @@ func TestChatTonicThreePollersImportEachOnce(t *testing.T) {
 	e.addFunnel("ventas", ctStages, "Web", "Tienda")
 	for i := range 3 {
 		e.start(e.importer())
-		e.run(e.pollerWith(fmt.Sprintf("process-%d", i+1), forwarding.ChatTonicConfig{Tick: 10 * time.Millisecond}, e.sources, e.reader()))
+		e.start(e.pollerWith(fmt.Sprintf("process-%d", i+1), forwarding.ChatTonicConfig{Tick: 10 * time.Millisecond}, e.sources, e.reader()))
 	}
 	const polls = 3
 	var recs []chattonic.Record
