@@ -25,6 +25,19 @@ func newChatTonicSource(inst string) zen7.ChatTonicSource {
 	}
 }
 
+// createSource records src and returns it as read back: what a poller starts from.
+func createSource(tb testing.TB, s *store.ChatTonicSources, src zen7.ChatTonicSource) zen7.ChatTonicSource {
+	tb.Helper()
+	if err := s.CreateChatTonicSource(tb.Context(), src); err != nil {
+		tb.Fatal(err)
+	}
+	read, err := s.ChatTonicSource(tb.Context(), src.InstanceID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return read
+}
+
 // TestChatTonicSourceCreateOnce checks that an instance's source is created once, unleased
 // whatever the creator says, and reads back as written.
 func TestChatTonicSourceCreateOnce(t *testing.T) {
@@ -76,13 +89,7 @@ func TestChatTonicSourceTakeOnlyWhenDue(t *testing.T) {
 	for i, tt := range tests {
 		src := newChatTonicSource(fmt.Sprintf("inst-%d", i))
 		src.NextPollAt, src.LeaseUntil = tt.nextPoll, tt.leaseUntil
-		if err := s.CreateChatTonicSource(ctx, src); err != nil {
-			t.Fatal(err)
-		}
-		read, err := s.ChatTonicSource(ctx, src.InstanceID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		read := createSource(t, s, src)
 		if tt.staleRead {
 			// Another process took and released it after this one read it.
 			other, err := s.TakeChatTonicSource(ctx, read, "other", now, now.Add(time.Minute))
@@ -126,13 +133,7 @@ func TestChatTonicSourceTakeOver(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := store.NewChatTonicSources(storetest.NewDB(t))
-	if err := s.CreateChatTonicSource(ctx, newChatTonicSource("inst-1")); err != nil {
-		t.Fatal(err)
-	}
-	read, err := s.ChatTonicSource(ctx, "inst-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	read := createSource(t, s, newChatTonicSource("inst-1"))
 	now := chatTonicT0
 	a, err := s.TakeChatTonicSource(ctx, read, "a", now, now.Add(2*time.Minute))
 	if err != nil {
@@ -202,13 +203,7 @@ func TestChatTonicSourceTakeRace(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := store.NewChatTonicSources(storetest.NewDB(t))
-	if err := s.CreateChatTonicSource(ctx, newChatTonicSource("inst-1")); err != nil {
-		t.Fatal(err)
-	}
-	read, err := s.ChatTonicSource(ctx, "inst-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	read := createSource(t, s, newChatTonicSource("inst-1"))
 	const takers = 8
 	errs := make([]error, takers)
 	var wg sync.WaitGroup
