@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -756,21 +755,19 @@ func TestChatTonicImportsOnceAfterCrash(t *testing.T) {
 	e.checkImportedOnce(recs)
 }
 
-// firstPageThen is the Chat-Tonic client of a process to which then happens as soon as it has
-// queued its first page of records: it is stopped, or it stalls there.
-type firstPageThen struct {
+// afterPages is the Chat-Tonic client of a process to which then(n) happens once it has queued
+// the nth page of records of a read, before it asks for the next: it is stopped, or it stalls,
+// or Chat-Tonic is slow to answer.
+type afterPages struct {
 	forwarding.ChatTonicReader
-	then func()
-	once *sync.Once
+	then func(page int)
 }
 
-func newFirstPageThen(r forwarding.ChatTonicReader, then func()) firstPageThen {
-	return firstPageThen{ChatTonicReader: r, then: then, once: &sync.Once{}}
-}
-
-func (f firstPageThen) RecordPages(ctx context.Context, codename, token string, q chattonic.RecordQuery, fn func(chattonic.RecordPage) error) error {
-	return f.ChatTonicReader.RecordPages(ctx, codename, token, q, func(p chattonic.RecordPage) error {
-		defer f.once.Do(f.then)
+func (a afterPages) RecordPages(ctx context.Context, codename, token string, q chattonic.RecordQuery, fn func(chattonic.RecordPage) error) error {
+	n := 0
+	return a.ChatTonicReader.RecordPages(ctx, codename, token, q, func(p chattonic.RecordPage) error {
+		n++
+		defer a.then(n)
 		return fn(p)
 	})
 }
@@ -787,7 +784,7 @@ func TestChatTonicResumesAfterStopBetweenPages(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, newFirstPageThen(e.reader(), cancel)).Pass(ctx)
+	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, afterPages{e.reader(), func(int) { cancel() }}).Pass(ctx)
 	e.checkQueued(recs[:100], recs[100:])
 	src := e.source()
 	if src.Owner != "process-1" || !src.LeaseUntil.Equal(t0) || !src.NextPollAt.IsZero() || !src.LastGoodRead.IsZero() {
@@ -858,11 +855,13 @@ func TestChatTonicLostLeaseIsNoChatTonicFailure(t *testing.T) {
 	e.addFunnel("ventas", ctStages, "Web")
 	recs := e.leadRecords(120, "ventas", "Web", "FIN")
 	second := e.poller("process-2")
-	stall := func() {
-		e.clock.Advance(3 * time.Minute) // past the default lease of 2
-		second.Pass(ctx)
+	stall := func(page int) {
+		if page == 1 {
+			e.clock.Advance(3 * time.Minute) // past the default lease of 2
+			second.Pass(ctx)
+		}
 	}
-	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, newFirstPageThen(e.reader(), stall)).Pass(ctx)
+	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, afterPages{e.reader(), stall}).Pass(ctx)
 
 	src := e.source()
 	now := e.clock.Now()
@@ -880,6 +879,34 @@ func TestChatTonicLostLeaseIsNoChatTonicFailure(t *testing.T) {
 	}
 	e.start(e.importer())
 	e.checkImportedOnce(recs)
+}
+
+// TestChatTonicRenewsLeaseDuringLongRead has Chat-Tonic answer each page of a read of four more
+// than a minute after the one before, past the lease of two minutes in all, while another
+// process tries to take the source after every page: the reader renews its lease as it goes,
+// so the other never reads, and the read ends as one.
+func TestChatTonicRenewsLeaseDuringLongRead(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := newChatTonicEnv(t, nil)
+	e.addFunnel("ventas", ctStages, "Web")
+	recs := e.leadRecords(350, "ventas", "Web", "FIN")
+	t0 := e.clock.Now()
+	second := e.poller("process-2")
+	slow := func(int) {
+		e.clock.Advance(70 * time.Second)
+		second.Pass(ctx)
+	}
+	e.pollerWith("process-1", forwarding.ChatTonicConfig{}, e.sources, afterPages{e.reader(), slow}).Pass(ctx)
+
+	if n := e.funnelReads(); n != 1 {
+		t.Errorf("%d reads of the funnels, want 1: process 2 took the source during the read", n)
+	}
+	src := e.source()
+	if src.Owner != "process-1" || src.Lease != 1 || !src.LastGoodRead.Equal(e.clock.Now()) || !src.Watermark.Equal(t0) {
+		t.Errorf("after the read the source is %+v, want process-1's only lease, a good read now, the watermark at its start %v", src, t0)
+	}
+	e.checkQueued(recs, nil)
 }
 
 // storeDownOnce is a Chat-Tonic store whose first KnownDeliveries fails, as when the database is
