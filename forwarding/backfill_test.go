@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ type backfillEnv struct {
 	intake    *forwarding.Intake
 	salesAPI  *sales.Client
 	group     string
+	db        *store.DB // the outbox's, for the other stores of the test
 }
 
 // backfillHookToken is the token in the callback URL of the test instance.
@@ -49,7 +49,7 @@ func newBackfillEnv(tb testing.TB) *backfillEnv {
 	w := newWorkerEnv(tb)
 	db := storetest.NewDB(tb)
 	w.outbox = store.NewOutbox(db)
-	e := &backfillEnv{workerEnv: w, backfills: store.NewBackfills(db)}
+	e := &backfillEnv{workerEnv: w, backfills: store.NewBackfills(db), db: db}
 	e.intake = forwarding.NewIntake(w.outbox, webhookTargets{w.instances}, nil, nil)
 	var err error
 	if e.salesAPI, err = sales.New(w.sales.BaseURL(), sales.WithTimeout(10*time.Second)); err != nil {
@@ -88,22 +88,6 @@ func (e *backfillEnv) backfiller(owner string, cfg forwarding.BackfillConfig) *f
 	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return forwarding.NewBackfiller(cfg, e.backfills, e.instances, e.salesAPI, e.intake, logger)
-}
-
-// run runs b until the returned stop is called (or the test ends) and stop has waited for it.
-func (e *backfillEnv) run(b *forwarding.Backfiller) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := b.Run(ctx); err != nil {
-			e.tb.Errorf("Backfiller.Run: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	e.tb.Cleanup(stop)
-	return stop
 }
 
 // waiting puts n unclaimed prospects with emails in Sales, created over the last hours, oldest
@@ -225,7 +209,7 @@ func TestBackfillForwardsEachOnceWithWebhooks(t *testing.T) {
 	if err := b.Start(t.Context(), e.inst.ID, 2, true); err != nil {
 		t.Fatal(err)
 	}
-	e.run(b)
+	e.start(b)
 	// Webhooks for every third waiting prospect, as Sales would send them, while it runs.
 	for i := 0; i < len(want); i += 3 {
 		n := sales.Notification{Type: sales.NotificationCreated, UpdatedAt: want[i].Created, Prospect: []sales.Prospect{want[i]}}
@@ -266,7 +250,7 @@ func TestBackfillResumesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No worker yet: the first batch stays in the outbox, and the backfill waits for it.
-	stop := e.run(first)
+	stop := e.start(first)
 	mid := e.job("the first batch to be queued", func(b zen7.Backfill) bool { return len(b.Pending) == 10 })
 	stop()
 	if mid.Cursor != want[9].ID || mid.Found != 10 {
@@ -276,7 +260,7 @@ func TestBackfillResumesAfterRestart(t *testing.T) {
 
 	e.start(e.newWorker(fastWorkerConfig()))
 	second := e.backfiller("process-2", forwarding.BackfillConfig{Batch: 10})
-	e.run(second)
+	e.start(second)
 	job := e.job("the backfill to be done", func(b zen7.Backfill) bool { return b.State == zen7.BackfillDone })
 	e.drained()
 	e.checkEachOnce(want)
@@ -305,7 +289,7 @@ func TestBackfillStopsWithItsInstance(t *testing.T) {
 			if err := b.Start(t.Context(), e.inst.ID, 1, true); err != nil {
 				t.Fatal(err)
 			}
-			e.run(b)
+			e.start(b)
 			e.job("the first batch to be queued", func(b zen7.Backfill) bool { return len(b.Pending) == 10 })
 			off := e.inst
 			off.State = state
@@ -343,7 +327,7 @@ func TestBackfillHonoursRateLimit(t *testing.T) {
 	if err := b.Start(t.Context(), e.inst.ID, 1, true); err != nil {
 		t.Fatal(err)
 	}
-	e.run(b)
+	e.start(b)
 	e.job("the backfill to be done", func(b zen7.Backfill) bool { return b.State == zen7.BackfillDone })
 	e.drained()
 	e.checkEachOnce(want)
@@ -376,8 +360,8 @@ func TestBackfillOneAtATime(t *testing.T) {
 	if err := b.Start(t.Context(), e.inst.ID, 1, true); err != nil {
 		t.Fatal(err)
 	}
-	e.run(a)
-	e.run(b)
+	e.start(a)
+	e.start(b)
 	job := e.job("the backfill to be done", func(b zen7.Backfill) bool { return b.State == zen7.BackfillDone })
 	e.drained()
 	e.checkEachOnce(want)
@@ -418,7 +402,7 @@ func TestBackfillFailsWhenSalesRefuses(t *testing.T) {
 	if err := b.Start(t.Context(), e.inst.ID, 1, true); err != nil {
 		t.Fatal(err)
 	}
-	e.run(b)
+	e.start(b)
 	job := e.job("the backfill to end", func(b zen7.Backfill) bool { return b.Final() })
 	if job.State != zen7.BackfillFailed || job.Reason.Code != zen7.ReasonListFailed || job.Reason.Status != http.StatusBadRequest {
 		t.Errorf("ended %s with %+v, want failed with listFailed 400", job.State, job.Reason)

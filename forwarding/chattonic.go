@@ -322,11 +322,22 @@ func (r *chatTonicRead) queue(ctx context.Context, g chattonic.FunnelGroup, recs
 	return r.renew(ctx)
 }
 
-// failed records a failed read: a refused token or unknown codename marks the source failing
-// until a read succeeds, read again at the next interval; anything else backs off.
+// failed records a read Chat-Tonic failed: a refused token or unknown codename marks the source
+// failing until a read succeeds, read again at the next interval; 429, 5xx and network errors
+// back off; another refusal is read again at the next interval. A read that failed on this
+// process's side (its store, its lease lost to another process) says nothing of the source,
+// whose state the customer is shown: it is handed back, unless it is no longer this
+// process's, and the next pass resumes it.
 func (r *chatTonicRead) failed(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return r.handBack(ctx)
+	}
+	var apiErr *chattonic.APIError
+	if !errors.As(err, &apiErr) {
+		if errors.Is(err, zen7.ErrClaimed) {
+			return err
+		}
+		return errors.Join(err, r.handBack(ctx))
 	}
 	now := r.p.now()
 	r.src.LastError, r.src.LastErrorAt = errorText(err), now
@@ -400,8 +411,9 @@ func (r *chatTonicRead) end(ctx context.Context) error {
 	return r.save(ctx)
 }
 
-// handBack lifts the lease of a read cut short by shutdown, so that another replica takes the
-// source at once rather than when the lease passes.
+// handBack lifts the lease of a read cut short (by shutdown, or a failure of the store while
+// queuing), so that another replica, or the next pass, takes the source at once rather than
+// when the lease passes.
 func (r *chatTonicRead) handBack(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

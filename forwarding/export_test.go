@@ -48,3 +48,6 @@ func (w *Worker) Running() bool {
 
 // IdleSlots is how many deliveries w could start now.
 func (w *Worker) IdleSlots() int { return cap(w.slots) - len(w.slots) }
+
+// SetClock makes p read the time from now. Call it before Pass or Run.
+func (p *ChatTonicPoller) SetClock(now func() time.Time) { p.now = now }

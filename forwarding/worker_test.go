@@ -133,17 +133,27 @@ func (e *workerEnv) newWorker(cfg forwarding.WorkerConfig) *forwarding.Worker {
 	return forwarding.NewWorker(cfg, e.outbox, e.instances, leads, prospects, nil, logger)
 }
 
-// start runs w until the test ends.
-func (e *workerEnv) start(w *forwarding.Worker) {
+// runner is a loop of the App's, run until its context ends: a Worker, a Backfiller, a
+// ChatTonicPoller.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+// start runs r until the returned stop is called (or the test ends) and stop has waited for
+// it, as when its process stops.
+func (e *workerEnv) start(r runner) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := w.Run(ctx); err != nil {
-			e.tb.Errorf("Run: %v", err)
+		if err := r.Run(ctx); err != nil {
+			e.tb.Errorf("%T.Run: %v", r, err)
 		}
 	}()
-	e.tb.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	e.tb.Cleanup(stop)
+	return stop
 }
 
 // workerProspect returns a complete prospect with an email address of its own.
