@@ -102,6 +102,12 @@ type ChatTonicSource struct {
 	NextPollAt time.Time
 	// Groups are the funnel groups the last read selected ("funnel/group").
 	Groups []string
+	// ReadKey names what the last complete read imported: its groups, whether only completed
+	// records, and how many backfill days. A read under another key reads from the backfill
+	// floor and looks at every record again, so that a widened selection or a raised
+	// chatTonicBackfillDays imports what it now covers; under the same key, records not
+	// updated since the last complete read began were looked at by it, as they are.
+	ReadKey string
 	// ReadByDay counts the records read by day (YYYY-MM-DD, UTC), the last 31 days.
 	ReadByDay map[string]int
 	// Lease is the number of the last lease taken; Owner holds it until LeaseUntil.

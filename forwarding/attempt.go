@@ -28,7 +28,9 @@ func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
 			if err := w.store.Discard(ctx, d); err != nil {
 				w.logger.WarnContext(ctx, "dropping a duplicate delivery failed", "delivery", d.ID, "error", err)
 			}
-			w.metrics.webhookEvents("duplicate", 1)
+			if d.Kind == zen7.KindNotification {
+				w.metrics.webhookEvents("duplicate", 1)
+			}
 			return
 		}
 	}

@@ -222,6 +222,20 @@ type chatTonicRead struct {
 	src  zen7.ChatTonicSource
 	// queued counts the records this read queued for the first time.
 	queued int
+	// seen is when the last complete read under this read's key began (less the clock skew):
+	// records updated before it are left alone. Zero looks at every record.
+	seen time.Time
+}
+
+// chatTonicClockSkew is how far Chat-Tonic's clock may be behind the App's when the records'
+// updatedAt are compared with the watermark.
+const chatTonicClockSkew = 5 * time.Minute
+
+// chatTonicReadKey names what a read imports (zen7.ChatTonicSource.ReadKey).
+func chatTonicReadKey(groups []string, completedOnly bool, days int) string {
+	sorted := slices.Clone(groups)
+	slices.Sort(sorted)
+	return fmt.Sprintf("%q completed=%t days=%d", sorted, completedOnly, days)
 }
 
 func (r *chatTonicRead) run(ctx context.Context) error {
@@ -249,17 +263,27 @@ func (r *chatTonicRead) run(ctx context.Context) error {
 			}
 		}
 	}
+	names := make([]string, 0, len(groups))
+	for _, g := range groups {
+		names = append(names, g.FunnelID+"/"+g.Name)
+	}
+	days := min(max(st.ChatTonicBackfillDays, 0), zen7.MaxBackfillDays)
+	key := chatTonicReadKey(names, st.ChatTonicCompletedOnly, days)
+	floor := r.src.ConfiguredAt.Add(-time.Duration(days) * 24 * time.Hour)
 	since := r.src.Watermark
 	if recent := start.Add(-r.p.cfg.Recent); recent.Before(since) {
 		since = recent
 	}
-	floor := r.src.ConfiguredAt.Add(-time.Duration(min(max(st.ChatTonicBackfillDays, 0), zen7.MaxBackfillDays)) * 24 * time.Hour)
-	if since.Before(floor) {
+	if since.Before(floor) || key != r.src.ReadKey {
 		since = floor
 	}
-	names := make([]string, 0, len(groups))
+	if key == r.src.ReadKey {
+		// The last complete read, under the same key, began at the watermark: what was not
+		// updated since then it looked at as it is. The margin covers the clocks of the two
+		// systems disagreeing.
+		r.seen = r.src.Watermark.Add(-chatTonicClockSkew)
+	}
 	for _, g := range groups {
-		names = append(names, g.FunnelID+"/"+g.Name)
 		q := chattonic.RecordQuery{Funnel: g.FunnelID, FunnelGroup: g.Name, StartDate: since}
 		err := r.p.reader.RecordPages(ctx, st.ChatTonicCodename, st.ChatTonicToken, q, func(page chattonic.RecordPage) error {
 			return r.queue(ctx, g, page.Records)
@@ -270,7 +294,7 @@ func (r *chatTonicRead) run(ctx context.Context) error {
 	}
 	// Every selected group was read from since: what was created before start is queued.
 	now := r.p.now()
-	r.src.Watermark, r.src.LastGoodRead, r.src.Groups = start, now, names
+	r.src.Watermark, r.src.LastGoodRead, r.src.Groups, r.src.ReadKey = start, now, names, key
 	r.src.Failing, r.src.Failures = false, 0
 	r.src.NextPollAt = start.Add(r.p.cfg.Interval)
 	r.count(now)
@@ -286,6 +310,9 @@ func (r *chatTonicRead) queue(ctx context.Context, g chattonic.FunnelGroup, recs
 	for _, rec := range recs {
 		if rec.ID == "" || len(rec.ID) > maxProspectIDLen {
 			continue // nothing to key it by, so nothing to import it once by
+		}
+		if !rec.UpdatedAt.IsZero() && rec.UpdatedAt.Before(r.seen) {
+			continue // unchanged since a complete read looked at it
 		}
 		if r.inst.Settings.ChatTonicCompletedOnly && !rec.Completed(g) {
 			continue

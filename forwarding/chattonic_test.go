@@ -1242,3 +1242,70 @@ func TestChatTonicBacksOffWhenUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// askedSources counts the record deliveries a poller looks up before queuing.
+type askedSources struct {
+	forwarding.ChatTonicStore
+	asked *atomic.Int64
+}
+
+func (a askedSources) KnownDeliveries(ctx context.Context, ids []string) (map[string]bool, error) {
+	a.asked.Add(int64(len(ids)))
+	return a.ChatTonicStore.KnownDeliveries(ctx, ids)
+}
+
+// TestChatTonicLooksOnlyAtChangedRecords checks that the records read again for a day cost
+// nothing once a complete read looked at them unchanged, and that settings widening what is
+// imported (another funnel group, more backfill days) look at every record they now cover.
+func TestChatTonicLooksOnlyAtChangedRecords(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := newChatTonicEnv(t, func(s *zen7.Settings) { s.ChatTonicFunnels = "ventas/Web" })
+	e.addFunnel("ventas", ctStages, "Web", "Tienda")
+	old := e.addRecord(chattonic.Record{Funnel: "ventas", Group: "Web", Last: "FIN", CreatedAt: e.clock.Now().Add(-72 * time.Hour),
+		User: chattonic.User{FirstName: "Old", ExtraData: []chattonic.ExtraData{{Name: "Celular", Value: "+54 9 11 4000-0001"}}}})
+	web := e.leadRecords(3, "ventas", "Web", "FIN")
+	shop := e.leadRecord("ventas", "Tienda", "FIN")
+	var asked atomic.Int64
+	p := e.pollerWith("process-1", forwarding.ChatTonicConfig{}, askedSources{e.sources, &asked}, e.reader())
+	e.start(e.importer())
+
+	p.Pass(ctx)
+	e.checkQueued(web, []chattonic.Record{shop, old})
+	if n := asked.Load(); n != 3 {
+		t.Errorf("the first read looked up %d records, want the 3 of the group", n)
+	}
+
+	// Later polls, the records unchanged: read again (they are recent), looked at again only
+	// while they are within the clocks' margin of the read that looked at them.
+	e.clock.Advance(10 * time.Minute)
+	p.Pass(ctx)
+	if n := asked.Load(); n != 6 {
+		t.Errorf("the second read looked up %d records in all, want the 3 again (made at the first read's start)", n)
+	}
+	e.clock.Advance(ctInterval)
+	fresh := e.leadRecord("ventas", "Web", "FIN")
+	p.Pass(ctx)
+	if n := asked.Load(); n != 7 {
+		t.Errorf("the third read brought the records looked up to %d, want only the new one more (7)", n)
+	}
+	e.checkQueued([]chattonic.Record{fresh}, []chattonic.Record{shop, old})
+
+	// Every group of the funnel: the other group's record, made before, is imported.
+	e.inst.Settings.ChatTonicFunnels = "ventas"
+	e.instances.put(e.inst)
+	e.clock.Advance(ctInterval)
+	p.Pass(ctx)
+	e.checkQueued([]chattonic.Record{shop}, []chattonic.Record{old})
+
+	// Five backfill days: the record of three days before the source was configured too.
+	e.inst.Settings.ChatTonicBackfillDays = 5
+	e.instances.put(e.inst)
+	e.clock.Advance(ctInterval)
+	p.Pass(ctx)
+	e.checkQueued([]chattonic.Record{old}, nil)
+	e.checkImportedOnce(append([]chattonic.Record{old, shop, fresh}, web...))
+	if src := e.source(); !strings.Contains(src.ReadKey, "days=5") {
+		t.Errorf("the source's read key is %q, want the last read's", src.ReadKey)
+	}
+}

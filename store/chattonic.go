@@ -44,6 +44,7 @@ type chatTonicSourceDoc struct {
 	Failures     int               `bson:"failures"`
 	NextPollAt   time.Time         `bson:"nextPollAt"`
 	Groups       []string          `bson:"groups,omitempty"`
+	ReadKey      string            `bson:"readKey,omitempty"`
 	Days         []chatTonicDayDoc `bson:"days,omitempty"`
 	Lease        int               `bson:"lease"`
 	Owner        string            `bson:"owner,omitempty"`
@@ -54,7 +55,7 @@ func toChatTonicSourceDoc(s zen7.ChatTonicSource) chatTonicSourceDoc {
 	d := chatTonicSourceDoc{
 		ID: s.InstanceID, Codename: s.Codename, ConfiguredAt: s.ConfiguredAt, Watermark: s.Watermark,
 		LastGoodRead: s.LastGoodRead, LastError: s.LastError, LastErrorAt: s.LastErrorAt, Failing: s.Failing,
-		Failures: s.Failures, NextPollAt: s.NextPollAt, Groups: s.Groups,
+		Failures: s.Failures, NextPollAt: s.NextPollAt, Groups: s.Groups, ReadKey: s.ReadKey,
 		Lease: s.Lease, Owner: s.Owner, LeaseUntil: s.LeaseUntil,
 	}
 	for day, n := range s.ReadByDay {
@@ -68,7 +69,7 @@ func toChatTonicSource(d chatTonicSourceDoc) zen7.ChatTonicSource {
 	s := zen7.ChatTonicSource{
 		InstanceID: d.ID, Codename: d.Codename, ConfiguredAt: utc(d.ConfiguredAt), Watermark: utc(d.Watermark),
 		LastGoodRead: utc(d.LastGoodRead), LastError: d.LastError, LastErrorAt: utc(d.LastErrorAt), Failing: d.Failing,
-		Failures: d.Failures, NextPollAt: utc(d.NextPollAt), Groups: d.Groups,
+		Failures: d.Failures, NextPollAt: utc(d.NextPollAt), Groups: d.Groups, ReadKey: d.ReadKey,
 		Lease: d.Lease, Owner: d.Owner, LeaseUntil: utc(d.LeaseUntil),
 	}
 	if len(d.Days) > 0 {
@@ -154,7 +155,7 @@ func (s *ChatTonicSources) SaveChatTonicSource(ctx context.Context, src zen7.Cha
 		{Key: "codename", Value: d.Codename}, {Key: "configuredAt", Value: d.ConfiguredAt}, {Key: "watermark", Value: d.Watermark},
 		{Key: "lastGoodRead", Value: d.LastGoodRead}, {Key: "lastError", Value: d.LastError}, {Key: "lastErrorAt", Value: d.LastErrorAt},
 		{Key: "failing", Value: d.Failing}, {Key: "failures", Value: d.Failures}, {Key: "nextPollAt", Value: d.NextPollAt},
-		{Key: "groups", Value: d.Groups}, {Key: "days", Value: d.Days}, {Key: "leaseUntil", Value: d.LeaseUntil},
+		{Key: "groups", Value: d.Groups}, {Key: "readKey", Value: d.ReadKey}, {Key: "days", Value: d.Days}, {Key: "leaseUntil", Value: d.LeaseUntil},
 	}}})
 	switch {
 	case err != nil:
