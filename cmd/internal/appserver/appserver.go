@@ -185,11 +185,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	wg.Go(func() { _ = batcher.Run(workers) })
 	// The backfill and the Chat-Tonic import stop before the workers: they hand their leases
 	// back while the deliveries they queued still have a worker to finish them.
-	backfilling, stopBackfill := context.WithCancel(workers)
-	defer stopBackfill()
-	var backfillDone sync.WaitGroup
-	backfillDone.Go(func() { _ = backfiller.Run(backfilling) })
-	backfillDone.Go(func() { _ = chatTonic.Run(backfilling) })
+	sourcing, stopSources := context.WithCancel(workers)
+	defer stopSources()
+	var sourcesDone sync.WaitGroup
+	sourcesDone.Go(func() { _ = backfiller.Run(sourcing) })
+	sourcesDone.Go(func() { _ = chatTonic.Run(sourcing) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -204,8 +204,8 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 
 	select {
 	case err := <-serveErr:
-		stopBackfill()
-		backfillDone.Wait()
+		stopSources()
+		sourcesDone.Wait()
 		stopWorkers()
 		wg.Wait()
 		return fmt.Errorf("http: %w", err)
@@ -217,8 +217,8 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("http shutdown", "error", err)
 	}
-	stopBackfill()
-	backfillDone.Wait()
+	stopSources()
+	sourcesDone.Wait()
 	stopWorkers()
 	wg.Wait()
 	logger.Info("stopped")
