@@ -193,7 +193,7 @@ func (p *ChatTonicPoller) turn(ctx context.Context, inst zen7.Instance) error {
 		// Another bot account: it starts over from when it was configured.
 		fresh := p.newSource(inst, now)
 		src.Codename, src.ConfiguredAt, src.Watermark = fresh.Codename, fresh.ConfiguredAt, fresh.Watermark
-		src.Failing, src.Failures, src.LastError, src.LastErrorAt, src.Groups = false, 0, "", time.Time{}, nil
+		src.Failing, src.Failures, src.LastError, src.LastErrorAt, src.Groups, src.ReadKey = false, 0, "", time.Time{}, nil, ""
 	}
 	r := &chatTonicRead{p: p, inst: inst, src: src}
 	return r.run(ctx)
