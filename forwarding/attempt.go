@@ -247,17 +247,8 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery
 		}
 	}
 	l.UpdatedAt = w.now()
-	if r.outcome == zen7.OutcomeCreated {
-		// Written with the delivery's outcome, before its outbox entry is removed (finish):
-		// one write for the deliveries finishing together. A creation releases no
-		// reservation, so nothing needs the record earlier.
-		r.lead, r.saveLead = l, true
-		return r
-	}
 	// Once 7Targets has acted, the record must be written even if the attempt's time ran out
-	// while it answered: a lost record makes the retry act again (a second creation). It is
-	// written before finish releases the creation reservation, so that a creation that
-	// follows overwrites it, never the other way round.
+	// while it answered: a lost record makes the retry act again (a second creation).
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := w.store.SaveLead(sctx, *l); err != nil {

@@ -24,26 +24,25 @@ type finishGroup struct {
 type finishReq struct {
 	ctx  context.Context // the recording's, should this request lead a write
 	d    zen7.Delivery
-	lead *zen7.Lead    // the prospect's lead record to write first, if any
-	turn chan struct{} // closed when this request is to write the queue
+	lead chan struct{} // closed when this request is to write the queue
 	done chan error    // its delivery's result, once written
 }
 
-// finish records d's outcome (and lead, if not nil) with those of the deliveries finishing
-// with it, and returns d's error once written.
-func (g *finishGroup) finish(ctx context.Context, d zen7.Delivery, lead *zen7.Lead) error {
-	r := &finishReq{ctx: ctx, d: d, lead: lead, turn: make(chan struct{}), done: make(chan error, 1)}
+// finish records d's outcome with those of the deliveries finishing with it, and returns d's
+// error once written.
+func (g *finishGroup) finish(ctx context.Context, d zen7.Delivery) error {
+	r := &finishReq{ctx: ctx, d: d, lead: make(chan struct{}), done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
 	if !g.writing {
 		g.writing = true
-		close(r.turn)
+		close(r.lead)
 	}
 	g.mu.Unlock()
 	select {
 	case err := <-r.done:
 		return err // written by another request's write
-	case <-r.turn:
+	case <-r.lead:
 	}
 	g.mu.Lock()
 	batch := g.queue
@@ -52,7 +51,7 @@ func (g *finishGroup) finish(ctx context.Context, d zen7.Delivery, lead *zen7.Le
 	g.write(r.ctx, batch)
 	g.mu.Lock()
 	if len(g.queue) > 0 {
-		close(g.queue[0].turn) // the next write is the first waiter's: this one's is done
+		close(g.queue[0].lead) // the next write is the first waiter's: this one's is done
 	} else {
 		g.writing = false
 	}
@@ -64,11 +63,10 @@ func (g *finishGroup) finish(ctx context.Context, d zen7.Delivery, lead *zen7.Le
 // (each request's context gives recording its own time, recordTimeout).
 func (g *finishGroup) write(ctx context.Context, batch []*finishReq) {
 	ds := make([]zen7.Delivery, len(batch))
-	leads := make([]*zen7.Lead, len(batch))
 	for i, r := range batch {
-		ds[i], leads[i] = r.d, r.lead
+		ds[i] = r.d
 	}
-	errs := g.store.FinishMany(ctx, ds, leads)
+	errs := g.store.FinishMany(ctx, ds)
 	for i, r := range batch {
 		r.done <- errs[i]
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -24,14 +22,11 @@ type gatedFinisher struct {
 	batches [][]string
 }
 
-func (g *gatedFinisher) FinishMany(_ context.Context, ds []zen7.Delivery, leads []*zen7.Lead) []error {
+func (g *gatedFinisher) FinishMany(_ context.Context, ds []zen7.Delivery) []error {
 	g.mu.Lock()
 	first := len(g.batches) == 0
 	var ids []string
-	for i, d := range ds {
-		if leads[i] != nil {
-			d.ID += "+" + leads[i].ProspectID // the lead record goes with its own delivery
-		}
+	for _, d := range ds {
 		ids = append(ids, d.ID)
 	}
 	g.batches = append(g.batches, ids)
@@ -42,7 +37,7 @@ func (g *gatedFinisher) FinishMany(_ context.Context, ds []zen7.Delivery, leads 
 	}
 	errs := make([]error, len(ds))
 	for i, d := range ds {
-		if g.fail[strings.Split(d.ID, "+")[0]] {
+		if g.fail[d.ID] {
 			errs[i] = errors.New("store down")
 		}
 	}
@@ -59,18 +54,14 @@ func TestFinishGroupWritesWaitingCallsTogether(t *testing.T) {
 	g := &finishGroup{store: st}
 
 	firstDone := make(chan error, 1)
-	go func() { firstDone <- g.finish(ctx, zen7.Delivery{ID: "d0"}, nil) }()
+	go func() { firstDone <- g.finish(ctx, zen7.Delivery{ID: "d0"}) }()
 	<-st.started // d0 is being written, alone
 
 	const waiting = 5
 	var wg sync.WaitGroup
 	results := make([]error, waiting)
 	for i := range waiting {
-		var lead *zen7.Lead
-		if i == 2 {
-			lead = &zen7.Lead{ProspectID: "p3"}
-		}
-		wg.Go(func() { results[i] = g.finish(ctx, zen7.Delivery{ID: "d" + string(rune('1'+i))}, lead) })
+		wg.Go(func() { results[i] = g.finish(ctx, zen7.Delivery{ID: "d" + string(rune('1'+i))}) })
 	}
 	// Every waiter is queued before the first write ends: the queue is read under the lock.
 	for {
@@ -92,9 +83,6 @@ func TestFinishGroupWritesWaitingCallsTogether(t *testing.T) {
 	defer st.mu.Unlock()
 	if len(st.batches) != 2 || len(st.batches[0]) != 1 || len(st.batches[1]) != waiting {
 		t.Fatalf("writes = %v, want d0 alone, then the %d waiting together", st.batches, waiting)
-	}
-	if !slices.Contains(st.batches[1], "d3+p3") {
-		t.Errorf("the second write %v does not hold d3 with its lead record", st.batches[1])
 	}
 	for i, err := range results {
 		id := "d" + string(rune('1'+i))

@@ -26,12 +26,11 @@ type Store interface {
 	// Release puts a claimed delivery back for a later attempt (its Attempts, NextAttemptAt
 	// and LastError as given), lifting the lease.
 	Release(ctx context.Context, d zen7.Delivery) error
-	// FinishMany writes leads[i] (where not nil) and records the outcome of ds[i] in the
-	// history, then removes it from the outbox, with one write per collection for them all;
-	// it returns an error for each of ds (nil: finished). A delivery whose lead record was
-	// not written is left as it was; one whose history entry was written and whose outbox
-	// entry was not runs again, and deciding again finds nothing to do.
-	FinishMany(ctx context.Context, ds []zen7.Delivery, leads []*zen7.Lead) []error
+	// FinishMany records the outcomes of ds in the history and removes them from the outbox,
+	// with one write per collection for them all; it returns an error for each of ds (nil:
+	// finished). A delivery whose history entry was written and whose outbox entry was not
+	// runs again, and deciding again finds nothing to do.
+	FinishMany(ctx context.Context, ds []zen7.Delivery) []error
 	// Finished reports whether a delivery with id is in the history.
 	Finished(ctx context.Context, id string) (bool, error)
 	// Unlease lifts the lease of delivery id if it is still the unclaimed hand-over of owner

@@ -26,8 +26,6 @@ type result struct {
 	after  time.Duration
 	called bool
 	err    string
-	// saveLead says lead is still to be written, with the delivery's outcome (finish).
-	saveLead bool
 }
 
 func done(o zen7.Outcome, reason zen7.Reason) result {
@@ -62,13 +60,8 @@ func (w *Worker) finish(ctx context.Context, d zen7.Delivery, r result) {
 			w.logger.WarnContext(ctx, "releasing a lead creation failed", "delivery", d.ID, "error", err)
 		}
 	}
-	var lead *zen7.Lead
-	if r.saveLead {
-		lead = r.lead
-	}
-	if err := w.finishes.finish(ctx, d, lead); err != nil {
-		// The lease runs out and the delivery runs again; deciding again finds nothing to do
-		// (or, if the lead record was not written, 7Targets creates-or-assigns by email).
+	if err := w.finishes.finish(ctx, d); err != nil {
+		// The lease runs out and the delivery runs again; deciding again finds nothing to do.
 		w.logger.WarnContext(ctx, "recording a delivery's outcome failed", "delivery", d.ID, "error", err)
 		return
 	}

@@ -487,34 +487,19 @@ func (o *Outbox) Release(ctx context.Context, d zen7.Delivery) error {
 
 // Finish records d's outcome in the history and removes it from the outbox: FinishMany of one.
 func (o *Outbox) Finish(ctx context.Context, d zen7.Delivery) error {
-	return o.FinishMany(ctx, []zen7.Delivery{d}, nil)[0]
+	return o.FinishMany(ctx, []zen7.Delivery{d})[0]
 }
 
-// FinishMany implements forwarding.Store: the lead records and outcomes of several
-// deliveries with one command per collection, each made of statements by _id (one update of
-// lead records, one unordered insert into the history, one delete of outbox entries, one of
-// claim records), which the embedded store serves by index as it does single commands. For
-// each delivery, its lead record (leads[i], if any; leads may be nil) is written first, the
-// history entry next, the outbox entry removed after and its claim records last, so a crash
-// or a failed command between two steps only makes a delivery run again, and deciding again
-// is idempotent. A later round (a manual retry) replaces the history entry; a duplicate of
-// the first round does not. Each delivery gets its own error: a statement that failed fails
-// only its delivery, and the steps after it are not taken for it.
-func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery, leads []*zen7.Lead) []error {
+// FinishMany implements forwarding.Store: the outcomes of several deliveries with one command
+// per collection, each made of statements by _id (one unordered insert into the history, one
+// delete of outbox entries, one of claim records), which the embedded store serves by index
+// as it does single commands. For each delivery, the history entry is written first, the
+// outbox entry removed after and its claim records last, so a crash or a failed command
+// between two steps only makes a delivery run again, and deciding again is idempotent. A
+// later round (a manual retry) replaces the history entry; a duplicate of the first round
+// does not. Each delivery gets its own error: a statement that failed fails only its delivery.
+func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	errs := make([]error, len(ds))
-	var saves []mongo.WriteModel
-	var saveOf []int
-	for i, l := range leads {
-		if l != nil && i < len(ds) {
-			doc := toLeadDoc(*l)
-			saves = append(saves, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: doc.ID}}).SetReplacement(doc).SetUpsert(true))
-			saveOf = append(saveOf, i)
-		}
-	}
-	if len(saves) > 0 {
-		_, err := o.db.collection(colLeads).BulkWrite(ctx, saves, options.BulkWrite().SetOrdered(false))
-		failEach(err, saveOf, errs, nil)
-	}
 	hist := o.db.collection(colDeliveries)
 	var firsts []any
 	var firstOf []int // firsts[k] is the history entry of ds[firstOf[k]]
@@ -522,9 +507,6 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery, leads []*ze
 		doc := toDeliveryDoc(d)
 		doc.Owner, doc.LeaseUntil = "", time.Time{}
 		doc.Retrying = false // this round's outcome replaces the one that was being retried
-		if errs[i] != nil {
-			continue // its lead record was not written: it stays pending, to run again
-		}
 		if d.Round > 0 {
 			if _, err := hist.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, doc, options.Replace().SetUpsert(true)); err != nil {
 				errs[i] = fmt.Errorf("store.Finish: %w", err)
@@ -748,19 +730,15 @@ func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.
 	}, nil
 }
 
-func toLeadDoc(l zen7.Lead) leadDoc {
-	return leadDoc{
+// SaveLead implements forwarding.Store.
+func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
+	doc := leadDoc{
 		ID: leadKey(l.InstanceID, l.ProspectID), InstanceID: l.InstanceID, ProspectID: l.ProspectID, State: string(l.State),
 		Why: toReasonDoc(l.Reason), LeadID: l.LeadID, Email: l.Email, AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName,
 		RoutedBy: string(l.RoutedBy), Rule: l.Rule, Fingerprint: l.Fingerprint, SnapshotAt: l.SnapshotAt, ProspectStatus: l.ProspectStatus,
 		SevenTargetsState: l.SevenTargetsState, SubState: l.SubState, NextScheduleTime: l.NextScheduleTime,
 		LastAction: string(l.LastAction), LastError: l.LastError, UpdatedAt: l.UpdatedAt,
 	}
-}
-
-// SaveLead implements forwarding.Store.
-func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
-	doc := toLeadDoc(l)
 	_, err := o.db.collection(colLeads).ReplaceOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, doc, options.Replace().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("store.SaveLead: %w", err)

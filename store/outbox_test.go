@@ -786,9 +786,8 @@ func TestOutboxDueExceptInstances(t *testing.T) {
 }
 
 // TestOutboxFinishManyRecordsEach: one FinishMany records deliveries of every kind at once: a
-// claimed one (its claim records go), a handed-over one never claimed (with its lead record),
-// a first-round copy of one already in the history (the history keeps the first) and a later
-// round (it replaces it).
+// claimed one (its claim records go), a handed-over one never claimed, a first-round copy of
+// one already in the history (the history keeps the first) and a later round (it replaces it).
 func TestOutboxFinishManyRecordsEach(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -812,17 +811,10 @@ func TestOutboxFinishManyRecordsEach(t *testing.T) {
 		d.State, d.Outcome, d.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
 		ds = append(ds, d)
 	}
-	leads := []*zen7.Lead{nil, {InstanceID: "i", ProspectID: "p2", State: zen7.LeadForwarded, LeadID: 77}}
-	for i, err := range o.FinishMany(ctx, ds, leads) {
+	for i, err := range o.FinishMany(ctx, ds) {
 		if err != nil {
 			t.Errorf("FinishMany: %s: %v", ds[i].ID, err)
 		}
-	}
-	if l, err := o.Lead(ctx, "i", "p2"); err != nil || l.LeadID != 77 || l.State != zen7.LeadForwarded {
-		t.Errorf("the lead record written with i:handed = %+v, %v", l, err)
-	}
-	if _, err := o.Lead(ctx, "i", "p1"); !errors.Is(err, zen7.ErrNotFound) {
-		t.Errorf("a lead record was written for i:claimed, which had none: %v", err)
 	}
 	for _, id := range []string{"i:claimed", "i:handed", "i:round"} {
 		if got := mustDelivery(t, o, id); got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
@@ -845,13 +837,13 @@ func TestOutboxFinishManyRecordsEach(t *testing.T) {
 
 // TestOutboxFinishManyHalfWritten: the store fails at each write of a FinishMany (the write
 // lost, or landed with its reply lost). Whatever it leaves, no delivery is lost (each is in
-// the outbox, to run again, or in the history), none is in the history without its lead record, each one whose outbox write was lost is still
+// the outbox, to run again, or in the history), each one whose outbox write was lost is still
 // in the outbox, and finishing again those FinishMany failed for leaves every delivery recorded once and nothing
 // pending.
 func TestOutboxFinishManyHalfWritten(t *testing.T) {
 	t.Parallel()
 	srv := storetest.NewFaultServer(t)
-	for write := 1; write <= 4; write++ {
+	for write := 1; write <= 3; write++ {
 		for _, mode := range []storetest.CrashMode{storetest.LoseWrite, storetest.LoseReply} {
 			t.Run(fmt.Sprintf("write %d %s", write, mode), func(t *testing.T) {
 				t.Parallel()
@@ -868,20 +860,13 @@ func TestOutboxFinishManyHalfWritten(t *testing.T) {
 					d.State, d.Outcome, d.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
 					ds = append(ds, d)
 				}
-				var leads []*zen7.Lead
-				for _, d := range ds {
-					leads = append(leads, &zen7.Lead{InstanceID: "i", ProspectID: d.Prospect.ID, State: zen7.LeadForwarded, LeadID: 5})
-				}
 				faults.CrashAt(write, mode)
-				errs := o.FinishMany(ctx, ds, leads)
+				errs := o.FinishMany(ctx, ds)
 				if !faults.Crashed() {
 					t.Fatalf("FinishMany made fewer than %d writes", write)
 				}
 				faults.Heal()
-				pendingIDs, history, recorded := map[string]bool{}, map[string]bool{}, map[string]bool{}
-				for _, doc := range faults.Documents(t, "leads") {
-					recorded[doc["prospectId"].(string)] = true
-				}
+				pendingIDs, history := map[string]bool{}, map[string]bool{}
 				for _, doc := range faults.Documents(t, "outbox") {
 					pendingIDs[doc["_id"].(string)] = true
 				}
@@ -892,25 +877,21 @@ func TestOutboxFinishManyHalfWritten(t *testing.T) {
 					if !pendingIDs[d.ID] && !history[d.ID] {
 						t.Errorf("%s is neither pending nor in the history", d.ID)
 					}
-					if history[d.ID] && !recorded[d.Prospect.ID] {
-						t.Errorf("%s is in the history without its lead record", d.ID)
-					}
-					if errs[i] != nil && !pendingIDs[d.ID] && mode == storetest.LoseWrite && write < 4 {
+					if errs[i] != nil && !pendingIDs[d.ID] && mode == storetest.LoseWrite && write < 3 {
 						t.Errorf("%s: FinishMany failed (%v) before removing it, but its outbox entry is gone", d.ID, errs[i])
 					}
 				}
 				// The deliveries run again: their outcome is recorded once, nothing is left.
 				var again []zen7.Delivery
-				var againLeads []*zen7.Lead
 				for i, d := range ds {
 					if errs[i] != nil {
-						again, againLeads = append(again, d), append(againLeads, leads[i])
+						again = append(again, d)
 					}
 				}
 				if len(again) == 0 {
 					t.Fatal("FinishMany reported no failure")
 				}
-				for i, err := range o.FinishMany(ctx, again, againLeads) {
+				for i, err := range o.FinishMany(ctx, again) {
 					if err != nil {
 						t.Errorf("FinishMany again: %s: %v", again[i].ID, err)
 					}
@@ -922,9 +903,6 @@ func TestOutboxFinishManyHalfWritten(t *testing.T) {
 				}
 				if docs := faults.Documents(t, "deliveries"); len(docs) != len(ds) {
 					t.Errorf("%d history entries, want %d", len(docs), len(ds))
-				}
-				if docs := faults.Documents(t, "leads"); len(docs) != len(ds) {
-					t.Errorf("%d lead records, want %d", len(docs), len(ds))
 				}
 			})
 		}
