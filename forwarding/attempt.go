@@ -12,11 +12,18 @@ import (
 )
 
 // process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
-func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
-	// One prospect's deliveries run one at a time in this process, so they see each other's
-	// effects; across processes the creation reservation keeps creations unique. The job's time
-	// starts once the prospect is this delivery's.
-	unlock := w.prospect.lock(d.InstanceID + ":" + d.Prospect.ID)
+// reads shares instance reads with the other deliveries of d's outbox pass; nil (a hand-over)
+// reads the instance for d alone. t is d's place in line for its prospect, taken when it was
+// claimed; nil takes one now.
+func (w *Worker) process(ctx context.Context, d zen7.Delivery, reads *passReads, t *turn) {
+	// One prospect's deliveries run one at a time in this process, in the order they were
+	// claimed (due first), so they see each other's effects; across processes the creation
+	// reservation keeps creations unique. The job's time starts once the prospect is this
+	// delivery's.
+	if t == nil {
+		t = w.prospect.enter(prospectKey(d))
+	}
+	unlock := t.wait()
 	defer unlock()
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
 	defer cancel()
@@ -35,7 +42,7 @@ func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
 		}
 	}
 
-	res := w.attempt(ctx, d)
+	res := w.attempt(ctx, d, reads)
 	d.LastError = res.err
 	// The attempt may have used up its time: recording its result gets time of its own.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -48,6 +55,9 @@ func (w *Worker) process(ctx context.Context, d zen7.Delivery) {
 	}
 }
 
+// prospectKey names d's prospect for the worker's per-prospect line.
+func prospectKey(d zen7.Delivery) string { return d.InstanceID + ":" + d.Prospect.ID }
+
 // recordTimeout is the time given to recording what an attempt did, apart from the attempt's
 // own budget (JobTimeout), which a slow 7Targets answer may have used up.
 const recordTimeout = 10 * time.Second
@@ -55,8 +65,16 @@ const recordTimeout = 10 * time.Second
 // waitBriefly is how long a delivery waits for another one of its prospect to finish creating.
 const waitBriefly = time.Second
 
-func (w *Worker) attempt(ctx context.Context, d zen7.Delivery) result {
-	inst, err := w.instances.Instance(ctx, d.InstanceID)
+func (w *Worker) attempt(ctx context.Context, d zen7.Delivery, reads *passReads) result {
+	// The instance is read after the delivery was polled (or handed over), so a disable or a
+	// settings change made before then is honoured.
+	var inst zen7.Instance
+	var err error
+	if reads != nil {
+		inst, err = reads.instance(ctx, d.InstanceID)
+	} else {
+		inst, err = w.instances.Instance(ctx, d.InstanceID)
+	}
 	switch {
 	case errors.Is(err, zen7.ErrNotFound):
 		return skipped(zen7.Because(zen7.ReasonInstanceGone))

@@ -42,7 +42,7 @@ take:
 func (w *Worker) dispatch(d zen7.Delivery) {
 	go func() {
 		defer w.unhold(d)
-		w.process(context.Background(), d)
+		w.process(context.Background(), d, nil, nil)
 	}()
 }
 

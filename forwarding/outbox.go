@@ -18,14 +18,19 @@ type Store interface {
 	// Due returns up to n outbox deliveries whose next attempt is due and whose lease has passed,
 	// none of exceptInstances.
 	Due(ctx context.Context, now time.Time, n int, exceptInstances ...string) ([]zen7.Delivery, error)
-	// Claim takes d for this worker until leaseUntil. It returns ErrClaimed if another worker
-	// has claimed it since d was read. It is safe across processes sharing the database.
-	Claim(ctx context.Context, d zen7.Delivery, owner string, now, leaseUntil time.Time) (zen7.Delivery, error)
+	// ClaimMany takes each of ds for this worker until leaseUntil, unless another worker has
+	// claimed it since it was read, and returns those it took (with their claim), in the order
+	// of ds. It is safe across processes sharing the database. An error says the store failed;
+	// the deliveries returned with it are claimed all the same.
+	ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error)
 	// Release puts a claimed delivery back for a later attempt (its Attempts, NextAttemptAt
 	// and LastError as given), lifting the lease.
 	Release(ctx context.Context, d zen7.Delivery) error
-	// Finish records d's outcome in the history and removes it from the outbox.
-	Finish(ctx context.Context, d zen7.Delivery) error
+	// FinishMany records the outcomes of ds in the history and removes them from the outbox,
+	// with one write per collection for them all; it returns an error for each of ds (nil:
+	// finished). A delivery whose history entry was written and whose outbox entry was not
+	// runs again, and deciding again finds nothing to do.
+	FinishMany(ctx context.Context, ds []zen7.Delivery) []error
 	// Finished reports whether a delivery with id is in the history.
 	Finished(ctx context.Context, id string) (bool, error)
 	// Unlease lifts the lease of delivery id if it is still the unclaimed hand-over of owner

@@ -2,8 +2,8 @@ package forwarding
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +75,7 @@ type Worker struct {
 	wake      chan struct{}
 	now       func() time.Time
 	prospect  keyedMutex
+	finishes  *finishGroup
 
 	// slots bounds the deliveries in flight, whether claimed from the outbox or handed over by
 	// the intake; inflight counts them (and slots held for a hand-over) so Run can wait for them.
@@ -100,6 +101,7 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 		wake:      make(chan struct{}, 1),
 		now:       func() time.Time { return time.Now().UTC() },
 		prospect:  keyedMutex{m: map[string]*keyedEntry{}},
+		finishes:  &finishGroup{store: store},
 		slots:     make(chan struct{}, cfg.Concurrency),
 		busy:      map[string]int{},
 	}
@@ -134,34 +136,39 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			w.logger.WarnContext(ctx, "reading the outbox failed", "error", err)
 		}
-		claimedAny := false
-		for _, d := range due {
-			if !w.take(d.InstanceID) {
-				continue // its instance has its share in flight: others' deliveries go first
-			}
-			select {
-			case w.slots <- struct{}{}:
-			case <-ctx.Done():
-				w.give(d.InstanceID)
-				return nil
+		claimedAny, full := false, len(due) == batch
+		reads := newPassReads(w.instances, w.now)
+		for len(due) > 0 {
+			var picked []zen7.Delivery
+			picked, due = w.pick(ctx, due)
+			if len(picked) == 0 {
+				break
 			}
 			now := w.now()
-			claimed, err := w.store.Claim(ctx, d, w.owner, now, now.Add(w.cfg.Lease))
-			if err != nil {
-				<-w.slots
-				w.give(d.InstanceID)
-				if !errors.Is(err, zen7.ErrClaimed) && ctx.Err() == nil {
-					w.logger.WarnContext(ctx, "claiming a delivery failed", "delivery", d.ID, "error", err)
-				}
-				continue
+			claimed, err := w.store.ClaimMany(ctx, picked, w.owner, now, now.Add(w.cfg.Lease))
+			if err != nil && ctx.Err() == nil {
+				w.logger.WarnContext(ctx, "claiming deliveries failed", "deliveries", len(picked), "error", err)
 			}
-			claimedAny = true
-			w.inflight.Go(func() {
-				defer func() { <-w.slots; w.give(claimed.InstanceID) }()
-				w.process(context.WithoutCancel(ctx), claimed)
-			})
+			// Slots were taken for every picked delivery: those not claimed give theirs back.
+			for _, d := range picked {
+				if !slices.ContainsFunc(claimed, func(c zen7.Delivery) bool { return c.ID == d.ID }) {
+					<-w.slots
+					w.give(d.InstanceID)
+				}
+			}
+			for _, c := range claimed {
+				claimedAny = true
+				t := w.prospect.enter(prospectKey(c)) // in claim order, before its goroutine runs
+				w.inflight.Go(func() {
+					defer func() { <-w.slots; w.give(c.InstanceID) }()
+					w.process(context.WithoutCancel(ctx), c, reads, t)
+				})
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
 		}
-		if len(due) == batch && claimedAny {
+		if full && claimedAny {
 			continue // more may be due right now (if none could be claimed, wait: no busy loop)
 		}
 		timer.Reset(w.cfg.PollInterval)
@@ -172,6 +179,34 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// pick takes a slot for each due delivery there is an idle slot for, waiting for the first
+// (its instance's share permitting), and returns those it took slots for and the rest of due,
+// from the first it took no slot for. They are claimed together, with one ClaimMany.
+func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []zen7.Delivery) {
+	for i, d := range due {
+		if !w.take(d.InstanceID) {
+			continue // its instance has its share in flight: others' deliveries go first
+		}
+		if len(picked) == 0 {
+			select {
+			case w.slots <- struct{}{}:
+			case <-ctx.Done():
+				w.give(d.InstanceID)
+				return nil, nil // nothing picked yet: nothing to give back
+			}
+		} else {
+			select {
+			case w.slots <- struct{}{}:
+			default: // no idle slot: claim those picked, then wait for one for d
+				w.give(d.InstanceID)
+				return picked, due[i:]
+			}
+		}
+		picked = append(picked, d)
+	}
+	return picked, nil
 }
 
 // take counts one more delivery of instanceID in flight, if the instance is below its share.

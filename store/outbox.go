@@ -373,6 +373,100 @@ func (o *Outbox) Claim(ctx context.Context, d zen7.Delivery, owner string, now, 
 	return d, nil
 }
 
+// ClaimMany implements forwarding.Store: Claim for several deliveries with two commands for
+// them all, one unordered insert of their claim records (the unique _id still decides each
+// across processes) and one command of guarded updates by _id. When the updates match fewer
+// entries than were won (a delivery finished or moved on meanwhile), each is read back by _id
+// to tell which, and the records of those not taken are dropped, as Claim does. A delivery
+// whose claim record is taken already goes through Claim, which steps over a dead holder's.
+// It returns the deliveries claimed, in the order of ds.
+func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
+	if len(ds) == 1 {
+		d, err := o.Claim(ctx, ds[0], owner, now, leaseUntil)
+		if errors.Is(err, zen7.ErrClaimed) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []zen7.Delivery{d}, nil
+	}
+	docs := make([]any, len(ds))
+	for i, d := range ds {
+		docs[i] = claimDoc{ID: claimID(d.ID, d.Claims+1), Owner: owner, At: now, LeaseUntil: leaseUntil}
+	}
+	won := make([]bool, len(ds))
+	for i := range won {
+		won[i] = true
+	}
+	claims := o.db.collection(colClaims)
+	if _, err := claims.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			return nil, fmt.Errorf("store.ClaimMany: %w", err)
+		}
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) {
+				return nil, fmt.Errorf("store.ClaimMany: %w", err)
+			}
+			if we.Index >= 0 && we.Index < len(won) {
+				won[we.Index] = false
+			}
+		}
+	}
+	var updates []mongo.WriteModel
+	for i, d := range ds {
+		if won[i] {
+			n := d.Claims + 1
+			updates = append(updates, mongo.NewUpdateOneModel().
+				SetFilter(bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: bson.D{{Key: "$lt", Value: n}}}}).
+				SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "claims", Value: n}, {Key: "owner", Value: owner}, {Key: "leaseUntil", Value: leaseUntil}}}}))
+		}
+	}
+	taken := make([]bool, len(ds))
+	if len(updates) > 0 {
+		res, err := o.db.collection(colOutbox).BulkWrite(ctx, updates, options.BulkWrite().SetOrdered(false))
+		switch {
+		case err == nil && res.MatchedCount == int64(len(updates)):
+			copy(taken, won)
+		default:
+			// Some did not match, or the answer is unknown: each entry says whether it is ours.
+			for i, d := range ds {
+				if !won[i] {
+					continue
+				}
+				var doc deliveryDoc
+				rerr := o.db.collection(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
+					options.FindOne().SetProjection(bson.D{{Key: "claims", Value: 1}, {Key: "owner", Value: 1}})).Decode(&doc)
+				if rerr != nil && !errors.Is(rerr, mongo.ErrNoDocuments) {
+					return nil, fmt.Errorf("store.ClaimMany: %w", rerr)
+				}
+				taken[i] = rerr == nil && doc.Claims == d.Claims+1 && doc.Owner == owner
+				if !taken[i] {
+					_, _ = claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, d.Claims+1)}, {Key: "owner", Value: owner}})
+				}
+			}
+		}
+	}
+	var out []zen7.Delivery
+	for i, d := range ds {
+		switch {
+		case taken[i]:
+			d.Claims, d.LeaseUntil, d.Owner = d.Claims+1, leaseUntil, owner
+			out = append(out, d)
+		case !won[i]:
+			// Its claim record is someone's: perhaps a dead holder's, which Claim steps over.
+			c, err := o.Claim(ctx, d, owner, now, leaseUntil)
+			if err == nil {
+				out = append(out, c)
+			} else if !errors.Is(err, zen7.ErrClaimed) {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
 // Release implements forwarding.Store.
 func (o *Outbox) Release(ctx context.Context, d zen7.Delivery) error {
 	_, err := o.db.collection(colOutbox).UpdateOne(ctx,
@@ -391,31 +485,92 @@ func (o *Outbox) Release(ctx context.Context, d zen7.Delivery) error {
 	return nil
 }
 
-// Finish implements forwarding.Store. The history entry is written first and the outbox entry
-// removed after, so a crash between the two only makes the delivery run again, and deciding
-// again is idempotent. A later round (a manual retry) replaces the history entry; a duplicate
-// of the first round does not.
+// Finish records d's outcome in the history and removes it from the outbox: FinishMany of one.
 func (o *Outbox) Finish(ctx context.Context, d zen7.Delivery) error {
-	doc := toDeliveryDoc(d)
-	doc.Owner, doc.LeaseUntil = "", time.Time{}
-	doc.Retrying = false // this round's outcome replaces the one that was being retried
+	return o.FinishMany(ctx, []zen7.Delivery{d})[0]
+}
+
+// FinishMany implements forwarding.Store: the outcomes of several deliveries with one command
+// per collection, each made of statements by _id (one unordered insert into the history, one
+// delete of outbox entries, one of claim records), which the embedded store serves by index
+// as it does single commands. For each delivery, the history entry is written first, the
+// outbox entry removed after and its claim records last, so a crash or a failed command
+// between two steps only makes a delivery run again, and deciding again is idempotent. A
+// later round (a manual retry) replaces the history entry; a duplicate of the first round
+// does not. Each delivery gets its own error: a statement that failed fails only its delivery.
+func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
+	errs := make([]error, len(ds))
 	hist := o.db.collection(colDeliveries)
-	var err error
-	if d.Round > 0 {
-		_, err = hist.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, doc, options.Replace().SetUpsert(true))
-	} else if _, err = hist.InsertOne(ctx, doc); mongo.IsDuplicateKeyError(err) {
-		err = nil
+	var firsts []any
+	var firstOf []int // firsts[k] is the history entry of ds[firstOf[k]]
+	for i, d := range ds {
+		doc := toDeliveryDoc(d)
+		doc.Owner, doc.LeaseUntil = "", time.Time{}
+		doc.Retrying = false // this round's outcome replaces the one that was being retried
+		if d.Round > 0 {
+			if _, err := hist.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, doc, options.Replace().SetUpsert(true)); err != nil {
+				errs[i] = fmt.Errorf("store.Finish: %w", err)
+			}
+			continue
+		}
+		firsts, firstOf = append(firsts, doc), append(firstOf, i)
 	}
-	if err != nil {
-		return fmt.Errorf("store.Finish: %w", err)
+	if len(firsts) > 0 {
+		_, err := hist.InsertMany(ctx, firsts, options.InsertMany().SetOrdered(false))
+		failEach(err, firstOf, errs, mongo.IsDuplicateKeyError)
 	}
-	if _, err := o.db.collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
-		return fmt.Errorf("store.Finish: %w", err)
+
+	var dels []mongo.WriteModel
+	var delOf []int
+	for i, d := range ds {
+		if errs[i] == nil {
+			dels, delOf = append(dels, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}})), append(delOf, i)
+		}
 	}
-	if err := o.deleteClaims(ctx, d); err != nil {
-		return fmt.Errorf("store.Finish: %w", err)
+	if len(dels) > 0 {
+		_, err := o.db.collection(colOutbox).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
+		failEach(err, delOf, errs, nil)
 	}
-	return nil
+
+	dels, delOf = dels[:0], delOf[:0]
+	for i, d := range ds {
+		if errs[i] != nil {
+			continue
+		}
+		for n := 1; n <= d.Claims; n++ {
+			dels, delOf = append(dels, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: claimID(d.ID, n)}})), append(delOf, i)
+		}
+	}
+	if len(dels) > 0 {
+		_, err := o.db.collection(colClaims).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
+		failEach(err, delOf, errs, nil)
+	}
+	return errs
+}
+
+// failEach sets errs[of[k]] for each statement k of an unordered write that failed (all of
+// them if the write failed as a whole), except for errors ignore accepts.
+func failEach(err error, of []int, errs []error, ignore func(error) bool) {
+	if err == nil {
+		return
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		for _, i := range of {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("store.Finish: %w", err)
+			}
+		}
+		return
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Index < 0 || we.Index >= len(of) || (ignore != nil && ignore(we)) {
+			continue
+		}
+		if i := of[we.Index]; errs[i] == nil {
+			errs[i] = fmt.Errorf("store.Finish: %w", we)
+		}
+	}
 }
 
 // Unlease implements forwarding.Store. The owner in the filter is the hand-over's own, so it
@@ -452,6 +607,9 @@ func (o *Outbox) Discard(ctx context.Context, d zen7.Delivery) error {
 }
 
 func (o *Outbox) deleteClaims(ctx context.Context, d zen7.Delivery) error {
+	if d.Claims == 0 {
+		return nil // never claimed (handed over by the intake): no claim records to drop
+	}
 	ids := make(bson.A, 0, d.Claims)
 	for n := 1; n <= d.Claims; n++ {
 		ids = append(ids, claimID(d.ID, n))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -780,6 +781,220 @@ func TestOutboxDueExceptInstances(t *testing.T) {
 		}
 		if diff := cmp.Diff(tc.want, ids(got)); diff != "" {
 			t.Errorf("%s: Due (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+// TestOutboxFinishManyRecordsEach: one FinishMany records deliveries of every kind at once: a
+// claimed one (its claim records go), a handed-over one never claimed, a first-round copy of
+// one already in the history (the history keeps the first) and a later round (it replaces it).
+func TestOutboxFinishManyRecordsEach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	mustEnqueue(t, o, pending("i:claimed", "i", "p1", outboxT0), pending("i:handed", "i", "p2", outboxT0),
+		pending("i:copy", "i", "p3", outboxT0), pending("i:round", "i", "p4", outboxT0))
+	claimed := mustClaim(t, o, mustDelivery(t, o, "i:claimed"), "w1", outboxT0)
+	claimed = mustClaim(t, o, claimed, "w1", outboxT0.Add(2*time.Minute)) // the first claim's lease passed: two claim records
+	handed := mustDelivery(t, o, "i:handed")
+	copied := finishAs(t, o, mustClaim(t, o, mustDelivery(t, o, "i:copy"), "w1", outboxT0), zen7.StateFailed, "first")
+	mustEnqueue(t, o, pending("i:copy", "i", "p3", outboxT0)) // a late copy of it enters the outbox again
+	failedRound := finishAs(t, o, mustClaim(t, o, mustDelivery(t, o, "i:round"), "w1", outboxT0), zen7.StateFailed, "first")
+	if err := o.Requeue(ctx, "i", failedRound.ID, outboxT0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	round := mustClaim(t, o, mustDelivery(t, o, "i:round"), "w2", outboxT0.Add(time.Minute))
+	lateCopy := mustClaim(t, o, mustDelivery(t, o, "i:copy"), "w2", outboxT0.Add(time.Minute))
+
+	var ds []zen7.Delivery
+	for _, d := range []zen7.Delivery{claimed, handed, lateCopy, round} {
+		d.State, d.Outcome, d.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
+		ds = append(ds, d)
+	}
+	for i, err := range o.FinishMany(ctx, ds) {
+		if err != nil {
+			t.Errorf("FinishMany: %s: %v", ds[i].ID, err)
+		}
+	}
+	for _, id := range []string{"i:claimed", "i:handed", "i:round"} {
+		if got := mustDelivery(t, o, id); got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated {
+			t.Errorf("%s = %s %s, want done created", id, got.State, got.Outcome)
+		}
+	}
+	if got := mustDelivery(t, o, copied.ID); got.State != zen7.StateFailed {
+		t.Errorf("the late copy overwrote the history of the first: %s", got.State)
+	}
+	for _, col := range []string{"outbox", "delivery_claims"} {
+		docs, err := store.RawDocuments(ctx, db, col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 0 {
+			t.Errorf("%s after FinishMany: %v", col, docs)
+		}
+	}
+}
+
+// TestOutboxFinishManyHalfWritten: the store fails at each write of a FinishMany (the write
+// lost, or landed with its reply lost). Whatever it leaves, no delivery is lost (each is in
+// the outbox, to run again, or in the history), each one whose outbox write was lost is still
+// in the outbox, and finishing again those FinishMany failed for leaves every delivery recorded once and nothing
+// pending.
+func TestOutboxFinishManyHalfWritten(t *testing.T) {
+	t.Parallel()
+	srv := storetest.NewFaultServer(t)
+	for write := 1; write <= 3; write++ {
+		for _, mode := range []storetest.CrashMode{storetest.LoseWrite, storetest.LoseReply} {
+			t.Run(fmt.Sprintf("write %d %s", write, mode), func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				db, faults := srv.NewDB(t)
+				o := store.NewOutbox(db)
+				mustEnqueue(t, o, pending("i:a", "i", "pa", outboxT0), pending("i:b", "i", "pb", outboxT0), pending("i:c", "i", "pc", outboxT0))
+				var ds []zen7.Delivery
+				for _, id := range []string{"i:a", "i:b", "i:c"} {
+					d := mustDelivery(t, o, id)
+					if id != "i:c" { // i:c is handed over: never claimed
+						d = mustClaim(t, o, d, "w1", outboxT0)
+					}
+					d.State, d.Outcome, d.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
+					ds = append(ds, d)
+				}
+				faults.CrashAt(write, mode)
+				errs := o.FinishMany(ctx, ds)
+				if !faults.Crashed() {
+					t.Fatalf("FinishMany made fewer than %d writes", write)
+				}
+				faults.Heal()
+				pendingIDs, history := map[string]bool{}, map[string]bool{}
+				for _, doc := range faults.Documents(t, "outbox") {
+					pendingIDs[doc["_id"].(string)] = true
+				}
+				for _, doc := range faults.Documents(t, "deliveries") {
+					history[doc["_id"].(string)] = true
+				}
+				for i, d := range ds {
+					if !pendingIDs[d.ID] && !history[d.ID] {
+						t.Errorf("%s is neither pending nor in the history", d.ID)
+					}
+					if errs[i] != nil && !pendingIDs[d.ID] && mode == storetest.LoseWrite && write < 3 {
+						t.Errorf("%s: FinishMany failed (%v) before removing it, but its outbox entry is gone", d.ID, errs[i])
+					}
+				}
+				// The deliveries run again: their outcome is recorded once, nothing is left.
+				var again []zen7.Delivery
+				for i, d := range ds {
+					if errs[i] != nil {
+						again = append(again, d)
+					}
+				}
+				if len(again) == 0 {
+					t.Fatal("FinishMany reported no failure")
+				}
+				for i, err := range o.FinishMany(ctx, again) {
+					if err != nil {
+						t.Errorf("FinishMany again: %s: %v", again[i].ID, err)
+					}
+				}
+				for _, col := range []string{"outbox", "delivery_claims"} {
+					if docs := faults.Documents(t, col); len(docs) != 0 {
+						t.Errorf("%s after finishing again: %v", col, docs)
+					}
+				}
+				if docs := faults.Documents(t, "deliveries"); len(docs) != len(ds) {
+					t.Errorf("%d history entries, want %d", len(docs), len(ds))
+				}
+			})
+		}
+	}
+}
+
+// TestOutboxClaimManyOneWinnerEach: claimers racing with ClaimMany over the same deliveries
+// take each exactly once, and the stored lease is the winner's.
+func TestOutboxClaimManyOneWinnerEach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	var all []zen7.Delivery
+	for i := range 6 {
+		d := pending(fmt.Sprintf("i:m%d", i), "i", fmt.Sprintf("p%d", i), outboxT0)
+		mustEnqueue(t, o, d)
+		all = append(all, mustDelivery(t, o, d.ID))
+	}
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		won = map[string][]string{} // delivery → owners that claimed it
+	)
+	for i := range 4 {
+		wg.Go(func() {
+			owner := fmt.Sprintf("worker-%d", i)
+			got, err := o.ClaimMany(ctx, all, owner, outboxT0, outboxT0.Add(time.Minute))
+			if err != nil {
+				t.Errorf("%s: ClaimMany: %v", owner, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range got {
+				if c.Claims != 1 || c.Owner != owner {
+					t.Errorf("%s claimed %s with claims %d owner %q", owner, c.ID, c.Claims, c.Owner)
+				}
+				won[c.ID] = append(won[c.ID], owner)
+			}
+		})
+	}
+	wg.Wait()
+	for _, d := range all {
+		owners := won[d.ID]
+		if len(owners) != 1 {
+			t.Errorf("%s claimed by %v, want exactly one", d.ID, owners)
+			continue
+		}
+		if stored := mustDelivery(t, o, d.ID); stored.Owner != owners[0] || stored.Claims != 1 {
+			t.Errorf("%s stored owner %q claims %d, want %s and 1", d.ID, stored.Owner, stored.Claims, owners[0])
+		}
+	}
+}
+
+// TestOutboxClaimManyLeavesOutFinishedAndStepsOverStale: in one ClaimMany, a delivery that
+// finished since it was read is not claimed (and leaves no claim record), one whose claim
+// record belongs to a holder whose lease passed is claimed over it, and the others are
+// claimed as usual.
+func TestOutboxClaimManyLeavesOutFinishedAndStepsOverStale(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	mustEnqueue(t, o, pending("i:fin", "i", "p1", outboxT0), pending("i:stale", "i", "p2", outboxT0), pending("i:new", "i", "p3", outboxT0))
+	fin := mustDelivery(t, o, "i:fin")
+	finishAs(t, o, mustClaim(t, o, fin, "w0", outboxT0), zen7.StateDone, "")
+	// A claimed the stale one and died; the outbox still reads 0 claims to whoever read it before.
+	stale := mustDelivery(t, o, "i:stale")
+	mustClaim(t, o, stale, "A", outboxT0)
+	fresh := mustDelivery(t, o, "i:new")
+
+	later := outboxT0.Add(2 * time.Minute)
+	got, err := o.ClaimMany(ctx, []zen7.Delivery{fin, stale, fresh}, "B", later, later.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(got), []string{"i:stale", "i:new"}) {
+		t.Fatalf("ClaimMany took %v, want i:stale and i:new", ids(got))
+	}
+	if got[0].Claims != 2 || got[1].Claims != 1 {
+		t.Errorf("claims %d and %d, want 2 (A's stepped over) and 1", got[0].Claims, got[1].Claims)
+	}
+	for _, d := range got {
+		if stored := mustDelivery(t, o, d.ID); stored.Owner != "B" || stored.Claims != d.Claims {
+			t.Errorf("%s stored owner %q claims %d", d.ID, stored.Owner, stored.Claims)
+		}
+	}
+	claims, err := store.RawDocuments(ctx, db, "delivery_claims")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range claims {
+		if id := c["_id"].(string); strings.HasPrefix(id, "i:fin:") {
+			t.Errorf("claim record %s of the finished delivery left behind", id)
 		}
 	}
 }

@@ -59,17 +59,17 @@ func (s commandSnapshot) since(before commandSnapshot) commandSnapshot {
 // background commands: stats, subscription checks). The intake's own is the outbox insert,
 // which nothing else sends but a manual retry (none in a run); with the instance cache on it
 // reads nothing per webhook. The baseline's inserts are neither.
-func (s commandSnapshot) split() (intake, rest commandSet) {
-	intake, rest = commandSet{}, commandSet{}
+func (s commandSnapshot) split() (intake, rest commandSnapshot) {
+	intake, rest = commandSnapshot{}, commandSnapshot{}
 	for col, names := range s {
 		if col == baselineCollection {
 			continue
 		}
 		for name, n := range names {
 			if col == "outbox" && name == "insert" {
-				intake[name] += n
+				intake.add(col, name, n)
 			} else {
-				rest[name] += n
+				rest.add(col, name, n)
 			}
 		}
 	}
@@ -77,17 +77,25 @@ func (s commandSnapshot) split() (intake, rest commandSet) {
 }
 
 // all is every command of the App, the baseline's left out.
-func (s commandSnapshot) all() commandSet {
-	out := commandSet{}
+func (s commandSnapshot) all() commandSnapshot {
+	out := commandSnapshot{}
 	for col, names := range s {
 		if col == baselineCollection {
 			continue
 		}
 		for name, n := range names {
-			out[name] += n
+			out.add(col, name, n)
 		}
 	}
 	return out
+}
+
+// add counts n more of command name on collection col.
+func (s commandSnapshot) add(col, name string, n int64) {
+	if s[col] == nil {
+		s[col] = commandSet{}
+	}
+	s[col][name] += n
 }
 
 // perUnit is a count of commands divided among units (webhooks, deliveries, leads).
@@ -95,17 +103,27 @@ type perUnit struct {
 	Units   int64              `json:"units"`
 	PerUnit float64            `json:"perUnit"`
 	ByName  map[string]float64 `json:"byCommand"`
+	// ByCollection is keyed "command collection" ("find outbox"): which commands on which
+	// collections make up the figure.
+	ByCollection map[string]float64 `json:"byCommandAndCollection,omitempty"`
 }
 
-func per(c commandSet, units int64) perUnit {
-	p := perUnit{Units: units, ByName: map[string]float64{}}
+func per(s commandSnapshot, units int64) perUnit {
+	p := perUnit{Units: units, ByName: map[string]float64{}, ByCollection: map[string]float64{}}
 	if units <= 0 {
 		return p
 	}
 	var total int64
-	for name, n := range c {
-		total += n
-		p.ByName[name] = float64(n) / float64(units)
+	for col, names := range s {
+		for name, n := range names {
+			total += n
+			p.ByName[name] += float64(n) / float64(units)
+			key := name
+			if col != "" {
+				key += " " + col
+			}
+			p.ByCollection[key] += float64(n) / float64(units)
+		}
 	}
 	p.PerUnit = float64(total) / float64(units)
 	return p
@@ -113,10 +131,19 @@ func per(c commandSet, units int64) perUnit {
 
 // String renders p as "3.02 (find 1.00, insert 1.01, …)".
 func (p perUnit) String() string {
-	names := slices.Sorted(maps.Keys(p.ByName))
+	return fmt.Sprintf("%.2f (%s)", p.PerUnit, listed(p.ByName))
+}
+
+// Detail renders p by command and collection: "3.02 (find leads 1.00, insert outbox 1.01, …)".
+func (p perUnit) Detail() string {
+	return fmt.Sprintf("%.2f (%s)", p.PerUnit, listed(p.ByCollection))
+}
+
+func listed(m map[string]float64) string {
+	names := slices.Sorted(maps.Keys(m))
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s %.2f", n, p.ByName[n]))
+		parts = append(parts, fmt.Sprintf("%s %.2f", n, m[n]))
 	}
-	return fmt.Sprintf("%.2f (%s)", p.PerUnit, strings.Join(parts, ", "))
+	return strings.Join(parts, ", ")
 }

@@ -71,6 +71,9 @@ func markdown(r *results) string {
 	}
 	p("")
 	p("The worker posted %.0f leads/s over the sweep and its drains.", r.SweepForwarding)
+	for _, pt := range r.Intake {
+		p("Store commands per lead posted at %d senders, by command and collection: %s.", pt.Concurrency, pt.WorkerCommands.Detail())
+	}
 	p("")
 	p("#### 1b. The same with the delivery worker off (the intake alone; not the figure of record)")
 	p("")
@@ -94,6 +97,10 @@ func markdown(r *results) string {
 	p("")
 	p("Sustained: %.0f webhooks/s, %.2f× the baseline. At that rate, store commands per accepted webhook (intake) %s; per delivery %s.",
 		su.Rate, su.Ratio, su.Commands.PerWebhook, su.Commands.PerDelivery)
+	if su.Rate > 0 {
+		p("")
+		p("Per delivery at that rate, by command and collection: %s.", su.Commands.PerDelivery.Detail())
+	}
 	p("")
 	fa := r.Fairness
 	p("#### 1d. Fairness: %.0f webhooks/s over ten instances for %v", fa.Rate, r.Plan.Fairness)
@@ -112,6 +119,8 @@ func markdown(r *results) string {
 	p("| %.2f / %.2f | %.2f | %.2f | %.2f× |", l.EndToEnd.P50ms, l.EndToEnd.P99ms, l.IntakeP50ms, l.CallMeanMs, l.Ratio)
 	p("")
 	p("Store commands per new lead at low load: %s; of them after the webhook's insert: %s.", r.Commands.LowLoadPerLead, r.Commands.LowLoadPerDelivery)
+	p("")
+	p("The same after the webhook's insert, by command and collection: %s.", r.Commands.LowLoadPerDelivery.Detail())
 	p("")
 	c := r.Calls
 	p("### 3. Calls per lead")

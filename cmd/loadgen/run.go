@@ -242,7 +242,7 @@ func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *ato
 	logf("intake (%s): App against the one-insert baseline, %v per point", label, p.Run)
 	var forwarded int64
 	var forwarding time.Duration
-	var offCommands commandSet = commandSet{}
+	offCommands := commandSnapshot{}
 	var offAccepted int64
 	for li, c := range p.Levels {
 		profiled := make(chan error, 1)
@@ -296,8 +296,10 @@ func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *ato
 			if workerOn {
 				pt.WorkerCommands = per(rest, int64(e.st.Count(http.MethodPost, "/leads")-postsBefore))
 			} else {
-				for k, n := range after.since(before).all() {
-					offCommands[k] += n
+				for col, names := range after.since(before).all() {
+					for name, n := range names {
+						offCommands.add(col, name, n)
+					}
 				}
 				offAccepted += res.Accepted
 			}
@@ -329,6 +331,7 @@ func sweep(ctx context.Context, e *env, p plan, out string, r *results, seq *ato
 		logf("        commands per accepted webhook: intake %s", pt.IntakeCommands)
 		if workerOn {
 			logf("        per lead posted: %s; backlog drained %.1f s after the run", pt.WorkerCommands, pt.Drained)
+			logf("        per lead posted, by collection: %s", pt.WorkerCommands.Detail())
 		}
 	}
 	if workerOn && forwarding > 0 {
@@ -414,6 +417,7 @@ func latencyAndCalls(ctx context.Context, e *env, p plan, r *results, seq *atomi
 	r.Commands.LowLoadPerDelivery = per(worker, int64(p.Latency))
 	logf("  store commands per new lead at low load: %s; of them after the webhook's insert: %s",
 		r.Commands.LowLoadPerLead, r.Commands.LowLoadPerDelivery)
+	logf("  of them after the webhook's insert, by collection: %s", r.Commands.LowLoadPerDelivery.Detail())
 	var e2e []time.Duration
 	for _, req := range e.st.Requests() {
 		if req.Method != http.MethodPost || req.Path != "/leads" {

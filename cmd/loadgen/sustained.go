@@ -181,7 +181,7 @@ func sustained(ctx context.Context, exe string, extraEnv []string, p plan, out s
 		intake, rest := after.since(before).split()
 		posted := int64(o.Forwards * o.Result.Seconds)
 		logf("  %.0f webhooks/s: p50 %.1f p99 %.1f ms, %d failed, %.0f leads/s, backlog %d at the end (most %d): within %v; commands per webhook %s, per delivery %s",
-			rate, o.Result.P50ms, o.Result.P99ms, o.Result.Failed, o.Forwards, o.Backlog, o.MaxLag, o.Within, per(intake, o.Result.Accepted), per(rest, posted))
+			rate, o.Result.P50ms, o.Result.P99ms, o.Result.Failed, o.Forwards, o.Backlog, o.MaxLag, o.Within, per(intake, o.Result.Accepted), per(rest, posted).Detail())
 		if o.Within && rate > s.Rate {
 			s.Rate = rate
 			s.Commands.PerWebhook, s.Commands.PerDelivery = per(intake, o.Result.Accepted), per(rest, posted)

@@ -1,0 +1,77 @@
+package forwarding
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
+)
+
+// passFresh bounds how old an instance read shared within one outbox pass may be when an
+// attempt starts: a pass whose deliveries wait for slots reads its instances again.
+const passFresh = time.Second
+
+// passReads shares the instance reads of one outbox pass: the deliveries claimed from one due
+// query read each instance once, instead of once each. Every read starts after the pass's due
+// query, so a delivery polled after an instance was disabled (or its settings changed) never
+// acts on what was read before; within the pass a read serves for at most passFresh.
+// Deliveries the intake hands over read their instance themselves (reads is nil).
+type passReads struct {
+	instances Instances
+	now       func() time.Time
+
+	mu sync.Mutex
+	m  map[string]*instanceRead
+}
+
+// instanceRead is one read of an instance; done is closed once inst and err are set.
+type instanceRead struct {
+	done chan struct{}
+	inst zen7.Instance
+	err  error
+	at   time.Time
+}
+
+func newPassReads(instances Instances, now func() time.Time) *passReads {
+	return &passReads{instances: instances, now: now, m: map[string]*instanceRead{}}
+}
+
+// instance returns the instance with id, read once for the pass (and again once the read is
+// older than passFresh). A failed read is not shared beyond the attempts that waited for it.
+func (p *passReads) instance(ctx context.Context, id string) (zen7.Instance, error) {
+	p.mu.Lock()
+	r := p.m[id]
+	if r != nil {
+		select {
+		case <-r.done:
+			if p.now().Sub(r.at) > passFresh {
+				r = nil
+			}
+		default: // being read: wait for it
+		}
+	}
+	if r != nil {
+		p.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.inst, r.err
+		case <-ctx.Done():
+			return zen7.Instance{}, ctx.Err()
+		}
+	}
+	r = &instanceRead{done: make(chan struct{}), at: p.now()}
+	p.m[id] = r
+	p.mu.Unlock()
+	r.inst, r.err = p.instances.Instance(ctx, id)
+	if r.err != nil && !errors.Is(r.err, zen7.ErrNotFound) {
+		p.mu.Lock()
+		if p.m[id] == r {
+			delete(p.m, id) // the next attempt reads again
+		}
+		p.mu.Unlock()
+	}
+	close(r.done)
+	return r.inst, r.err
+}
