@@ -268,28 +268,41 @@ func (o *Outbox) Enqueue(ctx context.Context, ds []zen7.Delivery) (int, error) {
 // EnqueueEach implements forwarding.Store and forwarding.Enqueuer: one unordered InsertMany, and for each
 // delivery whether it was new (false: a duplicate already queued).
 func (o *Outbox) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
-	inserted := make([]bool, len(ds))
 	if len(ds) == 0 {
-		return inserted, nil
+		return []bool{}, nil
 	}
 	docs := make([]any, len(ds))
 	for i, d := range ds {
 		docs[i] = toDeliveryDoc(d)
+	}
+	inserted, err := insertEach(ctx, o.db.collection(colOutbox), docs)
+	if err != nil {
+		return nil, fmt.Errorf("store.Enqueue: %w", err)
+	}
+	return inserted, nil
+}
+
+// insertEach inserts docs with one unordered InsertMany, so that one duplicate does not stop
+// the others, and says for each whether it was inserted (false: its _id is taken). Any other
+// failure is returned as is.
+func insertEach(ctx context.Context, col *mongo.Collection, docs []any) ([]bool, error) {
+	inserted := make([]bool, len(docs))
+	for i := range inserted {
 		inserted[i] = true
 	}
-	_, err := o.db.collection(colOutbox).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	_, err := col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
 		return inserted, nil
 	}
 	// InsertMany reports write errors, duplicates included, as a BulkWriteException, one per
 	// failed document with its index.
 	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		return nil, fmt.Errorf("store.Enqueue: %w", err)
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return nil, err
 	}
 	for _, we := range bwe.WriteErrors {
 		if !mongo.IsDuplicateKeyError(we) {
-			return nil, fmt.Errorf("store.Enqueue: %w", err)
+			return nil, err
 		}
 		if we.Index >= 0 && we.Index < len(inserted) {
 			inserted[we.Index] = false
@@ -395,24 +408,10 @@ func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string
 	for i, d := range ds {
 		docs[i] = claimDoc{ID: claimID(d.ID, d.Claims+1), Owner: owner, At: now, LeaseUntil: leaseUntil}
 	}
-	won := make([]bool, len(ds))
-	for i := range won {
-		won[i] = true
-	}
 	claims := o.db.collection(colClaims)
-	if _, err := claims.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
-		var bwe mongo.BulkWriteException
-		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-			return nil, fmt.Errorf("store.ClaimMany: %w", err)
-		}
-		for _, we := range bwe.WriteErrors {
-			if !mongo.IsDuplicateKeyError(we) {
-				return nil, fmt.Errorf("store.ClaimMany: %w", err)
-			}
-			if we.Index >= 0 && we.Index < len(won) {
-				won[we.Index] = false
-			}
-		}
+	won, err := insertEach(ctx, claims, docs)
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimMany: %w", err)
 	}
 	var updates []mongo.WriteModel
 	for i, d := range ds {
