@@ -208,11 +208,17 @@ func (p *ChatTonicPoller) newSource(inst zen7.Instance, now time.Time) zen7.Chat
 	if !inst.UpdatedAt.IsZero() && inst.UpdatedAt.Before(now) {
 		at = inst.UpdatedAt.UTC()
 	}
-	days := min(max(inst.Settings.ChatTonicBackfillDays, 0), zen7.MaxBackfillDays)
+	days := chatTonicBackfillDays(inst.Settings)
 	return zen7.ChatTonicSource{
 		InstanceID: inst.ID, Codename: inst.Settings.ChatTonicCodename, ConfiguredAt: at,
 		Watermark: at.Add(-time.Duration(days) * 24 * time.Hour),
 	}
+}
+
+// chatTonicBackfillDays is s's chatTonicBackfillDays, bounded as saved settings are (a stored
+// value is never trusted to be).
+func chatTonicBackfillDays(s zen7.Settings) int {
+	return min(max(s.ChatTonicBackfillDays, 0), zen7.MaxBackfillDays)
 }
 
 // chatTonicRead is one read of one instance's funnels, by the holder of its lease.
@@ -267,17 +273,20 @@ func (r *chatTonicRead) run(ctx context.Context) error {
 	for _, g := range groups {
 		names = append(names, g.FunnelID+"/"+g.Name)
 	}
-	days := min(max(st.ChatTonicBackfillDays, 0), zen7.MaxBackfillDays)
+	days := chatTonicBackfillDays(st)
 	key := chatTonicReadKey(names, st.ChatTonicCompletedOnly, days)
 	floor := r.src.ConfiguredAt.Add(-time.Duration(days) * 24 * time.Hour)
-	since := r.src.Watermark
-	if recent := start.Add(-r.p.cfg.Recent); recent.Before(since) {
-		since = recent
-	}
-	if since.Before(floor) || key != r.src.ReadKey {
-		since = floor
-	}
+	since := floor // under other settings than the last complete read's: all they cover
 	if key == r.src.ReadKey {
+		// From the watermark, or from a day back while records may still complete; never
+		// before the floor.
+		since = r.src.Watermark
+		if recent := start.Add(-r.p.cfg.Recent); recent.Before(since) {
+			since = recent
+		}
+		if since.Before(floor) {
+			since = floor
+		}
 		// The last complete read, under the same key, began at the watermark: what was not
 		// updated since then it looked at as it is. The margin covers the clocks of the two
 		// systems disagreeing.
