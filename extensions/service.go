@@ -415,12 +415,7 @@ func chatTonicImport(inst zen7.Instance, src zen7.ChatTonicSource, imports []zen
 	}
 	byDay := map[string]*view.ChatTonicCounts{}
 	for _, d := range imports {
-		day := d.FinishedAt.UTC().Format(time.DateOnly)
-		c := byDay[day]
-		if c == nil {
-			c = &view.ChatTonicCounts{}
-			byDay[day] = c
-		}
+		c := counter(byDay, d.FinishedAt.UTC().Format(time.DateOnly))
 		switch d.Count() {
 		case zen7.CountImported:
 			c.Imported++
@@ -446,10 +441,11 @@ func chatTonicImport(inst zen7.Instance, src zen7.ChatTonicSource, imports []zen
 	return ct
 }
 
-func counter(m map[string]*view.Counts, k string) *view.Counts {
+// counter returns m's counts for k, made zero the first time.
+func counter[C any](m map[string]*C, k string) *C {
 	c := m[k]
 	if c == nil {
-		c = &view.Counts{}
+		c = new(C)
 		m[k] = c
 	}
 	return c

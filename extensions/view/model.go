@@ -140,7 +140,7 @@ type ChatTonicDay struct {
 type chatTonicDerived struct {
 	ChatTonicImport
 	StateText  string
-	StateClass string // the badge's class: success, warn, danger or neutral
+	StateClass string // the badge's class: success, info, warn, danger or neutral
 	StateNote  string // a sentence on the state, when it needs one
 }
 
