@@ -12,6 +12,7 @@ import (
 	"github.com/7targets/zenvia-sales-app/forwarding"
 	"github.com/7targets/zenvia-sales-app/sales"
 	"github.com/7targets/zenvia-sales-app/seventargets"
+	"github.com/7targets/zenvia-sales-app/store/storetest"
 )
 
 // lateSender is 7Targets answering just as an attempt's time runs out: the lead is made, and
@@ -130,4 +131,100 @@ func (e *workerEnv) clients(timeout time.Duration) (*seventargets.Client, *sales
 		e.tb.Fatal(err)
 	}
 	return leads, prospects
+}
+
+// TestWorkerKilledMidBatch: a worker's process dies at each write of a batch it claimed
+// together (the claims, the creations, the lead records, the group commit of the outcomes),
+// the write refused or landed with its answer lost; another process's worker then finishes the
+// batch. Each prospect has one 7Targets lead and one finished delivery, and nothing is left
+// pending or claimed.
+func TestWorkerKilledMidBatch(t *testing.T) {
+	t.Parallel()
+	srv := storetest.NewFaultServer(t)
+	const prospects = 4
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance = prospects, prospects // one batch for all of them
+
+	// A batch run without a crash says how many writes there are to crash at.
+	writes := func() int {
+		db, faults := srv.NewDB(t)
+		e := newWorkerEnvOn(t, db)
+		ids := e.enqueueBatch(prospects)
+		stop := e.start(e.newWorker(cfg))
+		for _, id := range ids {
+			e.finished(id, 0)
+		}
+		stop()
+		return faults.Writes() - prospects // the enqueue's own
+	}()
+	if writes < 6 {
+		t.Fatalf("a batch of %d made %d writes: too few to be the batch's claims, creations, lead records and outcomes", prospects, writes)
+	}
+	for write := 1; write <= writes; write++ {
+		for _, mode := range []storetest.CrashMode{storetest.LoseWrite, storetest.LoseReply} {
+			t.Run(fmt.Sprintf("write %d %s", write, mode), func(t *testing.T) {
+				t.Parallel()
+				db, faults := srv.NewDB(t)
+				e := newWorkerEnvOn(t, db)
+				ids := e.enqueueBatch(prospects)
+				faults.CrashAt(write, mode)
+				stop := e.start(e.newWorker(cfg))
+				waitUntil(t, "the crash", faults.Crashed)
+				stop() // its process is gone: every later command of it failed
+				faults.Heal()
+
+				// Another process, once the dead one's leases have passed.
+				next := e.newWorker(cfg)
+				next.SetClock(func() time.Time { return time.Now().Add(time.Minute) })
+				e.start(next)
+				ctx := context.Background()
+				for _, id := range ids {
+					waitUntil(t, "delivery "+id+" to finish", func() bool {
+						d, err := e.outbox.Delivery(ctx, id)
+						return err == nil && d.State != zen7.StatePending
+					})
+					if d, _ := e.outbox.Delivery(ctx, id); d.State != zen7.StateDone {
+						t.Errorf("%s: %s %s (%s), want done", id, d.State, d.Outcome, d.LastError)
+					}
+				}
+				byEmail := map[string]int{}
+				for _, l := range e.st.Leads() {
+					byEmail[l.Email]++
+				}
+				if len(byEmail) != prospects {
+					t.Errorf("7Targets has leads for %d prospects, want %d: %v", len(byEmail), prospects, byEmail)
+				}
+				for email, n := range byEmail {
+					if n != 1 {
+						t.Errorf("%s has %d 7Targets leads, want 1", email, n)
+					}
+				}
+				for _, col := range []string{"outbox", "delivery_claims"} {
+					if docs := faults.Documents(t, col); len(docs) != 0 {
+						t.Errorf("%s after the batch: %v", col, docs)
+					}
+				}
+				if docs := faults.Documents(t, "deliveries"); len(docs) != prospects {
+					t.Errorf("%d history entries, want %d", len(docs), prospects)
+				}
+				if t.Failed() {
+					t.Logf("the workers logged:\n%s", e.logs)
+				}
+			})
+		}
+	}
+}
+
+// enqueueBatch queues a new-prospect notification for each of n prospects, all due now, and
+// returns their delivery ids.
+func (e *workerEnv) enqueueBatch(n int) []string {
+	e.tb.Helper()
+	ids := make([]string, n)
+	ds := make([]zen7.Delivery, n)
+	for i := range n {
+		ds[i] = e.delivery(fmt.Sprintf("batch-%d", i), zen7.KindNotification, workerProspect(fmt.Sprintf("batch%019d", i)))
+		ids[i] = ds[i].ID
+	}
+	e.enqueue(ds...)
+	return ids
 }

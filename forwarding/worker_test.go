@@ -87,9 +87,15 @@ func (l *logBuffer) String() string {
 
 func newWorkerEnv(tb testing.TB) *workerEnv {
 	tb.Helper()
+	return newWorkerEnvOn(tb, storetest.NewDB(tb))
+}
+
+// newWorkerEnvOn is newWorkerEnv on db.
+func newWorkerEnvOn(tb testing.TB, db *store.DB) *workerEnv {
+	tb.Helper()
 	e := &workerEnv{
 		tb:        tb,
-		outbox:    store.NewOutbox(storetest.NewDB(tb)),
+		outbox:    store.NewOutbox(db),
 		st:        seventargetsfake.New(),
 		sales:     salesfake.New(),
 		instances: &instancesStub{m: map[string]zen7.Instance{}},

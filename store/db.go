@@ -33,12 +33,16 @@ type Config struct {
 
 // DB is an open store: one MongoDB client for the whole process and the App's database.
 type DB struct {
-	client   *mongo.Client
-	db       *mongo.Database
+	client *mongo.Client
+	db     *mongo.Database
+	// intake is a second connection to the embedded store for the webhook intake's inserts;
+	// nil on MongoDB, where the one client's pool serves everything.
+	intake   *mongo.Client
 	embedded *Embedded // nil when connected to a MongoDB server
 	shared   bool      // embedded belongs to the DB this one was made from (WithDatabase)
-	// reports reads the report's rows from the embedded store's file; nil on MongoDB.
-	reports *sqliteReports
+	// sqlite reads from the embedded store's file what FerretDB would find by scanning (the
+	// report's rows, the due deliveries); nil on MongoDB.
+	sqlite *sqliteReads
 }
 
 // Open connects to the store cfg names, pings it and ensures the indexes.
@@ -54,7 +58,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			return nil, err
 		}
 		d.embedded, uri = e, e.URI()
-		d.reports = newSQLiteReports(e.dir, cfg.Database)
+		d.sqlite = newSQLiteReads(e.dir, cfg.Database)
 	}
 	client, err := connect(ctx, uri, d.embedded != nil, cfg.Monitor)
 	if err != nil {
@@ -62,6 +66,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	d.client, d.db = client, client.Database(cfg.Database)
+	if d.embedded != nil {
+		if d.intake, err = connect(ctx, uri, true, cfg.Monitor); err != nil {
+			_ = d.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
 	if err := d.EnsureIndexes(ctx); err != nil {
 		_ = d.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -104,9 +114,9 @@ func connect(ctx context.Context, uri string, embedded bool, monitor *event.Comm
 // fresh database each; call EnsureIndexes on it before use. Closing it leaves the client and
 // the embedded store open.
 func (d *DB) WithDatabase(name string) *DB {
-	w := &DB{db: d.client.Database(name), embedded: d.embedded, shared: true}
+	w := &DB{client: d.client, db: d.client.Database(name), intake: d.intake, embedded: d.embedded, shared: true}
 	if d.embedded != nil {
-		w.reports = newSQLiteReports(d.embedded.dir, name)
+		w.sqlite = newSQLiteReads(d.embedded.dir, name)
 	}
 	return w
 }
@@ -141,8 +151,8 @@ func (d *DB) Ready(ctx context.Context) error {
 
 // Drop deletes the database with everything in it (tests use it to clean up).
 func (d *DB) Drop(ctx context.Context) error {
-	if d.reports != nil {
-		_ = d.reports.close()
+	if d.sqlite != nil {
+		_ = d.sqlite.close()
 	}
 	if err := d.db.Drop(ctx); err != nil {
 		return fmt.Errorf("store.Drop: %w", err)
@@ -153,11 +163,14 @@ func (d *DB) Drop(ctx context.Context) error {
 // Close disconnects and stops the embedded store if one was started.
 func (d *DB) Close(ctx context.Context) error {
 	var err error
-	if d.reports != nil {
-		err = d.reports.close()
+	if d.sqlite != nil {
+		err = d.sqlite.close()
 	}
 	if d.client != nil && !d.shared {
 		err = errors.Join(err, d.client.Disconnect(ctx))
+	}
+	if d.intake != nil && !d.shared {
+		err = errors.Join(err, d.intake.Disconnect(ctx))
 	}
 	d.stopEmbedded()
 	if err != nil {
@@ -221,7 +234,7 @@ func indexes() map[string][]mongo.IndexModel {
 }
 
 // EnsureIndexes creates the declared indexes, and on the embedded store the SQLite indexes
-// FerretDB's own cannot stand in for (see indexIDLookups and sqliteReports); it is idempotent.
+// FerretDB's own cannot stand in for (see indexIDLookups and sqliteReads); it is idempotent.
 // Indexes are created one call each: FerretDB v1 panics on a createIndexes command holding two
 // compound indexes.
 func (d *DB) EnsureIndexes(ctx context.Context) error {
@@ -238,5 +251,5 @@ func (d *DB) EnsureIndexes(ctx context.Context) error {
 	if err := d.embedded.indexIDLookups(ctx, d.db); err != nil {
 		return err
 	}
-	return d.reports.prepare(ctx)
+	return d.sqlite.prepare(ctx)
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -42,14 +44,30 @@ func (p *Pages) ForwardedLeadsQuery(ctx context.Context, instanceID string) ([]z
 
 // ReportFile is the SQLite file the report reads on the embedded store ("" on MongoDB).
 func ReportFile(d *DB) string {
-	if d.reports == nil {
+	if d.sqlite == nil {
 		return ""
 	}
-	return d.reports.file
+	return d.sqlite.file
 }
 
 // InsertRaw stores doc in collection as it is, for tests of documents earlier versions wrote.
 func InsertRaw(ctx context.Context, d *DB, collection string, doc any) error {
 	_, err := d.collection(collection).InsertOne(ctx, doc)
 	return err
+}
+
+// DueQuery is Outbox.Due through the driver, as on MongoDB, whatever the store.
+func (o *Outbox) DueQuery(ctx context.Context, now time.Time, n int, except ...string) ([]zen7.Delivery, error) {
+	docs, err := o.dueQuery(ctx, now, n, except)
+	return toDeliveries(docs), err
+}
+
+// DueDirect is Outbox.Due read from the embedded store's SQLite file, without the fallback to
+// the driver; it fails on MongoDB.
+func (o *Outbox) DueDirect(ctx context.Context, now time.Time, n int, except ...string) ([]zen7.Delivery, error) {
+	if o.db.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	docs, err := o.db.sqlite.due(ctx, now, n, except)
+	return toDeliveries(docs), err
 }

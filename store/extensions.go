@@ -31,8 +31,8 @@ type nonceDoc struct {
 // ReportDeliveries implements extensions.Store: the instance's finished deliveries whose day
 // (UTC) is within [from, to], both "YYYY-MM-DD".
 func (p *Pages) ReportDeliveries(ctx context.Context, instanceID, from, to string) ([]zen7.Delivery, error) {
-	if p.db.reports != nil {
-		return p.db.reports.reportDeliveries(ctx, instanceID, from, to)
+	if p.db.sqlite != nil {
+		return p.db.sqlite.reportDeliveries(ctx, instanceID, from, to)
 	}
 	return p.reportDeliveriesQuery(ctx, instanceID, from, to)
 }
@@ -56,17 +56,13 @@ func (p *Pages) reportDeliveriesQuery(ctx context.Context, instanceID, from, to 
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
 	}
-	out := make([]zen7.Delivery, len(docs))
-	for i, d := range docs {
-		out[i] = toDelivery(d)
-	}
-	return out, nil
+	return toDeliveries(docs), nil
 }
 
 // ForwardedLeads implements extensions.Store: the instance's lead records that reached 7Targets.
 func (p *Pages) ForwardedLeads(ctx context.Context, instanceID string) ([]zen7.Lead, error) {
-	if p.db.reports != nil {
-		return p.db.reports.forwardedLeads(ctx, instanceID)
+	if p.db.sqlite != nil {
+		return p.db.sqlite.forwardedLeads(ctx, instanceID)
 	}
 	return p.forwardedLeadsQuery(ctx, instanceID)
 }

@@ -30,6 +30,20 @@ type Outbox struct {
 // NewOutbox returns the outbox of db.
 func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
 
+// NewIntakeOutbox returns the outbox of db for the webhook intake, which only inserts new
+// deliveries (EnqueueEach). On the embedded store it writes on a connection of its own: the
+// other connection serialises FerretDB's read-modify-write updates, which inserts of new
+// documents need not wait behind, and a webhook answered only once its insert is durable would
+// otherwise queue behind the worker's commands and its scans of the outbox. The unique _id
+// still decides a duplicate, across connections as across processes. On MongoDB it is the
+// same as NewOutbox.
+func NewIntakeOutbox(db *DB) *Outbox {
+	if db.intake == nil {
+		return &Outbox{db: db}
+	}
+	return &Outbox{db: &DB{client: db.intake, db: db.intake.Database(db.db.Name()), embedded: db.embedded, shared: true}}
+}
+
 type prospectDoc struct {
 	ID        string    `bson:"id"`
 	GroupID   string    `bson:"groupId,omitempty"`
@@ -311,8 +325,35 @@ func insertEach(ctx context.Context, col *mongo.Collection, docs []any) ([]bool,
 	return inserted, nil
 }
 
-// Due implements forwarding.Store.
+// Due implements forwarding.Store. On the embedded store it reads SQLite's due index
+// (sqliteReads.due) and falls back to the driver's query should that fail.
 func (o *Outbox) Due(ctx context.Context, now time.Time, n int, exceptInstances ...string) ([]zen7.Delivery, error) {
+	docs, err := o.dueDocs(ctx, now, n, exceptInstances)
+	if err != nil {
+		return nil, fmt.Errorf("store.Due: %w", err)
+	}
+	return toDeliveries(docs), nil
+}
+
+func toDeliveries(docs []deliveryDoc) []zen7.Delivery {
+	out := make([]zen7.Delivery, len(docs))
+	for i, d := range docs {
+		out[i] = toDelivery(d)
+	}
+	return out
+}
+
+func (o *Outbox) dueDocs(ctx context.Context, now time.Time, n int, exceptInstances []string) ([]deliveryDoc, error) {
+	if o.db.sqlite != nil {
+		if docs, err := o.db.sqlite.due(ctx, now, n, exceptInstances); err == nil {
+			return docs, nil
+		}
+	}
+	return o.dueQuery(ctx, now, n, exceptInstances)
+}
+
+// dueQuery is the due query through the driver: on MongoDB the due index serves it.
+func (o *Outbox) dueQuery(ctx context.Context, now time.Time, n int, exceptInstances []string) ([]deliveryDoc, error) {
 	filter := bson.D{
 		{Key: "nextAttemptAt", Value: bson.D{{Key: "$lte", Value: now}}},
 		{Key: "leaseUntil", Value: bson.D{{Key: "$lte", Value: now}}},
@@ -323,17 +364,13 @@ func (o *Outbox) Due(ctx context.Context, now time.Time, n int, exceptInstances 
 	cur, err := o.db.collection(colOutbox).Find(ctx, filter,
 		options.Find().SetSort(bson.D{{Key: "nextAttemptAt", Value: 1}}).SetLimit(int64(n)))
 	if err != nil {
-		return nil, fmt.Errorf("store.Due: %w", err)
+		return nil, err
 	}
 	var docs []deliveryDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("store.Due: %w", err)
+		return nil, err
 	}
-	out := make([]zen7.Delivery, len(docs))
-	for i, d := range docs {
-		out[i] = toDelivery(d)
-	}
-	return out, nil
+	return docs, nil
 }
 
 func claimID(deliveryID string, n int) string { return deliveryID + ":" + strconv.Itoa(n) }
@@ -371,7 +408,7 @@ func (o *Outbox) Claim(ctx context.Context, d zen7.Delivery, owner string, now, 
 		return d, zen7.ErrClaimed // only a won insert is a claim
 	}
 	// The delivery must still be pending and not claimed further since: if it finished
-	// meanwhile (its claims are deleted last), this update matches nothing.
+	// meanwhile (its outbox entry is deleted last), this update matches nothing.
 	res, err := o.db.collection(colOutbox).UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: bson.D{{Key: "$lt", Value: n}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "claims", Value: n}, {Key: "owner", Value: owner}, {Key: "leaseUntil", Value: leaseUntil}}}})
@@ -492,9 +529,12 @@ func (o *Outbox) Finish(ctx context.Context, d zen7.Delivery) error {
 // FinishMany implements forwarding.Store: the outcomes of several deliveries with one command
 // per collection, each made of statements by _id (one unordered insert into the history, one
 // delete of outbox entries, one of claim records), which the embedded store serves by index
-// as it does single commands. For each delivery, the history entry is written first, the
-// outbox entry removed after and its claim records last, so a crash or a failed command
-// between two steps only makes a delivery run again, and deciding again is idempotent. A
+// as it does single commands. For each delivery, the history entry is written first, its
+// claim records removed after and the outbox entry last, so a crash or a failed command
+// between two steps only makes a delivery run again, and deciding again is idempotent; the
+// other order would leave, after a crash between the two deletes, claim records of a delivery
+// that no longer runs, which nobody would ever drop. (A claimer that took the delivery with
+// fewer claims meanwhile still loses at the outbox entry's guarded update, as in Claim.) A
 // later round (a manual retry) replaces the history entry; a duplicate of the first round
 // does not. Each delivery gets its own error: a statement that failed fails only its delivery.
 func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
@@ -522,17 +562,6 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	var dels []mongo.WriteModel
 	var delOf []int
 	for i, d := range ds {
-		if errs[i] == nil {
-			dels, delOf = append(dels, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}})), append(delOf, i)
-		}
-	}
-	if len(dels) > 0 {
-		_, err := o.db.collection(colOutbox).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
-		failEach(err, delOf, errs, nil)
-	}
-
-	dels, delOf = dels[:0], delOf[:0]
-	for i, d := range ds {
 		if errs[i] != nil {
 			continue
 		}
@@ -542,6 +571,17 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	}
 	if len(dels) > 0 {
 		_, err := o.db.collection(colClaims).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
+		failEach(err, delOf, errs, nil)
+	}
+
+	dels, delOf = dels[:0], delOf[:0]
+	for i, d := range ds {
+		if errs[i] == nil {
+			dels, delOf = append(dels, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}})), append(delOf, i)
+		}
+	}
+	if len(dels) > 0 {
+		_, err := o.db.collection(colOutbox).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
 		failEach(err, delOf, errs, nil)
 	}
 	return errs
@@ -598,11 +638,15 @@ func (o *Outbox) Finished(ctx context.Context, id string) (bool, error) {
 }
 
 // Discard implements forwarding.Store.
+// Its claim records go first, for the reason FinishMany gives.
 func (o *Outbox) Discard(ctx context.Context, d zen7.Delivery) error {
+	if err := o.deleteClaims(ctx, d); err != nil {
+		return err
+	}
 	if _, err := o.db.collection(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: d.Claims}}); err != nil {
 		return fmt.Errorf("store.Discard: %w", err)
 	}
-	return o.deleteClaims(ctx, d)
+	return nil
 }
 
 func (o *Outbox) deleteClaims(ctx context.Context, d zen7.Delivery) error {

@@ -998,3 +998,76 @@ func TestOutboxClaimManyLeavesOutFinishedAndStepsOverStale(t *testing.T) {
 		}
 	}
 }
+
+// TestDueQueriesAgree checks the due query: on the embedded store it reads SQLite's due index
+// directly (store/sqlitereads.go) and decodes the stored documents itself (store/sjson.go), and
+// must return what the query through the driver returns, field for field, for every field of a
+// delivery the outbox holds.
+func TestDueQueriesAgree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	now := outboxT0
+	full := pending("a:full", "a", "p-full", now.Add(-time.Hour))
+	full.Prospect = zen7.Prospect{
+		ID: "p-full", GroupID: "g1", FirstName: "José", LastName: `O"Brien — ünïcode`,
+		Emails: []string{"a@example.com", "b@example.com"}, Phones: []string{"+5511999990000"},
+		Status: "new", UTMSource: "site", GroupName: "Vendas", Category: "c", UTMMedium: "m", UTMCampaign: "camp",
+		Provider: "chat-tonic", Comments: "line 1\nline 2 \\ \"quoted\"",
+		NIN:       []zen7.NIN{{Type: "DNI", Number: "12345678"}, {Type: "CPF", Number: "000"}},
+		UpdatedAt: now.Add(-90 * time.Minute), Partial: true,
+	}
+	full.Kind, full.Overrides = zen7.KindForward, zen7.Overrides{Email: "x@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "s"}
+	full.Attempts, full.LastError = 3, "7Targets answered 503"
+	bare := zen7.Delivery{ID: "a:bare", InstanceID: "a", Kind: zen7.KindStop, Prospect: zen7.Prospect{ID: "p-bare"},
+		State: zen7.StatePending, Pending: zen7.Pending{NextAttemptAt: now.Add(-time.Minute)}}
+	other := pending("b:other", "b", "p-other", now.Add(-30*time.Minute))
+	later := pending("a:later", "a", "p-later", now.Add(time.Minute))
+	claimed := pending("a:claimed", "a", "p-claimed", now.Add(-2*time.Hour))
+	released := pending("a:released", "a", "p-released", now.Add(-3*time.Hour))
+	mustEnqueue(t, o, full, bare, other, later, claimed, released)
+	mustClaim(t, o, claimed, "w1", now)
+	if err := o.Release(ctx, mustClaim(t, o, released, "w1", now.Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		now    time.Time
+		n      int
+		except []string
+	}{
+		{"due now", now, 10, nil},
+		{"at most n", now, 2, nil},
+		{"except an instance", now, 10, []string{"b"}},
+		{"except several", now, 10, []string{"b", "a"}},
+		{"once the lease and the wait are over", now.Add(2 * time.Minute), 10, nil},
+		{"before anything", now.Add(-24 * time.Hour), 10, nil},
+	}
+	for _, tt := range tests {
+		want, err := o.DueQuery(ctx, tt.now, tt.n, tt.except...)
+		if err != nil {
+			t.Fatalf("%s: DueQuery: %v", tt.name, err)
+		}
+		got, err := o.Due(ctx, tt.now, tt.n, tt.except...)
+		if err != nil {
+			t.Fatalf("%s: Due: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: Due against the driver's query (-want +got):\n%s", tt.name, diff)
+		}
+		if store.ReportFile(db) == "" {
+			continue // MongoDB: one query
+		}
+		direct, err := o.DueDirect(ctx, tt.now, tt.n, tt.except...)
+		if err != nil {
+			t.Fatalf("%s: the direct read failed (Due fell back to the driver): %v", tt.name, err)
+		}
+		if diff := cmp.Diff(want, direct); diff != "" {
+			t.Errorf("%s: the direct read against the driver's query (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if got, _ := o.Due(ctx, now.Add(2*time.Minute), 10); len(got) != 6 {
+		t.Errorf("Due once everything is due: %d deliveries, want 6 (the seeds are not what the test meant)", len(got))
+	}
+}

@@ -138,7 +138,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready chan<- stri
 	worker := forwarding.NewWorker(forwarding.WorkerConfig{}, outbox, instances, stClient, salesClient, metrics, logger)
 	worker.SetRetailLeads(salesClient)
 	intake := forwarding.NewIntake(outbox, instances, worker, metrics)
-	batcher := forwarding.NewBatcher(outbox, 0, 0) // group commit of webhooks
+	batcher := forwarding.NewBatcher(store.NewIntakeOutbox(db), 0, 0) // group commit of webhooks
 	intake.SetEnqueuer(batcher)
 	backfills := store.NewBackfills(db)
 	backfiller := forwarding.NewBackfiller(cfg.Backfill, backfills, instances, salesClient, intake, logger)
