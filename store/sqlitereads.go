@@ -116,7 +116,6 @@ func (r *sqliteReads) reportDeliveries(ctx context.Context, instanceID, from, to
 	if err != nil {
 		return nil, err
 	}
-	table := tables.deliveries
 	q := fmt.Sprintf(`SELECT
 		_ferretdb_sjson->>'$._id', _ferretdb_sjson->>'$.kind', _ferretdb_sjson->>'$.state',
 		_ferretdb_sjson->>'$.outcome', _ferretdb_sjson->>'$.reason', _ferretdb_sjson->>'$.assistantEmail',
@@ -124,7 +123,7 @@ func (r *sqliteReads) reportDeliveries(ctx context.Context, instanceID, from, to
 		_ferretdb_sjson->>'$.finishedAt', _ferretdb_sjson->>'$.retrying',
 		_ferretdb_sjson->>'$.prospect.id', _ferretdb_sjson->>'$.prospect.firstName', _ferretdb_sjson->>'$.prospect.lastName',
 		_ferretdb_sjson->>'$.routedBy', _ferretdb_sjson->>'$.rule'
-		FROM %s WHERE %s = ? AND %s BETWEEN ? AND ?`, quoteIdent(table), sqlInstance, sqlDay)
+		FROM %s WHERE %s = ? AND %s BETWEEN ? AND ?`, quoteIdent(tables.deliveries), sqlInstance, sqlDay)
 	rows, err := conn.QueryContext(ctx, q, instanceID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store.ReportDeliveries: %w", err)
@@ -171,10 +170,9 @@ func (r *sqliteReads) forwardedLeads(ctx context.Context, instanceID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	table := tables.leads
 	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'$.prospectId', _ferretdb_sjson->>'$.state',
 		_ferretdb_sjson->>'$.sevenTargetsState', _ferretdb_sjson->>'$.updatedAt'
-		FROM %s WHERE %s = ? AND _ferretdb_sjson->>'$.state' IN (?, ?)`, quoteIdent(table), sqlInstance)
+		FROM %s WHERE %s = ? AND _ferretdb_sjson->>'$.state' IN (?, ?)`, quoteIdent(tables.leads), sqlInstance)
 	rows, err := conn.QueryContext(ctx, q, instanceID, string(zen7.LeadForwarded), string(zen7.LeadStopped))
 	if err != nil {
 		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
