@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
@@ -71,3 +72,6 @@ func (o *Outbox) DueDirect(ctx context.Context, now time.Time, n int, except ...
 	docs, err := o.db.sqlite.due(ctx, now, n, except)
 	return toDeliveries(docs), err
 }
+
+// Collection is one of db's collections, for benchmarks that time single commands.
+func Collection(db *DB, name string) *mongo.Collection { return db.collection(name) }

@@ -1,0 +1,60 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/store"
+)
+
+// BenchmarkCommandCost measures what one driver command of each kind the worker sends costs the
+// store, with a small outbox and with a backlog: a find and an update by _id alone (FerretDB v1
+// pushes them down to an index lookup), an update guarded by another field as the claim's is
+// (FerretDB reads and decodes every entry to filter it), and an insert of one document.
+// docs/BENCHMARKS.md records the figures; run with
+//
+//	go test ./store -run '^$' -bench CommandCost -benchtime 300x -count 3
+func BenchmarkCommandCost(b *testing.B) {
+	for _, waiting := range []int{10, 5000} {
+		o, db := newOutbox(b)
+		ctx := context.Background()
+		for i := 0; i < waiting; i += 500 {
+			var ds []zen7.Delivery
+			for j := i; j < min(i+500, waiting); j++ {
+				ds = append(ds, pending(fmt.Sprintf("d%d", j), "inst", fmt.Sprintf("p%d", j), outboxT0))
+			}
+			mustEnqueue(b, o, ds...)
+		}
+		outbox := store.Collection(db, "outbox")
+		id := func(i int) bson.D { return bson.D{{Key: "_id", Value: fmt.Sprintf("d%d", i%waiting)}} }
+		set := func(i int) bson.D { return bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: fmt.Sprint(i)}}}} }
+		for _, bc := range []struct {
+			name string
+			run  func(i int) error
+		}{
+			{"find by _id", func(i int) error { return outbox.FindOne(ctx, id(i)).Err() }},
+			{"update by _id", func(i int) error { _, err := outbox.UpdateOne(ctx, id(i), set(i)); return err }},
+			{"update by _id and claims", func(i int) error {
+				f := append(id(i), bson.E{Key: "claims", Value: bson.D{{Key: "$lt", Value: 1 << 20}}})
+				_, err := outbox.UpdateOne(ctx, f, set(i))
+				return err
+			}},
+			{"insert one", func(i int) error {
+				_, err := store.Collection(db, "bench").InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("%d-%d", b.N, i)}})
+				return err
+			}},
+		} {
+			b.Run(fmt.Sprintf("%s/%d waiting", bc.name, waiting), func(b *testing.B) {
+				for i := range b.N {
+					if err := bc.run(i); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
