@@ -75,3 +75,18 @@ func (o *Outbox) DueDirect(ctx context.Context, now time.Time, n int, except ...
 
 // Collection is one of db's collections, for benchmarks that time single commands.
 func Collection(db *DB, name string) *mongo.Collection { return db.collection(name) }
+
+// InstanceGroupsQuery is the ids of an instance's group mappings through the driver, as on
+// MongoDB, whatever the store.
+func InstanceGroupsQuery(ctx context.Context, d *DB, instanceID string) ([]string, error) {
+	return instanceGroupsQuery(ctx, d, instanceID)
+}
+
+// InstanceGroupsDirect is the same read from the embedded store's SQLite file, without the
+// fallback to the driver; it fails on MongoDB.
+func InstanceGroupsDirect(ctx context.Context, d *DB, instanceID string) ([]string, error) {
+	if d.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	return d.sqlite.groupIDs(ctx, instanceID)
+}

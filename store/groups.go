@@ -80,10 +80,29 @@ func (s *Instances) SetGroupTree(ctx context.Context, inst zen7.Instance, t zen7
 			return fmt.Errorf("store.SetGroupTree: %w", err)
 		}
 	}
-	// What an older read of the tree mapped and this one did not find has left the tree.
-	col := s.db.collection(colGroups)
-	if _, err := col.DeleteMany(ctx, bson.D{{Key: "instanceId", Value: inst.ID}, {Key: "at", Value: bson.D{{Key: "$lt", Value: at}}}}); err != nil {
-		return fmt.Errorf("store.SetGroupTree: drop old groups: %w", err)
+	// What an older read of the tree mapped and this one did not find has left the tree. The
+	// guard (still inst's, from an older read) keeps a mapping another tree took meanwhile;
+	// the ids narrow it to the stale few, for the embedded store scans a guarded delete.
+	held, err := instanceGroups(ctx, s.db, inst.ID)
+	if err != nil {
+		return fmt.Errorf("store.SetGroupTree: %w", err)
+	}
+	inTree := make(map[string]bool, len(t.Groups))
+	for _, g := range t.Groups {
+		inTree[g] = true
+	}
+	var stale bson.A
+	for _, g := range held {
+		if !inTree[g] {
+			stale = append(stale, g)
+		}
+	}
+	if len(stale) > 0 {
+		_, err := s.db.collection(colGroups).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: stale}}},
+			{Key: "instanceId", Value: inst.ID}, {Key: "at", Value: bson.D{{Key: "$lt", Value: at}}}})
+		if err != nil {
+			return fmt.Errorf("store.SetGroupTree: drop old groups: %w", err)
+		}
 	}
 	// An uninstall that ran meanwhile may have dropped the instance's groups before these
 	// writes landed; it marks the instance before dropping, so checking after writing sees it.
@@ -111,6 +130,11 @@ func (s *Instances) claimGroup(ctx context.Context, g string, inst zen7.Instance
 		bson.D{{Key: "depth", Value: bson.D{{Key: "$exists", Value: false}}}},
 	}}}
 	doc := groupDoc{ID: g, InstanceID: inst.ID, Depth: depth, InstalledAt: inst.InstalledAt, At: at}
+	// A group no one maps yet, as at an instance's first install, takes a plain insert, which
+	// the embedded store serves by _id: the guarded replace below reads every group there.
+	if _, err := col.InsertOne(ctx, doc); !mongo.IsDuplicateKeyError(err) {
+		return err
+	}
 	for range 2 {
 		_, err := col.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
 		if !mongo.IsDuplicateKeyError(err) {
@@ -144,11 +168,47 @@ func (s *Instances) claimGroup(ctx context.Context, g string, inst zen7.Instance
 	return nil
 }
 
+// isLiveID reports whether instance id exists and is not uninstalled. It reads by _id alone and
+// looks at the state here: a filter on the state as well is a scan on the embedded store.
 func (s *Instances) isLiveID(ctx context.Context, id string) (bool, error) {
-	n, err := s.db.collection(colInstances).CountDocuments(ctx, bson.D{
-		{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(zen7.StateUninstalled)}}},
-	})
-	return n > 0, err
+	var d struct {
+		State string `bson:"state"`
+	}
+	err := s.db.collection(colInstances).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+		options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}})).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil && d.State != string(zen7.StateUninstalled), err
+}
+
+// instanceGroups are the ids of the groups mapped to the instance: on the embedded store read
+// from SQLite's index (sqliteReads.groupIDs), with the driver's query, served on MongoDB by the
+// instance_at index, should that fail.
+func instanceGroups(ctx context.Context, db *DB, instanceID string) ([]string, error) {
+	if db.sqlite != nil {
+		if ids, err := db.sqlite.groupIDs(ctx, instanceID); err == nil {
+			return ids, nil
+		}
+	}
+	return instanceGroupsQuery(ctx, db, instanceID)
+}
+
+func instanceGroupsQuery(ctx context.Context, db *DB, instanceID string) ([]string, error) {
+	cur, err := db.collection(colGroups).Find(ctx, bson.D{{Key: "instanceId", Value: instanceID}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", instanceID, err)
+	}
+	var docs []groupDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", instanceID, err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	return ids, nil
 }
 
 // dropGroups removes every mapping to the instance.

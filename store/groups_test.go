@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -173,6 +174,46 @@ func TestGroupTrees(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestInstanceGroupsAgree checks that the embedded store's direct read of an instance's group
+// mappings, which SetGroupTree uses to find the stale ones, returns what the driver's query does.
+func TestInstanceGroupsAgree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db := newInstances(t)
+	a, b := newInstance("inst-a", "key-a"), newInstance("inst-b", "key-b")
+	mustCreate(t, s, a)
+	mustCreate(t, s, b)
+	setTree(t, s, a, 0, "top", `quoted "group" ü`, "shared")
+	setTree(t, s, b, 1, "shared", "b-only")
+
+	for _, tt := range []struct {
+		instance string
+		want     []string
+	}{
+		{a.ID, []string{"top", `quoted "group" ü`}},
+		{b.ID, []string{"b-only", "shared"}},
+		{"inst-none", nil},
+	} {
+		got, err := store.InstanceGroupsQuery(ctx, db, tt.instance)
+		if err != nil {
+			t.Fatalf("%s: the driver's query: %v", tt.instance, err)
+		}
+		if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(tt.want))) {
+			t.Errorf("%s: the driver's query = %q, want %q", tt.instance, got, tt.want)
+		}
+		if store.ReportFile(db) == "" {
+			continue // MongoDB: one query
+		}
+		direct, err := store.InstanceGroupsDirect(ctx, db, tt.instance)
+		if err != nil {
+			t.Fatalf("%s: the direct read: %v", tt.instance, err)
+		}
+		if slices.Sort(direct); !slices.Equal(direct, got) {
+			t.Errorf("%s: the direct read = %q, the driver's query %q", tt.instance, direct, got)
+		}
+	}
 }
 
 func TestAccountsToRefresh(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 )
 
 // sqliteReads answers, on the embedded store, the queries FerretDB would answer by scanning
-// (the report's two and the worker's due query) straight from its SQLite file, through
-// expression indexes it adds there.
+// (the report's two, the worker's due query, and an instance's group mappings) straight from
+// its SQLite file, through expression indexes it adds there.
 //
 // FerretDB v1 pushes down to SQLite only a filter on _id alone: any other find reads and decodes
 // every document of the collection in Go (about 100 µs each). The report filters deliveries by
@@ -30,7 +30,11 @@ import (
 // table per collection, listed in _ferretdb_collections, each document as JSON in
 // _ferretdb_sjson, dates as Unix milliseconds); TestReportQueriesAgree and TestDueQueriesAgree
 // check it returns what the MongoDB queries return.
-// On MongoDB the same queries are served by the instance_day, instance_state and due indexes.
+// An install maps its groups (SetGroupTree) and then looks for mappings its tree no longer has:
+// through FerretDB that read cost every group of every instance, so seeding 10,000 instances
+// took time quadratic in their number.
+// On MongoDB the same queries are served by the instance_day, instance_state, due and
+// instance_at indexes.
 type sqliteReads struct {
 	file string
 
@@ -40,7 +44,7 @@ type sqliteReads struct {
 }
 
 // sqliteTables are the tables of the collections sqliteReads reads.
-type sqliteTables struct{ deliveries, leads, outbox string }
+type sqliteTables struct{ deliveries, leads, outbox, groups string }
 
 // The expressions the indexes are built on; a query uses an index only through the same
 // expression.
@@ -70,7 +74,7 @@ func (r *sqliteReads) prepare(ctx context.Context) error {
 		r.conn = conn
 	}
 	t := &r.tables
-	tables := map[string]*string{colDeliveries: &t.deliveries, colLeads: &t.leads, colOutbox: &t.outbox}
+	tables := map[string]*string{colDeliveries: &t.deliveries, colLeads: &t.leads, colOutbox: &t.outbox, colGroups: &t.groups}
 	for col, table := range tables {
 		err := r.conn.QueryRowContext(ctx, `SELECT table_name FROM "_ferretdb_collections" WHERE name = ?`, col).Scan(table)
 		if err != nil {
@@ -81,6 +85,7 @@ func (r *sqliteReads) prepare(ctx context.Context) error {
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s)`, quoteIdent(t.deliveries+"_app_instance_day"), quoteIdent(t.deliveries), sqlInstance, sqlDay),
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(t.leads+"_app_instance"), quoteIdent(t.leads), sqlInstance),
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(t.outbox+"_app_due"), quoteIdent(t.outbox), sqlNext),
+		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(t.groups+"_app_instance"), quoteIdent(t.groups), sqlInstance),
 	} {
 		if _, err := r.conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("store: indexing for the direct reads: %w", err)
@@ -195,6 +200,29 @@ func (r *sqliteReads) forwardedLeads(ctx context.Context, instanceID string) ([]
 		return nil, fmt.Errorf("store.ForwardedLeads: %w", err)
 	}
 	return out, nil
+}
+
+// groupIDs are the ids of the groups mapped to instance instanceID (see instanceGroups).
+func (r *sqliteReads) groupIDs(ctx context.Context, instanceID string) ([]string, error) {
+	conn, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'$._id' FROM %s WHERE %s = ?`, quoteIdent(tables.groups), sqlInstance)
+	rows, err := conn.QueryContext(ctx, q, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 // due is Outbox.Due: the outbox entries due at now, not leased, of no instance in except, by
