@@ -81,8 +81,9 @@ func (s *Instances) SetGroupTree(ctx context.Context, inst zen7.Instance, t zen7
 		}
 	}
 	// What an older read of the tree mapped and this one did not find has left the tree. The
-	// guard (still inst's, from an older read) keeps a mapping another tree took meanwhile;
-	// the ids narrow it to the stale few, for the embedded store scans a guarded delete.
+	// delete's guard (still inst's, from an older read) spares a mapping another tree took
+	// meanwhile; the embedded store serves it by reading every group, so it runs only when the
+	// ids read first show a group left.
 	held, err := instanceGroups(ctx, s.db, inst.ID)
 	if err != nil {
 		return fmt.Errorf("store.SetGroupTree: %w", err)
