@@ -28,8 +28,8 @@ import (
 // Here SQLite reads only the rows in range, from an index, and extracts the few fields the
 // report shows, or the whole due document (decodeSJSON). It depends on FerretDB v1's storage (a
 // table per collection, listed in _ferretdb_collections, each document as JSON in
-// _ferretdb_sjson, dates as Unix milliseconds); TestReportQueriesAgree and TestDueQueriesAgree
-// check it returns what the MongoDB queries return.
+// _ferretdb_sjson, dates as Unix milliseconds); TestReportQueriesAgree, TestDueQueriesAgree and
+// TestInstanceGroupsAgree check it returns what the MongoDB queries return.
 // An install maps its groups (SetGroupTree) and then looks for mappings its tree no longer has:
 // through FerretDB that read cost every group of every instance, so seeding 10,000 instances
 // took time quadratic in their number.
