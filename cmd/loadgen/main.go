@@ -37,6 +37,7 @@ func main() {
 	scale := flag.String("instances", "", "installed instances of the scale figure, comma-separated (default 10,1000,10000)")
 	notifications := flag.Int64("notifications", 0, "notifications of the memory figure (default 100000)")
 	sustain := flag.Duration("sustain", 0, "length of each constant-rate trial of the sustained figure (default 60s)")
+	forwardingOnly := flag.Bool("forwarding-only", false, "run only the forwarding phase (figures 2, 3, 5 and 6: latency, calls, memory, report)")
 	rerender := flag.String("rerender", "", "only render results.md, the plot and the profiles' tops into -out from this results.json")
 	flag.Parse()
 	if *rerender != "" {
@@ -72,6 +73,7 @@ func main() {
 	if *sustain > 0 {
 		plan.Sustain = *sustain
 	}
+	plan.ForwardingOnly = *forwardingOnly
 	if _, err := run(ctx, exe, nil, plan, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)

@@ -63,7 +63,7 @@ func TestQuickRun(t *testing.T) {
 	if !r.Pages.ShowsCounts {
 		t.Errorf("the report over %d deliveries does not show that count", r.Pages.Deliveries)
 	}
-	for _, f := range []string{"results.json", "results.md", "intake.svg", "profiles/intake.pprof", "profiles/worker.pprof", "profiles/intake-top.txt"} {
+	for _, f := range []string{"results.json", "results.md", "intake.svg", "profiles/intake.pprof", "profiles/worker.pprof", "profiles/intake-top.txt", "profiles/heap-settled.pprof"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
 		}

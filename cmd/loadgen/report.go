@@ -151,6 +151,10 @@ func markdown(r *results) string {
 	p("| queue drained | %.0f | %.0f | |", m.DrainedRSSMB, m.DrainedHeapMB)
 	p("| %v after that | %.0f | %.0f | %.0f |", r.Plan.Settle, m.SettledRSSMB, m.SettledHeapMB, m.SettledGoroutines)
 	p("")
+	if m.SettledParts.AnonMB > 0 { // runs before the split was recorded have none
+		p("Resident memory by where it lives (from /proc/<pid>/smaps): idle %s; settled %s.", m.IdleParts, m.SettledParts)
+		p("")
+	}
 	p("Intake of all %d took %.0f s; the last lead reached 7Targets after %.0f s (%.0f deliveries/s).", m.Notifications, m.IntakeSeconds, m.DrainSeconds, m.DeliveriesPerSec)
 	p("")
 	g := r.Pages

@@ -34,6 +34,9 @@ type plan struct {
 	Sustain       time.Duration // each constant-rate trial of the sustained figure
 	Fairness      time.Duration // each constant-rate run of the fairness figure
 	Drain         time.Duration // the longest wait for a backlog to reach 7Targets
+	// ForwardingOnly skips the intake phase (figures 1 and 4, sustained, fairness): a run of
+	// figures 2, 3, 5 and 6 alone, when looking into one of them.
+	ForwardingOnly bool
 }
 
 func fullPlan() plan {
@@ -139,6 +142,10 @@ type memoryFigures struct {
 	SettledHeapMB     float64 `json:"settledHeapInuseMB"`
 	SettledGoroutines float64 `json:"settledGoroutines"`
 	IdleGoroutines    float64 `json:"idleGoroutines"`
+	// Where the resident memory is, idle and settled (profiles/heap-settled.pprof says what
+	// the settled Go heap holds).
+	IdleParts    residentParts `json:"idleResident"`
+	SettledParts residentParts `json:"settledResident"`
 }
 
 type pageFigures struct {
@@ -159,7 +166,10 @@ func run(ctx context.Context, exe string, extraEnv []string, p plan, out string,
 	var seq atomic.Int64 // prospect numbers, unique across the run
 
 	logf := func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
-	err := intakePhase(ctx, exe, extraEnv, p, out, r, &seq, logf)
+	var err error
+	if !p.ForwardingOnly {
+		err = intakePhase(ctx, exe, extraEnv, p, out, r, &seq, logf)
+	}
 	if err != nil {
 		err = fmt.Errorf("intake: %w", err)
 	} else if err = forwardingPhase(ctx, exe, extraEnv, p, out, r, &seq, logf); err != nil {
@@ -491,6 +501,9 @@ func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *at
 	if mem.IdleRSSMB, mem.IdleHeapMB, mem.IdleGoroutines, err = reading(); err != nil {
 		return err
 	}
+	if mem.IdleParts, err = e.residentParts(); err != nil {
+		return err
+	}
 	postsBefore := int64(e.st.Count(http.MethodPost, "/leads"))
 	otherBefore := int64(e.st.Count(http.MethodPut, "/leads")) + int64(e.st.Count(http.MethodPut, "/leads/stop/followup"))
 	logf("memory: %d notifications at concurrency %d (idle RSS %.0f MB)", p.Notifications, p.NotifConc, mem.IdleRSSMB)
@@ -559,8 +572,15 @@ func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *at
 	if mem.SettledRSSMB, mem.SettledHeapMB, mem.SettledGoroutines, err = reading(); err != nil {
 		return err
 	}
+	if mem.SettledParts, err = e.residentParts(); err != nil {
+		return err
+	}
+	if err := e.heapProfile(filepath.Join(out, "profiles", "heap-settled.pprof")); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
 	logf("  intake %.0f s, drained after %.0f s (%.0f deliveries/s); RSS idle %.0f, peak %.0f, drained %.0f, settled %.0f MB; heap in use idle %.0f, settled %.0f MB",
 		mem.IntakeSeconds, mem.DrainSeconds, mem.DeliveriesPerSec, mem.IdleRSSMB, mem.PeakRSSMB, mem.DrainedRSSMB, mem.SettledRSSMB, mem.IdleHeapMB, mem.SettledHeapMB)
+	logf("  resident idle: %s; settled: %s", mem.IdleParts, mem.SettledParts)
 	return nil
 }
 
