@@ -223,8 +223,11 @@ func (in *Intake) Retry(ctx context.Context, instanceID, deliveryID string) erro
 }
 
 // recentIDsKept is how many delivery ids an intake remembers: Sales' retries and duplicates of
-// a notification follow it closely, and 64Ki ids (hashed) keep about 2 MB.
-const recentIDsKept = 1 << 16
+// a notification follow it closely, and 16Ki ids are nearly three minutes of one account at its
+// webhook rate limit (100/s). The set only sharpens the answer's count: a copy it has forgotten
+// counts as queued and is still not sent twice. At 64Ki ids the App settled 6 MB above keeping one
+// (docs/BENCHMARKS.md, "What the settled memory is"); 16Ki keep about 400 kB.
+const recentIDsKept = 1 << 14
 
 // recentIDs remembers the last ids it was given, hashed, in a fixed-size ring: the oldest go
 // first, so it never grows.
@@ -238,7 +241,8 @@ type recentIDs struct {
 }
 
 func newRecentIDs(size int) *recentIDs {
-	return &recentIDs{seed: maphash.MakeSeed(), size: size, set: map[uint64]struct{}{}}
+	// Sized once, so that filling it leaves no outgrown tables behind for the collector.
+	return &recentIDs{seed: maphash.MakeSeed(), size: size, set: make(map[uint64]struct{}, size), ring: make([]uint64, 0, size)}
 }
 
 // add remembers id and reports whether it was remembered already. Two ids with one 64-bit hash
