@@ -234,15 +234,14 @@ const recentIDsKept = 1 << 14
 type recentIDs struct {
 	mu   sync.Mutex
 	seed maphash.Seed
-	size int
 	set  map[uint64]struct{}
-	ring []uint64 // in the order added, from next on once full
+	ring []uint64 // in the order added, from next on once full; its capacity is the size
 	next int
 }
 
 func newRecentIDs(size int) *recentIDs {
 	// Sized once, so that filling it leaves no outgrown tables behind for the collector.
-	return &recentIDs{seed: maphash.MakeSeed(), size: size, set: make(map[uint64]struct{}, size), ring: make([]uint64, 0, size)}
+	return &recentIDs{seed: maphash.MakeSeed(), set: make(map[uint64]struct{}, size), ring: make([]uint64, 0, size)}
 }
 
 // add remembers id and reports whether it was remembered already. Two ids with one 64-bit hash
@@ -254,7 +253,7 @@ func (r *recentIDs) add(id string) (seen bool) {
 	if _, ok := r.set[h]; ok {
 		return true
 	}
-	if len(r.ring) < r.size {
+	if len(r.ring) < cap(r.ring) {
 		r.ring = append(r.ring, h)
 	} else {
 		delete(r.set, r.ring[r.next])

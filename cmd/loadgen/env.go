@@ -264,7 +264,8 @@ func (p residentParts) String() string {
 		p.AnonMB, p.GoHeldMB, p.AnonMB-p.GoHeldMB, p.FileMB, p.SQLiteConns)
 }
 
-func (e *env) residentParts() (residentParts, error) {
+// m is the App's /metrics, read at the same moment.
+func (e *env) residentParts(m map[string]float64) (residentParts, error) {
 	var parts residentParts
 	proc := "/proc/" + strconv.Itoa(e.pid)
 	f, err := os.Open(proc + "/smaps")
@@ -304,10 +305,6 @@ func (e *env) residentParts() (residentParts, error) {
 		if target, err := os.Readlink(proc + "/fd/" + fd.Name()); err == nil && strings.HasSuffix(target, ".sqlite") {
 			parts.SQLiteConns++
 		}
-	}
-	m, err := e.metrics()
-	if err != nil {
-		return parts, err
 	}
 	parts.GoHeldMB = (m["go_memstats_sys_bytes"] - m["go_memstats_heap_released_bytes"]) / (1 << 20)
 	return parts, nil

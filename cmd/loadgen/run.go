@@ -485,7 +485,8 @@ const maxBacklog = 256
 func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *atomic.Int64, logf func(string, ...any)) error {
 	mem := &r.Memory
 	mem.Notifications = p.Notifications
-	reading := func() (rss, heap, goroutines float64, err error) {
+	// reading also returns where the resident memory is, which costs a walk of smaps.
+	reading := func(parts *residentParts) (rss, heap, goroutines float64, err error) {
 		b, err := e.rss()
 		if err != nil {
 			return 0, 0, 0, err
@@ -494,14 +495,16 @@ func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *at
 		if err != nil {
 			return 0, 0, 0, err
 		}
+		if parts != nil {
+			if *parts, err = e.residentParts(m); err != nil {
+				return 0, 0, 0, err
+			}
+		}
 		return float64(b) / (1 << 20), m["go_memstats_heap_inuse_bytes"] / (1 << 20), m["go_goroutines"], nil
 	}
 	time.Sleep(p.Settle / 10)
 	var err error
-	if mem.IdleRSSMB, mem.IdleHeapMB, mem.IdleGoroutines, err = reading(); err != nil {
-		return err
-	}
-	if mem.IdleParts, err = e.residentParts(); err != nil {
+	if mem.IdleRSSMB, mem.IdleHeapMB, mem.IdleGoroutines, err = reading(&mem.IdleParts); err != nil {
 		return err
 	}
 	postsBefore := int64(e.st.Count(http.MethodPost, "/leads"))
@@ -565,14 +568,11 @@ func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *at
 	time.Sleep(2 * time.Second) // the last deliveries finish recording
 	r.Calls.BulkLeadPosts = int64(e.st.Count(http.MethodPost, "/leads")) - postsBefore
 	r.Calls.BulkOtherSevenTargets = int64(e.st.Count(http.MethodPut, "/leads")) + int64(e.st.Count(http.MethodPut, "/leads/stop/followup")) - otherBefore
-	if mem.DrainedRSSMB, mem.DrainedHeapMB, _, err = reading(); err != nil {
+	if mem.DrainedRSSMB, mem.DrainedHeapMB, _, err = reading(nil); err != nil {
 		return err
 	}
 	time.Sleep(p.Settle)
-	if mem.SettledRSSMB, mem.SettledHeapMB, mem.SettledGoroutines, err = reading(); err != nil {
-		return err
-	}
-	if mem.SettledParts, err = e.residentParts(); err != nil {
+	if mem.SettledRSSMB, mem.SettledHeapMB, mem.SettledGoroutines, err = reading(&mem.SettledParts); err != nil {
 		return err
 	}
 	if err := e.heapProfile(filepath.Join(out, "profiles", "heap-settled.pprof")); err != nil {
