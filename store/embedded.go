@@ -109,7 +109,7 @@ func start(dir, tcpAddr string, logger *slog.Logger) (*Embedded, error) {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  listener,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/",
+		SQLiteURL: "file:" + filepath.ToSlash(abs) + "/?_pragma=" + connCache,
 		Logger:    slog.New(quietHandler{logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "embedded-store")})}),
 	})
 	embeddedStart.Unlock()
@@ -141,6 +141,15 @@ func start(dir, tcpAddr string, logger *slog.Logger) (*Embedded, error) {
 }
 
 var embeddedStart sync.Mutex
+
+// connCache bounds the page cache of each of FerretDB's SQLite connections to 512 KiB (SQLite's
+// default is 2,000 KiB). FerretDB keeps every connection it opens, and an update command holds
+// one per statement until it returns, so the worker's claims of several deliveries at once
+// leave one more open than the most claimed together (nine with eight slots), each caching
+// pages of a database that grows with the history
+// (docs/BENCHMARKS.md, "The SQLite connections, pinned down"). A page not cached is read from
+// the system's file cache; the commit's fsync, not the read, is what a write costs.
+const connCache = "cache_size(-512)"
 
 // makeSocketDir makes a fresh directory of mode 0700 for the store's socket and returns the
 // socket's path: in the data directory, whose lock this store holds, so a socket left by a
