@@ -252,21 +252,20 @@ func (e *env) rss() (int64, error) {
 // them what the Go runtime holds from the system (its memory less what the heap returned) and
 // how many SQLite connections are open (each an open .sqlite file, with its own page cache in
 // the C heap that modernc.org/libc maps outside Go's). Anonymous less Go's is the C heap, about.
-// Of what Go holds, the heap's part is its spans not returned to the system: those in use and
-// those idle that the collector keeps for the heap to grow into (up to its goal, twice what is
-// live) until the scavenger returns them.
+// Of what Go holds, the heap's part is its spans not returned to the system: those in use (the
+// reading's heap in use) and those idle that the collector keeps for the heap to grow into (up to
+// its goal, twice what is live) until the scavenger returns them.
 type residentParts struct {
-	AnonMB        float64 `json:"anonymousMB"`
-	FileMB        float64 `json:"fileBackedMB"`
-	GoHeldMB      float64 `json:"goHeldMB"`
-	GoHeapHeldMB  float64 `json:"goHeapHeldMB"`
-	GoHeapInUseMB float64 `json:"goHeapInUseMB"`
-	SQLiteConns   int     `json:"sqliteConnections"`
+	AnonMB       float64 `json:"anonymousMB"`
+	FileMB       float64 `json:"fileBackedMB"`
+	GoHeldMB     float64 `json:"goHeldMB"`
+	GoHeapHeldMB float64 `json:"goHeapHeldMB"`
+	SQLiteConns  int     `json:"sqliteConnections"`
 }
 
 func (p residentParts) String() string {
-	return fmt.Sprintf("anonymous %.0f MB (Go holds %.0f: heap %.0f, of it in use %.0f; the rest %.0f), file-backed %.0f MB, %d SQLite connections",
-		p.AnonMB, p.GoHeldMB, p.GoHeapHeldMB, p.GoHeapInUseMB, p.AnonMB-p.GoHeldMB, p.FileMB, p.SQLiteConns)
+	return fmt.Sprintf("anonymous %.0f MB (Go holds %.0f, of it heap %.0f; the rest %.0f), file-backed %.0f MB, %d SQLite connections",
+		p.AnonMB, p.GoHeldMB, p.GoHeapHeldMB, p.AnonMB-p.GoHeldMB, p.FileMB, p.SQLiteConns)
 }
 
 // m is the App's /metrics, read at the same moment.
@@ -314,7 +313,6 @@ func (e *env) residentParts(m map[string]float64) (residentParts, error) {
 	const mb = 1 << 20
 	parts.GoHeldMB = (m["go_memstats_sys_bytes"] - m["go_memstats_heap_released_bytes"]) / mb
 	parts.GoHeapHeldMB = (m["go_memstats_heap_sys_bytes"] - m["go_memstats_heap_released_bytes"]) / mb
-	parts.GoHeapInUseMB = m["go_memstats_heap_inuse_bytes"] / mb
 	return parts, nil
 }
 

@@ -485,7 +485,7 @@ const maxBacklog = 256
 func memory(ctx context.Context, e *env, p plan, out string, r *results, seq *atomic.Int64, logf func(string, ...any)) error {
 	mem := &r.Memory
 	mem.Notifications = p.Notifications
-	// reading also returns where the resident memory is, which costs a walk of smaps.
+	// reading also fills parts, when given, with where the resident memory is (a walk of smaps).
 	reading := func(parts *residentParts) (rss, heap, goroutines float64, err error) {
 		b, err := e.rss()
 		if err != nil {
