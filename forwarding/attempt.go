@@ -174,15 +174,21 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery, reads *passReads)
 }
 
 func (w *Worker) create(ctx context.Context, inst zen7.Instance, creds seventargets.Credentials, d zen7.Delivery, body seventargets.Lead, route zen7.Route) result {
-	holder, err := w.store.ClaimCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID)
-	if err != nil {
-		return retryLater(err, 0, false)
+	c := w.creations.do(ctx, d)
+	if c.err != nil {
+		return retryLater(c.err, 0, false)
 	}
-	if holder != d.ID {
+	if c.holder != d.ID {
 		return retryLater(errors.New("another delivery is creating this prospect's lead"), waitBriefly, false)
 	}
 	res, err := w.leads.CreateLead(ctx, inst.ID, creds, body)
 	return w.afterCall(ctx, d, nil, body, route, res, err, zen7.OutcomeCreated)
+}
+
+// creationClaim is the answer to one creation reservation: the delivery holding it, or err.
+type creationClaim struct {
+	holder string
+	err    error
 }
 
 // afterCall turns a 7Targets answer into the delivery's result and the prospect's lead record.
@@ -253,7 +259,7 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery
 	// while it answered: a lost record makes the retry act again (a second creation).
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := w.store.SaveLead(sctx, *l); err != nil {
+	if err := w.leadSaves.do(sctx, *l); err != nil {
 		// The 7Targets action happened; recording it failed. Running the delivery again is
 		// safe: deciding is idempotent and 7Targets creates-or-assigns by email.
 		return retryLater(err, 0, r.called)

@@ -3,35 +3,36 @@ package forwarding
 import (
 	"context"
 	"sync"
-
-	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
-// finishGroup is group commit for finished deliveries: the outcomes of deliveries finishing
-// together are written with one command per collection (Store.FinishMany) rather than three
-// commands each. Nobody waits for company: a delivery finishing while no write is in flight is
-// written at once, alone; those finishing while one is are written together right after it,
-// by the first of them. So at low load a delivery costs what it did, and under load the
-// commands per delivery fall with the number finishing at once.
-type finishGroup struct {
-	store Store
+// group is group commit: requests made while a write is in flight are written together right
+// after it, with one call of write, by the first of them. Nobody waits for company: a request
+// made while no write is in flight is written at once, alone. So at low load a request costs
+// what it did alone, and under load the store commands per request fall with the number made
+// at once. The worker groups its outcomes, its lead records and its creation reservations so.
+type group[T, R any] struct {
+	// write writes items and returns a result for each, in their order.
+	write func(ctx context.Context, items []T) []R
 
 	mu      sync.Mutex
 	writing bool
-	queue   []*finishReq
+	queue   []*groupReq[T, R]
 }
 
-type finishReq struct {
-	ctx  context.Context // the recording's, should this request lead a write
-	d    zen7.Delivery
+type groupReq[T, R any] struct {
+	ctx  context.Context // the request's, should it lead a write
+	item T
 	lead chan struct{} // closed when this request is to write the queue
-	done chan error    // its delivery's result, once written
+	done chan R        // its item's result, once written
 }
 
-// finish records d's outcome with those of the deliveries finishing with it, and returns d's
-// error once written.
-func (g *finishGroup) finish(ctx context.Context, d zen7.Delivery) error {
-	r := &finishReq{ctx: ctx, d: d, lead: make(chan struct{}), done: make(chan error, 1)}
+func newGroup[T, R any](write func(ctx context.Context, items []T) []R) *group[T, R] {
+	return &group[T, R]{write: write}
+}
+
+// do writes item with those of the requests made with it, and returns item's result.
+func (g *group[T, R]) do(ctx context.Context, item T) R {
+	r := &groupReq[T, R]{ctx: ctx, item: item, lead: make(chan struct{}), done: make(chan R, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
 	if !g.writing {
@@ -40,15 +41,23 @@ func (g *finishGroup) finish(ctx context.Context, d zen7.Delivery) error {
 	}
 	g.mu.Unlock()
 	select {
-	case err := <-r.done:
-		return err // written by another request's write
+	case res := <-r.done:
+		return res // written by another request's write
 	case <-r.lead:
 	}
 	g.mu.Lock()
 	batch := g.queue
 	g.queue = nil
 	g.mu.Unlock()
-	g.write(r.ctx, batch)
+	items := make([]T, len(batch))
+	for i, q := range batch {
+		items[i] = q.item
+	}
+	// Under the leading request's context: each gives recording its own time (recordTimeout).
+	results := g.write(r.ctx, items)
+	for i, q := range batch {
+		q.done <- results[i]
+	}
 	g.mu.Lock()
 	if len(g.queue) > 0 {
 		close(g.queue[0].lead) // the next write is the first waiter's: this one's is done
@@ -57,17 +66,4 @@ func (g *finishGroup) finish(ctx context.Context, d zen7.Delivery) error {
 	}
 	g.mu.Unlock()
 	return <-r.done
-}
-
-// write records batch with one FinishMany, under the context of the request that leads it
-// (each request's context gives recording its own time, recordTimeout).
-func (g *finishGroup) write(ctx context.Context, batch []*finishReq) {
-	ds := make([]zen7.Delivery, len(batch))
-	for i, r := range batch {
-		ds[i] = r.d
-	}
-	errs := g.store.FinishMany(ctx, ds)
-	for i, r := range batch {
-		r.done <- errs[i]
-	}
 }

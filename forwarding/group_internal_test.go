@@ -44,24 +44,24 @@ func (g *gatedFinisher) FinishMany(_ context.Context, ds []zen7.Delivery) []erro
 	return errs
 }
 
-// TestFinishGroupWritesWaitingCallsTogether: a delivery finishing alone is written at once;
+// TestGroupWritesWaitingCallsTogether: a delivery finishing alone is written at once;
 // those finishing while that write is in flight are written together, with one FinishMany,
 // and each gets its own delivery's result.
-func TestFinishGroupWritesWaitingCallsTogether(t *testing.T) {
+func TestGroupWritesWaitingCallsTogether(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := &gatedFinisher{fail: map[string]bool{"d3": true}, started: make(chan struct{}), release: make(chan struct{})}
-	g := &finishGroup{store: st}
+	g := newGroup(st.FinishMany)
 
 	firstDone := make(chan error, 1)
-	go func() { firstDone <- g.finish(ctx, zen7.Delivery{ID: "d0"}) }()
+	go func() { firstDone <- g.do(ctx, zen7.Delivery{ID: "d0"}) }()
 	<-st.started // d0 is being written, alone
 
 	const waiting = 5
 	var wg sync.WaitGroup
 	results := make([]error, waiting)
 	for i := range waiting {
-		wg.Go(func() { results[i] = g.finish(ctx, zen7.Delivery{ID: "d" + string(rune('1'+i))}) })
+		wg.Go(func() { results[i] = g.do(ctx, zen7.Delivery{ID: "d" + string(rune('1'+i))}) })
 	}
 	// Every waiter is queued before the first write ends: the queue is read under the lock.
 	for {

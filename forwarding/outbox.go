@@ -53,12 +53,14 @@ type Store interface {
 
 	// Lead returns the prospect's lead record, or ErrNotFound.
 	Lead(ctx context.Context, instanceID, prospectID string) (zen7.Lead, error)
-	// SaveLead writes the prospect's lead record.
-	SaveLead(ctx context.Context, l zen7.Lead) error
-	// ClaimCreation reserves the creation of the prospect's 7Targets lead for deliveryID and
-	// returns the delivery holding it, which is deliveryID unless another holds it already.
-	// Only a unique insert decides, so two processes never both create.
-	ClaimCreation(ctx context.Context, instanceID, prospectID, deliveryID string) (string, error)
+	// SaveLeads writes the lead records ls, no two of one prospect, with one write for them
+	// all; it returns an error for each of ls (nil: written).
+	SaveLeads(ctx context.Context, ls []zen7.Lead) []error
+	// ClaimCreations reserves, for each of ds, the creation of its prospect's 7Targets lead
+	// for that delivery, and returns for each the delivery holding it (its own ID unless
+	// another holds it already) or an error; no two of ds are of one prospect. Only a unique
+	// insert decides, so two processes never both create.
+	ClaimCreations(ctx context.Context, ds []zen7.Delivery) ([]string, []error)
 	// CreationHolder returns the delivery holding the prospect's creation, or "".
 	CreationHolder(ctx context.Context, instanceID, prospectID string) (string, error)
 	// ReleaseCreation drops deliveryID's reservation, so another may create.

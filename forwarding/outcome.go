@@ -60,7 +60,7 @@ func (w *Worker) finish(ctx context.Context, d zen7.Delivery, r result) {
 			w.logger.WarnContext(ctx, "releasing a lead creation failed", "delivery", d.ID, "error", err)
 		}
 	}
-	if err := w.finishes.finish(ctx, d); err != nil {
+	if err := w.finishes.do(ctx, d); err != nil {
 		// The lease runs out and the delivery runs again; deciding again finds nothing to do.
 		w.logger.WarnContext(ctx, "recording a delivery's outcome failed", "delivery", d.ID, "error", err)
 		return

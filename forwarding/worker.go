@@ -75,7 +75,12 @@ type Worker struct {
 	wake      chan struct{}
 	now       func() time.Time
 	prospect  keyedMutex
-	finishes  *finishGroup
+
+	// Group commit (group.go) of what deliveries write as they go: their creation
+	// reservations, their lead records and their outcomes.
+	creations *group[zen7.Delivery, creationClaim]
+	leadSaves *group[zen7.Lead, error]
+	finishes  *group[zen7.Delivery, error]
 
 	// slots bounds the deliveries in flight, whether claimed from the outbox or handed over by
 	// the intake; inflight counts them (and slots held for a hand-over) so Run can wait for them.
@@ -101,7 +106,16 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 		wake:      make(chan struct{}, 1),
 		now:       func() time.Time { return time.Now().UTC() },
 		prospect:  keyedMutex{m: map[string]*keyedEntry{}},
-		finishes:  &finishGroup{store: store},
+		creations: newGroup(func(ctx context.Context, ds []zen7.Delivery) []creationClaim {
+			holders, errs := store.ClaimCreations(ctx, ds)
+			out := make([]creationClaim, len(ds))
+			for i := range ds {
+				out[i] = creationClaim{holder: holders[i], err: errs[i]}
+			}
+			return out
+		}),
+		leadSaves: newGroup(store.SaveLeads),
+		finishes:  newGroup(store.FinishMany),
 		slots:     make(chan struct{}, cfg.Concurrency),
 		busy:      map[string]int{},
 	}

@@ -45,6 +45,21 @@ type DB struct {
 	sqlite *sqliteReads
 }
 
+// maxUpdateStatements bounds the statements of one update command on the embedded store:
+// FerretDB v1 holds a SQLite connection for each statement of an update until the command
+// returns, and keeps every connection it ever opened, each with its page cache (docs/
+// BENCHMARKS.md, "The SQLite connections, pinned down"); a longer command would raise what
+// the App holds for good.
+const maxUpdateStatements = 8
+
+// updateChunk is how many of n statements to send in one update command.
+func (d *DB) updateChunk(n int) int {
+	if d.embedded != nil {
+		return min(n, maxUpdateStatements)
+	}
+	return max(n, 1)
+}
+
 // Open connects to the store cfg names, pings it and ensures the indexes.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Logger == nil {

@@ -429,8 +429,17 @@ func (o *Outbox) Claim(ctx context.Context, d zen7.Delivery, owner string, now, 
 // entries than were won (a delivery finished or moved on meanwhile), each is read back by _id
 // to tell which, and the records of those not taken are dropped, as Claim does. A delivery
 // whose claim record is taken already goes through Claim, which steps over a dead holder's.
-// It returns the deliveries claimed, in the order of ds.
+// It returns the deliveries claimed, in the order of ds. The embedded store takes them
+// maxUpdateStatements at a time.
 func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
+	if n := o.db.updateChunk(len(ds)); n < len(ds) {
+		out, err := o.ClaimMany(ctx, ds[:n], owner, now, leaseUntil)
+		if err != nil {
+			return out, err
+		}
+		rest, err := o.ClaimMany(ctx, ds[n:], owner, now, leaseUntil)
+		return append(out, rest...), err
+	}
 	if len(ds) == 1 {
 		d, err := o.Claim(ctx, ds[0], owner, now, leaseUntil)
 		if errors.Is(err, zen7.ErrClaimed) {
@@ -556,7 +565,7 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	}
 	if len(firsts) > 0 {
 		_, err := hist.InsertMany(ctx, firsts, options.InsertMany().SetOrdered(false))
-		failEach(err, firstOf, errs, mongo.IsDuplicateKeyError)
+		failEach("store.FinishMany", err, firstOf, errs, mongo.IsDuplicateKeyError)
 	}
 
 	var dels []mongo.WriteModel
@@ -571,7 +580,7 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	}
 	if len(dels) > 0 {
 		_, err := o.db.collection(colClaims).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
-		failEach(err, delOf, errs, nil)
+		failEach("store.FinishMany", err, delOf, errs, nil)
 	}
 
 	dels, delOf = dels[:0], delOf[:0]
@@ -582,14 +591,14 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	}
 	if len(dels) > 0 {
 		_, err := o.db.collection(colOutbox).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
-		failEach(err, delOf, errs, nil)
+		failEach("store.FinishMany", err, delOf, errs, nil)
 	}
 	return errs
 }
 
 // failEach sets errs[of[k]] for each statement k of an unordered write that failed (all of
-// them if the write failed as a whole), except for errors ignore accepts.
-func failEach(err error, of []int, errs []error, ignore func(error) bool) {
+// them if the write failed as a whole), except for errors ignore accepts, wrapped with op.
+func failEach(op string, err error, of []int, errs []error, ignore func(error) bool) {
 	if err == nil {
 		return
 	}
@@ -597,7 +606,7 @@ func failEach(err error, of []int, errs []error, ignore func(error) bool) {
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
 		for _, i := range of {
 			if errs[i] == nil {
-				errs[i] = fmt.Errorf("store.Finish: %w", err)
+				errs[i] = fmt.Errorf("%s: %w", op, err)
 			}
 		}
 		return
@@ -607,7 +616,7 @@ func failEach(err error, of []int, errs []error, ignore func(error) bool) {
 			continue
 		}
 		if i := of[we.Index]; errs[i] == nil {
-			errs[i] = fmt.Errorf("store.Finish: %w", we)
+			errs[i] = fmt.Errorf("%s: %w", op, we)
 		}
 	}
 }
@@ -773,20 +782,62 @@ func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.
 	}, nil
 }
 
-// SaveLead implements forwarding.Store.
+// SaveLead writes the prospect's lead record: SaveLeads of one.
 func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
-	doc := leadDoc{
+	return o.SaveLeads(ctx, []zen7.Lead{l})[0]
+}
+
+// SaveLeads implements forwarding.Store: one command of replacing upserts by _id for them all
+// (on the embedded store, one per maxUpdateStatements of them).
+func (o *Outbox) SaveLeads(ctx context.Context, ls []zen7.Lead) []error {
+	errs := make([]error, len(ls))
+	chunk := o.db.updateChunk(len(ls))
+	for from := 0; from < len(ls); from += chunk {
+		part := ls[from:min(len(ls), from+chunk)]
+		models := make([]mongo.WriteModel, len(part))
+		of := make([]int, len(part))
+		for i, l := range part {
+			doc := toLeadDoc(l)
+			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: doc.ID}}).SetReplacement(doc).SetUpsert(true)
+			of[i] = from + i
+		}
+		_, err := o.db.collection(colLeads).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		failEach("store.SaveLeads", err, of, errs, nil)
+	}
+	return errs
+}
+
+func toLeadDoc(l zen7.Lead) leadDoc {
+	return leadDoc{
 		ID: leadKey(l.InstanceID, l.ProspectID), InstanceID: l.InstanceID, ProspectID: l.ProspectID, State: string(l.State),
 		Why: toReasonDoc(l.Reason), LeadID: l.LeadID, Email: l.Email, AssistantEmail: l.AssistantEmail, ScheduleName: l.ScheduleName,
 		RoutedBy: string(l.RoutedBy), Rule: l.Rule, Fingerprint: l.Fingerprint, SnapshotAt: l.SnapshotAt, ProspectStatus: l.ProspectStatus,
 		SevenTargetsState: l.SevenTargetsState, SubState: l.SubState, NextScheduleTime: l.NextScheduleTime,
 		LastAction: string(l.LastAction), LastError: l.LastError, UpdatedAt: l.UpdatedAt,
 	}
-	_, err := o.db.collection(colLeads).ReplaceOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, doc, options.Replace().SetUpsert(true))
-	if err != nil {
-		return fmt.Errorf("store.SaveLead: %w", err)
+}
+
+// ClaimCreations implements forwarding.Store: one unordered insert of the reservations, the
+// unique _id deciding each as in ClaimCreation, which asks for the holder of those taken.
+func (o *Outbox) ClaimCreations(ctx context.Context, ds []zen7.Delivery) ([]string, []error) {
+	holders, errs := make([]string, len(ds)), make([]error, len(ds))
+	docs := make([]any, len(ds))
+	now := time.Now().UTC()
+	for i, d := range ds {
+		docs[i] = creationDoc{ID: leadKey(d.InstanceID, d.Prospect.ID), DeliveryID: d.ID, At: now}
 	}
-	return nil
+	won, err := insertEach(ctx, o.db.collection(colCreations), docs)
+	for i, d := range ds {
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("store.ClaimCreations: %w", err)
+		case won[i]:
+			holders[i] = d.ID
+		default:
+			holders[i], errs[i] = o.ClaimCreation(ctx, d.InstanceID, d.Prospect.ID, d.ID)
+		}
+	}
+	return holders, errs
 }
 
 // ClaimCreation implements forwarding.Store.

@@ -1071,3 +1071,88 @@ func TestDueQueriesAgree(t *testing.T) {
 		t.Errorf("Due once everything is due: %d deliveries, want 6 (the seeds are not what the test meant)", len(got))
 	}
 }
+
+// TestOutboxClaimCreationsOneHolderEach: processes reserving overlapping prospects' creations
+// with ClaimCreations, and one with ClaimCreation, get one holder per prospect, and every
+// answer names that holder.
+func TestOutboxClaimCreationsOneHolderEach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	const claimers, prospects = 4, 10 // more than one update command's worth on the embedded store
+	batch := func(c int) []zen7.Delivery {
+		var ds []zen7.Delivery
+		for p := range prospects {
+			ds = append(ds, pending(fmt.Sprintf("i:c%d-p%d", c, p), "i", fmt.Sprintf("p%d", p), outboxT0))
+		}
+		return ds
+	}
+	answers := make([][]string, claimers)
+	var wg sync.WaitGroup
+	for c := range claimers {
+		wg.Go(func() {
+			holders, errs := o.ClaimCreations(ctx, batch(c))
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("claimer %d, prospect %d: %v", c, i, err)
+				}
+			}
+			answers[c] = holders
+		})
+	}
+	wg.Go(func() {
+		if _, err := o.ClaimCreation(ctx, "i", "p3", "i:single"); err != nil {
+			t.Errorf("ClaimCreation: %v", err)
+		}
+	})
+	wg.Wait()
+	for p := range prospects {
+		holder, err := o.CreationHolder(ctx, "i", fmt.Sprintf("p%d", p))
+		if err != nil || holder == "" {
+			t.Fatalf("p%d: holder %q, %v", p, holder, err)
+		}
+		for c := range claimers {
+			if got := answers[c][p]; got != holder {
+				t.Errorf("p%d: claimer %d was told %q holds it, the store says %q", p, c, got, holder)
+			}
+		}
+	}
+}
+
+// TestOutboxSaveLeadsEach: SaveLeads writes every record of a batch larger than one update
+// command on the embedded store, replacing those there already, and a failed batch fails each.
+func TestOutboxSaveLeadsEach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, _ := newOutbox(t)
+	if err := o.SaveLead(ctx, zen7.Lead{InstanceID: "i", ProspectID: "p4", State: zen7.LeadSkipped, Reason: zen7.ParseReason("automatic forwarding is off")}); err != nil {
+		t.Fatal(err)
+	}
+	var ls []zen7.Lead
+	for p := range 11 {
+		ls = append(ls, zen7.Lead{InstanceID: "i", ProspectID: fmt.Sprintf("p%d", p), State: zen7.LeadForwarded, LeadID: int64(1000 + p),
+			Email: fmt.Sprintf("p%d@example.com", p), UpdatedAt: outboxT0})
+	}
+	for i, err := range o.SaveLeads(ctx, ls) {
+		if err != nil {
+			t.Errorf("%s: %v", ls[i].ProspectID, err)
+		}
+	}
+	for _, want := range ls {
+		got, err := o.Lead(ctx, want.InstanceID, want.ProspectID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", want.ProspectID, diff)
+		}
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for i, err := range o.SaveLeads(cancelled, ls[:3]) {
+		if err == nil {
+			t.Errorf("%s: saved with a cancelled context", ls[i].ProspectID)
+		}
+	}
+}
