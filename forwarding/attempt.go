@@ -14,24 +14,25 @@ import (
 // process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
 // reads shares instance reads with the other deliveries of d's outbox pass; nil (a hand-over)
 // reads the instance for d alone. t is d's place in line for its prospect, taken when it was
-// claimed; nil takes one now.
-func (w *Worker) process(ctx context.Context, d zen7.Delivery, reads *passReads, t *turn) {
+// claimed or handed over; ah is what was read for it with its batch.
+func (w *Worker) process(ctx context.Context, d zen7.Delivery, reads *passReads, t *turn, ah ahead) {
 	// One prospect's deliveries run one at a time in this process, in the order they were
 	// claimed (due first), so they see each other's effects; across processes the creation
 	// reservation keeps creations unique. The job's time starts once the prospect is this
 	// delivery's.
-	if t == nil {
-		t = w.prospect.enter(prospectKey(d))
-	}
 	unlock := t.wait()
 	defer unlock()
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
 	defer cancel()
 
-	// A redelivery of a notification that finished earlier (Sales retries and duplicates can
-	// come after the first copy left the outbox) is dropped here, off the webhook's hot path.
-	if d.Round == 0 && (d.Kind == zen7.KindNotification || d.Kind == zen7.KindChatTonic) {
-		if done, err := w.store.Finished(ctx, d.ID); err == nil && done {
+	// A redelivery of one that finished earlier is dropped here, off the webhook's hot path.
+	if mayBeDuplicate(d) {
+		done := ah.finished
+		if !ah.read {
+			in, err := w.store.FinishedAmong(ctx, []string{d.ID})
+			done = err == nil && in[d.ID]
+		}
+		if done {
 			if err := w.store.Discard(ctx, d); err != nil {
 				w.logger.WarnContext(ctx, "dropping a duplicate delivery failed", "delivery", d.ID, "error", err)
 			}
@@ -42,7 +43,7 @@ func (w *Worker) process(ctx context.Context, d zen7.Delivery, reads *passReads,
 		}
 	}
 
-	res := w.attempt(ctx, d, reads)
+	res := w.attempt(ctx, d, reads, ah)
 	d.LastError = res.err
 	// The attempt may have used up its time: recording its result gets time of its own.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -65,7 +66,7 @@ const recordTimeout = 10 * time.Second
 // waitBriefly is how long a delivery waits for another one of its prospect to finish creating.
 const waitBriefly = time.Second
 
-func (w *Worker) attempt(ctx context.Context, d zen7.Delivery, reads *passReads) result {
+func (w *Worker) attempt(ctx context.Context, d zen7.Delivery, reads *passReads, ah ahead) result {
 	// The instance is read after the delivery was polled (or handed over), so a disable or a
 	// settings change made before then is honoured.
 	var inst zen7.Instance
@@ -105,12 +106,13 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery, reads *passReads)
 		d.Prospect = full
 	}
 
-	var lead *zen7.Lead
-	switch l, err := w.store.Lead(ctx, d.InstanceID, d.Prospect.ID); {
-	case err == nil:
-		lead = &l
-	case !errors.Is(err, zen7.ErrNotFound):
-		return retryLater(err, 0, false)
+	lead := ah.lead
+	if !ah.leadRead {
+		ls, err := w.store.LeadsFor(ctx, []zen7.Delivery{d})
+		if err != nil {
+			return retryLater(err, 0, false)
+		}
+		lead = ls[0]
 	}
 
 	overrides := d.Overrides

@@ -38,11 +38,19 @@ take:
 	return held
 }
 
-// dispatch runs d, which the intake stored leased to this worker, in a held slot.
-func (w *Worker) dispatch(d zen7.Delivery) {
+// dispatch runs ds, which the intake stored leased to this worker, each in a slot held for it,
+// reading ahead for them together.
+func (w *Worker) dispatch(ds []zen7.Delivery) {
 	go func() {
-		defer w.unhold(d)
-		w.process(context.Background(), d, nil, nil)
+		ctx := context.Background()
+		turns := w.enter(ds)
+		aheads := w.readAhead(ctx, ds, turns)
+		for i, d := range ds {
+			go func() {
+				defer w.unhold(d)
+				w.process(ctx, d, nil, turns[i], aheads[i])
+			}()
+		}
 	}()
 }
 
@@ -84,15 +92,19 @@ func (w *Worker) submit(ctx context.Context, enqueue Enqueuer, ds []zen7.Deliver
 		return nil, err
 	}
 	polled := false
+	var run []zen7.Delivery
 	for i, ok := range inserted {
 		switch {
 		case ok && i < held:
-			w.dispatch(ds[i])
+			run = append(run, ds[i])
 		case i < held:
 			w.unhold(ds[i]) // a duplicate: the one stored first is another's to run
 		case ok:
 			polled = true
 		}
+	}
+	if len(run) > 0 {
+		w.dispatch(run)
 	}
 	if polled {
 		w.Wake()

@@ -31,8 +31,8 @@ type Store interface {
 	// finished). A delivery whose history entry was written and whose outbox entry was not
 	// runs again, and deciding again finds nothing to do.
 	FinishMany(ctx context.Context, ds []zen7.Delivery) []error
-	// Finished reports whether a delivery with id is in the history.
-	Finished(ctx context.Context, id string) (bool, error)
+	// FinishedAmong reports which of ids are deliveries in the history, with one read.
+	FinishedAmong(ctx context.Context, ids []string) (map[string]bool, error)
 	// Unlease lifts the lease of delivery id if it is still the unclaimed hand-over of owner
 	// (Intake.Accept), so that any worker may take it at once. It does nothing otherwise.
 	Unlease(ctx context.Context, id, owner string) error
@@ -51,8 +51,9 @@ type Store interface {
 	// if the delivery did not fail.
 	Requeue(ctx context.Context, instanceID, id string, now time.Time) error
 
-	// Lead returns the prospect's lead record, or ErrNotFound.
-	Lead(ctx context.Context, instanceID, prospectID string) (zen7.Lead, error)
+	// LeadsFor returns the lead records of the prospects of ds, with one read: for each of ds
+	// its prospect's, or nil if it has none.
+	LeadsFor(ctx context.Context, ds []zen7.Delivery) ([]*zen7.Lead, error)
 	// SaveLeads writes the lead records ls, no two of one prospect, with one write for them
 	// all; it returns an error for each of ls (nil: written).
 	SaveLeads(ctx context.Context, ls []zen7.Lead) []error

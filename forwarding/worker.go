@@ -170,12 +170,13 @@ func (w *Worker) Run(ctx context.Context) error {
 					w.give(d.InstanceID)
 				}
 			}
-			for _, c := range claimed {
-				claimedAny = true
-				t := w.prospect.enter(prospectKey(c)) // in claim order, before its goroutine runs
+			claimedAny = claimedAny || len(claimed) > 0
+			turns := w.enter(claimed) // in claim order, before their goroutines run
+			aheads := w.readAhead(ctx, claimed, turns)
+			for i, c := range claimed {
 				w.inflight.Go(func() {
 					defer func() { <-w.slots; w.give(c.InstanceID) }()
-					w.process(context.WithoutCancel(ctx), c, reads, t)
+					w.process(context.WithoutCancel(ctx), c, reads, turns[i], aheads[i])
 				})
 			}
 			if ctx.Err() != nil {
@@ -221,6 +222,15 @@ func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []
 		picked = append(picked, d)
 	}
 	return picked, nil
+}
+
+// enter takes a place in its prospect's line for each of ds, in their order.
+func (w *Worker) enter(ds []zen7.Delivery) []*turn {
+	turns := make([]*turn, len(ds))
+	for i, d := range ds {
+		turns[i] = w.prospect.enter(prospectKey(d))
+	}
+	return turns
 }
 
 // take counts one more delivery of instanceID in flight, if the instance is below its share.

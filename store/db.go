@@ -42,7 +42,8 @@ type DB struct {
 	shared   bool      // embedded belongs to the DB this one was made from (WithDatabase)
 	// sqlite reads from the embedded store's file what FerretDB would find by scanning (the
 	// report's rows, the due deliveries); nil on MongoDB.
-	sqlite *sqliteReads
+	sqlite  *sqliteReads
+	monitor *event.CommandMonitor // Config.Monitor
 }
 
 // maxUpdateStatements bounds the statements of one update command on the embedded store:
@@ -65,7 +66,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &DB{}
+	d := &DB{monitor: cfg.Monitor}
 	uri := cfg.URI
 	if uri == "" {
 		e, err := StartEmbedded(cfg.DataDir, cfg.Logger)
@@ -73,7 +74,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			return nil, err
 		}
 		d.embedded, uri = e, e.URI()
-		d.sqlite = newSQLiteReads(e.dir, cfg.Database)
+		d.sqlite = newSQLiteReads(e.dir, cfg.Database, cfg.Monitor)
 	}
 	client, err := connect(ctx, uri, d.embedded != nil, cfg.Monitor)
 	if err != nil {
@@ -129,9 +130,9 @@ func connect(ctx context.Context, uri string, embedded bool, monitor *event.Comm
 // fresh database each; call EnsureIndexes on it before use. Closing it leaves the client and
 // the embedded store open.
 func (d *DB) WithDatabase(name string) *DB {
-	w := &DB{client: d.client, db: d.client.Database(name), intake: d.intake, embedded: d.embedded, shared: true}
+	w := &DB{client: d.client, db: d.client.Database(name), intake: d.intake, embedded: d.embedded, shared: true, monitor: d.monitor}
 	if d.embedded != nil {
-		w.sqlite = newSQLiteReads(d.embedded.dir, name)
+		w.sqlite = newSQLiteReads(d.embedded.dir, name, d.monitor)
 	}
 	return w
 }

@@ -90,3 +90,30 @@ func InstanceGroupsDirect(ctx context.Context, d *DB, instanceID string) ([]stri
 	}
 	return d.sqlite.groupIDs(ctx, instanceID)
 }
+
+// ReadsByIDQuery is FinishedAmong and LeadsFor through the driver, as on MongoDB, whatever the
+// store: which of ids are in the history, and the lead records of ds.
+func (o *Outbox) ReadsByIDQuery(ctx context.Context, ids []string, ds []zen7.Delivery) (map[string]bool, []*zen7.Lead, error) {
+	in, err := o.finishedQuery(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := leadKeys(ds)
+	docs, err := o.leadsQuery(ctx, keys)
+	return in, inOrder(keys, docs), err
+}
+
+// ReadsByIDDirect is the same read from the embedded store's SQLite file, without the fallback
+// to the driver; it fails on MongoDB.
+func (o *Outbox) ReadsByIDDirect(ctx context.Context, ids []string, ds []zen7.Delivery) (map[string]bool, []*zen7.Lead, error) {
+	if o.db.sqlite == nil {
+		return nil, nil, errors.New("not the embedded store")
+	}
+	in, err := o.db.sqlite.finished(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := leadKeys(ds)
+	docs, err := o.db.sqlite.leads(ctx, keys)
+	return in, inOrder(keys, docs), err
+}

@@ -633,17 +633,56 @@ func (o *Outbox) Unlease(ctx context.Context, id, owner string) error {
 	return nil
 }
 
-// Finished implements forwarding.Store: one read by _id in the history.
+// Finished reports whether the delivery with id is in the history: FinishedAmong of one.
 func (o *Outbox) Finished(ctx context.Context, id string) (bool, error) {
-	err := o.db.collection(colDeliveries).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
-		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("store.Finished: %w", err)
+	in, err := o.FinishedAmong(ctx, []string{id})
+	return in[id], err
+}
+
+// FinishedAmong implements forwarding.Store: one read by _id in the history (on the
+// embedded store by FerretDB's _id index, sqliteReads.finished, falling back to the driver's
+// query should that fail).
+func (o *Outbox) FinishedAmong(ctx context.Context, ids []string) (map[string]bool, error) {
+	if len(ids) == 0 {
+		return map[string]bool{}, nil
 	}
-	return true, nil
+	if o.db.sqlite != nil {
+		if in, err := o.db.sqlite.finished(ctx, ids); err == nil {
+			return in, nil
+		}
+	}
+	in, err := o.finishedQuery(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store.FinishedAmong: %w", err)
+	}
+	return in, nil
+}
+
+// finishedQuery is FinishedAmong through the driver: on MongoDB the _id index serves it.
+func (o *Outbox) finishedQuery(ctx context.Context, ids []string) (map[string]bool, error) {
+	cur, err := o.db.collection(colDeliveries).Find(ctx, byIDs(ids), options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	var docs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	in := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		in[d.ID] = true
+	}
+	return in, nil
+}
+
+// byIDs is the filter of the documents with the given _ids.
+func byIDs(ids []string) bson.D {
+	if len(ids) == 1 {
+		return bson.D{{Key: "_id", Value: ids[0]}} // FerretDB finds this one by index, not an $in
+	}
+	return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
 }
 
 // Discard implements forwarding.Store.
@@ -763,23 +802,85 @@ func (o *Outbox) Requeue(ctx context.Context, instanceID, id string, now time.Ti
 	return nil
 }
 
-// Lead implements forwarding.Store.
+// Lead returns the prospect's lead record, or ErrNotFound.
 func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.Lead, error) {
-	var d leadDoc
-	err := o.db.collection(colLeads).FindOne(ctx, bson.D{{Key: "_id", Value: leadKey(instanceID, prospectID)}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	ls, err := o.LeadsFor(ctx, []zen7.Delivery{{InstanceID: instanceID, Prospect: zen7.Prospect{ID: prospectID}}})
+	if err != nil {
+		return zen7.Lead{}, err
+	}
+	if ls[0] == nil {
 		return zen7.Lead{}, zen7.ErrNotFound
 	}
-	if err != nil {
-		return zen7.Lead{}, fmt.Errorf("store.Lead: %w", err)
+	return *ls[0], nil
+}
+
+// LeadsFor implements forwarding.Store: one read by _id (on the embedded store by FerretDB's
+// _id index, sqliteReads.leads, falling back to the driver's query should that fail).
+func (o *Outbox) LeadsFor(ctx context.Context, ds []zen7.Delivery) ([]*zen7.Lead, error) {
+	if len(ds) == 0 {
+		return nil, nil
 	}
-	return zen7.Lead{
+	keys := leadKeys(ds)
+	docs, err := o.leadDocs(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("store.LeadsFor: %w", err)
+	}
+	return inOrder(keys, docs), nil
+}
+
+func (o *Outbox) leadDocs(ctx context.Context, keys []string) ([]leadDoc, error) {
+	if o.db.sqlite != nil {
+		if docs, err := o.db.sqlite.leads(ctx, keys); err == nil {
+			return docs, nil
+		}
+	}
+	return o.leadsQuery(ctx, keys)
+}
+
+func leadKeys(ds []zen7.Delivery) []string {
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = leadKey(d.InstanceID, d.Prospect.ID)
+	}
+	return keys
+}
+
+// inOrder returns, for each of keys, its lead record among docs, or nil.
+func inOrder(keys []string, docs []leadDoc) []*zen7.Lead {
+	byKey := make(map[string]leadDoc, len(docs))
+	for _, d := range docs {
+		byKey[d.ID] = d
+	}
+	out := make([]*zen7.Lead, len(keys))
+	for i, k := range keys {
+		if d, ok := byKey[k]; ok {
+			out[i] = toLead(d) // each its own copy, for its delivery to change
+		}
+	}
+	return out
+}
+
+// leadsQuery is LeadsFor's read through the driver: on MongoDB the _id index serves it.
+func (o *Outbox) leadsQuery(ctx context.Context, keys []string) ([]leadDoc, error) {
+	cur, err := o.db.collection(colLeads).Find(ctx, byIDs(keys))
+	if err != nil {
+		return nil, err
+	}
+	var docs []leadDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+func toLead(d leadDoc) *zen7.Lead {
+	return &zen7.Lead{
 		InstanceID: d.InstanceID, ProspectID: d.ProspectID, State: zen7.LeadState(d.State), Reason: toReason(d.Why, d.Reason),
 		LeadID: d.LeadID, Email: d.Email, AssistantEmail: d.AssistantEmail, ScheduleName: d.ScheduleName,
 		RoutedBy: zen7.RoutedBy(d.RoutedBy), Rule: d.Rule, Fingerprint: d.Fingerprint, SnapshotAt: utc(d.SnapshotAt), ProspectStatus: d.ProspectStatus,
 		SevenTargetsState: d.SevenTargetsState, SubState: d.SubState, NextScheduleTime: utc(d.NextScheduleTime),
 		LastAction: zen7.Outcome(d.LastAction), LastError: d.LastError, UpdatedAt: utc(d.UpdatedAt),
-	}, nil
+	}
 }
 
 // SaveLead writes the prospect's lead record: SaveLeads of one.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/store"
@@ -1154,5 +1155,71 @@ func TestOutboxSaveLeadsEach(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: saved with a cancelled context", ls[i].ProspectID)
 		}
+	}
+}
+
+// TestReadsByIDAgree checks the worker's batch reads: on the embedded store they read
+// FerretDB's _id index directly (store/sqlitereads.go) and decode the stored lead records
+// themselves, and must return what the queries through the driver return, for every field of
+// a lead record, ids that need escaping included.
+func TestReadsByIDAgree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	full := zen7.Lead{
+		InstanceID: "i", ProspectID: `p<&>"ü`, State: zen7.LeadStopped, Reason: zen7.Reason{Code: zen7.ReasonRefused, Status: 422, Detail: "bad \"email\"\n"},
+		LeadID: 1 << 40, Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
+		RoutedBy: zen7.RoutedByAgent, Rule: "r1", Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
+		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
+		LastAction: zen7.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
+	}
+	bare := zen7.Lead{InstanceID: "i", ProspectID: "p-bare", State: zen7.LeadSkipped}
+	for _, l := range []zen7.Lead{full, bare} {
+		if err := o.SaveLead(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := pending(`i:<d&1>`, "i", "p1", outboxT0)
+	mustEnqueue(t, o, d, pending("i:d2", "i", "p2", outboxT0))
+	finishAs(t, o, mustClaim(t, o, mustDelivery(t, o, d.ID), "w", outboxT0), zen7.StateDone, "")
+
+	of := func(prospects ...string) []zen7.Delivery {
+		var ds []zen7.Delivery
+		for _, p := range prospects {
+			ds = append(ds, zen7.Delivery{InstanceID: "i", Prospect: zen7.Prospect{ID: p}})
+		}
+		return ds
+	}
+	tests := []struct {
+		name string
+		ids  []string
+		ds   []zen7.Delivery
+	}{
+		{"one of each", []string{d.ID}, of(full.ProspectID)},
+		{"several, some missing", []string{d.ID, "i:d2", "i:none"}, of(full.ProspectID, "p-none", "p-bare")},
+		{"none there", []string{"i:none"}, of("p-none")},
+		{"another instance's", []string{d.ID}, []zen7.Delivery{{InstanceID: "j", Prospect: zen7.Prospect{ID: "p-bare"}}}},
+	}
+	for _, tt := range tests {
+		wantIn, wantLeads, err := o.ReadsByIDQuery(ctx, tt.ids, tt.ds)
+		if err != nil {
+			t.Fatalf("%s: the driver's query: %v", tt.name, err)
+		}
+		if store.ReportFile(db) == "" {
+			continue // MongoDB: the queries are the reads
+		}
+		in, leads, err := o.ReadsByIDDirect(ctx, tt.ids, tt.ds)
+		if err != nil {
+			t.Fatalf("%s: the direct read: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(wantIn, in, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: in the history (-driver +direct):\n%s", tt.name, diff)
+		}
+		if diff := cmp.Diff(wantLeads, leads); diff != "" {
+			t.Errorf("%s: lead records (-driver +direct):\n%s", tt.name, diff)
+		}
+	}
+	if _, leads, _ := o.ReadsByIDQuery(ctx, []string{"i:none"}, of(full.ProspectID)); len(leads) != 1 || leads[0] == nil || !cmp.Equal(*leads[0], full) {
+		t.Errorf("the driver's query does not return the lead record saved: %v", leads)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
@@ -33,10 +35,17 @@ import (
 // An install maps its groups (SetGroupTree) and then looks for mappings its tree no longer has:
 // through FerretDB that read cost every group of every instance, so seeding 10,000 instances
 // took time quadratic in their number.
-// On MongoDB the same queries are served by the instance_day, instance_state, due and
-// instance_at indexes.
+// The worker reads what it needs for a batch of deliveries (which are in the history, their
+// prospects' lead records) with one query each, by the _id index FerretDB keeps: FerretDB would
+// scan for an $in on _id. On MongoDB the same queries are served by the instance_day,
+// instance_state, due and instance_at indexes and by _id.
+//
+// Each read is reported to the store's command monitor as the find it stands in for on
+// MongoDB, so that commands counted on the embedded store carry over.
 type sqliteReads struct {
-	file string
+	file     string
+	database string
+	monitor  *event.CommandMonitor // nil: none
 
 	mu     sync.Mutex
 	conn   *sql.DB // opened by prepare
@@ -55,8 +64,106 @@ const (
 	sqlLease    = `_ferretdb_sjson->>'$.leaseUntil'`
 )
 
-func newSQLiteReads(dir, database string) *sqliteReads {
-	return &sqliteReads{file: filepath.Join(dir, database+".sqlite")}
+func newSQLiteReads(dir, database string, monitor *event.CommandMonitor) *sqliteReads {
+	return &sqliteReads{file: filepath.Join(dir, database+".sqlite"), database: database, monitor: monitor}
+}
+
+// findOn tells the monitor of a read standing in for a find on collection.
+func (r *sqliteReads) findOn(ctx context.Context, collection string) {
+	if r.monitor == nil || r.monitor.Started == nil {
+		return
+	}
+	cmd, err := bson.Marshal(bson.D{{Key: "find", Value: collection}})
+	if err != nil {
+		return
+	}
+	r.monitor.Started(ctx, &event.CommandStartedEvent{Command: cmd, DatabaseName: r.database, CommandName: "find"})
+}
+
+// sqlID is the expression of FerretDB's own _id index, and idArg the form of a string _id it
+// compares with (FerretDB's sjson encoding of a string, which is encoding/json's).
+const sqlID = `_ferretdb_sjson->'$._id'`
+
+func idArg(id string) (string, error) {
+	b, err := json.Marshal(id)
+	return string(b), err
+}
+
+// queryByIDs runs query, whose one "%s" is replaced with a list of placeholders, for ids.
+func queryByIDs(ctx context.Context, conn *sql.DB, query string, ids []string) (*sql.Rows, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		a, err := idArg(id)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = a
+	}
+	return conn.QueryContext(ctx, fmt.Sprintf(query, "?"+strings.Repeat(",?", len(ids)-1)), args...)
+}
+
+// finished is Outbox.FinishedAmong: which of ids are in the history.
+func (r *sqliteReads) finished(ctx context.Context, ids []string) (map[string]bool, error) {
+	conn, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	r.findOn(ctx, colDeliveries)
+	rows, err := queryByIDs(ctx, conn, fmt.Sprintf(`SELECT _ferretdb_sjson->>'$._id' FROM %s WHERE %s IN (%%s)`, quoteIdent(tables.deliveries), sqlID), ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// leads is Outbox.LeadsFor: the lead records with the keys given.
+func (r *sqliteReads) leads(ctx context.Context, keys []string) ([]leadDoc, error) {
+	conn, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	r.findOn(ctx, colLeads)
+	rows, err := queryByIDs(ctx, conn, fmt.Sprintf(`SELECT _ferretdb_sjson FROM %s WHERE %s IN (%%s)`, quoteIdent(tables.leads), sqlID), keys)
+	if err != nil {
+		return nil, err
+	}
+	return scanDocs[leadDoc](rows)
+}
+
+// scanDocs decodes rows of whole stored documents (one _ferretdb_sjson column) into T, and
+// closes rows.
+func scanDocs[T any](rows *sql.Rows) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		doc, err := decodeSJSON(raw)
+		if err != nil {
+			return nil, err
+		}
+		b, err := bson.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		var d T
+		if err := bson.Unmarshal(b, &d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // prepare opens the file, finds the tables and indexes them; the collections must exist.
@@ -121,6 +228,7 @@ func (r *sqliteReads) reportDeliveries(ctx context.Context, instanceID, from, to
 	if err != nil {
 		return nil, err
 	}
+	r.findOn(ctx, colDeliveries)
 	q := fmt.Sprintf(`SELECT
 		_ferretdb_sjson->>'$._id', _ferretdb_sjson->>'$.kind', _ferretdb_sjson->>'$.state',
 		_ferretdb_sjson->>'$.outcome', _ferretdb_sjson->>'$.reason', _ferretdb_sjson->>'$.assistantEmail',
@@ -175,6 +283,7 @@ func (r *sqliteReads) forwardedLeads(ctx context.Context, instanceID string) ([]
 	if err != nil {
 		return nil, err
 	}
+	r.findOn(ctx, colLeads)
 	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'$.prospectId', _ferretdb_sjson->>'$.state',
 		_ferretdb_sjson->>'$.sevenTargetsState', _ferretdb_sjson->>'$.updatedAt'
 		FROM %s WHERE %s = ? AND _ferretdb_sjson->>'$.state' IN (?, ?)`, quoteIdent(tables.leads), sqlInstance)
@@ -208,6 +317,7 @@ func (r *sqliteReads) groupIDs(ctx context.Context, instanceID string) ([]string
 	if err != nil {
 		return nil, err
 	}
+	r.findOn(ctx, colGroups)
 	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'$._id' FROM %s WHERE %s = ?`, quoteIdent(tables.groups), sqlInstance)
 	rows, err := conn.QueryContext(ctx, q, instanceID)
 	if err != nil {
@@ -244,30 +354,10 @@ func (r *sqliteReads) due(ctx context.Context, now time.Time, n int, except []st
 	args = append(args, n)
 	q := fmt.Sprintf(`SELECT _ferretdb_sjson FROM %s WHERE %s <= ? AND %s <= ?%s ORDER BY %s LIMIT ?`,
 		quoteIdent(tables.outbox), sqlNext, sqlLease, notIn, sqlNext)
+	r.findOn(ctx, colOutbox)
 	rows, err := conn.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []deliveryDoc
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			return nil, err
-		}
-		doc, err := decodeSJSON(raw)
-		if err != nil {
-			return nil, err
-		}
-		b, err := bson.Marshal(doc)
-		if err != nil {
-			return nil, err
-		}
-		var d deliveryDoc
-		if err := bson.Unmarshal(b, &d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return scanDocs[deliveryDoc](rows)
 }
