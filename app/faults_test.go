@@ -275,14 +275,14 @@ func (e *testEnv) leadPostsFor(pid string) int {
 // each becomes exactly one lead.
 func TestSlowSevenTargetsAccount(t *testing.T) {
 	t.Parallel()
-	// The worker runs 8 deliveries at once (forwarding.WorkerConfig.Concurrency's default); the
+	// The worker runs 32 deliveries at once (forwarding.WorkerConfig.Concurrency's default); the
 	// test env gives a call 2 s and a delivery 3 s (newTestEnv).
 	tests := []struct {
 		name string
 		slow int // deliveries of the slow account hanging at once
 	}{
 		{name: "one slow delivery", slow: 1},
-		{name: "more slow deliveries than worker slots", slow: 12},
+		{name: "more slow deliveries than worker slots", slow: 40},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,7 +311,7 @@ func TestSlowSevenTargetsAccount(t *testing.T) {
 					t.Fatalf("webhook %s: %d", pid, status)
 				}
 			}
-			hanging := min(tt.slow, 4) // the slow account's share of the worker's 8 slots (WorkerConfig.PerInstance)
+			hanging := min(tt.slow, 8) // the slow account's share of the worker's 32 slots (WorkerConfig.PerInstance)
 			waitFor(t, fmt.Sprintf("%d slow lead calls to reach 7Targets", hanging), time.Minute, func() bool {
 				n := 0
 				for _, pid := range slow {
