@@ -42,7 +42,7 @@ type DB struct {
 	shared   bool      // embedded belongs to the DB this one was made from (WithDatabase)
 	// sqlite reads from the embedded store's file what FerretDB would find by scanning (the
 	// report's rows, the due deliveries); nil on MongoDB.
-	sqlite  *sqliteReads
+	sqlite  *sqliteFile
 	monitor *event.CommandMonitor // Config.Monitor
 }
 
@@ -74,7 +74,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			return nil, err
 		}
 		d.embedded, uri = e, e.URI()
-		d.sqlite = newSQLiteReads(e.dir, cfg.Database, cfg.Monitor)
+		d.sqlite = newSQLiteFile(e.dir, cfg.Database, cfg.Monitor)
 	}
 	client, err := connect(ctx, uri, d.embedded != nil, cfg.Monitor)
 	if err != nil {
@@ -132,7 +132,7 @@ func connect(ctx context.Context, uri string, embedded bool, monitor *event.Comm
 func (d *DB) WithDatabase(name string) *DB {
 	w := &DB{client: d.client, db: d.client.Database(name), intake: d.intake, embedded: d.embedded, shared: true, monitor: d.monitor}
 	if d.embedded != nil {
-		w.sqlite = newSQLiteReads(d.embedded.dir, name, d.monitor)
+		w.sqlite = newSQLiteFile(d.embedded.dir, name, d.monitor)
 	}
 	return w
 }
@@ -250,7 +250,7 @@ func indexes() map[string][]mongo.IndexModel {
 }
 
 // EnsureIndexes creates the declared indexes, and on the embedded store the SQLite indexes
-// FerretDB's own cannot stand in for (see indexIDLookups and sqliteReads); it is idempotent.
+// FerretDB's own cannot stand in for (see indexIDLookups and sqliteFile); it is idempotent.
 // Indexes are created one call each: FerretDB v1 panics on a createIndexes command holding two
 // compound indexes.
 func (d *DB) EnsureIndexes(ctx context.Context) error {

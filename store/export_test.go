@@ -117,3 +117,17 @@ func (o *Outbox) ReadsByIDDirect(ctx context.Context, ids []string, ds []zen7.De
 	docs, err := o.db.sqlite.leads(ctx, keys)
 	return in, inOrder(keys, docs), err
 }
+
+// DeleteIDs is how FinishMany deletes a batch of _ids from collection, whatever the store.
+func DeleteIDs(ctx context.Context, d *DB, collection string, ids []string) error {
+	return d.deleteIDs(ctx, collection, ids)
+}
+
+// DeleteIDsDirect deletes the documents of collection with the given _ids straight from the
+// embedded store's SQLite file, without the fallback to the driver; it fails on MongoDB.
+func DeleteIDsDirect(ctx context.Context, d *DB, collection string, ids []string) error {
+	if d.sqlite == nil {
+		return errors.New("not the embedded store")
+	}
+	return d.sqlite.deleteIDs(ctx, collection, ids)
+}

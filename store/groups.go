@@ -184,7 +184,7 @@ func (s *Instances) isLiveID(ctx context.Context, id string) (bool, error) {
 }
 
 // instanceGroups are the ids of the groups mapped to the instance: on the embedded store read
-// from SQLite's index (sqliteReads.groupIDs), with the driver's query, served on MongoDB by the
+// from SQLite's index (sqliteFile.groupIDs), with the driver's query, served on MongoDB by the
 // instance_at index, should that fail.
 func instanceGroups(ctx context.Context, db *DB, instanceID string) ([]string, error) {
 	if db.sqlite != nil {

@@ -326,7 +326,7 @@ func insertEach(ctx context.Context, col *mongo.Collection, docs []any) ([]bool,
 }
 
 // Due implements forwarding.Store. On the embedded store it reads SQLite's due index
-// (sqliteReads.due) and falls back to the driver's query should that fail.
+// (sqliteFile.due) and falls back to the driver's query should that fail.
 func (o *Outbox) Due(ctx context.Context, now time.Time, n int, exceptInstances ...string) ([]zen7.Delivery, error) {
 	docs, err := o.dueDocs(ctx, now, n, exceptInstances)
 	if err != nil {
@@ -568,32 +568,47 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 		failEach("store.FinishMany", err, firstOf, errs, mongo.IsDuplicateKeyError)
 	}
 
-	var dels []mongo.WriteModel
-	var delOf []int
+	var ids []string
+	var idOf []int
 	for i, d := range ds {
 		if errs[i] != nil {
 			continue
 		}
 		for n := 1; n <= d.Claims; n++ {
-			dels, delOf = append(dels, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: claimID(d.ID, n)}})), append(delOf, i)
+			ids, idOf = append(ids, claimID(d.ID, n)), append(idOf, i)
 		}
 	}
-	if len(dels) > 0 {
-		_, err := o.db.collection(colClaims).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
-		failEach("store.FinishMany", err, delOf, errs, nil)
-	}
+	failEach("store.FinishMany", o.db.deleteIDs(ctx, colClaims, ids), idOf, errs, nil)
 
-	dels, delOf = dels[:0], delOf[:0]
+	ids, idOf = ids[:0], idOf[:0]
 	for i, d := range ds {
 		if errs[i] == nil {
-			dels, delOf = append(dels, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}})), append(delOf, i)
+			ids, idOf = append(ids, d.ID), append(idOf, i)
 		}
 	}
-	if len(dels) > 0 {
-		_, err := o.db.collection(colOutbox).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
-		failEach("store.FinishMany", err, delOf, errs, nil)
-	}
+	failEach("store.FinishMany", o.db.deleteIDs(ctx, colOutbox, ids), idOf, errs, nil)
 	return errs
+}
+
+// deleteIDs deletes the documents of col with the given _ids with one write: on the embedded
+// store one SQLite transaction (sqliteFile.deleteIDs), falling back to the driver should that
+// fail; on MongoDB one delete command of statements by _id, a BulkWriteException saying which
+// failed.
+func (d *DB) deleteIDs(ctx context.Context, col string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if d.sqlite != nil {
+		if err := d.sqlite.deleteIDs(ctx, col, ids); err == nil {
+			return nil
+		}
+	}
+	dels := make([]mongo.WriteModel, len(ids))
+	for i, id := range ids {
+		dels[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+	}
+	_, err := d.collection(col).BulkWrite(ctx, dels, options.BulkWrite().SetOrdered(false))
+	return err
 }
 
 // failEach sets errs[of[k]] for each statement k of an unordered write that failed (all of
@@ -640,7 +655,7 @@ func (o *Outbox) Finished(ctx context.Context, id string) (bool, error) {
 }
 
 // FinishedAmong implements forwarding.Store: one read by _id in the history (on the
-// embedded store by FerretDB's _id index, sqliteReads.finished, falling back to the driver's
+// embedded store by FerretDB's _id index, sqliteFile.finished, falling back to the driver's
 // query should that fail).
 func (o *Outbox) FinishedAmong(ctx context.Context, ids []string) (map[string]bool, error) {
 	if len(ids) == 0 {
@@ -815,7 +830,7 @@ func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.
 }
 
 // LeadsFor implements forwarding.Store: one read by _id (on the embedded store by FerretDB's
-// _id index, sqliteReads.leads, falling back to the driver's query should that fail).
+// _id index, sqliteFile.leads, falling back to the driver's query should that fail).
 func (o *Outbox) LeadsFor(ctx context.Context, ds []zen7.Delivery) ([]*zen7.Lead, error) {
 	if len(ds) == 0 {
 		return nil, nil

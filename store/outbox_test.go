@@ -1001,7 +1001,7 @@ func TestOutboxClaimManyLeavesOutFinishedAndStepsOverStale(t *testing.T) {
 }
 
 // TestDueQueriesAgree checks the due query: on the embedded store it reads SQLite's due index
-// directly (store/sqlitereads.go) and decodes the stored documents itself (store/sjson.go), and
+// directly (store/sqlitefile.go) and decodes the stored documents itself (store/sjson.go), and
 // must return what the query through the driver returns, field for field, for every field of a
 // delivery the outbox holds.
 func TestDueQueriesAgree(t *testing.T) {
@@ -1159,7 +1159,7 @@ func TestOutboxSaveLeadsEach(t *testing.T) {
 }
 
 // TestReadsByIDAgree checks the worker's batch reads: on the embedded store they read
-// FerretDB's _id index directly (store/sqlitereads.go) and decode the stored lead records
+// FerretDB's _id index directly (store/sqlitefile.go) and decode the stored lead records
 // themselves, and must return what the queries through the driver return, for every field of
 // a lead record, ids that need escaping included.
 func TestReadsByIDAgree(t *testing.T) {
@@ -1221,5 +1221,57 @@ func TestReadsByIDAgree(t *testing.T) {
 	}
 	if _, leads, _ := o.ReadsByIDQuery(ctx, []string{"i:none"}, of(full.ProspectID)); len(leads) != 1 || leads[0] == nil || !cmp.Equal(*leads[0], full) {
 		t.Errorf("the driver's query does not return the lead record saved: %v", leads)
+	}
+}
+
+// TestDeleteIDs: FinishMany's delete of a batch of finished outbox entries (or their claim
+// records) removes exactly the documents with the _ids given, ids that need escaping included,
+// and the driver then finds them neither by _id nor in a scan. On the embedded store it is
+// checked straight from SQLite, without the fallback to the driver.
+func TestDeleteIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	embedded := store.ReportFile(db) != ""
+	del := store.DeleteIDs
+	if embedded {
+		del = store.DeleteIDsDirect
+	}
+	all := []string{`i:<a&1>"ü`, "i:b", "i:c", "i:d"}
+	for _, id := range all {
+		mustEnqueue(t, o, pending(id, "i", "p-"+id, outboxT0))
+	}
+	tests := []struct {
+		name   string
+		delete []string
+		left   []string
+	}{
+		{"one that needs escaping", []string{all[0]}, all[1:]},
+		{"several, one not there", []string{"i:b", "i:none", "i:d"}, []string{"i:c"}},
+		{"none there", []string{"i:none"}, []string{"i:c"}},
+	}
+	for _, tt := range tests {
+		if err := del(ctx, db, "outbox", tt.delete); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		docs, err := store.RawDocuments(ctx, db, "outbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, d := range docs {
+			left = append(left, d["_id"].(string))
+		}
+		if diff := cmp.Diff(tt.left, left, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Errorf("%s: left in the outbox (-want +got):\n%s", tt.name, diff)
+		}
+		for _, id := range tt.delete {
+			if _, err := o.Delivery(ctx, id); !errors.Is(err, zen7.ErrNotFound) {
+				t.Errorf("%s: %s found by _id after its delete: %v", tt.name, id, err)
+			}
+		}
+	}
+	if err := store.DeleteIDsDirect(ctx, db, "leads", []string{"i:c"}); embedded && err == nil {
+		t.Error("a direct delete from a collection other than the outbox's and its claims' was made")
 	}
 }

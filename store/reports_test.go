@@ -18,7 +18,7 @@ import (
 )
 
 // TestReportQueriesAgree checks the report's queries: on the embedded store they read SQLite
-// directly (store/sqlitereads.go), and must return what the queries through the driver
+// directly (store/sqlitefile.go), and must return what the queries through the driver
 // return, field for field, for every kind of delivery and lead record the App writes.
 func TestReportQueriesAgree(t *testing.T) {
 	t.Parallel()

@@ -76,7 +76,9 @@ func newSQLiteFile(dir, database string, monitor *event.CommandMonitor) *sqliteF
 }
 
 // findOn tells the monitor of a read standing in for a find on collection.
-func (r *sqliteFile) findOn(ctx context.Context, collection string) { r.commandOn(ctx, "find", collection) }
+func (r *sqliteFile) findOn(ctx context.Context, collection string) {
+	r.commandOn(ctx, "find", collection)
+}
 
 // commandOn tells the monitor of the command name on collection this file's access stands in for.
 func (r *sqliteFile) commandOn(ctx context.Context, name, collection string) {
