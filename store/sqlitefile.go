@@ -36,8 +36,8 @@ import (
 // through FerretDB that read cost every group of every instance, so seeding 10,000 instances
 // took time quadratic in their number.
 // The worker reads what it needs for a batch of deliveries (which are in the history, their
-// prospects' lead records) with one query each, by the _id index FerretDB keeps: FerretDB would
-// scan for an $in on _id. On MongoDB the same queries are served by the instance_day,
+// prospects' lead records) with one query each, by the _id index indexIDLookups adds: FerretDB
+// would scan for an $in on _id. On MongoDB the same queries are served by the instance_day,
 // instance_state, due and instance_at indexes and by _id.
 //
 // It also deletes the worker's finished outbox entries and their claim records, a batch in
@@ -92,8 +92,9 @@ func (r *sqliteFile) commandOn(ctx context.Context, name, collection string) {
 	r.monitor.Started(ctx, &event.CommandStartedEvent{Command: cmd, DatabaseName: r.database, CommandName: name})
 }
 
-// sqlID is the expression of FerretDB's own _id index, and idArg the form of a string _id it
-// compares with (FerretDB's sjson encoding of a string, which is encoding/json's).
+// sqlID is the expression FerretDB's lookups by _id filter on, which indexIDLookups indexes,
+// and idArg the form of a string _id it compares with (FerretDB's sjson encoding of a string,
+// which is encoding/json's).
 const sqlID = `_ferretdb_sjson->'$._id'`
 
 func idArg(id string) (string, error) {
