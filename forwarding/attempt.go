@@ -12,8 +12,8 @@ import (
 )
 
 // process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
-// reads shares instance reads with the other deliveries of d's outbox pass; nil (a hand-over)
-// reads the instance for d alone. t is d's place in line for its prospect, taken when it was
+// reads shares instance reads with the other deliveries of d's outbox pass (or hand-over).
+// t is d's place in line for its prospect, taken when it was
 // claimed or handed over; ah is what was read for it with its batch.
 func (w *Worker) process(ctx context.Context, d zen7.Delivery, reads *passReads, t *turn, ah ahead) {
 	// One prospect's deliveries run one at a time in this process, in the order they were
@@ -69,13 +69,7 @@ const waitBriefly = time.Second
 func (w *Worker) attempt(ctx context.Context, d zen7.Delivery, reads *passReads, ah ahead) result {
 	// The instance is read after the delivery was polled (or handed over), so a disable or a
 	// settings change made before then is honoured.
-	var inst zen7.Instance
-	var err error
-	if reads != nil {
-		inst, err = reads.instance(ctx, d.InstanceID)
-	} else {
-		inst, err = w.instances.Instance(ctx, d.InstanceID)
-	}
+	inst, err := reads.instance(ctx, d.InstanceID)
 	switch {
 	case errors.Is(err, zen7.ErrNotFound):
 		return skipped(zen7.Because(zen7.ReasonInstanceGone))

@@ -39,16 +39,17 @@ take:
 }
 
 // dispatch runs ds, which the intake stored leased to this worker, each in a slot held for it,
-// reading ahead for them together.
+// reading ahead for them together and sharing their instance reads.
 func (w *Worker) dispatch(ds []zen7.Delivery) {
 	go func() {
 		ctx := context.Background()
 		turns := w.enter(ds)
 		aheads := w.readAhead(ctx, ds, turns)
+		reads := newPassReads(w.instances, w.now)
 		for i, d := range ds {
 			go func() {
 				defer w.unhold(d)
-				w.process(ctx, d, nil, turns[i], aheads[i])
+				w.process(ctx, d, reads, turns[i], aheads[i])
 			}()
 		}
 	}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,6 +102,42 @@ func TestIntakeHandsOverToAnIdleWorker(t *testing.T) {
 			}
 			waitUntil(t, "every slot to be idle", func() bool { return w.IdleSlots() == tt.concurrency })
 		})
+	}
+}
+
+// TestHandOverSharesInstanceRead: the deliveries of one notification, handed over to the
+// worker together, read their instance once, not once each.
+func TestHandOverSharesInstanceRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.PollInterval = time.Hour // only the hand-over runs a delivery
+	w := e.newWorker(cfg)
+	intake := forwarding.NewIntake(e.outbox, targetsStub{}, w, nil)
+	e.start(w)
+	waitUntil(t, "the worker to run", w.Running)
+	prospects := []string{"sharedread00000000000001", "sharedread00000000000002", "sharedread00000000000003"}
+	var items []string
+	for _, p := range prospects {
+		items = append(items, fmt.Sprintf(`{"id":%q,"firstName":"Ana","status":"unclaimed","contactMediums":[{"type":"email","value":"ana.%s@example.com"}]}`, p, p))
+	}
+	body := []byte(`{"topic":"prospects","type":"created","prospect":[` + strings.Join(items, ",") + `]}`)
+	before := e.instances.readsOf(workerInstanceID)
+	if _, err := intake.Accept(ctx, workerInstanceID, webhookToken, body, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range prospects {
+		ds, err := e.outbox.ProspectDeliveries(ctx, workerInstanceID, p, 1)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries of %s = %+v, %v", p, ds, err)
+		}
+		if got := e.finished(ds[0].ID, 0); got.Outcome != zen7.OutcomeCreated || got.Claims != 0 {
+			t.Errorf("delivery of %s = %s with %d claims, want created as handed over (0 claims)", p, got.Outcome, got.Claims)
+		}
+	}
+	if got := e.instances.readsOf(workerInstanceID) - before; got != 1 {
+		t.Errorf("%d reads of the instance for one hand-over of %d deliveries, want 1", got, len(prospects))
 	}
 }
 

@@ -14,10 +14,10 @@ import (
 const passFresh = time.Second
 
 // passReads shares the instance reads of one outbox pass: the deliveries claimed from one due
-// query read each instance once, instead of once each. Every read starts after the pass's due
-// query, so a delivery polled after an instance was disabled (or its settings changed) never
-// acts on what was read before; within the pass a read serves for at most passFresh.
-// Deliveries the intake hands over read their instance themselves (reads is nil).
+// query (or handed over by the intake together) read each instance once, instead of once each.
+// Every read starts after the pass's due query (or the hand-over), so a delivery polled after
+// an instance was disabled (or its settings changed) never acts on what was read before;
+// within the pass a read serves for at most passFresh.
 type passReads struct {
 	instances Instances
 	now       func() time.Time

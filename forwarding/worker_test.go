@@ -35,18 +35,30 @@ const (
 
 // instancesStub is the lifecycle store as the worker sees it: a fixed set of instances.
 type instancesStub struct {
-	mu sync.Mutex
-	m  map[string]zen7.Instance
+	mu    sync.Mutex
+	m     map[string]zen7.Instance
+	reads map[string]int
 }
 
 func (s *instancesStub) Instance(_ context.Context, id string) (zen7.Instance, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.reads == nil {
+		s.reads = map[string]int{}
+	}
+	s.reads[id]++
 	in, ok := s.m[id]
 	if !ok {
 		return zen7.Instance{}, zen7.ErrNotFound
 	}
 	return in, nil
+}
+
+// readsOf is how many times the instance with id was read.
+func (s *instancesStub) readsOf(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads[id]
 }
 
 func (s *instancesStub) put(in zen7.Instance) {
