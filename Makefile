@@ -7,6 +7,6 @@ run:
 test:
 	go test -race ./...
 
-# Every figure of docs/BENCHMARKS.md: about an hour on 2 cores; writes docs/bench/.
+# Every figure of docs/BENCHMARKS.md: under an hour on 2 cores; writes docs/bench/
 bench:
 	go run ./cmd/loadgen -out docs/bench
