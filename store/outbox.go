@@ -655,8 +655,8 @@ func (o *Outbox) Finished(ctx context.Context, id string) (bool, error) {
 }
 
 // FinishedAmong implements forwarding.Store: one read by _id in the history (on the
-// embedded store by FerretDB's _id index, sqliteFile.finished, falling back to the driver's
-// query should that fail).
+// embedded store straight from SQLite by the App's _id index, sqliteFile.finished, falling
+// back to the driver's query should that fail).
 func (o *Outbox) FinishedAmong(ctx context.Context, ids []string) (map[string]bool, error) {
 	if len(ids) == 0 {
 		return map[string]bool{}, nil
@@ -829,8 +829,9 @@ func (o *Outbox) Lead(ctx context.Context, instanceID, prospectID string) (zen7.
 	return *ls[0], nil
 }
 
-// LeadsFor implements forwarding.Store: one read by _id (on the embedded store by FerretDB's
-// _id index, sqliteFile.leads, falling back to the driver's query should that fail).
+// LeadsFor implements forwarding.Store: one read by _id (on the embedded store straight from
+// SQLite by the App's _id index, sqliteFile.leads, falling back to the driver's query should
+// that fail).
 func (o *Outbox) LeadsFor(ctx context.Context, ds []zen7.Delivery) ([]*zen7.Lead, error) {
 	if len(ds) == 0 {
 		return nil, nil

@@ -1159,7 +1159,7 @@ func TestOutboxSaveLeadsEach(t *testing.T) {
 }
 
 // TestReadsByIDAgree checks the worker's batch reads: on the embedded store they read
-// FerretDB's _id index directly (store/sqlitefile.go) and decode the stored lead records
+// the App's _id index in SQLite directly (store/sqlitefile.go) and decode the stored lead records
 // themselves, and must return what the queries through the driver return, for every field of
 // a lead record, ids that need escaping included.
 func TestReadsByIDAgree(t *testing.T) {
