@@ -131,3 +131,26 @@ func DeleteIDsDirect(ctx context.Context, d *DB, collection string, ids []string
 	}
 	return d.sqlite.deleteIDs(ctx, collection, ids)
 }
+
+// SetClaims is how claims set their outbox entries (the guarded update), whatever the store:
+// claim ns[i] of the delivery ids[i] by owner until leaseUntil. It says which it took.
+func SetClaims(ctx context.Context, o *Outbox, ids []string, ns []int, owner string, leaseUntil time.Time) ([]bool, error) {
+	return o.setClaims(ctx, claimSets(ids, ns, owner, leaseUntil))
+}
+
+// SetClaimsDirect is the same update in the embedded store's SQLite file, without the
+// fallback to the driver; it fails on MongoDB.
+func SetClaimsDirect(ctx context.Context, o *Outbox, ids []string, ns []int, owner string, leaseUntil time.Time) ([]bool, error) {
+	if o.db.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	return o.db.sqlite.setClaims(ctx, claimSets(ids, ns, owner, leaseUntil))
+}
+
+func claimSets(ids []string, ns []int, owner string, leaseUntil time.Time) []claimSet {
+	sets := make([]claimSet, len(ids))
+	for i, id := range ids {
+		sets[i] = claimSet{id: id, n: ns[i], owner: owner, leaseUntil: leaseUntil}
+	}
+	return sets
+}

@@ -118,7 +118,7 @@ type deliveryDoc struct {
 	Round         int          `bson:"round"` // 0, then +1 per manual retry
 	Attempts      int          `bson:"attempts"`
 	Claims        int          `bson:"claims"`
-	Owner         string       `bson:"owner,omitempty"`
+	Owner         string       `bson:"owner"` // always stored, for sqliteFile.setClaims to set
 	NextAttemptAt time.Time    `bson:"nextAttemptAt"`
 	LeaseUntil    time.Time    `bson:"leaseUntil"`
 	LastError     string       `bson:"lastError,omitempty"`
@@ -407,12 +407,8 @@ func (o *Outbox) Claim(ctx context.Context, d zen7.Delivery, owner string, now, 
 	if !inserted {
 		return d, zen7.ErrClaimed // only a won insert is a claim
 	}
-	// The delivery must still be pending and not claimed further since: if it finished
-	// meanwhile (its outbox entry is deleted last), this update matches nothing.
-	res, err := o.db.collection(colOutbox).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: bson.D{{Key: "$lt", Value: n}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "claims", Value: n}, {Key: "owner", Value: owner}, {Key: "leaseUntil", Value: leaseUntil}}}})
-	if err != nil || res.MatchedCount == 0 {
+	taken, err := o.setClaims(ctx, []claimSet{{id: d.ID, n: n, owner: owner, leaseUntil: leaseUntil}})
+	if err != nil || !taken[0] {
 		_, _ = claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, n)}, {Key: "owner", Value: owner}})
 		if err != nil {
 			return d, fmt.Errorf("store.Claim: %w", err)
@@ -423,11 +419,83 @@ func (o *Outbox) Claim(ctx context.Context, d zen7.Delivery, owner string, now, 
 	return d, nil
 }
 
+// claimSet is the update a won claim n makes to its delivery's outbox entry.
+type claimSet struct {
+	id         string
+	n          int
+	owner      string
+	leaseUntil time.Time
+}
+
+// setClaims makes each claim's guarded update, and says which it took: the delivery must
+// still be pending and not claimed further since (if it finished meanwhile, its outbox entry
+// is deleted last, so the update matches nothing). On the embedded store it updates them all
+// in one SQLite transaction (sqliteFile.setClaims), which FerretDB could not: it reads the whole
+// outbox for a filter on more than _id, and commits each statement on its own. What that
+// leaves untaken, or all should it fail, goes through the driver.
+func (o *Outbox) setClaims(ctx context.Context, sets []claimSet) ([]bool, error) {
+	if o.db.sqlite != nil {
+		if taken, err := o.db.sqlite.setClaims(ctx, sets); err == nil {
+			var rest []claimSet
+			var restOf []int
+			for i, s := range sets {
+				if !taken[i] {
+					rest, restOf = append(rest, s), append(restOf, i)
+				}
+			}
+			if len(rest) == 0 {
+				return taken, nil
+			}
+			// Most often lost to another claimer; an entry stored without an owner field
+			// (before deliveryDoc always wrote one) is also left to the driver.
+			more, err := o.setClaimsQuery(ctx, rest)
+			if err != nil {
+				return nil, err
+			}
+			for k, i := range restOf {
+				taken[i] = more[k]
+			}
+			return taken, nil
+		}
+	}
+	return o.setClaimsQuery(ctx, sets)
+}
+
+// setClaimsQuery is setClaims through the driver: one command of guarded updates by _id. When
+// they match fewer entries than there are sets (or the answer is unknown), each entry is read
+// back by _id to tell which are ours.
+func (o *Outbox) setClaimsQuery(ctx context.Context, sets []claimSet) ([]bool, error) {
+	outbox := o.db.collection(colOutbox)
+	updates := make([]mongo.WriteModel, len(sets))
+	for i, s := range sets {
+		updates[i] = mongo.NewUpdateOneModel().
+			SetFilter(bson.D{{Key: "_id", Value: s.id}, {Key: "claims", Value: bson.D{{Key: "$lt", Value: s.n}}}}).
+			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "claims", Value: s.n}, {Key: "owner", Value: s.owner}, {Key: "leaseUntil", Value: s.leaseUntil}}}})
+	}
+	taken := make([]bool, len(sets))
+	res, err := outbox.BulkWrite(ctx, updates, options.BulkWrite().SetOrdered(false))
+	if err == nil && res.MatchedCount == int64(len(sets)) {
+		for i := range taken {
+			taken[i] = true
+		}
+		return taken, nil
+	}
+	for i, s := range sets {
+		var doc deliveryDoc
+		err := outbox.FindOne(ctx, bson.D{{Key: "_id", Value: s.id}},
+			options.FindOne().SetProjection(bson.D{{Key: "claims", Value: 1}, {Key: "owner", Value: 1}})).Decode(&doc)
+		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, err
+		}
+		taken[i] = err == nil && doc.Claims == s.n && doc.Owner == s.owner
+	}
+	return taken, nil
+}
+
 // ClaimMany implements forwarding.Store: Claim for several deliveries with two commands for
 // them all, one unordered insert of their claim records (the unique _id still decides each
-// across processes) and one command of guarded updates by _id. When the updates match fewer
-// entries than were won (a delivery finished or moved on meanwhile), each is read back by _id
-// to tell which, and the records of those not taken are dropped, as Claim does. A delivery
+// across processes) and one write of their guarded updates (setClaims). The records of those
+// not taken (a delivery finished or moved on meanwhile) are dropped, as Claim does. A delivery
 // whose claim record is taken already goes through Claim, which steps over a dead holder's.
 // It returns the deliveries claimed, in the order of ds. The embedded store takes them
 // maxUpdateStatements at a time.
@@ -459,37 +527,24 @@ func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string
 	if err != nil {
 		return nil, fmt.Errorf("store.ClaimMany: %w", err)
 	}
-	var updates []mongo.WriteModel
+	var sets []claimSet
+	var setOf []int // sets[k] is the update of ds[setOf[k]]
 	for i, d := range ds {
 		if won[i] {
-			n := d.Claims + 1
-			updates = append(updates, mongo.NewUpdateOneModel().
-				SetFilter(bson.D{{Key: "_id", Value: d.ID}, {Key: "claims", Value: bson.D{{Key: "$lt", Value: n}}}}).
-				SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "claims", Value: n}, {Key: "owner", Value: owner}, {Key: "leaseUntil", Value: leaseUntil}}}}))
+			sets = append(sets, claimSet{id: d.ID, n: d.Claims + 1, owner: owner, leaseUntil: leaseUntil})
+			setOf = append(setOf, i)
 		}
 	}
 	taken := make([]bool, len(ds))
-	if len(updates) > 0 {
-		res, err := o.db.collection(colOutbox).BulkWrite(ctx, updates, options.BulkWrite().SetOrdered(false))
-		switch {
-		case err == nil && res.MatchedCount == int64(len(updates)):
-			copy(taken, won)
-		default:
-			// Some did not match, or the answer is unknown: each entry says whether it is ours.
-			for i, d := range ds {
-				if !won[i] {
-					continue
-				}
-				var doc deliveryDoc
-				rerr := o.db.collection(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
-					options.FindOne().SetProjection(bson.D{{Key: "claims", Value: 1}, {Key: "owner", Value: 1}})).Decode(&doc)
-				if rerr != nil && !errors.Is(rerr, mongo.ErrNoDocuments) {
-					return nil, fmt.Errorf("store.ClaimMany: %w", rerr)
-				}
-				taken[i] = rerr == nil && doc.Claims == d.Claims+1 && doc.Owner == owner
-				if !taken[i] {
-					_, _ = claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimID(d.ID, d.Claims+1)}, {Key: "owner", Value: owner}})
-				}
+	if len(sets) > 0 {
+		took, err := o.setClaims(ctx, sets)
+		if err != nil {
+			return nil, fmt.Errorf("store.ClaimMany: %w", err)
+		}
+		for k, i := range setOf {
+			taken[i] = took[k]
+			if !took[k] {
+				_, _ = claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimID(sets[k].id, sets[k].n)}, {Key: "owner", Value: owner}})
 			}
 		}
 	}

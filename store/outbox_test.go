@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 	"github.com/7targets/zenvia-sales-app/store"
@@ -1273,5 +1274,101 @@ func TestDeleteIDs(t *testing.T) {
 	}
 	if err := store.DeleteIDsDirect(ctx, db, "leads", []string{"i:c"}); embedded && err == nil {
 		t.Error("a direct delete from a collection other than the outbox's and its claims' was made")
+	}
+}
+
+// TestSetClaims checks the claims' guarded update: on the embedded store straight in SQLite
+// (without the driver's fallback), on MongoDB through the driver. Each entry is then read
+// back through the driver, which must see what was set.
+func TestSetClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	set := store.SetClaims
+	if store.ReportFile(db) != "" {
+		set = store.SetClaimsDirect
+	}
+	lease := outboxT0.Add(time.Minute)
+	for _, id := range []string{`i:<a&1>"ü`, "i:b", "i:c"} {
+		mustEnqueue(t, o, pending(id, "i", "p-"+id, outboxT0))
+	}
+	tests := []struct {
+		name  string
+		ids   []string
+		ns    []int
+		owner string
+		taken []bool
+		// want is each taken entry's claims and owner as read back; the others keep theirs.
+		want map[string]zen7.Pending
+	}{
+		{
+			name: "first claims, one id that needs escaping", ids: []string{`i:<a&1>"ü`, "i:b"}, ns: []int{1, 1}, owner: "w1",
+			taken: []bool{true, true},
+			want:  map[string]zen7.Pending{`i:<a&1>"ü`: {Claims: 1, Owner: "w1"}, "i:b": {Claims: 1, Owner: "w1"}},
+		},
+		{
+			name: "a claim not above the entry's, one not there, one above", ids: []string{"i:b", "i:none", "i:c"}, ns: []int{1, 1, 3}, owner: "w2",
+			taken: []bool{false, false, true},
+			want:  map[string]zen7.Pending{"i:b": {Claims: 1, Owner: "w1"}, "i:c": {Claims: 3, Owner: "w2"}},
+		},
+		{
+			name: "stepping over a claim", ids: []string{"i:b"}, ns: []int{3}, owner: "w3",
+			taken: []bool{true},
+			want:  map[string]zen7.Pending{"i:b": {Claims: 3, Owner: "w3"}},
+		},
+	}
+	for _, tt := range tests {
+		taken, err := set(ctx, o, tt.ids, tt.ns, tt.owner, lease)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(tt.taken, taken); diff != "" {
+			t.Errorf("%s: taken (-want +got):\n%s", tt.name, diff)
+		}
+		for id, want := range tt.want {
+			got, err := o.Delivery(ctx, id)
+			if err != nil {
+				t.Fatalf("%s: reading %s back: %v", tt.name, id, err)
+			}
+			if got.Claims != want.Claims || got.Owner != want.Owner || !got.LeaseUntil.Equal(lease) {
+				t.Errorf("%s: %s read back with claims %d, owner %q, lease %v; want %d, %q, %v",
+					tt.name, id, got.Claims, got.Owner, got.LeaseUntil, want.Claims, want.Owner, lease)
+			}
+			if got.Prospect.ID != "p-"+id || !got.NextAttemptAt.Equal(outboxT0) {
+				t.Errorf("%s: %s's other fields changed: %+v", tt.name, id, got)
+			}
+		}
+	}
+}
+
+// TestSetClaimsEntryWithoutOwner: an outbox entry stored without an owner field (as versions
+// before the owner was always stored wrote a delivery nobody had leased) is still claimed.
+func TestSetClaimsEntryWithoutOwner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	old := bson.D{
+		{Key: "_id", Value: "i:old"}, {Key: "instanceId", Value: "i"}, {Key: "kind", Value: "notification"},
+		{Key: "prospect", Value: bson.D{{Key: "id", Value: "p1"}}},
+		{Key: "snapshotAt", Value: outboxT0}, {Key: "createdAt", Value: outboxT0}, {Key: "round", Value: 0},
+		{Key: "attempts", Value: 0}, {Key: "claims", Value: 0}, {Key: "nextAttemptAt", Value: outboxT0},
+		{Key: "leaseUntil", Value: time.Unix(0, 0).UTC()}, {Key: "state", Value: "pending"},
+	}
+	if err := store.InsertRaw(ctx, db, "outbox", old); err != nil {
+		t.Fatal(err)
+	}
+	if store.ReportFile(db) != "" {
+		taken, err := store.SetClaimsDirect(ctx, o, []string{"i:old"}, []int{1}, "w1", outboxT0.Add(time.Minute))
+		if err != nil || taken[0] {
+			t.Fatalf("the direct update took an entry whose schema has no owner: %v, %v", taken, err)
+		}
+	}
+	got := mustClaim(t, o, zen7.Delivery{ID: "i:old"}, "w1", outboxT0)
+	stored, err := o.Delivery(ctx, "i:old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Claims != 1 || stored.Claims != 1 || stored.Owner != "w1" {
+		t.Errorf("claimed %+v, stored %+v; want claim 1 by w1", got.Pending, stored.Pending)
 	}
 }

@@ -40,14 +40,16 @@ import (
 // would scan for an $in on _id. On MongoDB the same queries are served by the instance_day,
 // instance_state, due and instance_at indexes and by _id.
 //
-// It also deletes the worker's finished outbox entries and their claim records, a batch in
-// one SQLite transaction (deleteIDs): FerretDB runs each statement of a delete command as a
-// transaction of its own, each ending with its commit's fsync, so a batch's delete cost as
-// many commits as it had entries. SQLite keeps every index of the table, FerretDB's included,
-// and FerretDB holds no state of a collection's rows, so it sees the rows gone as if it had
-// deleted them. On MongoDB the same delete is one command of statements by _id.
+// It also writes for the worker, a batch in one SQLite transaction: the guarded updates of the
+// outbox entries it claims (setClaims), and the deletes of its finished outbox entries and
+// their claim records (deleteIDs). FerretDB runs each statement of an update or delete
+// command as a transaction of its own, each ending with its commit's fsync, so a batch cost as
+// many commits as it had entries; and it reads the whole outbox for the claims' filter on more
+// than _id. SQLite keeps every index of the table, FerretDB's included, and FerretDB holds no
+// state of a collection's rows, so it sees the rows changed or gone as if it had written them.
+// On MongoDB each is one command of statements by _id.
 //
-// Each read or delete is reported to the store's command monitor as the command it stands in
+// Each read or write is reported to the store's command monitor as the command it stands in
 // for on MongoDB, so that commands counted on the embedded store carry over.
 type sqliteFile struct {
 	file     string
@@ -148,6 +150,54 @@ func (r *sqliteFile) deleteIDs(ctx context.Context, collection string, ids []str
 	r.commandOn(ctx, "delete", collection)
 	_, err = conn.ExecContext(ctx, q, args...)
 	return err
+}
+
+// setClaims is Outbox.setClaims: each claim's guarded update of its outbox entry, in one
+// transaction, and which matched. It sets the three fields in the stored JSON, where FerretDB
+// keeps their values (a number, a string, a date as Unix milliseconds) apart from its schema
+// of their types, which stays as it was. So it matches only an entry whose schema has an owner
+// field (every one deliveryDoc writes since it always stores one) and a claims of a number
+// type; the caller updates any other through the driver.
+//
+// Like a FerretDB update, it is atomic in SQLite but not isolated from the read-modify-write
+// of FerretDB's updates of the same entry: only claim records' unique inserts decide between
+// claimers (Outbox.Claim), as they do across processes.
+func (r *sqliteFile) setClaims(ctx context.Context, sets []claimSet) ([]bool, error) {
+	conn, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = json_set(_ferretdb_sjson, '$.claims', ?, '$.owner', ?, '$.leaseUntil', ?)
+		WHERE %s = ? AND _ferretdb_sjson->>'$.claims' < ?
+		AND _ferretdb_sjson->>'$."$s".p.owner.t' = 'string'
+		AND _ferretdb_sjson->>'$."$s".p.claims.t' IN ('int', 'long')
+		AND _ferretdb_sjson->>'$."$s".p.leaseUntil.t' = 'date'`, quoteIdent(tables.outbox), sqlID)
+	r.commandOn(ctx, "update", colOutbox)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	taken := make([]bool, len(sets))
+	for i, s := range sets {
+		id, err := idArg(s.id)
+		if err != nil {
+			return nil, err
+		}
+		res, err := tx.ExecContext(ctx, q, s.n, s.owner, s.leaseUntil.UnixMilli(), id, s.n)
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		taken[i] = n == 1
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return taken, nil
 }
 
 // finished is Outbox.FinishedAmong: which of ids are in the history.
