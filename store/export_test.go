@@ -154,3 +154,38 @@ func claimSets(ids []string, ns []int, owner string, leaseUntil time.Time) []cla
 	}
 	return sets
 }
+
+// EncodeSJSON is how documents are written straight into the embedded store's file.
+func EncodeSJSON(doc bson.Raw) ([]byte, error) { return encodeSJSON(doc) }
+
+// StoredLeadJSON is the lead record with _id id as the embedded store's file holds it; it
+// fails on MongoDB.
+func StoredLeadJSON(ctx context.Context, d *DB, id string) ([]byte, error) {
+	if d.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	conn, tables, err := d.sqlite.db()
+	if err != nil {
+		return nil, err
+	}
+	arg, err := idArg(id)
+	if err != nil {
+		return nil, err
+	}
+	var raw []byte
+	err = conn.QueryRowContext(ctx, `SELECT _ferretdb_sjson FROM `+quoteIdent(tables.leads)+` WHERE `+sqlID+` = ?`, arg).Scan(&raw)
+	return raw, err
+}
+
+// SaveLeadsDirect is SaveLeads straight into the embedded store's file, without the fallback
+// to the driver; it fails on MongoDB.
+func (o *Outbox) SaveLeadsDirect(ctx context.Context, ls []zen7.Lead) error {
+	if o.db.sqlite == nil {
+		return errors.New("not the embedded store")
+	}
+	docs := make([]leadDoc, len(ls))
+	for i, l := range ls {
+		docs[i] = toLeadDoc(l)
+	}
+	return o.db.sqlite.upsertLeads(ctx, docs)
+}

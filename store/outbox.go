@@ -959,10 +959,21 @@ func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
 	return o.SaveLeads(ctx, []zen7.Lead{l})[0]
 }
 
-// SaveLeads implements forwarding.Store: one command of replacing upserts by _id for them all
-// (on the embedded store, one per maxUpdateStatements of them).
+// SaveLeads implements forwarding.Store: one command of replacing upserts by _id for them all.
+// On the embedded store they are written in one SQLite transaction (sqliteFile.upsertLeads),
+// where FerretDB would commit each statement on its own; should that fail, through the driver,
+// maxUpdateStatements at a time.
 func (o *Outbox) SaveLeads(ctx context.Context, ls []zen7.Lead) []error {
 	errs := make([]error, len(ls))
+	if o.db.sqlite != nil && len(ls) > 0 {
+		docs := make([]leadDoc, len(ls))
+		for i, l := range ls {
+			docs[i] = toLeadDoc(l)
+		}
+		if err := o.db.sqlite.upsertLeads(ctx, docs); err == nil {
+			return errs
+		}
+	}
 	chunk := o.db.updateChunk(len(ls))
 	for from := 0; from < len(ls); from += chunk {
 		part := ls[from:min(len(ls), from+chunk)]

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -1370,5 +1372,133 @@ func TestSetClaimsEntryWithoutOwner(t *testing.T) {
 	}
 	if got.Claims != 1 || stored.Claims != 1 || stored.Owner != "w1" {
 		t.Errorf("claimed %+v, stored %+v; want claim 1 by w1", got.Pending, stored.Pending)
+	}
+}
+
+// TestEncodeSJSONAsFerretDB checks the documents written straight into the embedded store's
+// file against FerretDB's own encoding of the same documents: each is inserted through the
+// driver, and what FerretDB stored must be, as JSON, what encodeSJSON writes.
+func TestEncodeSJSONAsFerretDB(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// Always on an embedded store of its own, whatever MONGODB_TEST_URI says.
+	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir(), Database: "sjson", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	tests := []struct {
+		name string
+		doc  bson.D
+	}{
+		{"strings that need escaping", bson.D{{Key: "_id", Value: `i:<a&1>"ü`}, {Key: "s", Value: "line\n\t\u2028 \x01"}, {Key: "empty", Value: ""}}},
+		{"numbers, dates and booleans", bson.D{
+			{Key: "_id", Value: "n"}, {Key: "i", Value: int32(-7)}, {Key: "l", Value: int64(1) << 53}, {Key: "big", Value: int64(-1) << 62},
+			{Key: "at", Value: bson.DateTime(outboxT0.UnixMilli())}, {Key: "before1970", Value: bson.DateTime(-1)},
+			{Key: "t", Value: true}, {Key: "f", Value: false}, {Key: "null", Value: nil},
+		}},
+		{"nested documents and arrays", bson.D{
+			{Key: "_id", Value: "o"},
+			{Key: "why", Value: bson.D{{Key: "code", Value: "refused"}, {Key: "status", Value: int32(422)}, {Key: "afterMs", Value: int64(1500)}}},
+			{Key: "empty", Value: bson.D{}},
+			{Key: "list", Value: bson.A{"a", int32(1), bson.D{{Key: "x", Value: bson.A{}}}, false}}, // FerretDB stores no arrays in arrays
+			{Key: "noItems", Value: bson.A{}},
+		}},
+		{"keys in their order, not sorted", bson.D{{Key: "_id", Value: "k"}, {Key: "z", Value: "1"}, {Key: "a", Value: "2"}, {Key: "m", Value: "3"}}},
+	}
+	for _, tt := range tests {
+		if err := store.InsertRaw(ctx, db, "leads", tt.doc); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		stored, err := store.StoredLeadJSON(ctx, db, tt.doc[0].Value.(string))
+		if err != nil {
+			t.Fatalf("%s: reading what FerretDB stored: %v", tt.name, err)
+		}
+		raw, err := bson.Marshal(tt.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		encoded, err := store.EncodeSJSON(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var want, got any
+		if err := json.Unmarshal(stored, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(encoded, &got); err != nil {
+			t.Fatalf("%s: encoded %s, not JSON: %v", tt.name, encoded, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: encoded against FerretDB's (-FerretDB +encoded):\n%s", tt.name, diff)
+		}
+	}
+	if _, err := store.EncodeSJSON(mustMarshal(t, bson.D{{Key: "_id", Value: "d"}, {Key: "x", Value: 1.5}})); err == nil {
+		t.Error("a double was encoded; FerretDB writes some doubles its own way, so encodeSJSON must leave them to it")
+	}
+}
+
+func mustMarshal(t *testing.T, doc bson.D) bson.Raw {
+	t.Helper()
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestSaveLeadsDirect saves lead records, new ones and then the same replaced, straight into
+// the embedded store's file (through the driver on MongoDB), and reads them back through the
+// driver.
+func TestSaveLeadsDirect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	save := func(ls []zen7.Lead) error {
+		if errs := o.SaveLeads(ctx, ls); errors.Join(errs...) != nil {
+			return errors.Join(errs...)
+		}
+		return nil
+	}
+	if store.ReportFile(db) != "" {
+		save = func(ls []zen7.Lead) error { return o.SaveLeadsDirect(ctx, ls) }
+	}
+	full := zen7.Lead{
+		InstanceID: "i", ProspectID: `p<&>"ü`, State: zen7.LeadStopped, Reason: zen7.Reason{Code: zen7.ReasonRefused, Status: 422, After: 1500 * time.Millisecond, Detail: "bad \"email\"\n"},
+		LeadID: 1 << 40, Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
+		RoutedBy: zen7.RoutedByAgent, Rule: "r1", Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
+		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
+		LastAction: zen7.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
+	}
+	bare := zen7.Lead{InstanceID: "i", ProspectID: "p-bare", State: zen7.LeadSkipped}
+	replaced := full
+	replaced.State, replaced.Reason, replaced.LeadID, replaced.SubState, replaced.UpdatedAt = zen7.LeadForwarded, zen7.Reason{}, 7, "", outboxT0.Add(time.Hour)
+	tests := []struct {
+		name string
+		save []zen7.Lead
+	}{
+		{"new records", []zen7.Lead{full, bare}},
+		{"one replaced, one the same, with fewer fields than it had", []zen7.Lead{replaced, bare}},
+	}
+	for _, tt := range tests {
+		if err := save(tt.save); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for _, want := range tt.save {
+			got, err := o.Lead(ctx, want.InstanceID, want.ProspectID)
+			if err != nil {
+				t.Fatalf("%s: reading %s back: %v", tt.name, want.ProspectID, err)
+			}
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: %s read back (-saved +read):\n%s", tt.name, want.ProspectID, diff)
+			}
+		}
+	}
+	docs, err := store.RawDocuments(ctx, db, "leads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 {
+		t.Errorf("%d lead records stored, want 2 (a replace must not add one)", len(docs))
 	}
 }

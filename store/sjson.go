@@ -1,8 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -110,4 +114,140 @@ func unmarshalAs[T any](raw json.RawMessage) (T, error) {
 	var v T
 	err := json.Unmarshal(raw, &v)
 	return v, err
+}
+
+// encodeSJSON is decodeSJSON's inverse: doc as FerretDB v1 stores it, its values as JSON and
+// their BSON types in the schema under "$s", written as FerretDB's own encoder writes them
+// (strings and keys by encoding/json, dates as Unix milliseconds, an empty document's schema
+// {}). It knows the types decodeSJSON reads; any other fails, and the caller writes through
+// FerretDB instead.
+func encodeSJSON(doc bson.Raw) ([]byte, error) {
+	var values, schema bytes.Buffer
+	if err := encodeDocument(&values, &schema, doc, true); err != nil {
+		return nil, err
+	}
+	return values.Bytes(), nil
+}
+
+// encodeDocument writes doc's fields to values and its schema to schema; at the top, the
+// schema goes first among the values, under "$s".
+func encodeDocument(values, schema *bytes.Buffer, doc bson.Raw, top bool) error {
+	elems, err := doc.Elements()
+	if err != nil {
+		return err
+	}
+	var fields bytes.Buffer
+	keys := make([]string, len(elems))
+	if len(elems) > 0 {
+		schema.WriteString(`{"p":{`)
+	}
+	seen := make(map[string]bool, len(elems))
+	for i, e := range elems {
+		keys[i] = e.Key()
+		// FerretDB stores neither; "$s" would be taken for the schema.
+		if seen[keys[i]] || strings.HasPrefix(keys[i], "$") || !utf8.ValidString(keys[i]) {
+			return fmt.Errorf("key %q not stored", keys[i])
+		}
+		seen[keys[i]] = true
+		key, err := json.Marshal(keys[i])
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fields.WriteByte(',')
+			schema.WriteByte(',')
+		}
+		fields.Write(key)
+		fields.WriteByte(':')
+		schema.Write(key)
+		schema.WriteByte(':')
+		if err := encodeValue(&fields, schema, e.Value()); err != nil {
+			return fmt.Errorf("%q: %w", keys[i], err)
+		}
+	}
+	if len(elems) == 0 {
+		schema.WriteString(`{}`)
+	} else {
+		k, err := json.Marshal(keys)
+		if err != nil {
+			return err
+		}
+		schema.WriteString(`},"$k":`)
+		schema.Write(k)
+		schema.WriteByte('}')
+	}
+	values.WriteByte('{')
+	if top {
+		values.WriteString(`"$s":`)
+		values.Write(schema.Bytes())
+		if fields.Len() > 0 {
+			values.WriteByte(',')
+		}
+	}
+	values.Write(fields.Bytes())
+	values.WriteByte('}')
+	return nil
+}
+
+// encodeValue writes v to values and its type to schema.
+func encodeValue(values, schema *bytes.Buffer, v bson.RawValue) error {
+	var typ string
+	var b []byte
+	var err error
+	switch v.Type {
+	case bson.TypeEmbeddedDocument:
+		schema.WriteString(`{"t":"object","$s":`)
+		if err := encodeDocument(values, schema, v.Document(), false); err != nil {
+			return err
+		}
+		schema.WriteByte('}')
+		return nil
+	case bson.TypeArray:
+		items, err := v.Array().Values()
+		if err != nil {
+			return err
+		}
+		schema.WriteString(`{"t":"array","i":[`)
+		values.WriteByte('[')
+		for i, item := range items {
+			if i > 0 {
+				schema.WriteByte(',')
+				values.WriteByte(',')
+			}
+			if err := encodeValue(values, schema, item); err != nil {
+				return err
+			}
+		}
+		schema.WriteString(`]}`)
+		values.WriteByte(']')
+		return nil
+	case bson.TypeString:
+		if !utf8.ValidString(v.StringValue()) {
+			return errors.New("a string not UTF-8") // which encoding/json would change
+		}
+		typ = "string"
+		b, err = json.Marshal(v.StringValue())
+	case bson.TypeBoolean:
+		typ = "bool"
+		b, err = json.Marshal(v.Boolean())
+	case bson.TypeInt32:
+		typ = "int"
+		b, err = json.Marshal(v.Int32())
+	case bson.TypeInt64:
+		typ = "long"
+		b, err = json.Marshal(v.Int64())
+	case bson.TypeDateTime:
+		typ = "date"
+		b, err = json.Marshal(v.DateTime())
+	case bson.TypeNull:
+		typ, b = "null", []byte("null")
+	default:
+		return fmt.Errorf("type %s not written here", v.Type)
+	}
+	if err != nil {
+		return err
+	}
+	schema.WriteString(`{"t":"` + typ + `"}`)
+	values.Write(b)
+	return nil
 }

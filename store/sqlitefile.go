@@ -200,6 +200,59 @@ func (r *sqliteFile) setClaims(ctx context.Context, sets []claimSet) ([]bool, er
 	return taken, nil
 }
 
+// upsertLeads is Outbox.SaveLeads: each lead record replaced by _id, or inserted if it is
+// not there, in one transaction, encoded as FerretDB encodes a document (encodeSJSON). The
+// transaction's first write takes SQLite's write lock, so no other writer inserts a record
+// between an update that found none and the insert; should one have got in first anyway, the
+// insert breaks the unique _id index, the whole transaction fails and the caller writes
+// through the driver.
+func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
+	conn, tables, err := r.db()
+	if err != nil {
+		return err
+	}
+	type row struct{ id, doc string }
+	rows := make([]row, len(docs))
+	for i, d := range docs {
+		raw, err := bson.Marshal(d)
+		if err != nil {
+			return err
+		}
+		doc, err := encodeSJSON(raw)
+		if err != nil {
+			return err
+		}
+		id, err := idArg(d.ID)
+		if err != nil {
+			return err
+		}
+		rows[i] = row{id: id, doc: string(doc)}
+	}
+	update := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = ? WHERE %s = ?`, quoteIdent(tables.leads), sqlID)
+	insert := fmt.Sprintf(`INSERT INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.leads))
+	r.commandOn(ctx, "update", colLeads)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, rw := range rows {
+		res, err := tx.ExecContext(ctx, update, rw.doc, rw.id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, insert, rw.doc); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // finished is Outbox.FinishedAmong: which of ids are in the history.
 func (r *sqliteFile) finished(ctx context.Context, ids []string) (map[string]bool, error) {
 	conn, tables, err := r.db()
