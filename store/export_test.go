@@ -189,3 +189,12 @@ func (o *Outbox) SaveLeadsDirect(ctx context.Context, ls []zen7.Lead) error {
 	}
 	return o.db.sqlite.upsertLeads(ctx, docs)
 }
+
+// FinishManyDirect is FinishMany straight into the embedded store's file, in one transaction,
+// without the fallback to the driver; it fails on MongoDB.
+func (o *Outbox) FinishManyDirect(ctx context.Context, ds []zen7.Delivery) error {
+	if o.db.sqlite == nil {
+		return errors.New("not the embedded store")
+	}
+	return o.db.sqlite.finish(ctx, historyDocs(ds), ds)
+}

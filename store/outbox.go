@@ -601,15 +601,22 @@ func (o *Outbox) Finish(ctx context.Context, d zen7.Delivery) error {
 // fewer claims meanwhile still loses at the outbox entry's guarded update, as in Claim.) A
 // later round (a manual retry) replaces the history entry; a duplicate of the first round
 // does not. Each delivery gets its own error: a statement that failed fails only its delivery.
+//
+// On the embedded store all three are written in one SQLite transaction (sqliteFile.finish),
+// where FerretDB would commit each statement on its own; should that fail, through the
+// driver as above.
 func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	errs := make([]error, len(ds))
+	if o.db.sqlite != nil && len(ds) > 0 {
+		if err := o.db.sqlite.finish(ctx, historyDocs(ds), ds); err == nil {
+			return errs
+		}
+	}
 	hist := o.db.collection(colDeliveries)
 	var firsts []any
 	var firstOf []int // firsts[k] is the history entry of ds[firstOf[k]]
 	for i, d := range ds {
-		doc := toDeliveryDoc(d)
-		doc.Owner, doc.LeaseUntil = "", time.Time{}
-		doc.Retrying = false // this round's outcome replaces the one that was being retried
+		doc := historyDoc(d)
 		if d.Round > 0 {
 			if _, err := hist.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, doc, options.Replace().SetUpsert(true)); err != nil {
 				errs[i] = fmt.Errorf("store.Finish: %w", err)
@@ -629,8 +636,8 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 		if errs[i] != nil {
 			continue
 		}
-		for n := 1; n <= d.Claims; n++ {
-			ids, idOf = append(ids, claimID(d.ID, n)), append(idOf, i)
+		for _, id := range claimIDs(d) {
+			ids, idOf = append(ids, id), append(idOf, i)
 		}
 	}
 	failEach("store.FinishMany", o.db.deleteIDs(ctx, colClaims, ids), idOf, errs, nil)
@@ -643,6 +650,31 @@ func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
 	}
 	failEach("store.FinishMany", o.db.deleteIDs(ctx, colOutbox, ids), idOf, errs, nil)
 	return errs
+}
+
+// historyDoc is d's entry in the history.
+func historyDoc(d zen7.Delivery) deliveryDoc {
+	doc := toDeliveryDoc(d)
+	doc.Owner, doc.LeaseUntil = "", time.Time{}
+	doc.Retrying = false // this round's outcome replaces the one that was being retried
+	return doc
+}
+
+func historyDocs(ds []zen7.Delivery) []deliveryDoc {
+	docs := make([]deliveryDoc, len(ds))
+	for i, d := range ds {
+		docs[i] = historyDoc(d)
+	}
+	return docs
+}
+
+// claimIDs are the _ids of d's claim records.
+func claimIDs(d zen7.Delivery) []string {
+	ids := make([]string, 0, d.Claims)
+	for n := 1; n <= d.Claims; n++ {
+		ids = append(ids, claimID(d.ID, n))
+	}
+	return ids
 }
 
 // deleteIDs deletes the documents of col with the given _ids with one write: on the embedded
@@ -771,11 +803,7 @@ func (o *Outbox) deleteClaims(ctx context.Context, d zen7.Delivery) error {
 	if d.Claims == 0 {
 		return nil // never claimed (handed over by the intake): no claim records to drop
 	}
-	ids := make(bson.A, 0, d.Claims)
-	for n := 1; n <= d.Claims; n++ {
-		ids = append(ids, claimID(d.ID, n))
-	}
-	if _, err := o.db.collection(colClaims).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+	if _, err := o.db.collection(colClaims).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: claimIDs(d)}}}}); err != nil {
 		return fmt.Errorf("store: delete claims: %w", err)
 	}
 	return nil

@@ -792,8 +792,30 @@ func TestOutboxDueExceptInstances(t *testing.T) {
 // TestOutboxFinishManyRecordsEach: one FinishMany records deliveries of every kind at once: a
 // claimed one (its claim records go), a handed-over one never claimed, a first-round copy of
 // one already in the history (the history keeps the first) and a later round (it replaces it).
+// On the embedded store it runs again with the direct write alone, without the driver's
+// fallback.
 func TestOutboxFinishManyRecordsEach(t *testing.T) {
 	t.Parallel()
+	finishers := map[string]func(*store.Outbox, context.Context, []zen7.Delivery) []error{"FinishMany": (*store.Outbox).FinishMany}
+	if _, db := newOutbox(t); store.ReportFile(db) != "" {
+		finishers["the direct write"] = func(o *store.Outbox, ctx context.Context, ds []zen7.Delivery) []error {
+			err := o.FinishManyDirect(ctx, ds)
+			errs := make([]error, len(ds))
+			for i := range errs {
+				errs[i] = err
+			}
+			return errs
+		}
+	}
+	for name, finish := range finishers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testFinishManyRecordsEach(t, finish)
+		})
+	}
+}
+
+func testFinishManyRecordsEach(t *testing.T, finish func(*store.Outbox, context.Context, []zen7.Delivery) []error) {
 	ctx := context.Background()
 	o, db := newOutbox(t)
 	mustEnqueue(t, o, pending("i:claimed", "i", "p1", outboxT0), pending("i:handed", "i", "p2", outboxT0),
@@ -815,7 +837,7 @@ func TestOutboxFinishManyRecordsEach(t *testing.T) {
 		d.State, d.Outcome, d.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
 		ds = append(ds, d)
 	}
-	for i, err := range o.FinishMany(ctx, ds) {
+	for i, err := range finish(o, ctx, ds) {
 		if err != nil {
 			t.Errorf("FinishMany: %s: %v", ds[i].ID, err)
 		}

@@ -129,6 +129,16 @@ func encodeSJSON(doc bson.Raw) ([]byte, error) {
 	return values.Bytes(), nil
 }
 
+// encodeStored is v, a document type of the App's, as FerretDB stores it.
+func encodeStored(v any) (string, error) {
+	raw, err := bson.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	b, err := encodeSJSON(raw)
+	return string(b), err
+}
+
 // encodeDocument writes doc's fields to values and its schema to schema; at the top, the
 // schema goes first among the values, under "$s".
 func encodeDocument(values, schema *bytes.Buffer, doc bson.Raw, top bool) error {

@@ -40,14 +40,17 @@ import (
 // would scan for an $in on _id. On MongoDB the same queries are served by the instance_day,
 // instance_state, due and instance_at indexes and by _id.
 //
-// It also writes for the worker, a batch in one SQLite transaction: the guarded updates of the
-// outbox entries it claims (setClaims), and the deletes of its finished outbox entries and
-// their claim records (deleteIDs). FerretDB runs each statement of an update or delete
-// command as a transaction of its own, each ending with its commit's fsync, so a batch cost as
-// many commits as it had entries; and it reads the whole outbox for the claims' filter on more
-// than _id. SQLite keeps every index of the table, FerretDB's included, and FerretDB holds no
-// state of a collection's rows, so it sees the rows changed or gone as if it had written them.
-// On MongoDB each is one command of statements by _id.
+// It also writes for the worker, each of a batch's writes in one SQLite transaction: the
+// guarded updates of the outbox entries it claims (setClaims), its lead records (upsertLeads),
+// and the outcomes it records (finish: history entries, then the deletes of claim records and
+// outbox entries; deleteIDs alone when the history was written through the driver). FerretDB
+// runs each statement of an update or delete command as a transaction of its own, each ending
+// with its commit's fsync, so a batch cost as many commits as it had entries; and it reads the
+// whole outbox for the claims' filter on more than _id. Documents are written in FerretDB's
+// encoding (encodeSJSON). SQLite keeps every index of the table, FerretDB's included (its
+// unique _id index decides a duplicate as it does for FerretDB's own inserts), and FerretDB
+// holds no state of a collection's rows, so it sees the rows written or gone as if it had
+// written them. On MongoDB each is one command of statements by _id.
 //
 // Each read or write is reported to the store's command monitor as the command it stands in
 // for on MongoDB, so that commands counted on the embedded store carry over.
@@ -211,46 +214,101 @@ func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
 	if err != nil {
 		return err
 	}
-	type row struct{ id, doc string }
-	rows := make([]row, len(docs))
+	encoded := make([]string, len(docs))
 	for i, d := range docs {
-		raw, err := bson.Marshal(d)
-		if err != nil {
+		if encoded[i], err = encodeStored(d); err != nil {
 			return err
 		}
-		doc, err := encodeSJSON(raw)
-		if err != nil {
-			return err
-		}
-		id, err := idArg(d.ID)
-		if err != nil {
-			return err
-		}
-		rows[i] = row{id: id, doc: string(doc)}
 	}
-	update := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = ? WHERE %s = ?`, quoteIdent(tables.leads), sqlID)
-	insert := fmt.Sprintf(`INSERT INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.leads))
 	r.commandOn(ctx, "update", colLeads)
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, rw := range rows {
-		res, err := tx.ExecContext(ctx, update, rw.doc, rw.id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n > 0 {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, insert, rw.doc); err != nil {
+	for i, d := range docs {
+		if err := upsertDoc(ctx, tx, tables.leads, d.ID, encoded[i]); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// finish is Outbox.FinishMany in one transaction: for each delivery its history entry (the
+// first round's inserted unless it is there, a later round's replacing it), then the deletes
+// of its claim records and of its outbox entry. It is reported as the three commands it is on
+// MongoDB.
+func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.Delivery) error {
+	conn, tables, err := r.db()
+	if err != nil {
+		return err
+	}
+	docs := make([]string, len(hist))
+	for i, h := range hist {
+		if docs[i], err = encodeStored(h); err != nil {
+			return err
+		}
+	}
+	var claims, entries []string
+	for _, d := range ds {
+		claims = append(claims, claimIDs(d)...)
+		entries = append(entries, d.ID)
+	}
+	r.commandOn(ctx, "insert", colDeliveries)
+	if len(claims) > 0 {
+		r.commandOn(ctx, "delete", colClaims)
+	}
+	r.commandOn(ctx, "delete", colOutbox)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for i, d := range ds {
+		if d.Round > 0 {
+			err = upsertDoc(ctx, tx, tables.deliveries, hist[i].ID, docs[i])
+		} else {
+			// FerretDB's unique _id index decides: a duplicate of the first round is ignored.
+			_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.deliveries)), docs[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, del := range []struct {
+		table string
+		ids   []string
+	}{{tables.claims, claims}, {tables.outbox, entries}} {
+		if len(del.ids) == 0 {
+			continue
+		}
+		q, args, err := sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(del.table), sqlID), del.ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// upsertDoc replaces the document of table with _id id by doc (encoded), or inserts doc if
+// there is none, within tx.
+func upsertDoc(ctx context.Context, tx *sql.Tx, table, id, doc string) error {
+	arg, err := idArg(id)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = ? WHERE %s = ?`, quoteIdent(table), sqlID), doc, arg)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table)), doc)
+	return err
 }
 
 // finished is Outbox.FinishedAmong: which of ids are in the history.
@@ -322,8 +380,8 @@ func (r *sqliteFile) prepare(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn == nil {
-		// Read-only in effect: this handle only reads, and creates the indexes below. FerretDB
-		// runs the file in WAL mode, so these reads never block its writes.
+		// FerretDB runs the file in WAL mode, so these reads never block its writes; the
+		// writes here wait for SQLite's one write lock as FerretDB's do, up to the busy timeout.
 		conn, err := sql.Open("sqlite", "file:"+filepath.ToSlash(r.file)+"?_pragma=busy_timeout(10000)")
 		if err != nil {
 			return fmt.Errorf("store: opening %s: %w", r.file, err)
