@@ -198,3 +198,32 @@ func (o *Outbox) FinishManyDirect(ctx context.Context, ds []zen7.Delivery) error
 	}
 	return o.db.sqlite.finish(ctx, historyDocs(ds), ds)
 }
+
+// ClaimDirect is ClaimMany's one transaction in the embedded store's file (claim records
+// inserted, then outbox entries updated), without Claim for those it does not take and
+// without the fallback to the driver: which of ds it took. It fails on MongoDB.
+func (o *Outbox) ClaimDirect(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]bool, error) {
+	if o.db.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	recs := make([]claimDoc, len(ds))
+	sets := make([]claimSet, len(ds))
+	for i, d := range ds {
+		recs[i] = claimDoc{ID: claimID(d.ID, d.Claims+1), Owner: owner, At: now, LeaseUntil: leaseUntil}
+		sets[i] = claimSet{id: d.ID, n: d.Claims + 1, owner: owner, leaseUntil: leaseUntil}
+	}
+	return o.db.sqlite.claim(ctx, recs, sets)
+}
+
+// ReserveDirect is ClaimCreations' insert of reservations for ds in the embedded store's file,
+// without the fallback to the driver: which were new. It fails on MongoDB.
+func (o *Outbox) ReserveDirect(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
+	if o.db.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	docs := make([]creationDoc, len(ds))
+	for i, d := range ds {
+		docs[i] = creationDoc{ID: leadKey(d.InstanceID, d.Prospect.ID), DeliveryID: d.ID, At: time.Now().UTC()}
+	}
+	return o.db.sqlite.reserve(ctx, docs)
+}

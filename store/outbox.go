@@ -497,15 +497,55 @@ func (o *Outbox) setClaimsQuery(ctx context.Context, sets []claimSet) ([]bool, e
 // across processes) and one write of their guarded updates (setClaims). The records of those
 // not taken (a delivery finished or moved on meanwhile) are dropped, as Claim does. A delivery
 // whose claim record is taken already goes through Claim, which steps over a dead holder's.
-// It returns the deliveries claimed, in the order of ds. The embedded store takes them
-// maxUpdateStatements at a time.
+// It returns the deliveries claimed, in the order of ds.
+//
+// On the embedded store the inserts and updates are made in one SQLite transaction
+// (sqliteFile.claim); a delivery it does not take goes through Claim, and should it fail, all
+// go through the driver, maxUpdateStatements at a time.
 func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
+	if o.db.sqlite != nil && len(ds) > 0 {
+		recs := make([]claimDoc, len(ds))
+		sets := make([]claimSet, len(ds))
+		for i, d := range ds {
+			recs[i] = claimDoc{ID: claimID(d.ID, d.Claims+1), Owner: owner, At: now, LeaseUntil: leaseUntil}
+			sets[i] = claimSet{id: d.ID, n: d.Claims + 1, owner: owner, leaseUntil: leaseUntil}
+		}
+		if taken, err := o.db.sqlite.claim(ctx, recs, sets); err == nil {
+			return o.claimRest(ctx, ds, taken, owner, now, leaseUntil)
+		}
+	}
+	return o.claimManyQuery(ctx, ds, owner, now, leaseUntil)
+}
+
+// claimRest returns ds claimed, those not taken yet through Claim, which steps over a dead
+// holder's claim record, and tells a delivery moved on from one whose entry only the driver
+// can update.
+func (o *Outbox) claimRest(ctx context.Context, ds []zen7.Delivery, taken []bool, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
+	var out []zen7.Delivery
+	for i, d := range ds {
+		if taken[i] {
+			d.Claims, d.LeaseUntil, d.Owner = d.Claims+1, leaseUntil, owner
+			out = append(out, d)
+			continue
+		}
+		c, err := o.Claim(ctx, d, owner, now, leaseUntil)
+		if err == nil {
+			out = append(out, c)
+		} else if !errors.Is(err, zen7.ErrClaimed) {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// claimManyQuery is ClaimMany through the driver.
+func (o *Outbox) claimManyQuery(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
 	if n := o.db.updateChunk(len(ds)); n < len(ds) {
-		out, err := o.ClaimMany(ctx, ds[:n], owner, now, leaseUntil)
+		out, err := o.claimManyQuery(ctx, ds[:n], owner, now, leaseUntil)
 		if err != nil {
 			return out, err
 		}
-		rest, err := o.ClaimMany(ctx, ds[n:], owner, now, leaseUntil)
+		rest, err := o.claimManyQuery(ctx, ds[n:], owner, now, leaseUntil)
 		return append(out, rest...), err
 	}
 	if len(ds) == 1 {
@@ -887,14 +927,24 @@ func (o *Outbox) Requeue(ctx context.Context, instanceID, id string, now time.Ti
 	next.Attempts, next.Claims, next.Owner = 0, 0, ""
 	next.NextAttemptAt, next.LeaseUntil, next.CreatedAt = now, time.Time{}, now
 	next.State, next.Outcome, next.Why, next.Reason, next.FinishedAt, next.Day = string(zen7.StatePending), "", nil, "", time.Time{}, ""
+	// The history entry is flagged before the new round is queued, never after: the round's
+	// outcome replaces the whole entry when it finishes, and a flag written later, by
+	// FerretDB's read-modify-write of the whole entry, could put the old outcome back over it.
+	// Should the process stop between the two writes, the entry says retrying with no round
+	// queued, and retrying it again queues one.
+	retrying := func(on bool) error {
+		_, err := o.db.collection(colDeliveries).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "retrying", Value: on}}}})
+		return err
+	}
+	if err := retrying(true); err != nil {
+		return fmt.Errorf("store.Requeue: %w", err)
+	}
 	if _, err := o.db.collection(colOutbox).InsertOne(ctx, next); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil // already retrying
 		}
-		return fmt.Errorf("store.Requeue: %w", err)
-	}
-	if _, err := o.db.collection(colDeliveries).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "retrying", Value: true}}}}); err != nil {
+		_ = retrying(false) // best effort: nothing was queued
 		return fmt.Errorf("store.Requeue: %w", err)
 	}
 	return nil
@@ -1029,15 +1079,16 @@ func toLeadDoc(l zen7.Lead) leadDoc {
 }
 
 // ClaimCreations implements forwarding.Store: one unordered insert of the reservations, the
-// unique _id deciding each as in ClaimCreation, which asks for the holder of those taken.
+// unique _id deciding each as in ClaimCreation, which asks for the holder of those taken. On
+// the embedded store the inserts are one SQLite transaction (sqliteFile.reserve).
 func (o *Outbox) ClaimCreations(ctx context.Context, ds []zen7.Delivery) ([]string, []error) {
 	holders, errs := make([]string, len(ds)), make([]error, len(ds))
-	docs := make([]any, len(ds))
+	docs := make([]creationDoc, len(ds))
 	now := time.Now().UTC()
 	for i, d := range ds {
 		docs[i] = creationDoc{ID: leadKey(d.InstanceID, d.Prospect.ID), DeliveryID: d.ID, At: now}
 	}
-	won, err := insertEach(ctx, o.db.collection(colCreations), docs)
+	won, err := o.reserve(ctx, docs)
 	for i, d := range ds {
 		switch {
 		case err != nil:
@@ -1049,6 +1100,20 @@ func (o *Outbox) ClaimCreations(ctx context.Context, ds []zen7.Delivery) ([]stri
 		}
 	}
 	return holders, errs
+}
+
+// reserve inserts the creation reservations docs, and says which were new.
+func (o *Outbox) reserve(ctx context.Context, docs []creationDoc) ([]bool, error) {
+	if o.db.sqlite != nil && len(docs) > 0 {
+		if won, err := o.db.sqlite.reserve(ctx, docs); err == nil {
+			return won, nil
+		}
+	}
+	anys := make([]any, len(docs))
+	for i, d := range docs {
+		anys[i] = d
+	}
+	return insertEach(ctx, o.db.collection(colCreations), anys)
 }
 
 // ClaimCreation implements forwarding.Store.

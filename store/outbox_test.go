@@ -1524,3 +1524,65 @@ func TestSaveLeadsDirect(t *testing.T) {
 		t.Errorf("%d lead records stored, want 2 (a replace must not add one)", len(docs))
 	}
 }
+
+// TestClaimAndReserveDirect checks ClaimMany's and ClaimCreations' one transaction on the
+// embedded store, without what the callers do for those it does not take: a claim record's
+// insert decides (another's record already there, the delivery is not taken and its entry
+// not touched), an entry that finished meanwhile leaves no record behind, and a reservation
+// already held is not taken over.
+func TestClaimAndReserveDirect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	if store.ReportFile(db) == "" {
+		return // MongoDB: ClaimMany's and ClaimCreations' own tests cover the driver's writes
+	}
+	mustEnqueue(t, o, pending("i:a", "i", "pa", outboxT0), pending("i:b", "i", "pb", outboxT0),
+		pending("i:held", "i", "ph", outboxT0), pending("i:fin", "i", "pf", outboxT0))
+	read := []zen7.Delivery{mustDelivery(t, o, "i:a"), mustDelivery(t, o, "i:b"), mustDelivery(t, o, "i:held"), mustDelivery(t, o, "i:fin")}
+	mustClaim(t, o, read[2], "other", outboxT0)
+	finishAs(t, o, mustClaim(t, o, read[3], "w0", outboxT0), zen7.StateDone, "")
+
+	taken, err := o.ClaimDirect(ctx, read, "w1", outboxT0, outboxT0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, false, false}; !slices.Equal(taken, want) {
+		t.Errorf("taken %v, want %v", taken, want)
+	}
+	for _, id := range []string{"i:a", "i:b"} {
+		if d := mustDelivery(t, o, id); d.Claims != 1 || d.Owner != "w1" || !d.LeaseUntil.Equal(outboxT0.Add(time.Minute)) {
+			t.Errorf("%s stored %+v, want claim 1 by w1", id, d.Pending)
+		}
+	}
+	if d := mustDelivery(t, o, "i:held"); d.Owner != "other" {
+		t.Errorf("the held delivery's entry says %q, want other's", d.Owner)
+	}
+	recs, err := store.RawDocuments(ctx, db, "delivery_claims")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s by %s", r["_id"], r["owner"]))
+	}
+	want := []string{"i:a:1 by w1", "i:b:1 by w1", "i:held:1 by other"}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("claim records (-want +got):\n%s", diff)
+	}
+
+	if won, err := o.ReserveDirect(ctx, read[:2]); err != nil || !slices.Equal(won, []bool{true, true}) {
+		t.Fatalf("first reservations: %v, %v", won, err)
+	}
+	other := read[0]
+	other.ID = "i:a-copy"
+	won, err := o.ReserveDirect(ctx, []zen7.Delivery{other, read[2]})
+	if err != nil || !slices.Equal(won, []bool{false, true}) {
+		t.Fatalf("a held reservation and a new one: %v, %v; want [false true]", won, err)
+	}
+	for _, d := range []zen7.Delivery{read[0], read[2]} {
+		if holder, err := o.CreationHolder(ctx, "i", d.Prospect.ID); err != nil || holder != d.ID {
+			t.Errorf("%s's reservation held by %q (%v), want %s", d.Prospect.ID, holder, err, d.ID)
+		}
+	}
+}

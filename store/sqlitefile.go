@@ -64,8 +64,8 @@ type sqliteFile struct {
 	tables sqliteTables
 }
 
-// sqliteTables are the tables of the collections sqliteFile reads or deletes from.
-type sqliteTables struct{ deliveries, leads, outbox, groups, claims string }
+// sqliteTables are the tables of the collections sqliteFile reads or writes.
+type sqliteTables struct{ deliveries, leads, outbox, groups, claims, creations string }
 
 // The expressions the indexes are built on; a query uses an index only through the same
 // expression.
@@ -166,15 +166,34 @@ func (r *sqliteFile) deleteIDs(ctx context.Context, collection string, ids []str
 // of FerretDB's updates of the same entry: only claim records' unique inserts decide between
 // claimers (Outbox.Claim), as they do across processes.
 func (r *sqliteFile) setClaims(ctx context.Context, sets []claimSet) ([]bool, error) {
+	return r.claim(ctx, nil, sets)
+}
+
+// claim is setClaims, each update made only if the insert of its claim record recs[i] comes
+// first and wins (FerretDB's unique _id index deciding, as for its own inserts); a record
+// whose update then matches nothing is deleted again, as Outbox.Claim deletes it. With recs
+// nil it makes the updates alone. It says which deliveries it took.
+func (r *sqliteFile) claim(ctx context.Context, recs []claimDoc, sets []claimSet) ([]bool, error) {
 	conn, tables, err := r.db()
 	if err != nil {
 		return nil, err
 	}
-	q := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = json_set(_ferretdb_sjson, '$.claims', ?, '$.owner', ?, '$.leaseUntil', ?)
+	encoded := make([]string, len(recs))
+	for i, rec := range recs {
+		if encoded[i], err = encodeStored(rec); err != nil {
+			return nil, err
+		}
+	}
+	update := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = json_set(_ferretdb_sjson, '$.claims', ?, '$.owner', ?, '$.leaseUntil', ?)
 		WHERE %s = ? AND _ferretdb_sjson->>'$.claims' < ?
 		AND _ferretdb_sjson->>'$."$s".p.owner.t' = 'string'
 		AND _ferretdb_sjson->>'$."$s".p.claims.t' IN ('int', 'long')
 		AND _ferretdb_sjson->>'$."$s".p.leaseUntil.t' = 'date'`, quoteIdent(tables.outbox), sqlID)
+	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.claims))
+	drop := fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, quoteIdent(tables.claims), sqlID)
+	if recs != nil {
+		r.commandOn(ctx, "insert", colClaims)
+	}
 	r.commandOn(ctx, "update", colOutbox)
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -183,24 +202,77 @@ func (r *sqliteFile) setClaims(ctx context.Context, sets []claimSet) ([]bool, er
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	taken := make([]bool, len(sets))
 	for i, s := range sets {
+		if recs != nil {
+			if won, err := execChanged(ctx, tx, insert, encoded[i]); err != nil || !won {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
 		id, err := idArg(s.id)
 		if err != nil {
 			return nil, err
 		}
-		res, err := tx.ExecContext(ctx, q, s.n, s.owner, s.leaseUntil.UnixMilli(), id, s.n)
-		if err != nil {
+		if taken[i], err = execChanged(ctx, tx, update, s.n, s.owner, s.leaseUntil.UnixMilli(), id, s.n); err != nil {
 			return nil, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, err
+		if !taken[i] && recs != nil {
+			rec, err := idArg(recs[i].ID)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := tx.ExecContext(ctx, drop, rec); err != nil {
+				return nil, err
+			}
 		}
-		taken[i] = n == 1
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return taken, nil
+}
+
+// execChanged runs the statement q within tx, and says whether it changed a row.
+func execChanged(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// reserve is Outbox.ClaimCreations' insert of the reservations, in one transaction; FerretDB's
+// unique _id index decides each, as for its own inserts. It says which were inserted.
+func (r *sqliteFile) reserve(ctx context.Context, docs []creationDoc) ([]bool, error) {
+	conn, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	encoded := make([]string, len(docs))
+	for i, d := range docs {
+		if encoded[i], err = encodeStored(d); err != nil {
+			return nil, err
+		}
+	}
+	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.creations))
+	r.commandOn(ctx, "insert", colCreations)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	won := make([]bool, len(docs))
+	for i, doc := range encoded {
+		if won[i], err = execChanged(ctx, tx, insert, doc); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return won, nil
 }
 
 // upsertLeads is Outbox.SaveLeads: each lead record replaced by _id, or inserted if it is
@@ -390,7 +462,9 @@ func (r *sqliteFile) prepare(ctx context.Context) error {
 		r.conn = conn
 	}
 	t := &r.tables
-	tables := map[string]*string{colDeliveries: &t.deliveries, colLeads: &t.leads, colOutbox: &t.outbox, colGroups: &t.groups, colClaims: &t.claims}
+	tables := map[string]*string{
+		colDeliveries: &t.deliveries, colLeads: &t.leads, colOutbox: &t.outbox, colGroups: &t.groups, colClaims: &t.claims, colCreations: &t.creations,
+	}
 	for col, table := range tables {
 		err := r.conn.QueryRowContext(ctx, `SELECT table_name FROM "_ferretdb_collections" WHERE name = ?`, col).Scan(table)
 		if err != nil {
