@@ -221,9 +221,22 @@ func (o *Outbox) ReserveDirect(ctx context.Context, ds []zen7.Delivery) ([]bool,
 	if o.db.sqlite == nil {
 		return nil, errors.New("not the embedded store")
 	}
-	docs := make([]creationDoc, len(ds))
+	docs := make([]any, len(ds))
 	for i, d := range ds {
 		docs[i] = creationDoc{ID: leadKey(d.InstanceID, d.Prospect.ID), DeliveryID: d.ID, At: time.Now().UTC()}
 	}
-	return o.db.sqlite.reserve(ctx, docs)
+	return o.db.sqlite.insertNew(ctx, colCreations, docs)
+}
+
+// EnqueueDirect is EnqueueEach straight into the embedded store's file, without the fallback
+// to the driver; it fails on MongoDB.
+func (o *Outbox) EnqueueDirect(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
+	if o.db.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	docs := make([]any, len(ds))
+	for i, d := range ds {
+		docs[i] = toDeliveryDoc(d)
+	}
+	return o.db.sqlite.insertNew(ctx, colOutbox, docs)
 }

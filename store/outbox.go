@@ -31,17 +31,17 @@ type Outbox struct {
 func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
 
 // NewIntakeOutbox returns the outbox of db for the webhook intake, which only inserts new
-// deliveries (EnqueueEach). On the embedded store it writes on a connection of its own: the
-// other connection serialises FerretDB's read-modify-write updates, which inserts of new
-// documents need not wait behind, and a webhook answered only once its insert is durable would
-// otherwise queue behind the worker's commands and its scans of the outbox. The unique _id
-// still decides a duplicate, across connections as across processes. On MongoDB it is the
+// deliveries (EnqueueEach). On the embedded store the inserts go straight into SQLite, taking
+// turns with the worker's writes (sqliteFile.insertNew); should that fail, they go through
+// FerretDB on a connection of their own: the other connection serialises FerretDB's
+// read-modify-write updates, which inserts of new documents need not wait behind. The unique
+// _id still decides a duplicate, across connections as across processes. On MongoDB it is the
 // same as NewOutbox.
 func NewIntakeOutbox(db *DB) *Outbox {
 	if db.intake == nil {
 		return &Outbox{db: db}
 	}
-	return &Outbox{db: &DB{client: db.intake, db: db.intake.Database(db.db.Name()), embedded: db.embedded, shared: true}}
+	return &Outbox{db: &DB{client: db.intake, db: db.intake.Database(db.db.Name()), embedded: db.embedded, sqlite: db.sqlite, shared: true}}
 }
 
 type prospectDoc struct {
@@ -280,7 +280,8 @@ func (o *Outbox) Enqueue(ctx context.Context, ds []zen7.Delivery) (int, error) {
 }
 
 // EnqueueEach implements forwarding.Store and forwarding.Enqueuer: one unordered InsertMany, and for each
-// delivery whether it was new (false: a duplicate already queued).
+// delivery whether it was new (false: a duplicate already queued). On the embedded store the
+// inserts are one SQLite transaction (sqliteFile.insertNew), falling back to the driver.
 func (o *Outbox) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, error) {
 	if len(ds) == 0 {
 		return []bool{}, nil
@@ -288,6 +289,11 @@ func (o *Outbox) EnqueueEach(ctx context.Context, ds []zen7.Delivery) ([]bool, e
 	docs := make([]any, len(ds))
 	for i, d := range ds {
 		docs[i] = toDeliveryDoc(d)
+	}
+	if o.db.sqlite != nil {
+		if inserted, err := o.db.sqlite.insertNew(ctx, colOutbox, docs); err == nil {
+			return inserted, nil
+		}
 	}
 	inserted, err := insertEach(ctx, o.db.collection(colOutbox), docs)
 	if err != nil {
@@ -1079,11 +1085,10 @@ func toLeadDoc(l zen7.Lead) leadDoc {
 }
 
 // ClaimCreations implements forwarding.Store: one unordered insert of the reservations, the
-// unique _id deciding each as in ClaimCreation, which asks for the holder of those taken. On
-// the embedded store the inserts are one SQLite transaction (sqliteFile.reserve).
+// unique _id deciding each as in ClaimCreation, which asks for the holder of those taken.
 func (o *Outbox) ClaimCreations(ctx context.Context, ds []zen7.Delivery) ([]string, []error) {
 	holders, errs := make([]string, len(ds)), make([]error, len(ds))
-	docs := make([]creationDoc, len(ds))
+	docs := make([]any, len(ds))
 	now := time.Now().UTC()
 	for i, d := range ds {
 		docs[i] = creationDoc{ID: leadKey(d.InstanceID, d.Prospect.ID), DeliveryID: d.ID, At: now}
@@ -1102,18 +1107,15 @@ func (o *Outbox) ClaimCreations(ctx context.Context, ds []zen7.Delivery) ([]stri
 	return holders, errs
 }
 
-// reserve inserts the creation reservations docs, and says which were new.
-func (o *Outbox) reserve(ctx context.Context, docs []creationDoc) ([]bool, error) {
+// reserve inserts the creation reservations docs, and says which were new: on the embedded
+// store in one SQLite transaction (sqliteFile.insertNew).
+func (o *Outbox) reserve(ctx context.Context, docs []any) ([]bool, error) {
 	if o.db.sqlite != nil && len(docs) > 0 {
-		if won, err := o.db.sqlite.reserve(ctx, docs); err == nil {
+		if won, err := o.db.sqlite.insertNew(ctx, colCreations, docs); err == nil {
 			return won, nil
 		}
 	}
-	anys := make([]any, len(docs))
-	for i, d := range docs {
-		anys[i] = d
-	}
-	return insertEach(ctx, o.db.collection(colCreations), anys)
+	return insertEach(ctx, o.db.collection(colCreations), docs)
 }
 
 // ClaimCreation implements forwarding.Store.

@@ -1525,8 +1525,9 @@ func TestSaveLeadsDirect(t *testing.T) {
 	}
 }
 
-// TestClaimAndReserveDirect checks ClaimMany's and ClaimCreations' one transaction on the
-// embedded store, without what the callers do for those it does not take: a claim record's
+// TestClaimAndReserveDirect checks ClaimMany's, EnqueueEach's and ClaimCreations' one
+// transaction on the embedded store, without what the callers do for those it does not take,
+// nor the driver's fallback: a claim record's
 // insert decides (another's record already there, the delivery is not taken and its entry
 // not touched), an entry that finished meanwhile leaves no record behind, and a reservation
 // already held is not taken over.
@@ -1569,6 +1570,20 @@ func TestClaimAndReserveDirect(t *testing.T) {
 	want := []string{"i:a:1 by w1", "i:b:1 by w1", "i:held:1 by other"}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("claim records (-want +got):\n%s", diff)
+	}
+
+	// The intake's inserts: a copy of one queued is not inserted again, nor is one of two
+	// copies in the same batch.
+	again := pending("i:a", "i", "pa-copy", outboxT0)
+	inserted, err := o.EnqueueDirect(ctx, []zen7.Delivery{again, pending("i:e", "i", "pe", outboxT0), pending("i:e", "i", "pe2", outboxT0)})
+	if err != nil || !slices.Equal(inserted, []bool{false, true, false}) {
+		t.Fatalf("EnqueueDirect = %v, %v; want [false true false]", inserted, err)
+	}
+	if d := mustDelivery(t, o, "i:a"); d.Prospect.ID != "pa" || d.Owner != "w1" {
+		t.Errorf("the queued delivery was changed by its copy: %+v", d)
+	}
+	if d := mustDelivery(t, o, "i:e"); d.Prospect.ID != "pe" || d.State != zen7.StatePending {
+		t.Errorf("the new delivery reads back as %+v", d)
 	}
 
 	if won, err := o.ReserveDirect(ctx, read[:2]); err != nil || !slices.Equal(won, []bool{true, true}) {

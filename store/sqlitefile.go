@@ -60,7 +60,8 @@ type sqliteFile struct {
 	monitor  *event.CommandMonitor // nil: none
 
 	mu     sync.Mutex
-	conn   *sql.DB // opened by prepare
+	conn   *sql.DB // for reads; opened by prepare
+	writer *sql.DB // for writes: one connection
 	tables sqliteTables
 }
 
@@ -133,7 +134,7 @@ func queryByIDs(ctx context.Context, conn *sql.DB, query string, ids []string) (
 // deleteIDs deletes the documents of collection (the outbox or its claim records) with the
 // given _ids, in one transaction.
 func (r *sqliteFile) deleteIDs(ctx context.Context, collection string, ids []string) error {
-	conn, tables, err := r.db()
+	conn, tables, err := r.writeDB()
 	if err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func (r *sqliteFile) setClaims(ctx context.Context, sets []claimSet) ([]bool, er
 // whose update then matches nothing is deleted again, as Outbox.Claim deletes it. With recs
 // nil it makes the updates alone. It says which deliveries it took.
 func (r *sqliteFile) claim(ctx context.Context, recs []claimDoc, sets []claimSet) ([]bool, error) {
-	conn, tables, err := r.db()
+	conn, tables, err := r.writeDB()
 	if err != nil {
 		return nil, err
 	}
@@ -243,12 +244,22 @@ func execChanged(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, 
 	return n > 0, err
 }
 
-// reserve is Outbox.ClaimCreations' insert of the reservations, in one transaction; FerretDB's
-// unique _id index decides each, as for its own inserts. It says which were inserted.
-func (r *sqliteFile) reserve(ctx context.Context, docs []creationDoc) ([]bool, error) {
-	conn, tables, err := r.db()
+// insertNew inserts docs into collection (the outbox, or the creation reservations) in one
+// transaction, each unless its _id is taken, FerretDB's unique _id index deciding as for its
+// own inserts. It says which were inserted.
+func (r *sqliteFile) insertNew(ctx context.Context, collection string, docs []any) ([]bool, error) {
+	conn, tables, err := r.writeDB()
 	if err != nil {
 		return nil, err
+	}
+	var table string
+	switch collection {
+	case colOutbox:
+		table = tables.outbox
+	case colCreations:
+		table = tables.creations
+	default:
+		return nil, fmt.Errorf("store: no direct insert into %s", collection)
 	}
 	encoded := make([]string, len(docs))
 	for i, d := range docs {
@@ -256,8 +267,8 @@ func (r *sqliteFile) reserve(ctx context.Context, docs []creationDoc) ([]bool, e
 			return nil, err
 		}
 	}
-	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.creations))
-	r.commandOn(ctx, "insert", colCreations)
+	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table))
+	r.commandOn(ctx, "insert", collection)
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -282,7 +293,7 @@ func (r *sqliteFile) reserve(ctx context.Context, docs []creationDoc) ([]bool, e
 // insert breaks the unique _id index, the whole transaction fails and the caller writes
 // through the driver.
 func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
-	conn, tables, err := r.db()
+	conn, tables, err := r.writeDB()
 	if err != nil {
 		return err
 	}
@@ -311,7 +322,7 @@ func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
 // of its claim records and of its outbox entry. It is reported as the three commands it is on
 // MongoDB.
 func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.Delivery) error {
-	conn, tables, err := r.db()
+	conn, tables, err := r.writeDB()
 	if err != nil {
 		return err
 	}
@@ -452,14 +463,24 @@ func (r *sqliteFile) prepare(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn == nil {
-		// FerretDB runs the file in WAL mode, so these reads never block its writes; the
-		// writes here wait for SQLite's one write lock as FerretDB's do, up to the busy timeout.
+		// FerretDB runs the file in WAL mode, so these reads never block its writes.
 		conn, err := sql.Open("sqlite", "file:"+filepath.ToSlash(r.file)+"?_pragma=busy_timeout(10000)")
 		if err != nil {
 			return fmt.Errorf("store: opening %s: %w", r.file, err)
 		}
 		conn.SetMaxOpenConns(2)
-		r.conn = conn
+		// The writes take turns on one connection, each transaction taking SQLite's write lock
+		// as it begins: writers on connections of their own would wait for one another in
+		// SQLite's busy handler, which polls with sleeps of up to 100 ms, where here they wait
+		// in Go for the connection. (FerretDB's own writes still wait for the lock in the
+		// busy handler, up to its timeout.)
+		writer, err := sql.Open("sqlite", "file:"+filepath.ToSlash(r.file)+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("store: opening %s: %w", r.file, err)
+		}
+		writer.SetMaxOpenConns(1)
+		r.conn, r.writer = conn, writer
 	}
 	t := &r.tables
 	tables := map[string]*string{
@@ -490,19 +511,29 @@ func (r *sqliteFile) close() error {
 	if r.conn == nil {
 		return nil
 	}
-	err := r.conn.Close()
-	r.conn = nil
+	err := errors.Join(r.conn.Close(), r.writer.Close())
+	r.conn, r.writer = nil, nil
 	return err
 }
 
-// db returns the open file and its tables.
+// db returns the open file, for reads, and its tables.
 func (r *sqliteFile) db() (*sql.DB, sqliteTables, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn == nil {
-		return nil, sqliteTables{}, errors.New("store: the SQLite reader is closed")
+		return nil, sqliteTables{}, errors.New("store: the SQLite file is closed")
 	}
 	return r.conn, r.tables, nil
+}
+
+// writeDB returns the open file's writer and its tables.
+func (r *sqliteFile) writeDB() (*sql.DB, sqliteTables, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.writer == nil {
+		return nil, sqliteTables{}, errors.New("store: the SQLite file is closed")
+	}
+	return r.writer, r.tables, nil
 }
 
 // reportDeliveries is Pages.ReportDeliveries, with the fields its projection keeps.
