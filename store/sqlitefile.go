@@ -59,10 +59,10 @@ type sqliteFile struct {
 	database string
 	monitor  *event.CommandMonitor // nil: none
 
-	mu     sync.Mutex
-	conn   *sql.DB // for reads; opened by prepare
-	writer *sql.DB // for writes: one connection
-	tables sqliteTables
+	mu        sync.Mutex
+	conn      *sql.DB    // for reads; opened by prepare
+	committer *committer // for writes, on a connection of its own
+	tables    sqliteTables
 }
 
 // sqliteTables are the tables of the collections sqliteFile reads or writes.
@@ -129,269 +129,6 @@ func queryByIDs(ctx context.Context, conn *sql.DB, query string, ids []string) (
 		return nil, err
 	}
 	return conn.QueryContext(ctx, q, args...)
-}
-
-// deleteIDs deletes the documents of collection (the outbox or its claim records) with the
-// given _ids, in one transaction.
-func (r *sqliteFile) deleteIDs(ctx context.Context, collection string, ids []string) error {
-	conn, tables, err := r.writeDB()
-	if err != nil {
-		return err
-	}
-	var table string
-	switch collection {
-	case colOutbox:
-		table = tables.outbox
-	case colClaims:
-		table = tables.claims
-	default:
-		return fmt.Errorf("store: no direct delete from %s", collection)
-	}
-	q, args, err := sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(table), sqlID), ids)
-	if err != nil {
-		return err
-	}
-	r.commandOn(ctx, "delete", collection)
-	_, err = conn.ExecContext(ctx, q, args...)
-	return err
-}
-
-// setClaims is Outbox.setClaims: each claim's guarded update of its outbox entry, in one
-// transaction, and which matched. It sets the three fields in the stored JSON, where FerretDB
-// keeps their values (a number, a string, a date as Unix milliseconds) apart from its schema
-// of their types, which stays as it was. So it matches only an entry whose schema has an owner
-// field (every one deliveryDoc writes since it always stores one) and a claims of a number
-// type; the caller updates any other through the driver.
-//
-// Like a FerretDB update, it is atomic in SQLite but not isolated from the read-modify-write
-// of FerretDB's updates of the same entry: only claim records' unique inserts decide between
-// claimers (Outbox.Claim), as they do across processes.
-func (r *sqliteFile) setClaims(ctx context.Context, sets []claimSet) ([]bool, error) {
-	return r.claim(ctx, nil, sets)
-}
-
-// claim is setClaims, each update made only if the insert of its claim record recs[i] comes
-// first and wins (FerretDB's unique _id index deciding, as for its own inserts); a record
-// whose update then matches nothing is deleted again, as Outbox.Claim deletes it. With recs
-// nil it makes the updates alone. It says which deliveries it took.
-func (r *sqliteFile) claim(ctx context.Context, recs []claimDoc, sets []claimSet) ([]bool, error) {
-	conn, tables, err := r.writeDB()
-	if err != nil {
-		return nil, err
-	}
-	encoded := make([]string, len(recs))
-	for i, rec := range recs {
-		if encoded[i], err = encodeStored(rec); err != nil {
-			return nil, err
-		}
-	}
-	update := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = json_set(_ferretdb_sjson, '$.claims', ?, '$.owner', ?, '$.leaseUntil', ?)
-		WHERE %s = ? AND _ferretdb_sjson->>'$.claims' < ?
-		AND _ferretdb_sjson->>'$."$s".p.owner.t' = 'string'
-		AND _ferretdb_sjson->>'$."$s".p.claims.t' IN ('int', 'long')
-		AND _ferretdb_sjson->>'$."$s".p.leaseUntil.t' = 'date'`, quoteIdent(tables.outbox), sqlID)
-	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.claims))
-	drop := fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, quoteIdent(tables.claims), sqlID)
-	if recs != nil {
-		r.commandOn(ctx, "insert", colClaims)
-	}
-	r.commandOn(ctx, "update", colOutbox)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	taken := make([]bool, len(sets))
-	for i, s := range sets {
-		if recs != nil {
-			if won, err := execChanged(ctx, tx, insert, encoded[i]); err != nil || !won {
-				if err != nil {
-					return nil, err
-				}
-				continue
-			}
-		}
-		id, err := idArg(s.id)
-		if err != nil {
-			return nil, err
-		}
-		if taken[i], err = execChanged(ctx, tx, update, s.n, s.owner, s.leaseUntil.UnixMilli(), id, s.n); err != nil {
-			return nil, err
-		}
-		if !taken[i] && recs != nil {
-			rec, err := idArg(recs[i].ID)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, drop, rec); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return taken, nil
-}
-
-// execChanged runs the statement q within tx, and says whether it changed a row.
-func execChanged(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, error) {
-	res, err := tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
-}
-
-// insertNew inserts docs into collection (the outbox, or the creation reservations) in one
-// transaction, each unless its _id is taken, FerretDB's unique _id index deciding as for its
-// own inserts. It says which were inserted.
-func (r *sqliteFile) insertNew(ctx context.Context, collection string, docs []any) ([]bool, error) {
-	conn, tables, err := r.writeDB()
-	if err != nil {
-		return nil, err
-	}
-	var table string
-	switch collection {
-	case colOutbox:
-		table = tables.outbox
-	case colCreations:
-		table = tables.creations
-	default:
-		return nil, fmt.Errorf("store: no direct insert into %s", collection)
-	}
-	encoded := make([]string, len(docs))
-	for i, d := range docs {
-		if encoded[i], err = encodeStored(d); err != nil {
-			return nil, err
-		}
-	}
-	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table))
-	r.commandOn(ctx, "insert", collection)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	won := make([]bool, len(docs))
-	for i, doc := range encoded {
-		if won[i], err = execChanged(ctx, tx, insert, doc); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return won, nil
-}
-
-// upsertLeads is Outbox.SaveLeads: each lead record replaced by _id, or inserted if it is
-// not there, in one transaction, encoded as FerretDB encodes a document (encodeSJSON). The
-// transaction's first write takes SQLite's write lock, so no other writer inserts a record
-// between an update that found none and the insert; should one have got in first anyway, the
-// insert breaks the unique _id index, the whole transaction fails and the caller writes
-// through the driver.
-func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
-	conn, tables, err := r.writeDB()
-	if err != nil {
-		return err
-	}
-	encoded := make([]string, len(docs))
-	for i, d := range docs {
-		if encoded[i], err = encodeStored(d); err != nil {
-			return err
-		}
-	}
-	r.commandOn(ctx, "update", colLeads)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for i, d := range docs {
-		if err := upsertDoc(ctx, tx, tables.leads, d.ID, encoded[i]); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// finish is Outbox.FinishMany in one transaction: for each delivery its history entry (the
-// first round's inserted unless it is there, a later round's replacing it), then the deletes
-// of its claim records and of its outbox entry. It is reported as the three commands it is on
-// MongoDB.
-func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.Delivery) error {
-	conn, tables, err := r.writeDB()
-	if err != nil {
-		return err
-	}
-	docs := make([]string, len(hist))
-	for i, h := range hist {
-		if docs[i], err = encodeStored(h); err != nil {
-			return err
-		}
-	}
-	var claims, entries []string
-	for _, d := range ds {
-		claims = append(claims, claimIDs(d)...)
-		entries = append(entries, d.ID)
-	}
-	r.commandOn(ctx, "insert", colDeliveries)
-	if len(claims) > 0 {
-		r.commandOn(ctx, "delete", colClaims)
-	}
-	r.commandOn(ctx, "delete", colOutbox)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for i, d := range ds {
-		if d.Round > 0 {
-			err = upsertDoc(ctx, tx, tables.deliveries, hist[i].ID, docs[i])
-		} else {
-			// FerretDB's unique _id index decides: a duplicate of the first round is ignored.
-			_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.deliveries)), docs[i])
-		}
-		if err != nil {
-			return err
-		}
-	}
-	for _, del := range []struct {
-		table string
-		ids   []string
-	}{{tables.claims, claims}, {tables.outbox, entries}} {
-		if len(del.ids) == 0 {
-			continue
-		}
-		q, args, err := sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(del.table), sqlID), del.ids)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// upsertDoc replaces the document of table with _id id by doc (encoded), or inserts doc if
-// there is none, within tx.
-func upsertDoc(ctx context.Context, tx *sql.Tx, table, id, doc string) error {
-	arg, err := idArg(id)
-	if err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = ? WHERE %s = ?`, quoteIdent(table), sqlID), doc, arg)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table)), doc)
-	return err
 }
 
 // finished is Outbox.FinishedAmong: which of ids are in the history.
@@ -469,18 +206,15 @@ func (r *sqliteFile) prepare(ctx context.Context) error {
 			return fmt.Errorf("store: opening %s: %w", r.file, err)
 		}
 		conn.SetMaxOpenConns(2)
-		// The writes take turns on one connection, each transaction taking SQLite's write lock
-		// as it begins: writers on connections of their own would wait for one another in
-		// SQLite's busy handler, which polls with sleeps of up to 100 ms, where here they wait
-		// in Go for the connection. (FerretDB's own writes still wait for the lock in the
-		// busy handler, up to its timeout.)
+		// The writes' one connection (see sqlitewrites.go): each transaction takes SQLite's
+		// write lock as it begins.
 		writer, err := sql.Open("sqlite", "file:"+filepath.ToSlash(r.file)+"?_pragma=busy_timeout(10000)&_txlock=immediate")
 		if err != nil {
 			conn.Close()
 			return fmt.Errorf("store: opening %s: %w", r.file, err)
 		}
 		writer.SetMaxOpenConns(1)
-		r.conn, r.writer = conn, writer
+		r.conn, r.committer = conn, startCommitter(writer)
 	}
 	t := &r.tables
 	tables := map[string]*string{
@@ -511,8 +245,9 @@ func (r *sqliteFile) close() error {
 	if r.conn == nil {
 		return nil
 	}
-	err := errors.Join(r.conn.Close(), r.writer.Close())
-	r.conn, r.writer = nil, nil
+	r.committer.close()
+	err := errors.Join(r.conn.Close(), r.committer.writer.Close())
+	r.conn, r.committer = nil, nil
 	return err
 }
 
@@ -524,16 +259,6 @@ func (r *sqliteFile) db() (*sql.DB, sqliteTables, error) {
 		return nil, sqliteTables{}, errors.New("store: the SQLite file is closed")
 	}
 	return r.conn, r.tables, nil
-}
-
-// writeDB returns the open file's writer and its tables.
-func (r *sqliteFile) writeDB() (*sql.DB, sqliteTables, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.writer == nil {
-		return nil, sqliteTables{}, errors.New("store: the SQLite file is closed")
-	}
-	return r.writer, r.tables, nil
 }
 
 // reportDeliveries is Pages.ReportDeliveries, with the fields its projection keeps.

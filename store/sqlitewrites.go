@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
+)
+
+// The writes sqliteFile makes for the intake and the worker. Each is one unit of work
+// (writeWork), all of it written or none; the committer runs the units waiting together in one
+// SQLite transaction, each within a savepoint of its own, and answers each once that
+// transaction is committed. So writers that come together share one commit, and its fsync,
+// as the group commit of a database server would have them do, and they take turns on one
+// connection instead of waiting for SQLite's write lock in its busy handler (which polls with
+// sleeps of up to 100 ms). FerretDB's own writes still wait for the lock there.
+
+// writeWork is one unit of work within tx.
+type writeWork func(ctx context.Context, tx *sql.Tx) error
+
+type writeReq struct {
+	ctx  context.Context
+	work writeWork
+	done chan error // buffered: the committer never waits for the caller
+}
+
+// maxGroup bounds the units one transaction takes, so that none waits behind an unbounded queue.
+const maxGroup = 64
+
+// committer runs the units sent to it on writer until stop is closed.
+type committer struct {
+	writer *sql.DB
+	queue  chan *writeReq // unbuffered: a unit is taken only by a running committer
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func startCommitter(writer *sql.DB) *committer {
+	c := &committer{writer: writer, queue: make(chan *writeReq), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// close stops the committer once the transaction in hand is answered.
+func (c *committer) close() {
+	close(c.stop)
+	<-c.done
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	for {
+		var group []*writeReq
+		select {
+		case req := <-c.queue:
+			group = append(group, req)
+		case <-c.stop:
+			return
+		}
+	more: // and whatever else is waiting now, without waiting for more
+		for len(group) < maxGroup {
+			select {
+			case req := <-c.queue:
+				group = append(group, req)
+			default:
+				break more
+			}
+		}
+		for i, err := range c.commit(group) {
+			group[i].done <- err
+		}
+	}
+}
+
+// commit runs group in one transaction and says how each unit ended: a unit that failed is
+// rolled back to its savepoint, alone; a failed commit fails them all.
+func (c *committer) commit(group []*writeReq) []error {
+	errs := make([]error, len(group))
+	failAll := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	// The transaction is the committer's, not any caller's: a caller that gives up fails only
+	// its own unit.
+	ctx := context.Background()
+	tx, err := c.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return failAll(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for i, req := range group {
+		if err := req.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT unit`); err != nil {
+			return failAll(err)
+		}
+		if errs[i] = req.work(req.ctx, tx); errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO unit`); err != nil {
+				return failAll(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE unit`); err != nil {
+			return failAll(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return failAll(err)
+	}
+	return errs
+}
+
+// inTx runs work as a transaction of its own in effect, and returns once it is committed (or
+// failed). Once taken, the unit is answered even if ctx ends meanwhile (its statements then
+// fail), so work's results are never written to after inTx returns.
+func (r *sqliteFile) inTx(ctx context.Context, work writeWork) error {
+	r.mu.Lock()
+	c := r.committer
+	r.mu.Unlock()
+	if c == nil {
+		return errors.New("store: the SQLite file is closed")
+	}
+	req := &writeReq{ctx: ctx, work: work, done: make(chan error, 1)}
+	select {
+	case c.queue <- req:
+	case <-c.stop:
+		return errors.New("store: the SQLite file is closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-req.done
+}
+
+// deleteIDs deletes the documents of collection (the outbox or its claim records) with the
+// given _ids, in one transaction.
+func (r *sqliteFile) deleteIDs(ctx context.Context, collection string, ids []string) error {
+	_, tables, err := r.db()
+	if err != nil {
+		return err
+	}
+	var table string
+	switch collection {
+	case colOutbox:
+		table = tables.outbox
+	case colClaims:
+		table = tables.claims
+	default:
+		return fmt.Errorf("store: no direct delete from %s", collection)
+	}
+	q, args, err := sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(table), sqlID), ids)
+	if err != nil {
+		return err
+	}
+	r.commandOn(ctx, "delete", collection)
+	return r.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+}
+
+// setClaims is Outbox.setClaims: each claim's guarded update of its outbox entry, in one
+// transaction, and which matched. It sets the three fields in the stored JSON, where FerretDB
+// keeps their values (a number, a string, a date as Unix milliseconds) apart from its schema
+// of their types, which stays as it was. So it matches only an entry whose schema has an owner
+// field (every one deliveryDoc writes since it always stores one) and a claims of a number
+// type; the caller updates any other through the driver.
+//
+// Like a FerretDB update, it is atomic in SQLite but not isolated from the read-modify-write
+// of FerretDB's updates of the same entry: only claim records' unique inserts decide between
+// claimers (Outbox.Claim), as they do across processes.
+func (r *sqliteFile) setClaims(ctx context.Context, sets []claimSet) ([]bool, error) {
+	return r.claim(ctx, nil, sets)
+}
+
+// claim is setClaims, each update made only if the insert of its claim record recs[i] comes
+// first and wins (FerretDB's unique _id index deciding, as for its own inserts); a record
+// whose update then matches nothing is deleted again, as Outbox.Claim deletes it. With recs
+// nil it makes the updates alone. It says which deliveries it took.
+func (r *sqliteFile) claim(ctx context.Context, recs []claimDoc, sets []claimSet) ([]bool, error) {
+	_, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	encoded := make([]string, len(recs))
+	for i, rec := range recs {
+		if encoded[i], err = encodeStored(rec); err != nil {
+			return nil, err
+		}
+	}
+	update := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = json_set(_ferretdb_sjson, '$.claims', ?, '$.owner', ?, '$.leaseUntil', ?)
+		WHERE %s = ? AND _ferretdb_sjson->>'$.claims' < ?
+		AND _ferretdb_sjson->>'$."$s".p.owner.t' = 'string'
+		AND _ferretdb_sjson->>'$."$s".p.claims.t' IN ('int', 'long')
+		AND _ferretdb_sjson->>'$."$s".p.leaseUntil.t' = 'date'`, quoteIdent(tables.outbox), sqlID)
+	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.claims))
+	drop := fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, quoteIdent(tables.claims), sqlID)
+	if recs != nil {
+		r.commandOn(ctx, "insert", colClaims)
+	}
+	r.commandOn(ctx, "update", colOutbox)
+	taken := make([]bool, len(sets))
+	err = r.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i, s := range sets {
+			if recs != nil {
+				if won, err := execChanged(ctx, tx, insert, encoded[i]); err != nil || !won {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			id, err := idArg(s.id)
+			if err != nil {
+				return err
+			}
+			if taken[i], err = execChanged(ctx, tx, update, s.n, s.owner, s.leaseUntil.UnixMilli(), id, s.n); err != nil {
+				return err
+			}
+			if !taken[i] && recs != nil {
+				rec, err := idArg(recs[i].ID)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, drop, rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return taken, nil
+}
+
+// execChanged runs the statement q within tx, and says whether it changed a row.
+func execChanged(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// insertNew inserts docs into collection (the outbox, or the creation reservations) in one
+// transaction, each unless its _id is taken, FerretDB's unique _id index deciding as for its
+// own inserts. It says which were inserted.
+func (r *sqliteFile) insertNew(ctx context.Context, collection string, docs []any) ([]bool, error) {
+	_, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	var table string
+	switch collection {
+	case colOutbox:
+		table = tables.outbox
+	case colCreations:
+		table = tables.creations
+	default:
+		return nil, fmt.Errorf("store: no direct insert into %s", collection)
+	}
+	encoded := make([]string, len(docs))
+	for i, d := range docs {
+		if encoded[i], err = encodeStored(d); err != nil {
+			return nil, err
+		}
+	}
+	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table))
+	r.commandOn(ctx, "insert", collection)
+	won := make([]bool, len(docs))
+	err = r.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i, doc := range encoded {
+			var err error
+			if won[i], err = execChanged(ctx, tx, insert, doc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return won, nil
+}
+
+// upsertLeads is Outbox.SaveLeads: each lead record replaced by _id, or inserted if it is
+// not there, in one transaction, encoded as FerretDB encodes a document (encodeSJSON). The
+// transaction holds SQLite's write lock from its start, so no other writer inserts a record
+// between an update that found none and the insert; should one have got in first anyway, the
+// insert breaks the unique _id index, the unit fails and the caller writes through the driver.
+func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
+	_, tables, err := r.db()
+	if err != nil {
+		return err
+	}
+	encoded := make([]string, len(docs))
+	for i, d := range docs {
+		if encoded[i], err = encodeStored(d); err != nil {
+			return err
+		}
+	}
+	r.commandOn(ctx, "update", colLeads)
+	return r.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i, d := range docs {
+			if err := upsertDoc(ctx, tx, tables.leads, d.ID, encoded[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// finish is Outbox.FinishMany in one transaction: for each delivery its history entry (the
+// first round's inserted unless it is there, a later round's replacing it), then the deletes
+// of its claim records and of its outbox entry. It is reported as the three commands it is on
+// MongoDB.
+func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.Delivery) error {
+	_, tables, err := r.db()
+	if err != nil {
+		return err
+	}
+	docs := make([]string, len(hist))
+	for i, h := range hist {
+		if docs[i], err = encodeStored(h); err != nil {
+			return err
+		}
+	}
+	var claims, entries []string
+	for _, d := range ds {
+		claims = append(claims, claimIDs(d)...)
+		entries = append(entries, d.ID)
+	}
+	type deletes struct {
+		q    string
+		args []any
+	}
+	var dels []deletes
+	for _, del := range []struct {
+		table string
+		ids   []string
+	}{{tables.claims, claims}, {tables.outbox, entries}} {
+		if len(del.ids) == 0 {
+			continue
+		}
+		q, args, err := sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(del.table), sqlID), del.ids)
+		if err != nil {
+			return err
+		}
+		dels = append(dels, deletes{q, args})
+	}
+	insertFirst := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.deliveries))
+	r.commandOn(ctx, "insert", colDeliveries)
+	if len(claims) > 0 {
+		r.commandOn(ctx, "delete", colClaims)
+	}
+	r.commandOn(ctx, "delete", colOutbox)
+	return r.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i, d := range ds {
+			var err error
+			if d.Round > 0 {
+				err = upsertDoc(ctx, tx, tables.deliveries, hist[i].ID, docs[i])
+			} else {
+				// FerretDB's unique _id index decides: a duplicate of the first round is ignored.
+				_, err = tx.ExecContext(ctx, insertFirst, docs[i])
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for _, del := range dels {
+			if _, err := tx.ExecContext(ctx, del.q, del.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// upsertDoc replaces the document of table with _id id by doc (encoded), or inserts doc if
+// there is none, within tx.
+func upsertDoc(ctx context.Context, tx *sql.Tx, table, id, doc string) error {
+	arg, err := idArg(id)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = ? WHERE %s = ?`, quoteIdent(table), sqlID), doc, arg)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table)), doc)
+	return err
+}
