@@ -206,12 +206,7 @@ func (o *Outbox) ClaimDirect(ctx context.Context, ds []zen7.Delivery, owner stri
 	if o.db.sqlite == nil {
 		return nil, errors.New("not the embedded store")
 	}
-	recs := make([]claimDoc, len(ds))
-	sets := make([]claimSet, len(ds))
-	for i, d := range ds {
-		recs[i] = claimDoc{ID: claimID(d.ID, d.Claims+1), Owner: owner, At: now, LeaseUntil: leaseUntil}
-		sets[i] = claimSet{id: d.ID, n: d.Claims + 1, owner: owner, leaseUntil: leaseUntil}
-	}
+	recs, sets := nextClaims(ds, owner, now, leaseUntil)
 	return o.db.sqlite.claim(ctx, recs, sets)
 }
 

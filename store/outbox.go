@@ -510,12 +510,7 @@ func (o *Outbox) setClaimsQuery(ctx context.Context, sets []claimSet) ([]bool, e
 // go through the driver, maxUpdateStatements at a time.
 func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
 	if o.db.sqlite != nil && len(ds) > 0 {
-		recs := make([]claimDoc, len(ds))
-		sets := make([]claimSet, len(ds))
-		for i, d := range ds {
-			recs[i] = claimDoc{ID: claimID(d.ID, d.Claims+1), Owner: owner, At: now, LeaseUntil: leaseUntil}
-			sets[i] = claimSet{id: d.ID, n: d.Claims + 1, owner: owner, leaseUntil: leaseUntil}
-		}
+		recs, sets := nextClaims(ds, owner, now, leaseUntil)
 		if taken, err := o.db.sqlite.claim(ctx, recs, sets); err == nil {
 			return o.claimRest(ctx, ds, taken, owner, now, leaseUntil)
 		}
@@ -523,9 +518,21 @@ func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string
 	return o.claimManyQuery(ctx, ds, owner, now, leaseUntil)
 }
 
-// claimRest returns ds claimed, those not taken yet through Claim, which steps over a dead
-// holder's claim record, and tells a delivery moved on from one whose entry only the driver
-// can update.
+// nextClaims are the claim records and the updates of claiming each of ds next.
+func nextClaims(ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]claimDoc, []claimSet) {
+	recs := make([]claimDoc, len(ds))
+	sets := make([]claimSet, len(ds))
+	for i, d := range ds {
+		recs[i] = claimDoc{ID: claimID(d.ID, d.Claims+1), Owner: owner, At: now, LeaseUntil: leaseUntil}
+		sets[i] = claimSet{id: d.ID, n: d.Claims + 1, owner: owner, leaseUntil: leaseUntil}
+	}
+	return recs, sets
+}
+
+// claimRest returns the deliveries of ds that taken says were claimed, and tries the others
+// through Claim: one whose claim record was someone's may be a dead holder's, which Claim
+// steps over; one whose entry was not updated has moved on, or is one only the driver can
+// update.
 func (o *Outbox) claimRest(ctx context.Context, ds []zen7.Delivery, taken []bool, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
 	var out []zen7.Delivery
 	for i, d := range ds {
