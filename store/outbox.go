@@ -512,7 +512,7 @@ func (o *Outbox) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string
 	if o.db.sqlite != nil && len(ds) > 0 {
 		recs, sets := nextClaims(ds, owner, now, leaseUntil)
 		if taken, err := o.db.sqlite.claim(ctx, recs, sets); err == nil {
-			return o.claimRest(ctx, ds, taken, owner, now, leaseUntil)
+			return o.claimRest(ctx, ds, taken, nil, owner, now, leaseUntil)
 		}
 	}
 	return o.claimManyQuery(ctx, ds, owner, now, leaseUntil)
@@ -530,15 +530,18 @@ func nextClaims(ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]
 }
 
 // claimRest returns the deliveries of ds that taken says were claimed, and tries the others
-// through Claim: one whose claim record was someone's may be a dead holder's, which Claim
-// steps over; one whose entry was not updated has moved on, or is one only the driver can
-// update.
-func (o *Outbox) claimRest(ctx context.Context, ds []zen7.Delivery, taken []bool, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
+// through Claim, but for those lost (nil: none) says have moved on: one whose claim record was
+// someone's may be a dead holder's, which Claim steps over; one whose entry was not updated
+// has moved on, or is one only the driver can update.
+func (o *Outbox) claimRest(ctx context.Context, ds []zen7.Delivery, taken, lost []bool, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
 	var out []zen7.Delivery
 	for i, d := range ds {
 		if taken[i] {
 			d.Claims, d.LeaseUntil, d.Owner = d.Claims+1, leaseUntil, owner
 			out = append(out, d)
+			continue
+		}
+		if lost != nil && lost[i] {
 			continue
 		}
 		c, err := o.Claim(ctx, d, owner, now, leaseUntil)
@@ -588,36 +591,20 @@ func (o *Outbox) claimManyQuery(ctx context.Context, ds []zen7.Delivery, owner s
 			setOf = append(setOf, i)
 		}
 	}
-	taken := make([]bool, len(ds))
+	taken, lost := make([]bool, len(ds)), make([]bool, len(ds))
 	if len(sets) > 0 {
 		took, err := o.setClaims(ctx, sets)
 		if err != nil {
 			return nil, fmt.Errorf("store.ClaimMany: %w", err)
 		}
 		for k, i := range setOf {
-			taken[i] = took[k]
+			taken[i], lost[i] = took[k], !took[k]
 			if !took[k] {
 				_, _ = claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimID(sets[k].id, sets[k].n)}, {Key: "owner", Value: owner}})
 			}
 		}
 	}
-	var out []zen7.Delivery
-	for i, d := range ds {
-		switch {
-		case taken[i]:
-			d.Claims, d.LeaseUntil, d.Owner = d.Claims+1, leaseUntil, owner
-			out = append(out, d)
-		case !won[i]:
-			// Its claim record is someone's: perhaps a dead holder's, which Claim steps over.
-			c, err := o.Claim(ctx, d, owner, now, leaseUntil)
-			if err == nil {
-				out = append(out, c)
-			} else if !errors.Is(err, zen7.ErrClaimed) {
-				return out, err
-			}
-		}
-	}
-	return out, nil
+	return o.claimRest(ctx, ds, taken, lost, owner, now, leaseUntil)
 }
 
 // Release implements forwarding.Store.
