@@ -1183,6 +1183,18 @@ func TestOutboxSaveLeadsEach(t *testing.T) {
 	}
 }
 
+// fullLead is a lead record of instance i with every field set, strings that need escaping
+// and a lead id past 32 bits.
+func fullLead() zen7.Lead {
+	return zen7.Lead{
+		InstanceID: "i", ProspectID: `p<&>"ü`, State: zen7.LeadStopped, Reason: zen7.Reason{Code: zen7.ReasonRefused, Status: 422, After: 1500 * time.Millisecond, Detail: "bad \"email\"\n"},
+		LeadID: 1 << 40, Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
+		RoutedBy: zen7.RoutedByAgent, Rule: "r1", Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
+		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
+		LastAction: zen7.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
+	}
+}
+
 // TestReadsByIDAgree checks the worker's batch reads: on the embedded store they read
 // the App's _id index in SQLite directly (store/sqlitefile.go) and decode the stored lead records
 // themselves, and must return what the queries through the driver return, for every field of
@@ -1191,13 +1203,7 @@ func TestReadsByIDAgree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	o, db := newOutbox(t)
-	full := zen7.Lead{
-		InstanceID: "i", ProspectID: `p<&>"ü`, State: zen7.LeadStopped, Reason: zen7.Reason{Code: zen7.ReasonRefused, Status: 422, Detail: "bad \"email\"\n"},
-		LeadID: 1 << 40, Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
-		RoutedBy: zen7.RoutedByAgent, Rule: "r1", Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
-		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
-		LastAction: zen7.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
-	}
+	full := fullLead()
 	bare := zen7.Lead{InstanceID: "i", ProspectID: "p-bare", State: zen7.LeadSkipped}
 	for _, l := range []zen7.Lead{full, bare} {
 		if err := o.SaveLead(ctx, l); err != nil {
@@ -1485,13 +1491,7 @@ func TestSaveLeadsDirect(t *testing.T) {
 	if store.ReportFile(db) != "" {
 		save = func(ls []zen7.Lead) error { return o.SaveLeadsDirect(ctx, ls) }
 	}
-	full := zen7.Lead{
-		InstanceID: "i", ProspectID: `p<&>"ü`, State: zen7.LeadStopped, Reason: zen7.Reason{Code: zen7.ReasonRefused, Status: 422, After: 1500 * time.Millisecond, Detail: "bad \"email\"\n"},
-		LeadID: 1 << 40, Email: "ana@example.com", AssistantEmail: "ashley@7targets.test", ScheduleName: "Webinar Follow-up",
-		RoutedBy: zen7.RoutedByAgent, Rule: "r1", Fingerprint: "abc123", SnapshotAt: outboxT0.Add(-time.Minute), ProspectStatus: "followUp",
-		SevenTargetsState: "Cold", SubState: "Stopped", NextScheduleTime: outboxT0.Add(15 * time.Minute),
-		LastAction: zen7.OutcomeStopped, LastError: "earlier 503", UpdatedAt: outboxT0,
-	}
+	full := fullLead()
 	bare := zen7.Lead{InstanceID: "i", ProspectID: "p-bare", State: zen7.LeadSkipped}
 	replaced := full
 	replaced.State, replaced.Reason, replaced.LeadID, replaced.SubState, replaced.UpdatedAt = zen7.LeadForwarded, zen7.Reason{}, 7, "", outboxT0.Add(time.Hour)

@@ -139,6 +139,18 @@ func encodeStored(v any) (string, error) {
 	return string(b), err
 }
 
+// encodeAll is each of docs as FerretDB stores it (encodeStored).
+func encodeAll[T any](docs []T) ([]string, error) {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		var err error
+		if out[i], err = encodeStored(d); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // encodeDocument writes doc's fields to values and its schema to schema; at the top, the
 // schema goes first among the values, under "$s".
 func encodeDocument(values, schema *bytes.Buffer, doc bson.Raw, top bool) error {

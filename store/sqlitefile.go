@@ -40,17 +40,12 @@ import (
 // would scan for an $in on _id. On MongoDB the same queries are served by the instance_day,
 // instance_state, due and instance_at indexes and by _id.
 //
-// It also writes for the worker, each of a batch's writes in one SQLite transaction: the
-// guarded updates of the outbox entries it claims (setClaims), its lead records (upsertLeads),
-// and the outcomes it records (finish: history entries, then the deletes of claim records and
-// outbox entries; deleteIDs alone when the history was written through the driver). FerretDB
-// runs each statement of an update or delete command as a transaction of its own, each ending
-// with its commit's fsync, so a batch cost as many commits as it had entries; and it reads the
-// whole outbox for the claims' filter on more than _id. Documents are written in FerretDB's
-// encoding (encodeSJSON). SQLite keeps every index of the table, FerretDB's included (its
-// unique _id index decides a duplicate as it does for FerretDB's own inserts), and FerretDB
-// holds no state of a collection's rows, so it sees the rows written or gone as if it had
-// written them. On MongoDB each is one command of statements by _id.
+// It also makes the intake's and the worker's writes (sqlitewrites.go), where FerretDB would
+// commit each statement of an update or delete on its own and read the whole outbox for the
+// claims' filter on more than _id. SQLite keeps every index of the table, FerretDB's included
+// (its unique _id index decides a duplicate as it does for FerretDB's own inserts), and
+// FerretDB holds no state of a collection's rows, so it sees the rows written or gone as if it
+// had written them.
 //
 // Each read or write is reported to the store's command monitor as the command it stands in
 // for on MongoDB, so that commands counted on the embedded store carry over.

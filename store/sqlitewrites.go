@@ -154,7 +154,7 @@ func (r *sqliteFile) deleteIDs(ctx context.Context, collection string, ids []str
 	default:
 		return fmt.Errorf("store: no direct delete from %s", collection)
 	}
-	q, args, err := sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(table), sqlID), ids)
+	q, args, err := deleteSQL(table, ids)
 	if err != nil {
 		return err
 	}
@@ -163,6 +163,12 @@ func (r *sqliteFile) deleteIDs(ctx context.Context, collection string, ids []str
 		_, err := tx.ExecContext(ctx, q, args...)
 		return err
 	})
+}
+
+// deleteSQL is the statement, and its arguments, deleting the documents of table with the
+// given _ids (at least one).
+func deleteSQL(table string, ids []string) (string, []any, error) {
+	return sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(table), sqlID), ids)
 }
 
 // setClaims is Outbox.setClaims: each claim's guarded update of its outbox entry, in one
@@ -188,11 +194,9 @@ func (r *sqliteFile) claim(ctx context.Context, recs []claimDoc, sets []claimSet
 	if err != nil {
 		return nil, err
 	}
-	encoded := make([]string, len(recs))
-	for i, rec := range recs {
-		if encoded[i], err = encodeStored(rec); err != nil {
-			return nil, err
-		}
+	encoded, err := encodeAll(recs)
+	if err != nil {
+		return nil, err
 	}
 	update := fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = json_set(_ferretdb_sjson, '$.claims', ?, '$.owner', ?, '$.leaseUntil', ?)
 		WHERE %s = ? AND _ferretdb_sjson->>'$.claims' < ?
@@ -268,11 +272,9 @@ func (r *sqliteFile) insertNew(ctx context.Context, collection string, docs []an
 	default:
 		return nil, fmt.Errorf("store: no direct insert into %s", collection)
 	}
-	encoded := make([]string, len(docs))
-	for i, d := range docs {
-		if encoded[i], err = encodeStored(d); err != nil {
-			return nil, err
-		}
+	encoded, err := encodeAll(docs)
+	if err != nil {
+		return nil, err
 	}
 	insert := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table))
 	r.commandOn(ctx, "insert", collection)
@@ -302,11 +304,9 @@ func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
 	if err != nil {
 		return err
 	}
-	encoded := make([]string, len(docs))
-	for i, d := range docs {
-		if encoded[i], err = encodeStored(d); err != nil {
-			return err
-		}
+	encoded, err := encodeAll(docs)
+	if err != nil {
+		return err
 	}
 	r.commandOn(ctx, "update", colLeads)
 	return r.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -328,11 +328,9 @@ func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.D
 	if err != nil {
 		return err
 	}
-	docs := make([]string, len(hist))
-	for i, h := range hist {
-		if docs[i], err = encodeStored(h); err != nil {
-			return err
-		}
+	docs, err := encodeAll(hist)
+	if err != nil {
+		return err
 	}
 	var claims, entries []string
 	for _, d := range ds {
@@ -351,7 +349,7 @@ func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.D
 		if len(del.ids) == 0 {
 			continue
 		}
-		q, args, err := sqlByIDs(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%%s)`, quoteIdent(del.table), sqlID), del.ids)
+		q, args, err := deleteSQL(del.table, del.ids)
 		if err != nil {
 			return err
 		}
@@ -392,11 +390,8 @@ func upsertDoc(ctx context.Context, tx *sql.Tx, table, id, doc string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = ? WHERE %s = ?`, quoteIdent(table), sqlID), doc, arg)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
+	replaced, err := execChanged(ctx, tx, fmt.Sprintf(`UPDATE %s SET _ferretdb_sjson = ? WHERE %s = ?`, quoteIdent(table), sqlID), doc, arg)
+	if err != nil || replaced {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(table)), doc)
