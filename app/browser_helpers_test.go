@@ -164,13 +164,24 @@ func inFrame[T any](ctx context.Context, frameSel string, act func(in chromedp.Q
 			return v, nil
 		}
 		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || documentSwapped(err)) {
-			return zero, fmt.Errorf("in iframe %s: %w", frameSel, err)
+			return zero, fmt.Errorf("in iframe %s: %w; it shows %s", frameSel, err, frameShows(ctx, n))
 		}
 		select { // the next document may not be there yet
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// frameShows says, for a failure's message, what the document of the iframe node n shows.
+func frameShows(ctx context.Context, n *chromedp.Node) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"), chromedp.FromNode(n)))
+	if err != nil {
+		return fmt.Sprintf("nothing that could be read (%v)", err)
+	}
+	return fmt.Sprintf("%q", text[:min(len(text), 600)])
 }
 
 // documentSwapped reports whether err is the browser refusing a query because the frame's

@@ -511,6 +511,14 @@ func (s *Service) Button(ctx context.Context, inst zen7.Instance, userID string,
 // button is Button with tokens that expire no later than notAfter, when it is set.
 func (s *Service) button(ctx context.Context, inst zen7.Instance, userID string, pr view.ButtonProspect, lang view.Lang, notAfter time.Time) view.ButtonPage {
 	p := view.ButtonPage{Lang: lang, Prospect: pr, ActionURL: ActionPath}
+	// The deliveries are read before the lead record: the worker saves the record before it
+	// records the delivery's outcome, so a delivery seen finished here has its record saved.
+	// Read the other way round, a delivery finishing between the two reads would show as
+	// neither on its way nor forwarded, on a page that then does not reload itself.
+	if ds, err := s.outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
+		p.Last = &ds[0]
+		p.Pending = ds[0].State == zen7.StatePending
+	}
 	if l, err := s.outbox.Lead(ctx, inst.ID, pr.ID); err == nil {
 		p.Lead = &l
 	} else if !errors.Is(err, zen7.ErrNotFound) {
@@ -527,10 +535,6 @@ func (s *Service) button(ctx context.Context, inst zen7.Instance, userID string,
 		p.Route = inst.Settings.Route(s.routable(ctx, inst, buttonProspect(pr)))
 	}
 	p.DefaultAssistant, p.DefaultSchedule = p.Route.AssistantEmail, p.Route.ScheduleName
-	if ds, err := s.outbox.ProspectDeliveries(ctx, inst.ID, pr.ID, 5); err == nil && len(ds) > 0 {
-		p.Last = &ds[0]
-		p.Pending = ds[0].State == zen7.StatePending
-	}
 
 	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

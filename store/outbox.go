@@ -884,7 +884,9 @@ func (o *Outbox) Delivery(ctx context.Context, id string) (zen7.Delivery, error)
 }
 
 // ProspectDeliveries implements forwarding.Store: pending ones first, then the history, each
-// newest first.
+// newest first. The outbox is read first: a delivery finishes by its history entry being
+// written before its outbox entry goes, so one that finishes between the two reads is still
+// seen, in one or the other.
 func (o *Outbox) ProspectDeliveries(ctx context.Context, instanceID, prospectID string, limit int) ([]zen7.Delivery, error) {
 	filter := bson.D{{Key: "instanceId", Value: instanceID}, {Key: "prospect.id", Value: prospectID}}
 	opts := options.Find().SetSort(bson.D{{Key: "createdAt", Value: -1}}).SetLimit(int64(limit))
