@@ -14,30 +14,65 @@ import (
 // that fails part way leaves nothing of itself and takes nothing of the others with it, one
 // whose caller gave up is not written, and every other is written, whichever transaction it
 // shared.
-func TestCommitterUnitsAlone(t *testing.T) {
-	t.Parallel()
+// unitsFile opens a SQLite file of one table t, with a unique column x holding the row "dup",
+// on one connection, as the committer's writer.
+func unitsFile(t *testing.T) *sql.DB {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "units.sqlite")
 	writer, err := sql.Open("sqlite", "file:"+file+"?_pragma=journal_mode(wal)&_txlock=immediate")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { writer.Close() })
 	writer.SetMaxOpenConns(1)
-	if _, err := writer.Exec(`CREATE TABLE t (x TEXT NOT NULL UNIQUE)`); err != nil {
-		t.Fatal(err)
-	}
-	r := &sqliteFile{committer: startCommitter(writer)}
-	t.Cleanup(func() { r.committer.close(); writer.Close() })
-
-	insert := func(xs ...string) writeWork {
-		return func(ctx context.Context, tx *sql.Tx) error {
-			for _, x := range xs {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO t (x) VALUES (?)`, x); err != nil {
-					return err
-				}
-			}
-			return nil
+	for _, q := range []string{`CREATE TABLE t (x TEXT NOT NULL UNIQUE)`, `INSERT INTO t (x) VALUES ('dup')`} {
+		if _, err := writer.Exec(q); err != nil {
+			t.Fatal(err)
 		}
 	}
+	return writer
+}
+
+// rowsOf returns the values of t.x.
+func rowsOf(t *testing.T, db *sql.DB) map[string]bool {
+	t.Helper()
+	rows := map[string]bool{}
+	res, err := db.Query(`SELECT x FROM t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var x string
+		if err := res.Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		rows[x] = true
+	}
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// insertUnit is a unit of work inserting xs into t, one statement each.
+func insertUnit(xs ...string) writeWork {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		for _, x := range xs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO t (x) VALUES (?)`, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func TestCommitterUnitsAlone(t *testing.T) {
+	t.Parallel()
+	writer := unitsFile(t)
+	r := &sqliteFile{committer: startCommitter(writer)}
+	t.Cleanup(r.committer.close)
+	insert := insertUnit
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	tests := []struct {
@@ -60,30 +95,13 @@ func TestCommitterUnitsAlone(t *testing.T) {
 			written []string
 		}{x, context.Background(), insert(x, x+"-b"), false, []string{x, x + "-b"}})
 	}
-	if _, err := writer.Exec(`INSERT INTO t (x) VALUES ('dup')`); err != nil {
-		t.Fatal(err)
-	}
 	errs := make([]error, len(tests))
 	var wg sync.WaitGroup
 	for i, tt := range tests {
 		wg.Go(func() { errs[i] = r.inTx(tt.ctx, tt.work) })
 	}
 	wg.Wait()
-	rows := map[string]bool{}
-	res, err := writer.Query(`SELECT x FROM t`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for res.Next() {
-		var x string
-		if err := res.Scan(&x); err != nil {
-			t.Fatal(err)
-		}
-		rows[x] = true
-	}
-	if err := res.Err(); err != nil {
-		t.Fatal(err)
-	}
+	rows := rowsOf(t, writer)
 	want := 1 // "dup"
 	for i, tt := range tests {
 		if (errs[i] != nil) != tt.wantErr {
@@ -104,5 +122,68 @@ func TestCommitterUnitsAlone(t *testing.T) {
 	}
 	if err := errs[1]; !errors.Is(err, context.Canceled) {
 		t.Errorf("the unit whose caller gave up: %v, want context.Canceled", err)
+	}
+}
+
+// TestCommitGroupRunsAgainOnFailure: a group runs once, in one transaction without
+// savepoints, unless a unit fails; then it runs again, each unit in a savepoint, so that only
+// the failed unit is left out. Each unit's runs are counted.
+func TestCommitGroupRunsAgainOnFailure(t *testing.T) {
+	t.Parallel()
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	type unit struct {
+		ctx     context.Context
+		xs      []string
+		wantErr bool
+		runs    int // how often the committer ran it
+	}
+	ok := func(xs ...string) unit { return unit{context.Background(), xs, false, 1} }
+	tests := []struct {
+		name  string
+		units []unit
+	}{
+		{"all succeed: one run each", []unit{ok("a"), ok("b", "c"), ok("d")}},
+		{"one fails: run again, the others kept", []unit{{context.Background(), []string{"a"}, false, 2}, {context.Background(), []string{"x", "dup"}, true, 2}, ok("b")}},
+		{"a lone unit fails: not run again", []unit{{context.Background(), []string{"x", "dup"}, true, 1}}},
+		{"a caller gave up: its unit not run", []unit{{canceled, []string{"gone"}, true, 0}, ok("a")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			writer := unitsFile(t)
+			c := &committer{writer: writer}
+			runs := make([]int, len(tt.units))
+			group := make([]*writeReq, len(tt.units))
+			for i, u := range tt.units {
+				work := insertUnit(u.xs...)
+				group[i] = &writeReq{ctx: u.ctx, work: func(ctx context.Context, tx *sql.Tx) error {
+					runs[i]++
+					return work(ctx, tx)
+				}}
+			}
+			errs := c.commit(group)
+			rows := rowsOf(t, writer)
+			want := 1 // "dup"
+			for i, u := range tt.units {
+				if (errs[i] != nil) != u.wantErr {
+					t.Errorf("unit %d: error %v, want an error: %t", i, errs[i], u.wantErr)
+				}
+				if runs[i] != u.runs {
+					t.Errorf("unit %d ran %d times, want %d", i, runs[i], u.runs)
+				}
+				for _, x := range u.xs {
+					if rows[x] != !u.wantErr && x != "dup" {
+						t.Errorf("unit %d: row %s written: %t", i, x, rows[x])
+					}
+				}
+				if !u.wantErr {
+					want += len(u.xs)
+				}
+			}
+			if len(rows) != want {
+				t.Errorf("%d rows, want %d: %v", len(rows), want, rows)
+			}
+		})
 	}
 }
