@@ -49,5 +49,9 @@ func (w *Worker) Running() bool {
 // IdleSlots is how many deliveries w could start now.
 func (w *Worker) IdleSlots() int { return cap(w.slots) - len(w.slots) }
 
+// Claimed is how many deliveries w holds claims for: in flight, claimed ahead or held for a
+// hand-over.
+func (w *Worker) Claimed() int { return len(w.claims) }
+
 // SetClock makes p read the time from now. Call it before Pass or Run.
 func (p *ChatTonicPoller) SetClock(now func() time.Time) { p.now = now }

@@ -27,9 +27,16 @@ take:
 			break
 		}
 		select {
+		case w.claims <- struct{}{}:
+		default:
+			w.giveLocked(d.InstanceID)
+			break take
+		}
+		select {
 		case w.slots <- struct{}{}:
 			held++
 		default:
+			<-w.claims
 			w.giveLocked(d.InstanceID)
 			break take
 		}
@@ -55,10 +62,10 @@ func (w *Worker) dispatch(ds []zen7.Delivery) {
 	}()
 }
 
-// unhold gives back the slot held for d.
+// unhold gives back the slot and the claim held for d.
 func (w *Worker) unhold(d zen7.Delivery) {
 	<-w.slots
-	w.give(d.InstanceID)
+	w.unclaim(d)
 	w.inflight.Done()
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
@@ -28,8 +29,8 @@ type ProspectSource interface {
 
 // WorkerConfig tunes a Worker; zero values take the defaults in brackets.
 type WorkerConfig struct {
-	Concurrency  int           // deliveries in flight at once [32]: the more finish together, the fewer store commands each (group commit)
-	PerInstance  int           // of them, one instance's at most [a quarter of Concurrency, at least 1]: a slow 7Targets account cannot take every slot
+	Concurrency  int           // deliveries in flight at once [32], and as many more claimed ahead: the more finish together, the fewer store commands each (group commit)
+	PerInstance  int           // of those in flight or claimed ahead, one instance's at most [a quarter of Concurrency, at least 1]: a slow 7Targets account cannot take every slot
 	Lease        time.Duration // how long a claim holds [60s]; must exceed JobTimeout: a crashed process's deliveries wait this long
 	JobTimeout   time.Duration // budget of one delivery attempt [20s]
 	PollInterval time.Duration // how often to look for work other processes queued or that fell due [1s]
@@ -52,7 +53,7 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	}
 	def(&c.Lease, time.Minute)
 	def(&c.JobTimeout, 20*time.Second)
-	c.Lease = max(c.Lease, c.JobTimeout+5*time.Second)
+	c.Lease = max(c.Lease, c.JobTimeout+leaseMargin)
 	def(&c.PollInterval, time.Second)
 	def(&c.BaseBackoff, 2*time.Second)
 	def(&c.MaxBackoff, 5*time.Minute)
@@ -83,8 +84,13 @@ type Worker struct {
 	finishes  *group[zen7.Delivery, error]
 
 	// slots bounds the deliveries in flight, whether claimed from the outbox or handed over by
-	// the intake; inflight counts them (and slots held for a hand-over) so Run can wait for them.
+	// the intake. claims bounds those in flight together with those claimed ahead, which wait
+	// for a slot (waiting counts them): claiming ahead lets a backlog be claimed in batches,
+	// gathered while the slots are kept busy. inflight counts them all (and slots held for a
+	// hand-over) so Run can wait for them.
 	slots    chan struct{}
+	claims   chan struct{}
+	waiting  atomic.Int64
 	inflight sync.WaitGroup
 	mu       sync.Mutex
 	running  bool           // guards holds: none start once Run is stopping
@@ -117,6 +123,7 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 		leadSaves: newGroup(store.SaveLeads),
 		finishes:  newGroup(store.FinishMany),
 		slots:     make(chan struct{}, cfg.Concurrency),
+		claims:    make(chan struct{}, 2*cfg.Concurrency),
 		busy:      map[string]int{},
 	}
 }
@@ -163,20 +170,20 @@ func (w *Worker) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				w.logger.WarnContext(ctx, "claiming deliveries failed", "deliveries", len(picked), "error", err)
 			}
-			// Slots were taken for every picked delivery: those not claimed give theirs back.
+			// Claims were counted for every picked delivery: those not claimed give theirs back.
 			for _, d := range picked {
 				if !slices.ContainsFunc(claimed, func(c zen7.Delivery) bool { return c.ID == d.ID }) {
-					<-w.slots
-					w.give(d.InstanceID)
+					w.unclaim(d)
 				}
 			}
 			claimedAny = claimedAny || len(claimed) > 0
 			turns := w.enter(claimed) // in claim order, before their goroutines run
 			aheads := w.readAhead(ctx, claimed, turns)
+			w.waiting.Add(int64(len(claimed)))
 			for i, c := range claimed {
 				w.inflight.Go(func() {
-					defer func() { <-w.slots; w.give(c.InstanceID) }()
-					w.process(context.WithoutCancel(ctx), c, reads, turns[i], aheads[i])
+					defer w.unclaim(c)
+					w.runClaimed(ctx, c, reads, turns[i], aheads[i])
 				})
 			}
 			if ctx.Err() != nil {
@@ -196,32 +203,97 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// pick takes a slot for each due delivery there is an idle slot for, waiting for the first
-// (its instance's share permitting), and returns those it took slots for and the rest of due,
-// from the first it took no slot for. They are claimed together, with one ClaimMany.
+// pick counts a claim for each due delivery there is room for, its instance's share
+// permitting, and returns those it counted and the rest of due, from the first it counted
+// none for. They are claimed together, with one ClaimMany. It waits for room for the first;
+// and while claimed deliveries wait for slots (more than a quarter of Concurrency), it waits
+// for room for more, up to half of Concurrency, so that a backlog is claimed in batches
+// rather than one or two at a time as slots free, without a slot ever idle meanwhile.
 func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []zen7.Delivery) {
+	gather, enough := max(1, w.cfg.Concurrency/2), int64(w.cfg.Concurrency/4)
+	var tick *time.Ticker
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
 	for i, d := range due {
 		if !w.take(d.InstanceID) {
 			continue // its instance has its share in flight: others' deliveries go first
 		}
-		if len(picked) == 0 {
-			select {
-			case w.slots <- struct{}{}:
-			case <-ctx.Done():
-				w.give(d.InstanceID)
-				return nil, nil // nothing picked yet: nothing to give back
-			}
-		} else {
-			select {
-			case w.slots <- struct{}{}:
-			default: // no idle slot: claim those picked, then wait for one for d
-				w.give(d.InstanceID)
+		select {
+		case w.claims <- struct{}{}:
+			picked = append(picked, d)
+			continue
+		default:
+		}
+		for {
+			if len(picked) > 0 && (len(picked) >= gather || w.waiting.Load() <= enough) {
+				w.give(d.InstanceID) // claim those picked, then wait for room for d
 				return picked, due[i:]
 			}
+			var recheck <-chan time.Time // while gathering: has the wait for slots run low?
+			if len(picked) > 0 {
+				if tick == nil {
+					tick = time.NewTicker(time.Millisecond)
+				}
+				recheck = tick.C
+			}
+			select {
+			case w.claims <- struct{}{}:
+			case <-recheck:
+				continue
+			case <-ctx.Done():
+				w.give(d.InstanceID)
+				return picked, nil
+			}
+			break
 		}
 		picked = append(picked, d)
 	}
 	return picked, nil
+}
+
+// leaseMargin is the least a lease lasts beyond an attempt's JobTimeout; startMargin is the
+// least it must still last beyond it when a delivery claimed ahead starts.
+const leaseMargin, startMargin = 5 * time.Second, time.Second
+
+// runClaimed runs c, claimed ahead, once a slot is free for it and its lease still leaves
+// room for the attempt (startMargin beyond JobTimeout); otherwise, or if Run is stopping before then, it
+// puts c back for any worker to take.
+func (w *Worker) runClaimed(ctx context.Context, c zen7.Delivery, reads *passReads, t *turn, ah ahead) {
+	select {
+	case w.slots <- struct{}{}:
+		w.waiting.Add(-1)
+	case <-ctx.Done():
+		w.waiting.Add(-1)
+		w.putBack(c, t)
+		return
+	}
+	defer func() { <-w.slots }()
+	if c.LeaseUntil.Sub(w.now()) < w.cfg.JobTimeout+startMargin {
+		w.putBack(c, t)
+		return
+	}
+	w.process(context.WithoutCancel(ctx), c, reads, t, ah)
+}
+
+// putBack releases c, claimed and never attempted, for a later claim, once its turn in its
+// prospect's line has come (the turns behind it wait for that).
+func (w *Worker) putBack(c zen7.Delivery, t *turn) {
+	unlock := t.wait()
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	defer cancel()
+	if err := w.store.Release(ctx, c); err != nil {
+		w.logger.WarnContext(ctx, "putting back a delivery claimed ahead failed; its lease will expire", "delivery", c.ID, "error", err)
+	}
+}
+
+// unclaim gives back the claim counted for d.
+func (w *Worker) unclaim(d zen7.Delivery) {
+	<-w.claims
+	w.give(d.InstanceID)
 }
 
 // enter takes a place in its prospect's line for each of ds, in their order.

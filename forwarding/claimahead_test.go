@@ -1,0 +1,204 @@
+package forwarding_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	zen7 "github.com/7targets/zenvia-sales-app"
+	"github.com/7targets/zenvia-sales-app/forwarding"
+	"github.com/7targets/zenvia-sales-app/seventargets"
+)
+
+// claimCounter records how many deliveries each of a worker's claims took.
+type claimCounter struct {
+	forwarding.Store
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (c *claimCounter) ClaimMany(ctx context.Context, ds []zen7.Delivery, owner string, now, leaseUntil time.Time) ([]zen7.Delivery, error) {
+	got, err := c.Store.ClaimMany(ctx, ds, owner, now, leaseUntil)
+	c.mu.Lock()
+	c.sizes = append(c.sizes, len(got))
+	c.mu.Unlock()
+	return got, err
+}
+
+// claimed returns how many claims took something, and how many deliveries they took.
+func (c *claimCounter) claimed() (claims, deliveries int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.sizes {
+		if n > 0 {
+			claims++
+			deliveries += n
+		}
+	}
+	return claims, deliveries
+}
+
+// heldSender holds every lead creation until release is closed.
+type heldSender struct {
+	forwarding.LeadSender
+	release  chan struct{}
+	mu       sync.Mutex
+	inFlight int
+}
+
+func (s *heldSender) CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error) {
+	s.mu.Lock()
+	s.inFlight++
+	s.mu.Unlock()
+	<-s.release
+	return s.LeadSender.CreateLead(ctx, key, creds, lead)
+}
+
+func (s *heldSender) held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
+}
+
+// spreadSender holds each lead creation a moment, from 40 to 135 ms, the next one longer,
+// so that creations started together end apart, and counts how many are in flight at once.
+type spreadSender struct {
+	forwarding.LeadSender
+	mu           sync.Mutex
+	n, now, most int
+}
+
+func (s *spreadSender) CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error) {
+	s.mu.Lock()
+	s.n++
+	s.now++
+	s.most = max(s.most, s.now)
+	hold := time.Duration(40+(s.n*19)%100) * time.Millisecond
+	s.mu.Unlock()
+	time.Sleep(hold)
+	defer func() { s.mu.Lock(); s.now--; s.mu.Unlock() }()
+	return s.LeadSender.CreateLead(ctx, key, creds, lead)
+}
+
+// instances adds n-1 instances like the environment's, and returns the ids of all n.
+func (e *workerEnv) instancesLikeIts(n int) []string {
+	ids := []string{e.inst.ID}
+	for i := 1; i < n; i++ {
+		in := e.inst
+		in.ID = fmt.Sprintf("%s-%d", e.inst.ID, i)
+		e.instances.put(in)
+		ids = append(ids, in.ID)
+	}
+	return ids
+}
+
+// backlog queues n deliveries, each of a prospect of its own, spread over instances, and
+// returns their ids.
+func (e *workerEnv) backlog(name string, n int, instances []string) []string {
+	var ids []string
+	now := time.Now().UTC()
+	for i := range n {
+		in := instances[i%len(instances)]
+		d := deliveryAt(fmt.Sprintf("%s:%s-%d", in, name, i), in, zen7.KindNotification, workerProspect(fmt.Sprintf("%s%018d", name[:6], i)), now)
+		e.enqueue(d)
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
+// TestWorkerClaimsABacklogInBatches: from a backlog the worker claims ahead of its slots, so
+// that it claims many deliveries at a time while every slot stays busy, instead of one or two
+// each time a slot frees; every delivery is still made once.
+func TestWorkerClaimsABacklogInBatches(t *testing.T) {
+	t.Parallel()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance = 8, 4
+	leads, prospects := e.clients(5 * time.Second)
+	sender := &spreadSender{LeadSender: leads}
+	counter := &claimCounter{Store: e.outbox}
+	w := forwarding.NewWorker(cfg, counter, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
+
+	const backlog = 96
+	ids := e.backlog("batchs", backlog, e.instancesLikeIts(4))
+	e.start(w)
+	for _, id := range ids {
+		e.finished(id, 0)
+	}
+	if n := e.st.Count("POST", "/leads"); n != backlog {
+		t.Errorf("%d POST /leads for %d prospects, want one each", n, backlog)
+	}
+	claims, deliveries := counter.claimed()
+	if deliveries != backlog {
+		t.Errorf("%d deliveries claimed, want %d", deliveries, backlog)
+	}
+	t.Logf("%d claims for a backlog of %d", claims, backlog)
+	if most := backlog / 3; claims > most {
+		t.Errorf("%d claims for a backlog of %d, want at most %d", claims, backlog, most)
+	}
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if sender.most != cfg.Concurrency {
+		t.Errorf("at most %d creations in flight at once, want every one of the %d slots busy", sender.most, cfg.Concurrency)
+	}
+	waitUntil(t, "every slot and claim to be given back", func() bool { return w.IdleSlots() == cfg.Concurrency && w.Claimed() == 0 })
+}
+
+// TestWorkerStoppingPutsBackWhatItClaimedAhead: a worker that stops finishes the deliveries in
+// flight and puts those it claimed ahead back at once, so that another process takes them
+// without waiting for their leases to pass.
+func TestWorkerStoppingPutsBackWhatItClaimedAhead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance = 2, 2
+	cfg.Lease = time.Hour // a lease that passed could not pass for a delivery put back
+	leads, prospects := e.clients(5 * time.Second)
+	sender := &heldSender{LeadSender: leads, release: make(chan struct{})}
+	counter := &claimCounter{Store: e.outbox}
+	w := forwarding.NewWorker(cfg, counter, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
+
+	const backlog = 6
+	ids := e.backlog("aheads", backlog, e.instancesLikeIts(2))
+	stop := e.start(w)
+	waitUntil(t, "two creations in flight and two deliveries claimed ahead", func() bool {
+		_, n := counter.claimed()
+		return sender.held() == 2 && n == 4
+	})
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); stop() }()
+	// While the two in flight are still held, the two claimed ahead are back, due, with the
+	// two never claimed.
+	waitUntil(t, "the deliveries claimed ahead to be put back", func() bool {
+		due, err := e.outbox.Due(ctx, time.Now().UTC(), backlog)
+		return err == nil && len(due) == backlog-2
+	})
+	select {
+	case <-stopped:
+		t.Fatal("the worker stopped before the deliveries in flight finished")
+	default:
+	}
+	close(sender.release)
+	<-stopped
+	done := 0
+	for _, id := range ids {
+		if d, err := e.outbox.Delivery(ctx, id); err == nil && d.State == zen7.StateDone {
+			done++
+		}
+	}
+	if done != 2 {
+		t.Errorf("%d deliveries done once the worker stopped, want the two in flight", done)
+	}
+
+	e.start(e.newWorker(fastWorkerConfig()))
+	for _, id := range ids {
+		e.finished(id, 0)
+	}
+	if n := e.st.Count("POST", "/leads"); n != backlog {
+		t.Errorf("%d POST /leads for %d prospects, want one each", n, backlog)
+	}
+}
