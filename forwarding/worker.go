@@ -259,8 +259,8 @@ func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []
 const leaseMargin, startMargin = 5 * time.Second, time.Second
 
 // runClaimed runs c, claimed ahead, once a slot is free for it and its lease still leaves
-// room for the attempt (startMargin beyond JobTimeout); otherwise, or if Run is stopping before then, it
-// puts c back for any worker to take.
+// room for the attempt (startMargin beyond JobTimeout); otherwise, or if Run is stopping
+// before then, it puts c back for any worker to take.
 func (w *Worker) runClaimed(ctx context.Context, c zen7.Delivery, reads *passReads, t *turn, ah ahead) {
 	select {
 	case w.slots <- struct{}{}:
