@@ -12,16 +12,12 @@ import (
 )
 
 // process runs one claimed delivery attempt to an outcome: finished, or released for a retry.
-// reads shares instance reads with the other deliveries of d's outbox pass (or hand-over).
-// t is d's place in line for its prospect, taken when it was
-// claimed or handed over; ah is what was read for it with its batch.
-func (w *Worker) process(ctx context.Context, d zen7.Delivery, reads *passReads, t *turn, ah ahead) {
-	// One prospect's deliveries run one at a time in this process, in the order they were
-	// claimed (due first), so they see each other's effects; across processes the creation
-	// reservation keeps creations unique. The job's time starts once the prospect is this
-	// delivery's.
-	unlock := t.wait()
-	defer unlock()
+// reads shares instance reads with the other deliveries of d's outbox pass (or hand-over); ah
+// is what was read for it with its batch. The caller holds d's turn in its prospect's line
+// (taken when d was claimed or handed over): one prospect's deliveries run one at a time in
+// this process, in the order they were claimed (due first), so they see each other's effects;
+// across processes the creation reservation keeps creations unique. The job's time starts now.
+func (w *Worker) process(ctx context.Context, d zen7.Delivery, reads *passReads, ah ahead) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
 	defer cancel()
 

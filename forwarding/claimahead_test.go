@@ -83,7 +83,7 @@ func (s *spreadSender) CreateLead(ctx context.Context, key string, creds seventa
 	return s.LeadSender.CreateLead(ctx, key, creds, lead)
 }
 
-// instances adds n-1 instances like the environment's, and returns the ids of all n.
+// instancesLikeIts adds n-1 instances like the environment's, and returns the ids of all n.
 func (e *workerEnv) instancesLikeIts(n int) []string {
 	ids := []string{e.inst.ID}
 	for i := 1; i < n; i++ {
@@ -200,5 +200,88 @@ func TestWorkerStoppingPutsBackWhatItClaimedAhead(t *testing.T) {
 	}
 	if n := e.st.Count("POST", "/leads"); n != backlog {
 		t.Errorf("%d POST /leads for %d prospects, want one each", n, backlog)
+	}
+}
+
+// TestWorkerClaimedAheadOfOneProspectAllRun: many deliveries of one prospect per instance,
+// claimed ahead together, all run, one at a time per prospect, and each prospect's lead is
+// created once. (TestWorkerFollowerClaimedAheadHoldsNoSlot makes the order that could leave
+// them waiting for ever.)
+func TestWorkerClaimedAheadOfOneProspectAllRun(t *testing.T) {
+	t.Parallel()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance = 4, 4
+	leads, prospects := e.clients(5 * time.Second)
+	sender := &spreadSender{LeadSender: leads}
+	w := forwarding.NewWorker(cfg, e.outbox, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
+
+	const each = 12
+	var ids []string
+	start := time.Now().UTC().Add(-time.Minute)
+	for k, in := range e.instancesLikeIts(4) {
+		p := workerProspect(fmt.Sprintf("oneof%019d", k))
+		for i := range each {
+			at := start.Add(time.Duration(i) * time.Second) // each a newer snapshot of p
+			d := deliveryAt(fmt.Sprintf("%s:oneof-%d", in, i), in, zen7.KindNotification, p, at)
+			e.enqueue(d)
+			ids = append(ids, d.ID)
+		}
+	}
+	e.start(w)
+	for _, id := range ids {
+		e.finished(id, 0)
+	}
+	if n := e.st.Count("POST", "/leads"); n != 4 {
+		t.Errorf("%d POST /leads for four prospects, want one each", n)
+	}
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if sender.most > 4 {
+		t.Errorf("%d creations in flight at once, want at most one per prospect", sender.most)
+	}
+}
+
+// TestWorkerFollowerClaimedAheadHoldsNoSlot: of two deliveries of one prospect claimed ahead,
+// the second starting first, neither keeps the only slot while it waits for the other: the
+// first in line runs, then the second (holding the slot while waiting for its turn, the second
+// would leave the first, which needs that slot, waiting for ever).
+func TestWorkerFollowerClaimedAheadHoldsNoSlot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance = 1, 1
+	w := e.newWorker(cfg)
+	p := workerProspect("follower0000000000000001")
+	start := time.Now().UTC().Add(-time.Minute)
+	first := deliveryAt(e.inst.ID+":follower-1", e.inst.ID, zen7.KindNotification, p, start)
+	second := deliveryAt(e.inst.ID+":follower-2", e.inst.ID, zen7.KindNotification, p, start.Add(time.Second))
+	e.enqueue(first, second)
+	now := time.Now().UTC()
+	claimed, err := e.outbox.ClaimMany(ctx, []zen7.Delivery{first, second}, "follower-test", now, now.Add(time.Minute))
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("ClaimMany = %d, %v; want both", len(claimed), err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.RunClaimedAhead(ctx, claimed, []int{1, 0}, 50*time.Millisecond) // the second starts first
+	}()
+	waitUntil(t, "both deliveries to run", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	for _, id := range []string{first.ID, second.ID} {
+		if d := e.finished(id, 0); d.State == zen7.StatePending {
+			t.Errorf("delivery %s still pending", id)
+		}
+	}
+	if n := e.st.Count("POST", "/leads"); n != 1 {
+		t.Errorf("%d POST /leads for one prospect, want 1", n)
 	}
 }

@@ -1,6 +1,8 @@
 package forwarding
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
@@ -55,3 +57,23 @@ func (w *Worker) Claimed() int { return len(w.claims) }
 
 // SetClock makes p read the time from now. Call it before Pass or Run.
 func (p *ChatTonicPoller) SetClock(now func() time.Time) { p.now = now }
+
+// RunClaimedAhead runs ds, claimed by the caller in their order, as Run runs deliveries it
+// claimed ahead (their turns entered in that order), but starts them in the order of the
+// indexes in start, gap apart; it returns once all have ended.
+func (w *Worker) RunClaimedAhead(ctx context.Context, ds []zen7.Delivery, start []int, gap time.Duration) {
+	turns := w.enter(ds)
+	reads := newPassReads(w.instances, w.now)
+	w.waiting.Add(int64(len(ds)))
+	var wg sync.WaitGroup
+	for _, i := range start {
+		w.take(ds[i].InstanceID)
+		w.claims <- struct{}{}
+		wg.Go(func() {
+			defer w.unclaim(ds[i])
+			w.runClaimed(ctx, ds[i], reads, turns[i], ahead{})
+		})
+		time.Sleep(gap)
+	}
+	wg.Wait()
+}

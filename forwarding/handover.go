@@ -56,7 +56,9 @@ func (w *Worker) dispatch(ds []zen7.Delivery) {
 		for i, d := range ds {
 			go func() {
 				defer w.unhold(d)
-				w.process(ctx, d, reads, turns[i], aheads[i])
+				unlock := turns[i].wait()
+				defer unlock()
+				w.process(ctx, d, reads, aheads[i])
 			}()
 		}
 	}()

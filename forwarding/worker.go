@@ -258,31 +258,32 @@ func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []
 // least it must still last beyond it when a delivery claimed ahead starts.
 const leaseMargin, startMargin = 5 * time.Second, time.Second
 
-// runClaimed runs c, claimed ahead, once a slot is free for it and its lease still leaves
-// room for the attempt (startMargin beyond JobTimeout); otherwise, or if Run is stopping
-// before then, it puts c back for any worker to take.
+// runClaimed runs c, claimed ahead, once its turn in its prospect's line has come and a slot
+// is free for it, and its lease still leaves room for the attempt (startMargin beyond
+// JobTimeout); otherwise, or if Run is stopping before then, it puts c back for any worker to
+// take. It waits for its turn before it takes a slot: a delivery holding a slot while it waits
+// for the one before it, which may itself be waiting for a slot, could leave every slot so held.
 func (w *Worker) runClaimed(ctx context.Context, c zen7.Delivery, reads *passReads, t *turn, ah ahead) {
+	unlock := t.wait()
+	defer unlock()
 	select {
 	case w.slots <- struct{}{}:
 		w.waiting.Add(-1)
 	case <-ctx.Done():
 		w.waiting.Add(-1)
-		w.putBack(c, t)
+		w.putBack(c)
 		return
 	}
 	defer func() { <-w.slots }()
 	if c.LeaseUntil.Sub(w.now()) < w.cfg.JobTimeout+startMargin {
-		w.putBack(c, t)
+		w.putBack(c)
 		return
 	}
-	w.process(context.WithoutCancel(ctx), c, reads, t, ah)
+	w.process(context.WithoutCancel(ctx), c, reads, ah)
 }
 
-// putBack releases c, claimed and never attempted, for a later claim, once its turn in its
-// prospect's line has come (the turns behind it wait for that).
-func (w *Worker) putBack(c zen7.Delivery, t *turn) {
-	unlock := t.wait()
-	defer unlock()
+// putBack releases c, claimed and never attempted, for a later claim.
+func (w *Worker) putBack(c zen7.Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
 	if err := w.store.Release(ctx, c); err != nil {

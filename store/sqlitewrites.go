@@ -11,10 +11,11 @@ import (
 
 // The writes sqliteFile makes for the intake and the worker. Each is one unit of work
 // (writeWork), all of it written or none; the committer runs the units waiting together in one
-// SQLite transaction, and answers each once that transaction is committed. So writers that come together share one commit, and its fsync,
-// as the group commit of a database server would have them do, and they take turns on one
-// connection instead of waiting for SQLite's write lock in its busy handler (which polls with
-// sleeps of up to 100 ms). FerretDB's own writes still wait for the lock there.
+// SQLite transaction, and answers each once that transaction is committed. So writers that
+// come together share one commit, and its fsync, as the group commit of a database server
+// would have them do, and they take turns on one connection instead of waiting for SQLite's
+// write lock in its busy handler (which polls with sleeps of up to 100 ms). FerretDB's own
+// writes still wait for the lock there.
 
 // writeWork is one unit of work within tx. It may run more than once (the committer runs a
 // group again if one of its units failed), so each run sets all of its results afresh.
