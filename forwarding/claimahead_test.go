@@ -63,25 +63,9 @@ func (s *heldSender) held() int {
 	return s.inFlight
 }
 
-// spreadSender holds each lead creation a moment, from 40 to 135 ms, the next one longer,
-// so that creations started together end apart, and counts how many are in flight at once.
-type spreadSender struct {
-	forwarding.LeadSender
-	mu           sync.Mutex
-	n, now, most int
-}
-
-func (s *spreadSender) CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error) {
-	s.mu.Lock()
-	s.n++
-	s.now++
-	s.most = max(s.most, s.now)
-	hold := time.Duration(40+(s.n*19)%100) * time.Millisecond
-	s.mu.Unlock()
-	time.Sleep(hold)
-	defer func() { s.mu.Lock(); s.now--; s.mu.Unlock() }()
-	return s.LeadSender.CreateLead(ctx, key, creds, lead)
-}
+// spread holds the n-th lead creation from 40 to 135 ms, the next one longer, so that
+// creations started together end apart (concurrencySender.hold).
+func spread(n int) time.Duration { return time.Duration(40+(n*19)%100) * time.Millisecond }
 
 // instancesLikeIts adds n-1 instances like the environment's, and returns the ids of all n.
 func (e *workerEnv) instancesLikeIts(n int) []string {
@@ -118,7 +102,7 @@ func TestWorkerClaimsABacklogInBatches(t *testing.T) {
 	cfg := fastWorkerConfig()
 	cfg.Concurrency, cfg.PerInstance = 8, 4
 	leads, prospects := e.clients(5 * time.Second)
-	sender := &spreadSender{LeadSender: leads}
+	sender := &concurrencySender{LeadSender: leads, hold: spread}
 	counter := &claimCounter{Store: e.outbox}
 	w := forwarding.NewWorker(cfg, counter, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
 
@@ -213,7 +197,7 @@ func TestWorkerClaimedAheadOfOneProspectAllRun(t *testing.T) {
 	cfg := fastWorkerConfig()
 	cfg.Concurrency, cfg.PerInstance = 4, 4
 	leads, prospects := e.clients(5 * time.Second)
-	sender := &spreadSender{LeadSender: leads}
+	sender := &concurrencySender{LeadSender: leads, hold: spread}
 	w := forwarding.NewWorker(cfg, e.outbox, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
 
 	const each = 12

@@ -85,9 +85,9 @@ type Worker struct {
 
 	// slots bounds the deliveries in flight, whether claimed from the outbox or handed over by
 	// the intake. claims bounds those in flight together with those claimed ahead, which wait
-	// for a slot (waiting counts them): claiming ahead lets a backlog be claimed in batches,
-	// gathered while the slots are kept busy. inflight counts them all (and slots held for a
-	// hand-over) so Run can wait for them.
+	// for their turn and a slot (waiting counts them): claiming ahead lets a backlog be claimed
+	// in batches, gathered while the slots are kept busy. inflight counts them all (and slots
+	// held for a hand-over) so Run can wait for them.
 	slots    chan struct{}
 	claims   chan struct{}
 	waiting  atomic.Int64
@@ -206,7 +206,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // pick counts a claim for each due delivery there is room for, its instance's share
 // permitting, and returns those it counted and the rest of due, from the first it counted
 // none for. They are claimed together, with one ClaimMany. It waits for room for the first;
-// and while claimed deliveries wait for slots (more than a quarter of Concurrency), it waits
+// and while claimed deliveries wait to start (more than a quarter of Concurrency), it waits
 // for room for more, up to half of Concurrency, so that a backlog is claimed in batches
 // rather than one or two at a time as slots free, without a slot ever idle meanwhile.
 func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []zen7.Delivery) {

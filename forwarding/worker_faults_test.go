@@ -54,19 +54,26 @@ func TestWorkerRecordsALeadMadeAsTheAttemptRanOut(t *testing.T) {
 	}
 }
 
-// concurrencySender counts how many lead creations are in flight at once, each held a moment.
+// concurrencySender counts how many lead creations are in flight at once, each held a moment:
+// hold(n) for the n-th, or 100 ms if hold is nil.
 type concurrencySender struct {
 	forwarding.LeadSender
-	mu        sync.Mutex
-	now, most int
+	hold         func(n int) time.Duration
+	mu           sync.Mutex
+	n, now, most int
 }
 
 func (s *concurrencySender) CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error) {
 	s.mu.Lock()
+	s.n++
 	s.now++
 	s.most = max(s.most, s.now)
+	hold := 100 * time.Millisecond
+	if s.hold != nil {
+		hold = s.hold(s.n)
+	}
 	s.mu.Unlock()
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(hold)
 	defer func() { s.mu.Lock(); s.now--; s.mu.Unlock() }()
 	return s.LeadSender.CreateLead(ctx, key, creds, lead)
 }
