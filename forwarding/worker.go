@@ -210,7 +210,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // for room for more, up to half of Concurrency, so that a backlog is claimed in batches
 // rather than one or two at a time as slots free, without a slot ever idle meanwhile.
 func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []zen7.Delivery) {
-	gather, enough := max(1, w.cfg.Concurrency/2), int64(w.cfg.Concurrency/4)
+	gather := max(1, w.cfg.Concurrency/2)
 	var tick *time.Ticker
 	defer func() {
 		if tick != nil {
@@ -228,7 +228,7 @@ func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []
 		default:
 		}
 		for {
-			if len(picked) > 0 && (len(picked) >= gather || w.waiting.Load() <= enough) {
+			if len(picked) > 0 && (len(picked) >= gather || w.waitingLow(w.waiting.Load())) {
 				w.give(d.InstanceID) // claim those picked, then wait for room for d
 				return picked, due[i:]
 			}
@@ -268,7 +268,9 @@ func (w *Worker) runClaimed(ctx context.Context, c zen7.Delivery, reads *passRea
 	defer unlock()
 	select {
 	case w.slots <- struct{}{}:
-		w.waiting.Add(-1)
+		if n := w.waiting.Add(-1); w.waitingLow(n) && !w.waitingLow(n+1) {
+			w.Wake() // few claimed ahead are left: claim more
+		}
 	case <-ctx.Done():
 		w.waiting.Add(-1)
 		w.putBack(c)
@@ -290,6 +292,10 @@ func (w *Worker) putBack(c zen7.Delivery) {
 		w.logger.WarnContext(ctx, "putting back a delivery claimed ahead failed; its lease will expire", "delivery", c.ID, "error", err)
 	}
 }
+
+// waitingLow says whether n deliveries claimed ahead waiting to start are few enough (a
+// quarter of Concurrency) that more should be claimed now, without gathering a batch.
+func (w *Worker) waitingLow(n int64) bool { return n <= int64(w.cfg.Concurrency/4) }
 
 // unclaim gives back the claim counted for d.
 func (w *Worker) unclaim(d zen7.Delivery) {
@@ -329,8 +335,11 @@ func (w *Worker) give(instanceID string) {
 }
 
 func (w *Worker) giveLocked(instanceID string) {
-	if w.busy[instanceID] == w.cfg.PerInstance {
-		w.Wake() // the poll left this instance's deliveries out: it may take one now
+	if w.busy[instanceID] == w.cfg.PerInstance && w.waitingLow(w.waiting.Load()) {
+		// The poll left this instance's deliveries out: it may take one now. With enough
+		// claimed ahead still waiting, the poll comes when they run low (runClaimed), and
+		// claims together what freed meanwhile.
+		w.Wake()
 	}
 	if w.busy[instanceID]--; w.busy[instanceID] <= 0 {
 		delete(w.busy, instanceID)
