@@ -211,6 +211,17 @@ func encodeDocument(values, schema *bytes.Buffer, doc bson.Raw, top bool) error 
 	return nil
 }
 
+// errMalformed is a BSON value too short for its type: its reader would panic.
+var errMalformed = errors.New("a malformed BSON value")
+
+// marshalOK is v as JSON, if ok says v was read whole.
+func marshalOK[T any](v T, ok bool) ([]byte, error) {
+	if !ok {
+		return nil, errMalformed
+	}
+	return json.Marshal(v)
+}
+
 // encodeValue writes v to values and its type to schema.
 func encodeValue(values, schema *bytes.Buffer, v bson.RawValue) error {
 	var typ string
@@ -219,13 +230,21 @@ func encodeValue(values, schema *bytes.Buffer, v bson.RawValue) error {
 	switch v.Type {
 	case bson.TypeEmbeddedDocument:
 		schema.WriteString(`{"t":"object","$s":`)
-		if err := encodeDocument(values, schema, v.Document(), false); err != nil {
+		doc, ok := v.DocumentOK()
+		if !ok {
+			return errMalformed
+		}
+		if err := encodeDocument(values, schema, doc, false); err != nil {
 			return err
 		}
 		schema.WriteByte('}')
 		return nil
 	case bson.TypeArray:
-		items, err := v.Array().Values()
+		arr, ok := v.ArrayOK()
+		if !ok {
+			return errMalformed
+		}
+		items, err := arr.Values()
 		if err != nil {
 			return err
 		}
@@ -244,23 +263,27 @@ func encodeValue(values, schema *bytes.Buffer, v bson.RawValue) error {
 		values.WriteByte(']')
 		return nil
 	case bson.TypeString:
-		if !utf8.ValidString(v.StringValue()) {
+		str, ok := v.StringValueOK()
+		if !ok {
+			return errMalformed
+		}
+		if !utf8.ValidString(str) {
 			return errors.New("a string not UTF-8") // which encoding/json would change
 		}
 		typ = "string"
-		b, err = json.Marshal(v.StringValue())
+		b, err = json.Marshal(str)
 	case bson.TypeBoolean:
 		typ = "bool"
-		b, err = json.Marshal(v.Boolean())
+		b, err = marshalOK(v.BooleanOK())
 	case bson.TypeInt32:
 		typ = "int"
-		b, err = json.Marshal(v.Int32())
+		b, err = marshalOK(v.Int32OK())
 	case bson.TypeInt64:
 		typ = "long"
-		b, err = json.Marshal(v.Int64())
+		b, err = marshalOK(v.Int64OK())
 	case bson.TypeDateTime:
 		typ = "date"
-		b, err = json.Marshal(v.DateTime())
+		b, err = marshalOK(v.DateTimeOK())
 	case bson.TypeNull:
 		typ, b = "null", []byte("null")
 	default:
