@@ -90,3 +90,32 @@ func BenchmarkDueAmongLeased(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDueExceptBusyInstances measures the worker's due query when most of a backlog is of
+// instances the worker leaves out (those with their share in flight): the query skips their
+// entries to find the others'. docs/BENCHMARKS.md records the figures; run with
+//
+//	go test ./store -run '^$' -bench DueExceptBusyInstances -benchtime 100x -count 3
+func BenchmarkDueExceptBusyInstances(b *testing.B) {
+	const backlog, instances = 4000, 10
+	o, _ := newOutbox(b)
+	ctx := context.Background()
+	var ds []zen7.Delivery
+	for i := range backlog {
+		ds = append(ds, pending(fmt.Sprintf("d%d", i), fmt.Sprintf("inst%d", i%instances), fmt.Sprintf("p%d", i), outboxT0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	mustEnqueue(b, o, ds...)
+	now := outboxT0.Add(time.Hour)
+	var busy []string
+	for i := range instances - 1 {
+		busy = append(busy, fmt.Sprintf("inst%d", i))
+	}
+	b.Run(fmt.Sprintf("%d due, all but one instance left out", backlog), func(b *testing.B) {
+		for range b.N {
+			due, err := o.Due(ctx, now, 128, busy...)
+			if err != nil || len(due) != 128 {
+				b.Fatalf("Due = %d, %v; want 128", len(due), err)
+			}
+		}
+	})
+}

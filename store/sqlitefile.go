@@ -224,11 +224,14 @@ func (r *sqliteFile) prepare(ctx context.Context) error {
 	for _, q := range []string{
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s)`, quoteIdent(t.deliveries+"_app_instance_day"), quoteIdent(t.deliveries), sqlInstance, sqlDay),
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(t.leads+"_app_instance"), quoteIdent(t.leads), sqlInstance),
-		// The due query's: with the lease in the index, the entries due but leased (those in
-		// flight, or claimed ahead) are skipped by what the index holds, without reading and
-		// parsing each one's document. It replaces an index on the due time alone.
-		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s)`, quoteIdent(t.outbox+"_app_due_lease"), quoteIdent(t.outbox), sqlNext, sqlLease),
+		// The due query's: with the lease and the instance in the index, the entries due but
+		// leased (those in flight, or claimed ahead) and those of the instances left out (with
+		// their share in flight) are skipped by what the index holds, without reading and
+		// parsing each one's document. It replaces an index on the due time alone, and one
+		// on the due time and the lease.
+		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s, %s)`, quoteIdent(t.outbox+"_app_due_lease_instance"), quoteIdent(t.outbox), sqlNext, sqlLease, sqlInstance),
 		fmt.Sprintf(`DROP INDEX IF EXISTS %s`, quoteIdent(t.outbox+"_app_due")),
+		fmt.Sprintf(`DROP INDEX IF EXISTS %s`, quoteIdent(t.outbox+"_app_due_lease")),
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(t.groups+"_app_instance"), quoteIdent(t.groups), sqlInstance),
 	} {
 		if _, err := r.conn.ExecContext(ctx, q); err != nil {
