@@ -119,3 +119,31 @@ func BenchmarkDueExceptBusyInstances(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkOutboxStats measures the outbox's depth and oldest entry (Outbox.Stats, read by the
+// worker every 5 s) with a backlog, through the driver and read from the SQLite file.
+// docs/BENCHMARKS.md records the figures; run with
+//
+//	go test ./store -run '^$' -bench OutboxStats -benchtime 20x -count 3
+func BenchmarkOutboxStats(b *testing.B) {
+	const backlog = 4000
+	o, _ := newOutbox(b)
+	ctx := context.Background()
+	var ds []zen7.Delivery
+	for i := range backlog {
+		ds = append(ds, pending(fmt.Sprintf("d%d", i), fmt.Sprintf("inst%d", i%10), fmt.Sprintf("p%d", i), outboxT0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	mustEnqueue(b, o, ds...)
+	for _, read := range []struct {
+		name  string
+		stats func(context.Context) (int, time.Time, error)
+	}{{"through the driver", o.StatsQuery}, {"from the file", o.StatsDirect}} {
+		b.Run(fmt.Sprintf("%d entries, %s", backlog, read.name), func(b *testing.B) {
+			for range b.N {
+				if n, _, err := read.stats(ctx); err != nil || n != backlog {
+					b.Fatalf("Stats = %d, %v; want %d", n, err, backlog)
+				}
+			}
+		})
+	}
+}

@@ -63,6 +63,18 @@ func (o *Outbox) DueQuery(ctx context.Context, now time.Time, n int, except ...s
 	return toDeliveries(docs), err
 }
 
+// StatsQuery is Outbox.Stats through the driver, as on MongoDB, whatever the store.
+func (o *Outbox) StatsQuery(ctx context.Context) (int, time.Time, error) { return o.statsQuery(ctx) }
+
+// StatsDirect is Outbox.Stats read from the embedded store's SQLite file, without the fallback
+// to the driver; it fails on MongoDB.
+func (o *Outbox) StatsDirect(ctx context.Context) (int, time.Time, error) {
+	if o.db.sqlite == nil {
+		return 0, time.Time{}, errors.New("not the embedded store")
+	}
+	return o.db.sqlite.outboxStats(ctx)
+}
+
 // DueDirect is Outbox.Due read from the embedded store's SQLite file, without the fallback to
 // the driver; it fails on MongoDB.
 func (o *Outbox) DueDirect(ctx context.Context, now time.Time, n int, except ...string) ([]zen7.Delivery, error) {

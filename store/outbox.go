@@ -851,6 +851,16 @@ func (o *Outbox) deleteClaims(ctx context.Context, d zen7.Delivery) error {
 
 // Stats implements forwarding.Store.
 func (o *Outbox) Stats(ctx context.Context) (int, time.Time, error) {
+	if o.db.sqlite != nil {
+		if n, oldest, err := o.db.sqlite.outboxStats(ctx); err == nil {
+			return n, oldest, nil
+		}
+	}
+	return o.statsQuery(ctx)
+}
+
+// statsQuery is Stats through the driver, as on MongoDB.
+func (o *Outbox) statsQuery(ctx context.Context) (int, time.Time, error) {
 	col := o.db.collection(colOutbox)
 	n, err := col.CountDocuments(ctx, bson.D{})
 	if err != nil {

@@ -710,7 +710,7 @@ func TestOutboxStats(t *testing.T) {
 	b := pending("i:b", "i", "p2", outboxT0)
 	c := pending("i:c", "i", "p3", outboxT0.Add(2*time.Minute))
 	b.NextAttemptAt = outboxT0.Add(time.Hour) // the oldest is by creation, not by due time
-	mustEnqueue(t, o, a, b, c)
+	mustEnqueue(t, o, b, a, c)                // as the App stores them: each created as it is stored
 	if depth, oldest, err := o.Stats(ctx); err != nil || depth != 3 || !oldest.Equal(outboxT0) {
 		t.Fatalf("Stats = %d, %v, %v; want 3 and %v", depth, oldest, err, outboxT0)
 	}
@@ -1095,6 +1095,58 @@ func TestDueQueriesAgree(t *testing.T) {
 	}
 	if got, _ := o.Due(ctx, now.Add(2*time.Minute), 10); len(got) != 6 {
 		t.Errorf("Due once everything is due: %d deliveries, want 6 (the seeds are not what the test meant)", len(got))
+	}
+}
+
+// TestStatsQueriesAgree: on the embedded store, Stats reads the outbox's depth and oldest entry
+// from the SQLite file, the oldest as the one stored first; what it reads must be what the
+// driver's queries find (the oldest by creation time), as entries are stored, claimed, finished,
+// put back and sent round again. It is skipped on MongoDB, which has no file to read.
+func TestStatsQueriesAgree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o, db := newOutbox(t)
+	if !db.Embedded() {
+		t.Skip("MongoDB: Stats goes through the driver alone")
+	}
+	ds := make([]zen7.Delivery, 5)
+	for i := range ds {
+		ds[i] = pending(fmt.Sprintf("s:%d", i), "s", fmt.Sprintf("p%d", i), outboxT0.Add(time.Duration(i)*time.Minute))
+	}
+	steps := []struct {
+		name string
+		do   func(t *testing.T)
+	}{
+		{"empty", func(*testing.T) {}},
+		{"stored", func(t *testing.T) { mustEnqueue(t, o, ds[:3]...) }},
+		{"the oldest claimed", func(t *testing.T) { mustClaim(t, o, ds[0], "w1", outboxT0.Add(time.Hour)) }},
+		{"the oldest finished", func(t *testing.T) {
+			d := mustClaim(t, o, ds[1], "w1", outboxT0.Add(time.Hour))
+			first := mustDelivery(t, o, ds[0].ID)
+			for _, f := range []zen7.Delivery{d, first} {
+				f.State, f.Outcome, f.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
+				if err := o.Finish(ctx, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"more stored", func(t *testing.T) { mustEnqueue(t, o, ds[3:]...) }},
+		{"one put back", func(t *testing.T) {
+			if err := o.Release(ctx, mustClaim(t, o, ds[2], "w1", outboxT0.Add(2*time.Hour))); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, s := range steps {
+		s.do(t)
+		wantN, wantOldest, err := o.StatsQuery(ctx)
+		if err != nil {
+			t.Fatalf("%s: through the driver: %v", s.name, err)
+		}
+		n, oldest, err := o.StatsDirect(ctx)
+		if err != nil || n != wantN || !oldest.Equal(wantOldest) {
+			t.Errorf("%s: from the file %d, %v, %v; through the driver %d, %v", s.name, n, oldest, err, wantN, wantOldest)
+		}
 	}
 }
 
