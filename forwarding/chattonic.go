@@ -525,4 +525,9 @@ func (w *Worker) importLead(ctx context.Context, inst zen7.Instance, d zen7.Deli
 
 // SetRetailLeads gives the worker Sales' lead creation, for Chat-Tonic imports. Call it before
 // Run.
-func (w *Worker) SetRetailLeads(r RetailLeads) { w.retail = r }
+func (w *Worker) SetRetailLeads(r RetailLeads) {
+	w.retail = nil
+	if r != nil {
+		w.retail = remoteRetail{RetailLeads: r, n: w.remote}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -267,5 +268,109 @@ func TestWorkerFollowerClaimedAheadHoldsNoSlot(t *testing.T) {
 	}
 	if n := e.st.Count("POST", "/leads"); n != 1 {
 		t.Errorf("%d POST /leads for one prospect, want 1", n)
+	}
+}
+
+// slowReservations takes 30 ms to reserve each group of lead creations: time a delivery spends
+// in the App, not waiting for 7Targets.
+type slowReservations struct{ *claimCounter }
+
+func (s slowReservations) ClaimCreations(ctx context.Context, ds []zen7.Delivery) ([]string, []error) {
+	time.Sleep(30 * time.Millisecond)
+	return s.claimCounter.ClaimCreations(ctx, ds)
+}
+
+// TestWorkerGivesWayToABusyIntake: while its intake accepts GiveWayAt webhooks or more at once
+// (on average), the worker claims a few deliveries at a time (an eighth of Concurrency), once
+// none it claimed before is being worked on (beyond waiting for 7Targets), and the rest of a
+// backlog waits in the outbox; once the intake is quieter it claims ahead and uses every slot
+// again, and every delivery is made once.
+func TestWorkerGivesWayToABusyIntake(t *testing.T) {
+	t.Parallel()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance, cfg.GiveWayAt = 16, 16, 2
+	leads, prospects := e.clients(5 * time.Second)
+	sender := &concurrencySender{LeadSender: leads, hold: func(int) time.Duration { return 0 }}
+	counter := &claimCounter{Store: e.outbox}
+	w := forwarding.NewWorker(cfg, slowReservations{counter}, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
+
+	const backlog = 40
+	ids := e.backlog("giveway", backlog, e.instancesLikeIts(4))
+	webhooks := []func(){w.Accepting(), w.Accepting(), w.Accepting()}
+	waitUntil(t, "the intake to count as busy", w.IntakeBusy)
+	e.start(w)
+	waitUntil(t, "6 leads created", func() bool { return e.st.Count("POST", "/leads") >= 6 })
+	// Each delivery spends 30 ms reserving its creation, and the next two are claimed when
+	// both have gone on to 7Targets: those made, two being worked on, and two more perhaps.
+	counter.mu.Lock()
+	sizes := slices.Clone(counter.sizes)
+	counter.mu.Unlock()
+	made := e.st.Count("POST", "/leads")
+	claimed := 0
+	for _, n := range sizes {
+		claimed += n
+		if n > 2 {
+			t.Errorf("giving way: a claim took %d deliveries, want at most 2 (an eighth of 16)", n)
+		}
+	}
+	if claimed > made+6 {
+		t.Errorf("giving way: %d deliveries claimed when %d were made, want at most %d", claimed, made, made+6)
+	}
+
+	for _, done := range webhooks {
+		done()
+	}
+	for _, id := range ids {
+		e.finished(id, 0)
+	}
+	if n := e.st.Count("POST", "/leads"); n != backlog {
+		t.Errorf("%d POST /leads for %d prospects, want one each", n, backlog)
+	}
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if sender.most <= 2 {
+		t.Errorf("once the intake is quieter, at most %d creations in flight at once, want more than 2", sender.most)
+	}
+}
+
+// blockedSender holds the lead creations of one instance until release is closed.
+type blockedSender struct {
+	forwarding.LeadSender
+	instance string
+	release  chan struct{}
+}
+
+func (s blockedSender) CreateLead(ctx context.Context, key string, creds seventargets.Credentials, lead seventargets.Lead) (seventargets.LeadResult, error) {
+	if key == s.instance {
+		<-s.release
+	}
+	return s.LeadSender.CreateLead(ctx, key, creds, lead)
+}
+
+// TestWorkerGivingWayLeavesOutThoseWaitingForAnAnswer: deliveries waiting for 7Targets to
+// answer do not count against what the worker keeps claimed while it gives way to the intake,
+// so one 7Targets account that does not answer does not stop the others' deliveries.
+func TestWorkerGivingWayLeavesOutThoseWaitingForAnAnswer(t *testing.T) {
+	t.Parallel()
+	e := newWorkerEnv(t)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency, cfg.PerInstance, cfg.GiveWayAt = 16, 4, 1
+	leads, prospects := e.clients(5 * time.Second)
+	instances := e.instancesLikeIts(2)
+	sender := blockedSender{LeadSender: leads, instance: instances[0], release: make(chan struct{})}
+	w := forwarding.NewWorker(cfg, e.outbox, e.instances, sender, prospects, nil, slog.New(slog.DiscardHandler))
+
+	ids := e.backlog("answer", 24, instances) // 12 of each instance, alternating
+	defer w.Accepting()()
+	defer w.Accepting()()
+	waitUntil(t, "the intake to count as busy", w.IntakeBusy)
+	e.start(w)
+	for i := 1; i < len(ids); i += 2 {
+		e.finished(ids[i], 0) // the other instance's, while 4 of the first's wait for 7Targets
+	}
+	close(sender.release)
+	for i := 0; i < len(ids); i += 2 {
+		e.finished(ids[i], 0)
 	}
 }

@@ -55,6 +55,12 @@ func (w *Worker) IdleSlots() int { return cap(w.slots) - len(w.slots) }
 // hand-over.
 func (w *Worker) Claimed() int { return len(w.claims) }
 
+// Accepting counts a webhook being accepted by w's intake until done is called.
+func (w *Worker) Accepting() (done func()) { return w.accepting() }
+
+// IntakeBusy says whether w gives way to its intake.
+func (w *Worker) IntakeBusy() bool { return w.intakeBusy() }
+
 // SetClock makes p read the time from now. Call it before Pass or Run.
 func (p *ChatTonicPoller) SetClock(now func() time.Time) { p.now = now }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // hold reserves up to n idle slots for deliveries the intake is about to store already leased
-// to this worker, and returns how many it got (0 when none is idle or Run is not running).
+// to this worker, and returns how many it got (0 when none is idle, the worker gives way to
+// the intake, or Run is not running).
 // Each held slot must be given back by dispatch or unhold. At low load this spares a new
 // delivery the outbox poll and the claim: three store round trips before its 7Targets call.
 // Under load no slot is idle and deliveries wait in the outbox as before, so a busy worker
@@ -23,7 +24,7 @@ func (w *Worker) hold(ds []zen7.Delivery) int {
 	held := 0
 take:
 	for _, d := range ds {
-		if !w.takeLocked(d.InstanceID) {
+		if w.givingWay() || !w.takeLocked(d.InstanceID) {
 			break
 		}
 		select {

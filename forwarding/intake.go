@@ -86,6 +86,9 @@ func (in *Intake) SetEnqueuer(e Enqueuer) { in.enqueue = e }
 // anything stored; an error from it is returned as it is, with nothing stored. The caller
 // charges the instance's rate limit there, so that only the token's holder can spend it.
 func (in *Intake) Accept(ctx context.Context, instanceID, token string, body []byte, admit func() error) (Accepted, error) {
+	if in.worker != nil {
+		defer in.worker.accepting()()
+	}
 	ctx, cancel := context.WithTimeout(ctx, acceptTimeout)
 	defer cancel()
 	state, hash, err := in.targets.WebhookTarget(ctx, instanceID)

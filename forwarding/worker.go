@@ -37,6 +37,9 @@ type WorkerConfig struct {
 	BaseBackoff  time.Duration // first retry delay [2s]
 	MaxBackoff   time.Duration // retry delay cap [5m]
 	MaxAge       time.Duration // a delivery still failing after this is dead-lettered [24h]
+	// GiveWayAt is how many webhooks this process's intake accepts at once from which the
+	// worker gives way to it [8] (giveway.go).
+	GiveWayAt int
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -58,6 +61,9 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	def(&c.BaseBackoff, 2*time.Second)
 	def(&c.MaxBackoff, 5*time.Minute)
 	def(&c.MaxAge, 24*time.Hour)
+	if c.GiveWayAt <= 0 {
+		c.GiveWayAt = 8
+	}
 	return c
 }
 
@@ -95,17 +101,21 @@ type Worker struct {
 	mu       sync.Mutex
 	running  bool           // guards holds: none start once Run is stopping
 	busy     map[string]int // deliveries in flight (or held for a hand-over) per instance
+	webhooks inProgress     // being accepted by this process's intake (accepting)
+	remote   *atomic.Int64  // deliveries waiting for 7Targets or Sales to answer (giveway.go)
+	gate     sync.Mutex     // taken by a delivery claimed ahead waiting to start (startSlot)
 }
 
 // NewWorker returns a worker; metrics may be nil.
 func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSender, prospects ProspectSource, metrics *Metrics, logger *slog.Logger) *Worker {
 	cfg = cfg.withDefaults()
+	remote := new(atomic.Int64)
 	return &Worker{
 		cfg:       cfg,
 		store:     store,
 		instances: instances,
-		leads:     leads,
-		prospects: prospects,
+		leads:     remoteLeads{LeadSender: leads, n: remote},
+		prospects: remoteProspects{ProspectSource: prospects, n: remote},
 		metrics:   metrics,
 		logger:    logger,
 		owner:     secret.RandomHex(6),
@@ -125,6 +135,7 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 		slots:     make(chan struct{}, cfg.Concurrency),
 		claims:    make(chan struct{}, 2*cfg.Concurrency),
 		busy:      map[string]int{},
+		remote:    remote,
 	}
 }
 
@@ -160,6 +171,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		claimedAny, full := false, len(due) == batch
 		reads := newPassReads(w.instances, w.now)
 		for len(due) > 0 {
+			if !w.giveWay(ctx, w.claimLater) {
+				return nil
+			}
 			var picked []zen7.Delivery
 			picked, due = w.pick(ctx, due)
 			if len(picked) == 0 {
@@ -218,6 +232,9 @@ func (w *Worker) pick(ctx context.Context, due []zen7.Delivery) (picked, rest []
 		}
 	}()
 	for i, d := range due {
+		if len(picked) >= w.giveWayBatch() && w.intakeBusy() {
+			return picked, due[i:] // a few at a time while giving way (giveway.go)
+		}
 		if !w.take(d.InstanceID) {
 			continue // its instance has its share in flight: others' deliveries go first
 		}
@@ -266,15 +283,13 @@ const leaseMargin, startMargin = 5 * time.Second, time.Second
 func (w *Worker) runClaimed(ctx context.Context, c zen7.Delivery, reads *passReads, t *turn, ah ahead) {
 	unlock := t.wait()
 	defer unlock()
-	select {
-	case w.slots <- struct{}{}:
-		if n := w.waiting.Add(-1); w.waitingLow(n) && !w.waitingLow(n+1) {
-			w.Wake() // few claimed ahead are left: claim more
-		}
-	case <-ctx.Done():
+	if !w.startSlot(ctx) {
 		w.waiting.Add(-1)
 		w.putBack(c)
 		return
+	}
+	if n := w.waiting.Add(-1); w.waitingLow(n) && !w.waitingLow(n+1) {
+		w.Wake() // few claimed ahead are left: claim more
 	}
 	defer func() { <-w.slots }()
 	if c.LeaseUntil.Sub(w.now()) < w.cfg.JobTimeout+startMargin {
