@@ -72,6 +72,7 @@ type Server struct {
 	assistants []seventargets.Assistant
 	schedules  map[int64]string // sequence ID → name
 	leads      map[int64]*storedLead
+	byEmail    map[string]*storedLead // emailKey → lead: a lookup by email stays cheap with 100,000 leads
 	nextLeadID int64
 	slow       map[string]time.Duration // client ID → extra latency (SetClientLatency)
 	log        *upstreamtest.RequestLog
@@ -104,6 +105,7 @@ func New() *Server {
 		lifetime:   time.Hour,
 		schedules:  make(map[int64]string),
 		leads:      make(map[int64]*storedLead),
+		byEmail:    make(map[string]*storedLead),
 		nextLeadID: firstLeadID,
 		log:        upstreamtest.NewRequestLog(upstreamtest.DefaultLimit),
 		tokenFor:   make(map[string]int),

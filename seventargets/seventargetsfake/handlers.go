@@ -372,6 +372,7 @@ func (s *Server) createLeadLocked(w http.ResponseWriter, owner string, body []by
 	}}
 	s.nextLeadID++
 	s.leads[l.res.ID] = l
+	s.byEmail[emailKey(owner, email)] = l
 	writeLead(w, http.StatusCreated, l.res)
 }
 
@@ -444,13 +445,11 @@ func (s *Server) findLeadLocked(owner string, id int64, email string) *storedLea
 		}
 		return nil
 	}
-	for _, l := range s.leads {
-		if l.owner == owner && strings.EqualFold(l.res.Email, email) {
-			return l
-		}
-	}
-	return nil
+	return s.byEmail[emailKey(owner, email)]
 }
+
+// emailKey names a client's lead by its email, in any case: a lead's email never changes.
+func emailKey(owner, email string) string { return owner + "\x00" + strings.ToLower(email) }
 
 func (s *Server) assistantLocked(email string) (seventargets.Assistant, bool) {
 	for _, a := range s.assistants {
