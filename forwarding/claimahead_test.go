@@ -349,8 +349,8 @@ func (s blockedSender) CreateLead(ctx context.Context, key string, creds seventa
 }
 
 // TestWorkerGivingWayLeavesOutThoseWaitingForAnAnswer: deliveries waiting for 7Targets to
-// answer do not count against what the worker keeps claimed while it gives way to the intake,
-// so one 7Targets account that does not answer does not stop the others' deliveries.
+// answer do not count among those the worker works on while it gives way to the intake, so
+// one 7Targets account that does not answer does not stop the others' deliveries.
 func TestWorkerGivingWayLeavesOutThoseWaitingForAnAnswer(t *testing.T) {
 	t.Parallel()
 	e := newWorkerEnv(t)
