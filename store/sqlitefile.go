@@ -400,8 +400,12 @@ func (r *sqliteFile) outboxStats(ctx context.Context) (int, time.Time, error) {
 		return 0, time.Time{}, err
 	}
 	docs, err := scanDocs[deliveryDoc](rows)
-	if err != nil || len(docs) == 0 {
+	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("reading the outbox's first entry: %w", err)
+	}
+	if len(docs) == 0 {
+		// Emptied between the two reads: the caller asks again, through the driver.
+		return 0, time.Time{}, errors.New("the outbox emptied while it was counted")
 	}
 	return n, utc(docs[0].CreatedAt), nil
 }
