@@ -155,6 +155,13 @@ type Result struct {
 	Retrying bool
 }
 
+// Finish is how a delivery ends, as the store records it: the delivery with its outcome, and
+// the lead record of its prospect as the delivery leaves it (nil: as it was).
+type Finish struct {
+	Delivery Delivery
+	Lead     *Lead
+}
+
 // LeadState is what the App knows of a prospect's 7Targets lead.
 type LeadState string
 

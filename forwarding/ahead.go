@@ -17,37 +17,52 @@ type ahead struct {
 }
 
 // readAhead reads, for ds (each with its turn in its prospect's line, entered already), which
-// are in the history and the lead records of their prospects. A lead record is read ahead only
-// for a delivery first in line for its prospect: one behind another of its prospect must see
-// what that one saves, so it reads when its turn comes. If a read fails, each delivery reads
-// for itself.
+// are in the history and the lead records of their prospects, together with what other
+// batches ask for meanwhile (the aheads group): under load the intake hands deliveries over a
+// few at a time, and they share these reads as their writes share commits. A lead record is
+// read ahead only for a delivery first in line for its prospect: one behind another of its
+// prospect must see what that one saves, so it reads when its turn comes. If a read fails,
+// each delivery reads for itself.
 func (w *Worker) readAhead(ctx context.Context, ds []zen7.Delivery, turns []*turn) []ahead {
-	out := make([]ahead, len(ds))
 	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
 	defer cancel()
+	reqs := make([]aheadReq, len(ds))
+	for i, d := range ds {
+		reqs[i] = aheadReq{d: d, first: turns[i].prev == nil && d.Kind != zen7.KindChatTonic} // an import reads no lead record
+	}
+	return w.aheads.doAll(ctx, reqs)
+}
+
+// aheadReq asks to read ahead for d; first says it is first in its prospect's line.
+type aheadReq struct {
+	d     zen7.Delivery
+	first bool
+}
+
+// readAheadFor reads ahead for reqs, with one read of the history and one of the lead records.
+func readAheadFor(ctx context.Context, store Store, reqs []aheadReq) []ahead {
+	out := make([]ahead, len(reqs))
 	var ids []string
-	for _, d := range ds {
-		if mayBeDuplicate(d) {
-			ids = append(ids, d.ID)
-		}
-	}
-	finished, err := w.store.FinishedAmong(ctx, ids)
-	if err != nil {
-		return out
-	}
 	var first []zen7.Delivery
 	var firstOf []int
-	for i, t := range turns {
-		if t.prev == nil && ds[i].Kind != zen7.KindChatTonic { // an import reads no lead record
-			first, firstOf = append(first, ds[i]), append(firstOf, i)
+	for i, r := range reqs {
+		if mayBeDuplicate(r.d) {
+			ids = append(ids, r.d.ID)
+		}
+		if r.first {
+			first, firstOf = append(first, r.d), append(firstOf, i)
 		}
 	}
-	leads, err := w.store.LeadsFor(ctx, first)
+	finished, err := store.FinishedAmong(ctx, ids)
 	if err != nil {
 		return out
 	}
-	for i, d := range ds {
-		out[i] = ahead{read: true, finished: finished[d.ID]}
+	leads, err := store.LeadsFor(ctx, first)
+	if err != nil {
+		return out
+	}
+	for i, r := range reqs {
+		out[i] = ahead{read: true, finished: finished[r.d.ID]}
 	}
 	for k, i := range firstOf {
 		out[i].leadRead, out[i].lead = true, leads[k]

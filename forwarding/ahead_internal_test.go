@@ -45,8 +45,8 @@ func TestReadAheadOneReadPerBatch(t *testing.T) {
 		t.Fatal(n, err)
 	}
 	old.State, old.FinishedAt = zen7.StateDone, at
-	if errs := outbox.FinishMany(ctx, []zen7.Delivery{old}); errs[0] != nil {
-		t.Fatal(errs[0])
+	if err := outbox.Finish(ctx, old); err != nil {
+		t.Fatal(err)
 	}
 	p2 := zen7.Lead{InstanceID: "i", ProspectID: "p2", State: zen7.LeadForwarded, LeadID: 42, Email: "p2@example.com", UpdatedAt: at}
 	if err := outbox.SaveLead(ctx, p2); err != nil {

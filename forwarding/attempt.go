@@ -149,7 +149,7 @@ func (w *Worker) attempt(ctx context.Context, d zen7.Delivery, reads *passReads,
 	}
 	switch act {
 	case actNone:
-		return w.noteSnapshot(ctx, lead, d, done(zen7.OutcomeNone, reason))
+		return w.noteSnapshot(lead, d, done(zen7.OutcomeNone, reason))
 	case actSkip:
 		return w.skip(ctx, lead, d, reason)
 	case actCreate:
@@ -217,7 +217,7 @@ func (w *Worker) afterCall(ctx context.Context, d zen7.Delivery, lead *zen7.Lead
 	l.LastAction, l.LastError = outcome, ""
 	r := done(outcome, zen7.Reason{})
 	r.called, r.lead = true, &l
-	return w.noteSnapshot(ctx, &l, d, r)
+	return w.noteSnapshot(&l, d, r)
 }
 
 func withoutID(l seventargets.Lead) seventargets.Lead {
@@ -232,11 +232,12 @@ func (w *Worker) skip(ctx context.Context, lead *zen7.Lead, d zen7.Delivery, rea
 		l = *lead
 	}
 	l.Reason = reason
-	return w.noteSnapshot(ctx, &l, d, skipped(reason))
+	return w.noteSnapshot(&l, d, skipped(reason))
 }
 
-// noteSnapshot saves the lead record with what this delivery taught about the prospect.
-func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery, r result) result {
+// noteSnapshot notes in the lead record what this delivery taught about the prospect; finish
+// saves the record together with the delivery's outcome.
+func (w *Worker) noteSnapshot(l *zen7.Lead, d zen7.Delivery, r result) result {
 	if l == nil {
 		return r
 	}
@@ -247,15 +248,6 @@ func (w *Worker) noteSnapshot(ctx context.Context, l *zen7.Lead, d zen7.Delivery
 		}
 	}
 	l.UpdatedAt = w.now()
-	// Once 7Targets has acted, the record must be written even if the attempt's time ran out
-	// while it answered: a lost record makes the retry act again (a second creation).
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	if err := w.leadSaves.do(sctx, *l); err != nil {
-		// The 7Targets action happened; recording it failed. Running the delivery again is
-		// safe: deciding is idempotent and 7Targets creates-or-assigns by email.
-		return retryLater(err, 0, r.called)
-	}
 	r.lead = l
 	return r
 }

@@ -45,7 +45,7 @@ func (w *Worker) SetClock(now func() time.Time) { w.now = now }
 func (w *Worker) Running() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.running
+	return w.runCtx != nil
 }
 
 // IdleSlots is how many deliveries w could start now.

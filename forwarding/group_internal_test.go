@@ -22,12 +22,12 @@ type gatedFinisher struct {
 	batches [][]string
 }
 
-func (g *gatedFinisher) FinishMany(_ context.Context, ds []zen7.Delivery) []error {
+func (g *gatedFinisher) FinishMany(_ context.Context, fs []zen7.Finish) []error {
 	g.mu.Lock()
 	first := len(g.batches) == 0
 	var ids []string
-	for _, d := range ds {
-		ids = append(ids, d.ID)
+	for _, f := range fs {
+		ids = append(ids, f.Delivery.ID)
 	}
 	g.batches = append(g.batches, ids)
 	g.mu.Unlock()
@@ -35,9 +35,9 @@ func (g *gatedFinisher) FinishMany(_ context.Context, ds []zen7.Delivery) []erro
 		close(g.started)
 		<-g.release
 	}
-	errs := make([]error, len(ds))
-	for i, d := range ds {
-		if g.fail[d.ID] {
+	errs := make([]error, len(fs))
+	for i, f := range fs {
+		if g.fail[f.Delivery.ID] {
 			errs[i] = errors.New("store down")
 		}
 	}
@@ -54,14 +54,14 @@ func TestGroupWritesWaitingCallsTogether(t *testing.T) {
 	g := newGroup(st.FinishMany)
 
 	firstDone := make(chan error, 1)
-	go func() { firstDone <- g.do(ctx, zen7.Delivery{ID: "d0"}) }()
+	go func() { firstDone <- g.do(ctx, zen7.Finish{Delivery: zen7.Delivery{ID: "d0"}}) }()
 	<-st.started // d0 is being written, alone
 
 	const waiting = 5
 	var wg sync.WaitGroup
 	results := make([]error, waiting)
 	for i := range waiting {
-		wg.Go(func() { results[i] = g.do(ctx, zen7.Delivery{ID: "d" + string(rune('1'+i))}) })
+		wg.Go(func() { results[i] = g.do(ctx, zen7.Finish{Delivery: zen7.Delivery{ID: "d" + string(rune('1'+i))}}) })
 	}
 	// Every waiter is queued before the first write ends: the queue is read under the lock.
 	for {
@@ -92,5 +92,69 @@ func TestGroupWritesWaitingCallsTogether(t *testing.T) {
 	}
 	if g.writing || len(g.queue) != 0 {
 		t.Errorf("the group is left writing %v with %d queued", g.writing, len(g.queue))
+	}
+}
+
+// TestGroupDoAllKeepsEachRequestsItems: requests of several items each, made while a write is
+// in flight, are written together and each gets its own items' results, in their order.
+func TestGroupDoAllKeepsEachRequestsItems(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	started, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var writes [][]int
+	g := newGroup(func(_ context.Context, items []int) []int {
+		mu.Lock()
+		first := len(writes) == 0
+		writes = append(writes, items)
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release
+		}
+		out := make([]int, len(items))
+		for i, n := range items {
+			out[i] = 10 * n
+		}
+		return out
+	})
+	firstDone := make(chan []int, 1)
+	go func() { firstDone <- g.doAll(ctx, []int{1}) }()
+	<-started
+
+	reqs := [][]int{{2, 3}, {4}, {5, 6, 7}}
+	got := make([][]int, len(reqs))
+	var wg sync.WaitGroup
+	for i, items := range reqs {
+		wg.Go(func() { got[i] = g.doAll(ctx, items) })
+	}
+	for {
+		g.mu.Lock()
+		n := len(g.queue)
+		g.mu.Unlock()
+		if n == len(reqs) {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	if r := <-firstDone; len(r) != 1 || r[0] != 10 {
+		t.Errorf("first request: %v, want [10]", r)
+	}
+	wg.Wait()
+	for i, items := range reqs {
+		if len(got[i]) != len(items) {
+			t.Fatalf("request %v: %v", items, got[i])
+		}
+		for k, n := range items {
+			if got[i][k] != 10*n {
+				t.Errorf("request %v: %v, want each times 10", items, got[i])
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(writes) != 2 || len(writes[1]) != 6 {
+		t.Errorf("writes = %v, want [1] alone, then the 6 waiting items together", writes)
 	}
 }

@@ -8,66 +8,59 @@ import (
 	"github.com/7targets/zenvia-sales-app/secret"
 )
 
-// hold reserves up to n idle slots for deliveries the intake is about to store already leased
-// to this worker, and returns how many it got (0 when none is idle, the worker gives way to
-// the intake, or Run is not running).
-// Each held slot must be given back by dispatch or unhold. At low load this spares a new
-// delivery the outbox poll and the claim: three store round trips before its 7Targets call.
-// Under load no slot is idle and deliveries wait in the outbox as before, so a busy worker
-// does not pile up work that no other process may take.
-func (w *Worker) hold(ds []zen7.Delivery) int {
+// hold counts claims for up to n of ds, in their order, which the intake is about to store
+// already leased to this worker, and returns how many it counted (0 when the worker gives way
+// to the intake or Run is not running). Each must be given back by dispatch or unhold.
+// A delivery so handed over runs as one claimed ahead does (runClaimed): at once in an idle
+// slot, or after those waiting before it. It spares the delivery the outbox poll and the claim
+// (three store commands before its 7Targets call), at low load and under load alike: a worker
+// that cannot keep up would otherwise take the slow way for nearly all of them. Its claims
+// bound what it holds, as they bound what it claims ahead, so a busy worker does not pile up
+// work that no other process may take: once they are all counted, deliveries wait in the
+// outbox for any worker's poll.
+func (w *Worker) hold(ds []zen7.Delivery) (ctx context.Context, held int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.running {
-		return 0
+	if w.runCtx == nil {
+		return nil, 0
 	}
-	held := 0
-take:
 	for _, d := range ds {
 		if w.givingWay() || !w.takeLocked(d.InstanceID) {
 			break
 		}
 		select {
 		case w.claims <- struct{}{}:
-		default:
-			w.giveLocked(d.InstanceID)
-			break take
-		}
-		select {
-		case w.slots <- struct{}{}:
 			held++
+			continue
 		default:
-			<-w.claims
 			w.giveLocked(d.InstanceID)
-			break take
 		}
+		break
 	}
 	w.inflight.Add(held)
-	return held
+	return w.runCtx, held
 }
 
-// dispatch runs ds, which the intake stored leased to this worker, each in a slot held for it,
-// reading ahead for them together and sharing their instance reads.
-func (w *Worker) dispatch(ds []zen7.Delivery) {
+// dispatch runs ds, which the intake stored leased to this worker, each as one claimed ahead,
+// reading ahead for them together and sharing their instance reads. ctx is Run's: once it
+// ends, those not started yet are put back.
+func (w *Worker) dispatch(ctx context.Context, ds []zen7.Delivery) {
+	w.waiting.Add(int64(len(ds)))
 	go func() {
-		ctx := context.Background()
 		turns := w.enter(ds)
 		aheads := w.readAhead(ctx, ds, turns)
 		reads := newPassReads(w.instances, w.now)
 		for i, d := range ds {
 			go func() {
 				defer w.unhold(d)
-				unlock := turns[i].wait()
-				defer unlock()
-				w.process(ctx, d, reads, aheads[i])
+				w.runClaimed(ctx, d, reads, turns[i], aheads[i])
 			}()
 		}
 	}()
 }
 
-// unhold gives back the slot and the claim held for d.
+// unhold gives back the claim held for d.
 func (w *Worker) unhold(d zen7.Delivery) {
-	<-w.slots
 	w.unclaim(d)
 	w.inflight.Done()
 }
@@ -75,12 +68,12 @@ func (w *Worker) unhold(d zen7.Delivery) {
 // handOverWrite is the time a hand-over's lease allows for its write when ctx sets no deadline.
 const handOverWrite = 5 * time.Second
 
-// submit stores ds through enqueue and says which were new. Those this worker has idle slots
-// for are stored leased to it, as if it had claimed them, and run once stored; the others wait
-// in the outbox for its poll, which it is woken for. The lease counts from before the write,
+// submit stores ds through enqueue and says which were new. Those this worker has room for
+// (hold) are stored leased to it, as if it had claimed them, and run once stored; the others
+// wait in the outbox for its poll, which it is woken for. The lease counts from before the write,
 // so it gets the write's time on top.
 func (w *Worker) submit(ctx context.Context, enqueue Enqueuer, ds []zen7.Delivery) ([]bool, error) {
-	held := w.hold(ds)
+	runCtx, held := w.hold(ds)
 	if held > 0 {
 		owner := w.owner + ":" + secret.RandomHex(4) // this hand-over's own
 		write, ok := ctx.Deadline()
@@ -115,7 +108,7 @@ func (w *Worker) submit(ctx context.Context, enqueue Enqueuer, ds []zen7.Deliver
 		}
 	}
 	if len(run) > 0 {
-		w.dispatch(run)
+		w.dispatch(runCtx, run)
 	}
 	if polled {
 		w.Wake()

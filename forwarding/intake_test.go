@@ -105,6 +105,43 @@ func TestIntakeHandsOverToAnIdleWorker(t *testing.T) {
 	}
 }
 
+// TestIntakeHandsOverToAWorkerWithNoIdleSlot: a new delivery that finds every slot busy is
+// still handed over while the worker may claim more ahead of its slots: it waits for a slot,
+// leased to the worker and never claimed (Claims 0), rather than take the outbox poll's way.
+func TestIntakeHandsOverToAWorkerWithNoIdleSlot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newWorkerEnv(t)
+	e.st.SetClientLatency(workerClientID, 300*time.Millisecond)
+	cfg := fastWorkerConfig()
+	cfg.Concurrency = 1
+	cfg.PollInterval = time.Hour // only a wake or a hand-over runs a delivery
+	w := e.newWorker(cfg)
+	intake := forwarding.NewIntake(e.outbox, targetsStub{}, w, nil)
+	e.start(w)
+	waitUntil(t, "the worker to run", w.Running)
+	instances := e.instancesLikeIts(2) // the one slot's instance has its share: another's delivery comes second
+	for i, in := range instances {
+		req := forwarding.Request{InstanceID: in, Kind: zen7.KindNotification, Prospect: workerProspect(fmt.Sprintf("noidleslot%014d", i)), Key: fmt.Sprintf("noidle-%d", i)}
+		if _, err := intake.Add(ctx, req); err != nil {
+			t.Fatalf("Add for %s: %v", in, err)
+		}
+		if i == 0 {
+			waitUntil(t, "the first delivery to take the slot", func() bool { return w.IdleSlots() == 0 })
+		}
+	}
+	for i, in := range instances {
+		got := e.finished(fmt.Sprintf("%s:noidle-%d", in, i), 0)
+		if got.State != zen7.StateDone || got.Outcome != zen7.OutcomeCreated || got.Claims != 0 {
+			t.Errorf("delivery for %s = %s %s with %d claims, want done created, handed over with none", in, got.State, got.Outcome, got.Claims)
+		}
+	}
+	if n := e.st.Count("POST", "/leads"); n != len(instances) {
+		t.Errorf("%d POST /leads, want %d", n, len(instances))
+	}
+	waitUntil(t, "the slot to be idle", func() bool { return w.IdleSlots() == cfg.Concurrency })
+}
+
 // TestHandOverSharesInstanceRead: the deliveries of one notification, handed over to the
 // worker together, read their instance once, not once each.
 func TestHandOverSharesInstanceRead(t *testing.T) {

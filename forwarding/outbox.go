@@ -26,11 +26,12 @@ type Store interface {
 	// Release puts a claimed delivery back for a later attempt (its Attempts, NextAttemptAt
 	// and LastError as given), lifting the lease.
 	Release(ctx context.Context, d zen7.Delivery) error
-	// FinishMany records the outcomes of ds in the history and removes them from the outbox,
-	// with one write per collection for them all; it returns an error for each of ds (nil:
-	// finished). A delivery whose history entry was written and whose outbox entry was not
-	// runs again, and deciding again finds nothing to do.
-	FinishMany(ctx context.Context, ds []zen7.Delivery) []error
+	// FinishMany records how the deliveries of fs ended: the lead records they leave, then
+	// their outcomes in the history, and removes them from the outbox, with one write per
+	// collection for them all; it returns an error for each of fs (nil: finished). None is in
+	// the history without the lead record it left. A delivery whose history entry was written
+	// and whose outbox entry was not runs again, and deciding again finds nothing to do.
+	FinishMany(ctx context.Context, fs []zen7.Finish) []error
 	// FinishedAmong reports which of ids are deliveries in the history, with one read.
 	FinishedAmong(ctx context.Context, ids []string) (map[string]bool, error)
 	// Unlease lifts the lease of delivery id if it is still the unclaimed hand-over of owner
@@ -54,9 +55,6 @@ type Store interface {
 	// LeadsFor returns the lead records of the prospects of ds, with one read: for each of ds
 	// its prospect's, or nil if it has none.
 	LeadsFor(ctx context.Context, ds []zen7.Delivery) ([]*zen7.Lead, error)
-	// SaveLeads writes the lead records ls, no two of one prospect, with one write for them
-	// all; it returns an error for each of ls (nil: written).
-	SaveLeads(ctx context.Context, ls []zen7.Lead) []error
 	// ClaimCreations reserves, for each of ds, the creation of its prospect's 7Targets lead
 	// for that delivery, and returns for each the delivery holding it (its own ID unless
 	// another holds it already) or an error; no two of ds are of one prospect. Only a unique

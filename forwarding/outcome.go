@@ -19,7 +19,7 @@ type result struct {
 	state   zen7.DeliveryState
 	outcome zen7.Outcome
 	reason  zen7.Reason
-	lead    *zen7.Lead
+	lead    *zen7.Lead // the prospect's record as the delivery leaves it (nil: as it was)
 	// retry asks for another attempt after at least after; called says whether the attempt
 	// reached 7Targets (so counts as one).
 	retry  bool
@@ -60,8 +60,11 @@ func (w *Worker) finish(ctx context.Context, d zen7.Delivery, r result) {
 			w.logger.WarnContext(ctx, "releasing a lead creation failed", "delivery", d.ID, "error", err)
 		}
 	}
-	if err := w.finishes.do(ctx, d); err != nil {
-		// The lease runs out and the delivery runs again; deciding again finds nothing to do.
+	// The lead record is written with the outcome: once 7Targets has acted, even if the
+	// attempt's time ran out while it answered (ctx has time of its own).
+	if err := w.finishes.do(ctx, zen7.Finish{Delivery: d, Lead: r.lead}); err != nil {
+		// The lease runs out and the delivery runs again. That is safe: deciding is
+		// idempotent, and 7Targets creates-or-assigns by email.
 		w.logger.WarnContext(ctx, "recording a delivery's outcome failed", "delivery", d.ID, "error", err)
 		return
 	}

@@ -75,3 +75,50 @@ func (p *passReads) instance(ctx context.Context, id string) (zen7.Instance, err
 	close(r.done)
 	return r.inst, r.err
 }
+
+// sharedInstances reads instances for every pass and hand-over of a worker: the reads of one
+// instance asked for at once are made as one (a group per instance), which starts after every
+// request it answers, so that sharing it keeps passReads' rule. Under load the intake hands
+// deliveries over a few at a time, each hand-over a pass of its own.
+type sharedInstances struct {
+	instances Instances
+
+	mu    sync.Mutex
+	reads map[string]*group[struct{}, instanceResult] // while one is asked for
+}
+
+type instanceResult struct {
+	inst zen7.Instance
+	err  error
+}
+
+func newSharedInstances(instances Instances) *sharedInstances {
+	return &sharedInstances{instances: instances, reads: map[string]*group[struct{}, instanceResult]{}}
+}
+
+// Instance is Instances.Instance, read together with the requests for id made meanwhile.
+func (s *sharedInstances) Instance(ctx context.Context, id string) (zen7.Instance, error) {
+	s.mu.Lock()
+	g := s.reads[id]
+	if g == nil {
+		g = newGroup(func(ctx context.Context, reqs []struct{}) []instanceResult {
+			inst, err := s.instances.Instance(ctx, id)
+			out := make([]instanceResult, len(reqs))
+			for i := range out {
+				out[i] = instanceResult{inst, err}
+			}
+			return out
+		})
+		s.reads[id] = g
+	}
+	s.mu.Unlock()
+	r := g.do(ctx, struct{}{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g.mu.Lock()
+	if !g.writing && s.reads[id] == g {
+		delete(s.reads, id) // nobody waits: the map holds only the instances being read
+	}
+	g.mu.Unlock()
+	return r.inst, r.err
+}

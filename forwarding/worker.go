@@ -84,10 +84,12 @@ type Worker struct {
 	prospect  keyedMutex
 
 	// Group commit (group.go) of what deliveries write as they go: their creation
-	// reservations, their lead records and their outcomes.
+	// reservations, and their outcomes with the lead records they leave.
 	creations *group[zen7.Delivery, creationClaim]
-	leadSaves *group[zen7.Lead, error]
-	finishes  *group[zen7.Delivery, error]
+	finishes  *group[zen7.Finish, error]
+	// What is read ahead for deliveries, shared by the batches (claimed, or handed over)
+	// asking at once.
+	aheads *group[aheadReq, ahead]
 
 	// slots bounds the deliveries in flight, whether claimed from the outbox or handed over by
 	// the intake. claims bounds those in flight together with those claimed ahead, which wait
@@ -99,11 +101,11 @@ type Worker struct {
 	waiting  atomic.Int64
 	inflight sync.WaitGroup
 	mu       sync.Mutex
-	running  bool           // guards holds: none start once Run is stopping
-	busy     map[string]int // deliveries in flight (or held for a hand-over) per instance
-	webhooks inProgress     // being accepted by this process's intake (accepting)
-	remote   *atomic.Int64  // deliveries waiting for 7Targets or Sales to answer (giveway.go)
-	gate     sync.Mutex     // taken by a delivery claimed ahead waiting to start (startSlot)
+	runCtx   context.Context // Run's, nil once it is stopping (no hand-over starts then)
+	busy     map[string]int  // deliveries in flight (or held for a hand-over) per instance
+	webhooks inProgress      // being accepted by this process's intake (accepting)
+	remote   *atomic.Int64   // deliveries waiting for 7Targets or Sales to answer (giveway.go)
+	gate     sync.Mutex      // taken by a delivery claimed ahead waiting to start (startSlot)
 }
 
 // NewWorker returns a worker; metrics may be nil.
@@ -113,7 +115,7 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 	return &Worker{
 		cfg:       cfg,
 		store:     store,
-		instances: instances,
+		instances: newSharedInstances(instances),
 		leads:     remoteLeads{LeadSender: leads, n: remote},
 		prospects: remoteProspects{ProspectSource: prospects, n: remote},
 		metrics:   metrics,
@@ -130,12 +132,14 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 			}
 			return out
 		}),
-		leadSaves: newGroup(store.SaveLeads),
-		finishes:  newGroup(store.FinishMany),
-		slots:     make(chan struct{}, cfg.Concurrency),
-		claims:    make(chan struct{}, 2*cfg.Concurrency),
-		busy:      map[string]int{},
-		remote:    remote,
+		finishes: newGroup(store.FinishMany),
+		aheads: newGroup(func(ctx context.Context, reqs []aheadReq) []ahead {
+			return readAheadFor(ctx, store, reqs)
+		}),
+		slots:  make(chan struct{}, cfg.Concurrency),
+		claims: make(chan struct{}, 2*cfg.Concurrency),
+		busy:   map[string]int{},
+		remote: remote,
 	}
 }
 
@@ -150,9 +154,9 @@ func (w *Worker) Wake() {
 // Run delivers until ctx ends, then waits for the deliveries in flight to finish (each within
 // its JobTimeout) and returns.
 func (w *Worker) Run(ctx context.Context) error {
-	w.setRunning(true)
+	w.setRunning(ctx)
 	defer func() {
-		w.setRunning(false)
+		w.setStopping()
 		w.inflight.Wait()
 	}()
 	batch := 4 * w.cfg.Concurrency
@@ -375,9 +379,17 @@ func (w *Worker) saturated() []string {
 	return out
 }
 
-func (w *Worker) setRunning(running bool) {
+// setRunning records that Run runs under ctx.
+func (w *Worker) setRunning(ctx context.Context) {
 	w.mu.Lock()
-	w.running = running
+	w.runCtx = ctx
+	w.mu.Unlock()
+}
+
+// setStopping records that Run is stopping: no hand-over starts from now on.
+func (w *Worker) setStopping() {
+	w.mu.Lock()
+	w.runCtx = nil
 	w.mu.Unlock()
 }
 

@@ -195,20 +195,17 @@ func (o *Outbox) SaveLeadsDirect(ctx context.Context, ls []zen7.Lead) error {
 	if o.db.sqlite == nil {
 		return errors.New("not the embedded store")
 	}
-	docs := make([]leadDoc, len(ls))
-	for i, l := range ls {
-		docs[i] = toLeadDoc(l)
-	}
-	return o.db.sqlite.upsertLeads(ctx, docs)
+	return o.db.sqlite.upsertLeads(ctx, leadDocs(ls))
 }
 
 // FinishManyDirect is FinishMany straight into the embedded store's file, in one transaction,
 // without the fallback to the driver; it fails on MongoDB.
-func (o *Outbox) FinishManyDirect(ctx context.Context, ds []zen7.Delivery) error {
+func (o *Outbox) FinishManyDirect(ctx context.Context, fs []zen7.Finish) error {
 	if o.db.sqlite == nil {
 		return errors.New("not the embedded store")
 	}
-	return o.db.sqlite.finish(ctx, historyDocs(ds), ds)
+	ds, leads, _ := splitFinishes(fs)
+	return o.db.sqlite.finish(ctx, leadDocs(leads), historyDocs(ds), ds)
 }
 
 // ClaimDirect is ClaimMany's one transaction in the embedded store's file (claim records

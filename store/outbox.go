@@ -627,35 +627,44 @@ func (o *Outbox) Release(ctx context.Context, d zen7.Delivery) error {
 
 // Finish records d's outcome in the history and removes it from the outbox: FinishMany of one.
 func (o *Outbox) Finish(ctx context.Context, d zen7.Delivery) error {
-	return o.FinishMany(ctx, []zen7.Delivery{d})[0]
+	return o.FinishMany(ctx, []zen7.Finish{{Delivery: d}})[0]
 }
 
-// FinishMany implements forwarding.Store: the outcomes of several deliveries with one command
-// per collection, each made of statements by _id (one unordered insert into the history, one
-// delete of outbox entries, one of claim records), which the embedded store serves by index
-// as it does single commands. For each delivery, the history entry is written first, its
-// claim records removed after and the outbox entry last, so a crash or a failed command
-// between two steps only makes a delivery run again, and deciding again is idempotent; the
-// other order would leave, after a crash between the two deletes, claim records of a delivery
-// that no longer runs, which nobody would ever drop. (A claimer that took the delivery with
-// fewer claims meanwhile still loses at the outbox entry's guarded update, as in Claim.) A
-// later round (a manual retry) replaces the history entry; a duplicate of the first round
-// does not. Each delivery gets its own error: a statement that failed fails only its delivery.
+// FinishMany implements forwarding.Store: how several deliveries ended, with one command per
+// collection, each made of statements by _id (one write of lead records, one unordered insert
+// into the history, one delete of outbox entries, one of claim records), which the embedded
+// store serves by index as it does single commands. For each delivery, the lead record it
+// leaves is written first, then its history entry, its claim records removed after and the
+// outbox entry last, so a crash or a failed command between two steps only makes a delivery
+// run again, and deciding again is idempotent: a delivery is never in the history without the
+// lead record it left, which the next delivery of its prospect decides by. The other order of
+// the deletes would leave, after a crash between them, claim records of a delivery that no
+// longer runs, which nobody would ever drop. (A claimer that took the delivery with fewer
+// claims meanwhile still loses at the outbox entry's guarded update, as in Claim.) A later
+// round (a manual retry) replaces the history entry; a duplicate of the first round does not.
+// Each delivery gets its own error: a statement that failed fails only its delivery.
 //
-// On the embedded store all three are written in one SQLite transaction (sqliteFile.finish),
+// On the embedded store all of it is written in one SQLite transaction (sqliteFile.finish),
 // where FerretDB would commit each statement on its own; should that fail, through the
 // driver as above.
-func (o *Outbox) FinishMany(ctx context.Context, ds []zen7.Delivery) []error {
-	errs := make([]error, len(ds))
-	if o.db.sqlite != nil && len(ds) > 0 {
-		if err := o.db.sqlite.finish(ctx, historyDocs(ds), ds); err == nil {
+func (o *Outbox) FinishMany(ctx context.Context, fs []zen7.Finish) []error {
+	errs := make([]error, len(fs))
+	ds, leads, leadOf := splitFinishes(fs)
+	if o.db.sqlite != nil && len(fs) > 0 {
+		if err := o.db.sqlite.finish(ctx, leadDocs(leads), historyDocs(ds), ds); err == nil {
 			return errs
 		}
+	}
+	for k, err := range o.saveLeadsDriver(ctx, leads) {
+		errs[leadOf[k]] = err
 	}
 	hist := o.db.collection(colDeliveries)
 	var firsts []any
 	var firstOf []int // firsts[k] is the history entry of ds[firstOf[k]]
 	for i, d := range ds {
+		if errs[i] != nil {
+			continue
+		}
 		doc := historyDoc(d)
 		if d.Round > 0 {
 			if _, err := hist.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, doc, options.Replace().SetUpsert(true)); err != nil {
@@ -1054,16 +1063,30 @@ func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
 // where FerretDB would commit each statement on its own; should that fail, through the driver,
 // maxUpdateStatements at a time.
 func (o *Outbox) SaveLeads(ctx context.Context, ls []zen7.Lead) []error {
-	errs := make([]error, len(ls))
 	if o.db.sqlite != nil && len(ls) > 0 {
-		docs := make([]leadDoc, len(ls))
-		for i, l := range ls {
-			docs[i] = toLeadDoc(l)
-		}
-		if err := o.db.sqlite.upsertLeads(ctx, docs); err == nil {
-			return errs
+		if err := o.db.sqlite.upsertLeads(ctx, leadDocs(ls)); err == nil {
+			return make([]error, len(ls))
 		}
 	}
+	return o.saveLeadsDriver(ctx, ls)
+}
+
+// splitFinishes returns the deliveries of fs, and the lead records they leave: leads[k] is
+// fs[leadOf[k]]'s.
+func splitFinishes(fs []zen7.Finish) (ds []zen7.Delivery, leads []zen7.Lead, leadOf []int) {
+	ds = make([]zen7.Delivery, len(fs))
+	for i, f := range fs {
+		ds[i] = f.Delivery
+		if f.Lead != nil {
+			leads, leadOf = append(leads, *f.Lead), append(leadOf, i)
+		}
+	}
+	return ds, leads, leadOf
+}
+
+// saveLeadsDriver is SaveLeads through the driver.
+func (o *Outbox) saveLeadsDriver(ctx context.Context, ls []zen7.Lead) []error {
+	errs := make([]error, len(ls))
 	chunk := o.db.updateChunk(len(ls))
 	for from := 0; from < len(ls); from += chunk {
 		part := ls[from:min(len(ls), from+chunk)]
@@ -1078,6 +1101,14 @@ func (o *Outbox) SaveLeads(ctx context.Context, ls []zen7.Lead) []error {
 		failEach("store.SaveLeads", err, of, errs, nil)
 	}
 	return errs
+}
+
+func leadDocs(ls []zen7.Lead) []leadDoc {
+	docs := make([]leadDoc, len(ls))
+	for i, l := range ls {
+		docs[i] = toLeadDoc(l)
+	}
+	return docs
 }
 
 func toLeadDoc(l zen7.Lead) leadDoc {

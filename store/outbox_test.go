@@ -791,16 +791,16 @@ func TestOutboxDueExceptInstances(t *testing.T) {
 
 // TestOutboxFinishManyRecordsEach: one FinishMany records deliveries of every kind at once: a
 // claimed one (its claim records go), a handed-over one never claimed, a first-round copy of
-// one already in the history (the history keeps the first) and a later round (it replaces it).
-// On the embedded store it runs again with the direct write alone, without the driver's
-// fallback.
+// one already in the history (the history keeps the first) and a later round (it replaces it),
+// with the lead records two of them leave (one new, one replacing the record there). On the
+// embedded store it runs again with the direct write alone, without the driver's fallback.
 func TestOutboxFinishManyRecordsEach(t *testing.T) {
 	t.Parallel()
-	finishers := map[string]func(*store.Outbox, context.Context, []zen7.Delivery) []error{"FinishMany": (*store.Outbox).FinishMany}
+	finishers := map[string]func(*store.Outbox, context.Context, []zen7.Finish) []error{"FinishMany": (*store.Outbox).FinishMany}
 	if _, db := newOutbox(t); store.ReportFile(db) != "" {
-		finishers["the direct write"] = func(o *store.Outbox, ctx context.Context, ds []zen7.Delivery) []error {
-			err := o.FinishManyDirect(ctx, ds)
-			errs := make([]error, len(ds))
+		finishers["the direct write"] = func(o *store.Outbox, ctx context.Context, fs []zen7.Finish) []error {
+			err := o.FinishManyDirect(ctx, fs)
+			errs := make([]error, len(fs))
 			for i := range errs {
 				errs[i] = err
 			}
@@ -815,7 +815,7 @@ func TestOutboxFinishManyRecordsEach(t *testing.T) {
 	}
 }
 
-func testFinishManyRecordsEach(t *testing.T, finish func(*store.Outbox, context.Context, []zen7.Delivery) []error) {
+func testFinishManyRecordsEach(t *testing.T, finish func(*store.Outbox, context.Context, []zen7.Finish) []error) {
 	ctx := context.Background()
 	o, db := newOutbox(t)
 	mustEnqueue(t, o, pending("i:claimed", "i", "p1", outboxT0), pending("i:handed", "i", "p2", outboxT0),
@@ -832,14 +832,35 @@ func testFinishManyRecordsEach(t *testing.T, finish func(*store.Outbox, context.
 	round := mustClaim(t, o, mustDelivery(t, o, "i:round"), "w2", outboxT0.Add(time.Minute))
 	lateCopy := mustClaim(t, o, mustDelivery(t, o, "i:copy"), "w2", outboxT0.Add(time.Minute))
 
+	if err := o.SaveLead(ctx, zen7.Lead{InstanceID: "i", ProspectID: "p4", State: zen7.LeadSkipped}); err != nil {
+		t.Fatal(err)
+	}
+	leads := map[string]*zen7.Lead{
+		"i:claimed": {InstanceID: "i", ProspectID: "p1", State: zen7.LeadForwarded, LeadID: 11, Email: "p1@example.com"},
+		"i:round":   {InstanceID: "i", ProspectID: "p4", State: zen7.LeadForwarded, LeadID: 14, Email: "p4@example.com"},
+	}
+	var fs []zen7.Finish
 	var ds []zen7.Delivery
 	for _, d := range []zen7.Delivery{claimed, handed, lateCopy, round} {
 		d.State, d.Outcome, d.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
-		ds = append(ds, d)
+		fs, ds = append(fs, zen7.Finish{Delivery: d, Lead: leads[d.ID]}), append(ds, d)
 	}
-	for i, err := range finish(o, ctx, ds) {
+	for i, err := range finish(o, ctx, fs) {
 		if err != nil {
-			t.Errorf("FinishMany: %s: %v", ds[i].ID, err)
+			t.Errorf("FinishMany: %s: %v", fs[i].Delivery.ID, err)
+		}
+	}
+	got, err := o.LeadsFor(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range ds {
+		want := leads[d.ID]
+		switch {
+		case want == nil && got[i] != nil:
+			t.Errorf("%s left no lead record, but its prospect has %+v", d.ID, got[i])
+		case want != nil && (got[i] == nil || got[i].LeadID != want.LeadID || got[i].State != want.State):
+			t.Errorf("lead record of %s = %+v, want %+v", d.ID, got[i], want)
 		}
 	}
 	for _, id := range []string{"i:claimed", "i:handed", "i:round"} {
@@ -863,13 +884,13 @@ func testFinishManyRecordsEach(t *testing.T, finish func(*store.Outbox, context.
 
 // TestOutboxFinishManyHalfWritten: the store fails at each write of a FinishMany (the write
 // lost, or landed with its reply lost). Whatever it leaves, no delivery is lost (each is in
-// the outbox, to run again, or in the history), each one whose outbox write was lost is still
-// in the outbox, and finishing again those FinishMany failed for leaves every delivery recorded once and nothing
-// pending.
+// the outbox, to run again, or in the history), none is in the history without the lead record
+// it left, each one whose outbox write was lost is still in the outbox, and finishing again
+// those FinishMany failed for leaves every delivery recorded once and nothing pending.
 func TestOutboxFinishManyHalfWritten(t *testing.T) {
 	t.Parallel()
 	srv := storetest.NewFaultServer(t)
-	for write := 1; write <= 3; write++ {
+	for write := 1; write <= 4; write++ {
 		for _, mode := range []storetest.CrashMode{storetest.LoseWrite, storetest.LoseReply} {
 			t.Run(fmt.Sprintf("write %d %s", write, mode), func(t *testing.T) {
 				t.Parallel()
@@ -877,6 +898,7 @@ func TestOutboxFinishManyHalfWritten(t *testing.T) {
 				db, faults := srv.NewDB(t)
 				o := store.NewOutbox(db)
 				mustEnqueue(t, o, pending("i:a", "i", "pa", outboxT0), pending("i:b", "i", "pb", outboxT0), pending("i:c", "i", "pc", outboxT0))
+				var fs []zen7.Finish
 				var ds []zen7.Delivery
 				for _, id := range []string{"i:a", "i:b", "i:c"} {
 					d := mustDelivery(t, o, id)
@@ -884,10 +906,11 @@ func TestOutboxFinishManyHalfWritten(t *testing.T) {
 						d = mustClaim(t, o, d, "w1", outboxT0)
 					}
 					d.State, d.Outcome, d.FinishedAt = zen7.StateDone, zen7.OutcomeCreated, outboxT0.Add(time.Hour)
-					ds = append(ds, d)
+					lead := &zen7.Lead{InstanceID: "i", ProspectID: d.Prospect.ID, State: zen7.LeadForwarded, LeadID: 7}
+					fs, ds = append(fs, zen7.Finish{Delivery: d, Lead: lead}), append(ds, d)
 				}
 				faults.CrashAt(write, mode)
-				errs := o.FinishMany(ctx, ds)
+				errs := o.FinishMany(ctx, fs)
 				if !faults.Crashed() {
 					t.Fatalf("FinishMany made fewer than %d writes", write)
 				}
@@ -899,19 +922,26 @@ func TestOutboxFinishManyHalfWritten(t *testing.T) {
 				for _, doc := range faults.Documents(t, "deliveries") {
 					history[doc["_id"].(string)] = true
 				}
+				leads, err := o.LeadsFor(ctx, ds)
+				if err != nil {
+					t.Fatal(err)
+				}
 				for i, d := range ds {
 					if !pendingIDs[d.ID] && !history[d.ID] {
 						t.Errorf("%s is neither pending nor in the history", d.ID)
 					}
-					if errs[i] != nil && !pendingIDs[d.ID] && mode == storetest.LoseWrite && write < 3 {
+					if history[d.ID] && leads[i] == nil {
+						t.Errorf("%s is in the history without the lead record it left", d.ID)
+					}
+					if errs[i] != nil && !pendingIDs[d.ID] && mode == storetest.LoseWrite && write < 4 {
 						t.Errorf("%s: FinishMany failed (%v) before removing it, but its outbox entry is gone", d.ID, errs[i])
 					}
 				}
 				// The deliveries run again: their outcome is recorded once, nothing is left.
-				var again []zen7.Delivery
-				for i, d := range ds {
+				var again []zen7.Finish
+				for i, f := range fs {
 					if errs[i] != nil {
-						again = append(again, d)
+						again = append(again, f)
 					}
 				}
 				if len(again) == 0 {
@@ -919,7 +949,7 @@ func TestOutboxFinishManyHalfWritten(t *testing.T) {
 				}
 				for i, err := range o.FinishMany(ctx, again) {
 					if err != nil {
-						t.Errorf("FinishMany again: %s: %v", again[i].ID, err)
+						t.Errorf("FinishMany again: %s: %v", again[i].Delivery.ID, err)
 					}
 				}
 				for _, col := range []string{"outbox", "delivery_claims"} {

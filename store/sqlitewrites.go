@@ -347,12 +347,16 @@ func (r *sqliteFile) upsertLeads(ctx context.Context, docs []leadDoc) error {
 	})
 }
 
-// finish is Outbox.FinishMany in one transaction: for each delivery its history entry (the
-// first round's inserted unless it is there, a later round's replacing it), then the deletes
-// of its claim records and of its outbox entry. It is reported as the three commands it is on
-// MongoDB.
-func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.Delivery) error {
+// finish is Outbox.FinishMany in one transaction: the lead records the deliveries leave,
+// then for each delivery its history entry (the first round's inserted unless it is there, a
+// later round's replacing it), then the deletes of its claim records and of its outbox entry.
+// It is reported as the four commands it is on MongoDB (three without lead records).
+func (r *sqliteFile) finish(ctx context.Context, leads []leadDoc, hist []deliveryDoc, ds []zen7.Delivery) error {
 	_, tables, err := r.db()
+	if err != nil {
+		return err
+	}
+	leadsEncoded, err := encodeAll(leads)
 	if err != nil {
 		return err
 	}
@@ -384,12 +388,20 @@ func (r *sqliteFile) finish(ctx context.Context, hist []deliveryDoc, ds []zen7.D
 		dels = append(dels, deletes{q, args})
 	}
 	insertFirst := fmt.Sprintf(`INSERT OR IGNORE INTO %s (_ferretdb_sjson) VALUES (?)`, quoteIdent(tables.deliveries))
+	if len(leads) > 0 {
+		r.commandOn(ctx, "update", colLeads)
+	}
 	r.commandOn(ctx, "insert", colDeliveries)
 	if len(claims) > 0 {
 		r.commandOn(ctx, "delete", colClaims)
 	}
 	r.commandOn(ctx, "delete", colOutbox)
 	return r.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i, l := range leads {
+			if err := upsertDoc(ctx, tx, tables.leads, l.ID, leadsEncoded[i]); err != nil {
+				return err
+			}
+		}
 		for i, d := range ds {
 			var err error
 			if d.Round > 0 {
