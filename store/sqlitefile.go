@@ -202,14 +202,14 @@ func (r *sqliteFile) prepare(ctx context.Context) error {
 		}
 		conn.SetMaxOpenConns(2)
 		// The writes' one connection (see sqlitewrites.go): each transaction takes SQLite's
-		// write lock as it begins.
-		writer, err := sql.Open("sqlite", "file:"+filepath.ToSlash(r.file)+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+		// write lock as it begins, and commits without syncing: the committer's syncer does.
+		writer, err := sql.Open("sqlite", "file:"+filepath.ToSlash(r.file)+"?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 		if err != nil {
 			conn.Close()
 			return fmt.Errorf("store: opening %s: %w", r.file, err)
 		}
 		writer.SetMaxOpenConns(1)
-		r.conn, r.committer = conn, startCommitter(writer)
+		r.conn, r.committer = conn, startCommitter(writer, r.file+"-wal")
 	}
 	t := &r.tables
 	tables := map[string]*string{

@@ -5,17 +5,29 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"slices"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
 
 // The writes sqliteFile makes for the intake and the worker. Each is one unit of work
 // (writeWork), all of it written or none; the committer runs the units waiting together in one
-// SQLite transaction, and answers each once that transaction is committed. So writers that
-// come together share one commit, and its fsync, as the group commit of a database server
-// would have them do, and they take turns on one connection instead of waiting for SQLite's
-// write lock in its busy handler (which polls with sleeps of up to 100 ms). FerretDB's own
-// writes still wait for the lock there.
+// SQLite transaction, and answers each once that transaction is committed and on disk. So
+// writers that come together share one commit, and its fsync, as the group commit of a
+// database server would have them do, and they take turns on one connection instead of
+// waiting for SQLite's write lock in its busy handler (which polls with sleeps of up to
+// 100 ms). FerretDB's own writes still wait for the lock there.
+//
+// The fsync is pipelined: the writer's connection commits without it (synchronous=NORMAL, in
+// WAL mode: a commit appends to the WAL file and returns), and a syncer fsyncs the WAL file
+// before it answers the units of the transactions committed up to then, while the committer
+// runs the next. A unit is answered as it was with synchronous=FULL, once its transaction is
+// durable, but the one connection that may write no longer waits for the disk between two
+// transactions, and one fsync covers every transaction committed while the last one ran.
+// (SQLite itself syncs the WAL file before a checkpoint copies it into the database file, and
+// the database file after.)
 
 // writeWork is one unit of work within tx. It may run more than once (the committer runs a
 // group again if one of its units failed), so each run sets all of its results afresh.
@@ -30,17 +42,35 @@ type writeReq struct {
 // maxGroup bounds the units one transaction takes, so that none waits behind an unbounded queue.
 const maxGroup = 64
 
-// committer runs the units sent to it on writer until stop is closed.
+// committer runs the units sent to it on writer, which commits without syncing, until stop
+// is closed; syncer answers them once the WAL file (wal) is synced.
 type committer struct {
-	writer *sql.DB
-	queue  chan *writeReq // unbuffered: a unit is taken only by a running committer
-	stop   chan struct{}
-	done   chan struct{}
+	writer    *sql.DB
+	wal       string
+	queue     chan *writeReq  // unbuffered: a unit is taken only by a running committer
+	committed chan []unitDone // to the syncer
+	stop      chan struct{}
+	done      chan struct{}
 }
 
-func startCommitter(writer *sql.DB) *committer {
-	c := &committer{writer: writer, queue: make(chan *writeReq), stop: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
+// unitDone is a unit that ran, and how: nil if its transaction is committed, to be answered
+// once it is synced.
+type unitDone struct {
+	req *writeReq
+	err error
+}
+
+func startCommitter(writer *sql.DB, wal string) *committer {
+	c := &committer{writer: writer, wal: wal, queue: make(chan *writeReq), committed: make(chan []unitDone, maxGroup),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	synced := make(chan struct{})
+	go c.sync(synced)
+	go func() {
+		c.run()
+		close(c.committed)
+		<-synced
+		close(c.done)
+	}()
 	return c
 }
 
@@ -51,7 +81,6 @@ func (c *committer) close() {
 }
 
 func (c *committer) run() {
-	defer close(c.done)
 	for {
 		var group []*writeReq
 		select {
@@ -69,10 +98,60 @@ func (c *committer) run() {
 				break more
 			}
 		}
+		ran := make([]unitDone, len(group))
 		for i, err := range c.commit(group) {
-			group[i].done <- err
+			ran[i] = unitDone{group[i], err}
+		}
+		c.committed <- ran
+	}
+}
+
+// sync answers the units of the transactions committed, once the WAL file is synced: every
+// transaction committed when the fsync starts is on disk when it returns. It closes done once
+// committed is closed and drained.
+func (c *committer) sync(done chan<- struct{}) {
+	defer close(done)
+	for ran := range c.committed {
+		units := ran
+	more: // every transaction committed meanwhile shares this fsync
+		for {
+			select {
+			case r, ok := <-c.committed:
+				if !ok {
+					break more
+				}
+				units = append(units, r...)
+			default:
+				break more
+			}
+		}
+		var err error
+		if slices.ContainsFunc(units, func(u unitDone) bool { return u.err == nil }) {
+			err = syncFile(c.wal)
+		}
+		for _, u := range units {
+			if u.err == nil && err != nil {
+				// Committed, but perhaps not on disk: the caller takes it as a write that may
+				// have landed, as it takes a reply lost.
+				u.err = fmt.Errorf("store: syncing the committed write: %w", err)
+			}
+			u.req.done <- u.err
 		}
 	}
+}
+
+// syncFile fsyncs the file at path. A file that is not there is nothing to sync: SQLite removes
+// the WAL file only once it is copied into the database file and that is synced.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // commit runs group in one transaction and says how each unit ended. Units seldom fail, so

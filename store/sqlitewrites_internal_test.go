@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -15,11 +16,11 @@ import (
 // whose caller gave up is not written, and every other is written, whichever transaction it
 // shared.
 // unitsFile opens a SQLite file of one table t, with a unique column x holding the row "dup",
-// on one connection, as the committer's writer.
-func unitsFile(t *testing.T) *sql.DB {
+// on one connection, as the committer's writer, and returns it with the file's path.
+func unitsFile(t *testing.T) (*sql.DB, string) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "units.sqlite")
-	writer, err := sql.Open("sqlite", "file:"+file+"?_pragma=journal_mode(wal)&_txlock=immediate")
+	writer, err := sql.Open("sqlite", "file:"+file+"?_pragma=journal_mode(wal)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func unitsFile(t *testing.T) *sql.DB {
 			t.Fatal(err)
 		}
 	}
-	return writer
+	return writer, file
 }
 
 // rowsOf returns the values of t.x.
@@ -69,8 +70,8 @@ func insertUnit(xs ...string) writeWork {
 
 func TestCommitterUnitsAlone(t *testing.T) {
 	t.Parallel()
-	writer := unitsFile(t)
-	r := &sqliteFile{committer: startCommitter(writer)}
+	writer, file := unitsFile(t)
+	r := &sqliteFile{committer: startCommitter(writer, file+"-wal")}
 	t.Cleanup(r.committer.close)
 	insert := insertUnit
 	canceled, cancel := context.WithCancel(context.Background())
@@ -151,7 +152,7 @@ func TestCommitGroupRunsAgainOnFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			writer := unitsFile(t)
+			writer, _ := unitsFile(t)
 			c := &committer{writer: writer}
 			runs := make([]int, len(tt.units))
 			group := make([]*writeReq, len(tt.units))
@@ -183,6 +184,43 @@ func TestCommitGroupRunsAgainOnFailure(t *testing.T) {
 			}
 			if len(rows) != want {
 				t.Errorf("%d rows, want %d: %v", len(rows), want, rows)
+			}
+		})
+	}
+}
+
+// TestCommitterAnswersOnceSynced: units are answered once the WAL file is synced, and, should
+// that fail, with an error, as writes that may have landed (they are committed): here the WAL
+// file's path cannot be opened. A unit that failed keeps its own error.
+func TestCommitterAnswersOnceSynced(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		badWAL   bool
+		wantSync bool // the committed unit is answered with the sync's error
+	}{
+		{name: "synced"},
+		{name: "the sync fails", badWAL: true, wantSync: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			writer, file := unitsFile(t)
+			wal := file + "-wal"
+			if tt.badWAL {
+				wal = filepath.Join(file, "not-a-directory") // ENOTDIR, not "not there"
+			}
+			r := &sqliteFile{committer: startCommitter(writer, wal)}
+			t.Cleanup(r.committer.close)
+			err := r.inTx(context.Background(), insertUnit("a"))
+			if got := err != nil && strings.Contains(err.Error(), "syncing"); got != tt.wantSync {
+				t.Errorf("committed unit: %v, want a sync error: %t", err, tt.wantSync)
+			}
+			if err := r.inTx(context.Background(), insertUnit("dup")); err == nil || strings.Contains(err.Error(), "syncing") {
+				t.Errorf("failed unit: %v, want its own error", err)
+			}
+			if rows := rowsOf(t, writer); !rows["a"] {
+				t.Error("row a is not committed")
 			}
 		})
 	}
