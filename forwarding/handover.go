@@ -11,15 +11,17 @@ import (
 // hold counts claims for the first of ds, in their order, which the intake is about to store
 // already leased to this worker, as many as the worker may claim (its claims and each
 // instance's share), and returns Run's context and how many it counted (0 when Run is not
-// running). Each must be given back by dispatch or unhold.
+// running or the worker gives way to the intake). Each must be given back by dispatch or
+// unhold.
 // A delivery so handed over runs as one claimed ahead does (runClaimed): at once in an idle
-// slot, or after those waiting before it, and not while the worker gives way to the intake.
-// It spares the delivery the outbox poll and the claim (three store commands before its
-// 7Targets call), at low load and under load alike: a worker that cannot keep up, or gives way,
-// would otherwise take the costlier way for nearly all of them. Its claims bound what it
-// holds, as they bound what it claims ahead, so a busy worker does not pile up work that no
-// other process may take: once they are all counted, deliveries wait in the outbox for any
-// worker's poll.
+// slot, or after those waiting before it. It spares the delivery the outbox poll and the claim
+// (three store commands before its 7Targets call), at low load and under load alike: a worker
+// that cannot keep up would otherwise take the costlier way for nearly all of them. Its claims
+// bound what it holds, as they bound what it claims ahead, so a busy worker does not pile up
+// work that no other process may take: once they are all counted, deliveries wait in the
+// outbox for any worker's poll. While the worker gives way, they wait there too, to be claimed
+// in batches that share their reads: handed over a few at a time during a burst, each few
+// would read for itself (measured: commands per lead at 16 senders rose from 1.93 to 2.10).
 func (w *Worker) hold(ds []zen7.Delivery) (ctx context.Context, held int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -27,7 +29,7 @@ func (w *Worker) hold(ds []zen7.Delivery) (ctx context.Context, held int) {
 		return nil, 0
 	}
 	for _, d := range ds {
-		if !w.takeLocked(d.InstanceID) {
+		if w.givingWay() || !w.takeLocked(d.InstanceID) {
 			break
 		}
 		select {

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -39,6 +40,7 @@ func main() {
 	sustain := flag.Duration("sustain", 0, "length of each constant-rate trial of the sustained figure (default 60s)")
 	forwardingOnly := flag.Bool("forwarding-only", false, "run only the forwarding phase (figures 2, 3, 5 and 6: latency, calls, memory, report)")
 	rerender := flag.String("rerender", "", "only render results.md, the plot and the profiles' tops into -out from this results.json")
+	rates := flag.String("rates", "", "only run constant-rate trials at these webhook rates per second, comma-separated, each on a fresh App for -sustain, and print them")
 	flag.Parse()
 	if *rerender != "" {
 		if err := rerenderResults(*rerender, *out); err != nil {
@@ -74,10 +76,33 @@ func main() {
 		plan.Sustain = *sustain
 	}
 	plan.ForwardingOnly = *forwardingOnly
+	if *rates != "" {
+		if err := rateTrials(ctx, exe, plan, *rates); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if _, err := run(ctx, exe, nil, plan, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
+}
+
+// rateTrials runs a constant-rate trial at each of the comma-separated rates (rateTrial).
+func rateTrials(ctx context.Context, exe string, p plan, rates string) error {
+	var seq atomic.Int64
+	logf := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+	for f := range strings.SplitSeq(rates, ",") {
+		rate, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || rate <= 0 {
+			return fmt.Errorf("-rates: %q is not a positive rate", f)
+		}
+		if _, err := rateTrial(ctx, exe, nil, p, rate, &seq, "", logf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // intsOr parses a comma-separated list of positive integers, or returns def for "".

@@ -22,6 +22,8 @@ type openLoad struct {
 	Bounded  bool       `json:"outboxBounded"` // the backlog at the end is under two seconds of webhooks
 	Within   bool       `json:"withinBudget"`  // bounded, p99 ≤ 100 ms, none refused
 	Forwards float64    `json:"leadsPerSecond"`
+
+	perWebhook, perDelivery perUnit // store commands (rateTrial)
 }
 
 // maxInFlight bounds the webhooks one open-loop run has unanswered; a webhook due while that
@@ -105,6 +107,47 @@ func openLoop(ctx context.Context, e *env, rate float64, d time.Duration, next f
 	return o
 }
 
+// rateTrial sends webhooks at rate per second for p.Sustain to a fresh App and store, and says
+// how it went, with the store commands per accepted webhook and per lead posted. With profile
+// set, it takes a CPU profile of the App there from a quarter into the trial.
+func rateTrial(ctx context.Context, exe string, extraEnv []string, p plan, rate float64, seq *atomic.Int64, profile string, logf func(string, ...any)) (openLoad, error) {
+	e, err := startEnv(ctx, exe, extraEnv, envOptions{instances: p.Scale[0]})
+	if err != nil {
+		return openLoad{}, err
+	}
+	defer e.stop()
+	before, err := e.commands()
+	if err != nil {
+		return openLoad{}, err
+	}
+	profiled := make(chan error, 1)
+	if profile != "" {
+		go func() {
+			time.Sleep(p.Sustain / 4)
+			profiled <- e.profile(min(p.Profile, p.Sustain/2), profile)
+		}()
+	}
+	o := openLoop(ctx, e, rate, p.Sustain, func(n int64) (string, []byte) {
+		in := e.instances[n%int64(len(e.instances))]
+		return in.webhookURL, prospectNotification(in, seq.Add(1), "created", "unclaimed")
+	})
+	if profile != "" {
+		if err := <-profiled; err != nil {
+			return o, fmt.Errorf("profile: %w", err)
+		}
+	}
+	after, err := e.commands()
+	if err != nil {
+		return o, err
+	}
+	intake, rest := after.since(before).split()
+	posted := int64(o.Forwards * o.Result.Seconds)
+	o.perWebhook, o.perDelivery = per(intake, o.Result.Accepted), per(rest, posted)
+	logf("  %.0f webhooks/s: p50 %.1f p99 %.1f ms, %d failed, %.0f leads/s, backlog %d at the end (most %d): within %v; commands per webhook %s, per delivery %s",
+		rate, o.Result.P50ms, o.Result.P99ms, o.Result.Failed, o.Forwards, o.Backlog, o.MaxLag, o.Within, o.perWebhook, o.perDelivery.Detail())
+	return o, nil
+}
+
 // sustainedFigures is the highest constant rate the App takes and forwards, against the
 // baseline's throughput in the same run.
 type sustainedFigures struct {
@@ -148,43 +191,17 @@ func sustained(ctx context.Context, exe string, extraEnv []string, p plan, out s
 	}
 	trial := func(i int) (openLoad, error) {
 		rate := sustainedFractions[i] * s.Baseline
-		e, err := startEnv(ctx, exe, extraEnv, envOptions{instances: p.Scale[0]})
-		if err != nil {
-			return openLoad{}, err
+		profile := ""
+		if i == start {
+			profile = filepath.Join(out, "profiles", "worker.pprof")
 		}
-		defer e.stop()
-		before, err := e.commands()
-		if err != nil {
-			return openLoad{}, err
-		}
-		profiled := make(chan error, 1)
-		profiling := i == start
-		if profiling {
-			go func() {
-				time.Sleep(p.Sustain / 4)
-				profiled <- e.profile(min(p.Profile, p.Sustain/2), filepath.Join(out, "profiles", "worker.pprof"))
-			}()
-		}
-		o := openLoop(ctx, e, rate, p.Sustain, func(n int64) (string, []byte) {
-			in := e.instances[n%int64(len(e.instances))]
-			return in.webhookURL, prospectNotification(in, seq.Add(1), "created", "unclaimed")
-		})
-		if profiling {
-			if err := <-profiled; err != nil {
-				return o, fmt.Errorf("profile: %w", err)
-			}
-		}
-		after, err := e.commands()
+		o, err := rateTrial(ctx, exe, extraEnv, p, rate, seq, profile, logf)
 		if err != nil {
 			return o, err
 		}
-		intake, rest := after.since(before).split()
-		posted := int64(o.Forwards * o.Result.Seconds)
-		logf("  %.0f webhooks/s: p50 %.1f p99 %.1f ms, %d failed, %.0f leads/s, backlog %d at the end (most %d): within %v; commands per webhook %s, per delivery %s",
-			rate, o.Result.P50ms, o.Result.P99ms, o.Result.Failed, o.Forwards, o.Backlog, o.MaxLag, o.Within, per(intake, o.Result.Accepted), per(rest, posted).Detail())
 		if o.Within && rate > s.Rate {
 			s.Rate = rate
-			s.Commands.PerWebhook, s.Commands.PerDelivery = per(intake, o.Result.Accepted), per(rest, posted)
+			s.Commands.PerWebhook, s.Commands.PerDelivery = o.perWebhook, o.perDelivery
 		}
 		return o, nil
 	}
