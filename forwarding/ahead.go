@@ -2,6 +2,8 @@ package forwarding
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
@@ -10,27 +12,35 @@ import (
 // or handed over, at once) before any of them ran: one query for the batch instead of one per
 // delivery, for each of the two reads every delivery makes.
 type ahead struct {
-	read     bool       // false: nothing was read ahead, the delivery reads for itself
-	finished bool       // it is in the history already (a late duplicate)
-	leadRead bool       // lead was read ahead: the delivery was first in line for its prospect
-	lead     *zen7.Lead // its prospect's lead record, nil if it has none
+	read     bool          // false: nothing was read ahead, the delivery reads for itself
+	finished bool          // it is in the history already (a late duplicate)
+	leadRead bool          // lead was read ahead: the delivery was first in line for its prospect
+	lead     *zen7.Lead    // its prospect's lead record, nil if it has none
+	instance *instanceRead // its instance, read with the batch (nil: not read, or the read failed)
 }
 
 // readAhead reads, for ds (each with its turn in its prospect's line, entered already), which
-// are in the history and the lead records of their prospects, together with what other
-// batches ask for meanwhile (the aheads group): under load the intake hands deliveries over a
-// few at a time, and they share these reads as their writes share commits. A lead record is
-// read ahead only for a delivery first in line for its prospect: one behind another of its
-// prospect must see what that one saves, so it reads when its turn comes. If a read fails,
-// each delivery reads for itself.
-func (w *Worker) readAhead(ctx context.Context, ds []zen7.Delivery, turns []*turn) []ahead {
+// are in the history, the lead records of their prospects and their instances, together with
+// what other batches ask for meanwhile (the aheads group): under load the intake hands
+// deliveries over a few at a time, and they share these reads as their writes share commits.
+// The instances read are shared with the batch's pass (reads). A lead record is read ahead
+// only for a delivery first in line for its prospect: one behind another of its prospect must
+// see what that one saves, so it reads when its turn comes. If a read fails, each delivery
+// reads for itself.
+func (w *Worker) readAhead(ctx context.Context, ds []zen7.Delivery, turns []*turn, reads *passReads) []ahead {
 	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
 	defer cancel()
 	reqs := make([]aheadReq, len(ds))
 	for i, d := range ds {
 		reqs[i] = aheadReq{d: d, first: turns[i].prev == nil && d.Kind != zen7.KindChatTonic} // an import reads no lead record
 	}
-	return w.aheads.doAll(ctx, reqs)
+	out := w.aheads.doAll(ctx, reqs)
+	for i, d := range ds {
+		if out[i].instance != nil {
+			reads.seed(d.InstanceID, out[i].instance)
+		}
+	}
+	return out
 }
 
 // aheadReq asks to read ahead for d; first says it is first in its prospect's line.
@@ -39,9 +49,38 @@ type aheadReq struct {
 	first bool
 }
 
-// readAheadFor reads ahead for reqs, with one read of the history and one of the lead records.
-func readAheadFor(ctx context.Context, store Store, reqs []aheadReq) []ahead {
+// readAheadFor reads ahead for reqs: with one read of the history, one of the lead records,
+// and one of each of their instances, all started after every request (so that a pass may
+// use those, as passReads requires).
+func (w *Worker) readAheadFor(ctx context.Context, reqs []aheadReq) []ahead {
 	out := make([]ahead, len(reqs))
+	insts := map[string]*instanceRead{} // each instance's read, nil if it failed
+	var instanceIDs []string
+	for _, r := range reqs {
+		if _, ok := insts[r.d.InstanceID]; !ok {
+			insts[r.d.InstanceID] = nil
+			instanceIDs = append(instanceIDs, r.d.InstanceID)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, id := range instanceIDs {
+		wg.Go(func() {
+			r := &instanceRead{done: make(chan struct{}), at: w.now()}
+			r.inst, r.err = w.instances.Instance(ctx, id)
+			close(r.done)
+			if r.err != nil && !errors.Is(r.err, zen7.ErrNotFound) {
+				return // the attempt reads it again
+			}
+			mu.Lock()
+			insts[id] = r
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for i, r := range reqs {
+		out[i].instance = insts[r.d.InstanceID]
+	}
 	var ids []string
 	var first []zen7.Delivery
 	var firstOf []int
@@ -53,16 +92,16 @@ func readAheadFor(ctx context.Context, store Store, reqs []aheadReq) []ahead {
 			first, firstOf = append(first, r.d), append(firstOf, i)
 		}
 	}
-	finished, err := store.FinishedAmong(ctx, ids)
+	finished, err := w.store.FinishedAmong(ctx, ids)
 	if err != nil {
 		return out
 	}
-	leads, err := store.LeadsFor(ctx, first)
+	leads, err := w.store.LeadsFor(ctx, first)
 	if err != nil {
 		return out
 	}
 	for i, r := range reqs {
-		out[i] = ahead{read: true, finished: finished[r.d.ID]}
+		out[i].read, out[i].finished = true, finished[r.d.ID]
 	}
 	for k, i := range firstOf {
 		out[i].leadRead, out[i].lead = true, leads[k]

@@ -28,8 +28,9 @@ func (c *countedReads) LeadsFor(ctx context.Context, ds []zen7.Delivery) ([]*zen
 }
 
 // TestReadAheadOneReadPerBatch: a batch's history check and lead records are read with one
-// query each, against the real store; a delivery behind another of its prospect has its lead
-// record left for its turn, and an import has none read.
+// query each, against the real store, and its instance once, shared with the batch's pass; a
+// delivery behind another of its prospect has its lead record left for its turn, and an
+// import has none read.
 func TestReadAheadOneReadPerBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -62,12 +63,17 @@ func TestReadAheadOneReadPerBatch(t *testing.T) {
 		d("i:t", "p4", zen7.KindChatTonic, 0),
 	}
 	counted := &countedReads{Store: outbox}
-	w := NewWorker(WorkerConfig{}, counted, nil, nil, nil, nil, nil)
+	instances := &countedInstances{reads: map[string]int{}}
+	w := NewWorker(WorkerConfig{}, counted, instances, nil, nil, nil, nil)
 	turns := w.enter(batch)
-	got := w.readAhead(ctx, batch, turns)
+	reads := newPassReads(w.instances, w.now)
+	got := w.readAhead(ctx, batch, turns, reads)
 
 	if f, l := counted.finished.Load(), counted.leads.Load(); f != 1 || l != 1 {
 		t.Errorf("reads: %d history, %d lead records; want one each for the batch", f, l)
+	}
+	if in, err := reads.instance(ctx, "i"); err != nil || in.ID != "i" || instances.count("i") != 1 {
+		t.Errorf("the pass's instance: %+v, %v, after %d reads; want the one read ahead", in, err, instances.count("i"))
 	}
 	tests := []struct {
 		id       string
@@ -100,7 +106,7 @@ func TestReadAheadOneReadPerBatch(t *testing.T) {
 	// A failed read leaves each delivery to read for itself.
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	for i, a := range w.readAhead(cancelled, batch, w.enter(batch)) {
+	for i, a := range w.readAhead(cancelled, batch, w.enter(batch), newPassReads(w.instances, w.now)) {
 		if a.read || a.leadRead {
 			t.Errorf("%s: read ahead with the store out of reach: %+v", batch[i].ID, a)
 		}

@@ -52,8 +52,8 @@ func (w *Worker) dispatch(ctx context.Context, ds []zen7.Delivery) {
 	w.waiting.Add(int64(len(ds)))
 	go func() {
 		turns := w.enter(ds)
-		aheads := w.readAhead(ctx, ds, turns)
 		reads := newPassReads(w.instances, w.now)
+		aheads := w.readAhead(ctx, ds, turns, reads)
 		for i, d := range ds {
 			go func() {
 				defer w.unhold(d)

@@ -76,6 +76,16 @@ func (p *passReads) instance(ctx context.Context, id string) (zen7.Instance, err
 	return r.inst, r.err
 }
 
+// seed gives the pass r, a read of instance id made after the pass began (readAhead), unless
+// it has one.
+func (p *passReads) seed(id string, r *instanceRead) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.m[id]; !ok {
+		p.m[id] = r
+	}
+}
+
 // sharedInstances reads instances for every pass and hand-over of a worker: the reads of one
 // instance asked for at once are made as one (a group per instance), which starts after every
 // request it answers, so that sharing it keeps passReads' rule. Under load the intake hands

@@ -112,7 +112,7 @@ type Worker struct {
 func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSender, prospects ProspectSource, metrics *Metrics, logger *slog.Logger) *Worker {
 	cfg = cfg.withDefaults()
 	remote := new(atomic.Int64)
-	return &Worker{
+	w := &Worker{
 		cfg:       cfg,
 		store:     store,
 		instances: newSharedInstances(instances),
@@ -133,14 +133,13 @@ func NewWorker(cfg WorkerConfig, store Store, instances Instances, leads LeadSen
 			return out
 		}),
 		finishes: newGroup(store.FinishMany),
-		aheads: newGroup(func(ctx context.Context, reqs []aheadReq) []ahead {
-			return readAheadFor(ctx, store, reqs)
-		}),
-		slots:  make(chan struct{}, cfg.Concurrency),
-		claims: make(chan struct{}, 2*cfg.Concurrency),
-		busy:   map[string]int{},
-		remote: remote,
+		slots:    make(chan struct{}, cfg.Concurrency),
+		claims:   make(chan struct{}, 2*cfg.Concurrency),
+		busy:     map[string]int{},
+		remote:   remote,
 	}
+	w.aheads = newGroup(w.readAheadFor)
+	return w
 }
 
 // Wake tells the worker new work is queued, so it need not wait for its next poll.
@@ -196,7 +195,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			claimedAny = claimedAny || len(claimed) > 0
 			turns := w.enter(claimed) // in claim order, before their goroutines run
-			aheads := w.readAhead(ctx, claimed, turns)
+			aheads := w.readAhead(ctx, claimed, turns, reads)
 			w.waiting.Add(int64(len(claimed)))
 			for i, c := range claimed {
 				w.inflight.Go(func() {
