@@ -2,8 +2,6 @@ package forwarding
 
 import (
 	"context"
-	"errors"
-	"sync"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
 )
@@ -49,35 +47,20 @@ type aheadReq struct {
 	first bool
 }
 
-// readAheadFor reads ahead for reqs: with one read of the history, one of the lead records,
-// and one of each of their instances, all started after every request (so that a pass may
-// use those, as passReads requires).
+// readAheadFor reads ahead for reqs: with one read of the history, one of the lead records and
+// one of their instances, all started after every request (so that a pass may use those, as
+// passReads requires).
 func (w *Worker) readAheadFor(ctx context.Context, reqs []aheadReq) []ahead {
 	out := make([]ahead, len(reqs))
-	insts := map[string]*instanceRead{} // each instance's read, nil if it failed
 	var instanceIDs []string
+	seen := map[string]bool{}
 	for _, r := range reqs {
-		if _, ok := insts[r.d.InstanceID]; !ok {
-			insts[r.d.InstanceID] = nil
+		if !seen[r.d.InstanceID] {
+			seen[r.d.InstanceID] = true
 			instanceIDs = append(instanceIDs, r.d.InstanceID)
 		}
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, id := range instanceIDs {
-		wg.Go(func() {
-			r := &instanceRead{done: make(chan struct{}), at: w.now()}
-			r.inst, r.err = w.instances.Instance(ctx, id)
-			close(r.done)
-			if r.err != nil && !errors.Is(r.err, zen7.ErrNotFound) {
-				return // the attempt reads it again
-			}
-			mu.Lock()
-			insts[id] = r
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	insts := w.instances.readAll(ctx, instanceIDs, w.now())
 	for i, r := range reqs {
 		out[i].instance = insts[r.d.InstanceID]
 	}

@@ -106,6 +106,48 @@ func newSharedInstances(instances Instances) *sharedInstances {
 	return &sharedInstances{instances: instances, reads: map[string]*group[struct{}, instanceResult]{}}
 }
 
+// instancesByID is what an Instances may do besides: read several instances with one read,
+// returning those there (store.Instances).
+type instancesByID interface {
+	InstancesByID(ctx context.Context, ids []string) (map[string]zen7.Instance, error)
+}
+
+// readAll reads the instances with ids, each read starting now or later, and returns one
+// read for each it could read (ErrNotFound included), each made at at: with one read if the
+// store can (instancesByID), else each as Instance does.
+func (s *sharedInstances) readAll(ctx context.Context, ids []string, at time.Time) map[string]*instanceRead {
+	out := make(map[string]*instanceRead, len(ids))
+	if len(ids) == 0 {
+		return out
+	}
+	read := func(id string, inst zen7.Instance, err error) {
+		r := &instanceRead{done: make(chan struct{}), inst: inst, err: err, at: at}
+		close(r.done)
+		out[id] = r
+	}
+	if many, ok := s.instances.(instancesByID); ok {
+		found, err := many.InstancesByID(ctx, ids)
+		if err != nil {
+			return out // each attempt reads its own
+		}
+		for _, id := range ids {
+			if in, ok := found[id]; ok {
+				read(id, in, nil)
+			} else {
+				read(id, zen7.Instance{}, zen7.ErrNotFound)
+			}
+		}
+		return out
+	}
+	for _, id := range ids {
+		in, err := s.Instance(ctx, id)
+		if err == nil || errors.Is(err, zen7.ErrNotFound) {
+			read(id, in, err)
+		}
+	}
+	return out
+}
+
 // Instance is Instances.Instance, read together with the requests for id made meanwhile.
 func (s *sharedInstances) Instance(ctx context.Context, id string) (zen7.Instance, error) {
 	s.mu.Lock()

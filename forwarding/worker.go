@@ -72,7 +72,7 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 type Worker struct {
 	cfg       WorkerConfig
 	store     Store
-	instances Instances
+	instances *sharedInstances
 	leads     LeadSender
 	prospects ProspectSource
 	retail    RetailLeads // Chat-Tonic imports; nil: none are run here (SetRetailLeads)

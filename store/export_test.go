@@ -244,3 +244,20 @@ func (o *Outbox) EnqueueDirect(ctx context.Context, ds []zen7.Delivery) ([]bool,
 	}
 	return o.db.sqlite.insertNew(ctx, colOutbox, docs)
 }
+
+// InstancesByIDQuery is InstancesByID through the driver, as on MongoDB, whatever the store.
+func (s *Instances) InstancesByIDQuery(ctx context.Context, ids []string) (map[string]zen7.Instance, error) {
+	docs, err := s.docsQuery(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]zen7.Instance{}
+	for _, d := range docs {
+		in, err := s.toInstance(d)
+		if err != nil {
+			return nil, err
+		}
+		out[d.ID] = in
+	}
+	return out, nil
+}

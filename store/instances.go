@@ -400,6 +400,49 @@ func (s *Instances) Instance(ctx context.Context, id string) (zen7.Instance, err
 	return in, nil
 }
 
+// InstancesByID returns those of the instances with ids that exist, whatever their state, by
+// id, with one read. On the embedded store it reads the SQLite file by the _id index
+// (sqliteFile.instances), where FerretDB would scan for an $in; should that fail, it asks the
+// driver.
+func (s *Instances) InstancesByID(ctx context.Context, ids []string) (map[string]zen7.Instance, error) {
+	out := make(map[string]zen7.Instance, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var docs []instanceDoc
+	var err error
+	if s.db.sqlite != nil {
+		docs, err = s.db.sqlite.instances(ctx, ids)
+	}
+	if s.db.sqlite == nil || err != nil {
+		docs, err = s.docsQuery(ctx, ids)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.InstancesByID: %w", err)
+	}
+	for _, d := range docs {
+		in, err := s.toInstance(d)
+		if err != nil {
+			return nil, fmt.Errorf("store.InstancesByID: %s: %w", d.ID, err)
+		}
+		out[d.ID] = in
+	}
+	return out, nil
+}
+
+// docsQuery reads the documents of the instances with ids through the driver.
+func (s *Instances) docsQuery(ctx context.Context, ids []string) ([]instanceDoc, error) {
+	cur, err := s.db.collection(colInstances).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return nil, err
+	}
+	var docs []instanceDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
 func (s *Instances) findDoc(ctx context.Context, id string) (instanceDoc, error) {
 	var doc instanceDoc
 	err := s.db.collection(colInstances).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)

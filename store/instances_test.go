@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	zen7 "github.com/7targets/zenvia-sales-app"
@@ -370,4 +372,56 @@ func mustKey(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return k
+}
+
+// TestInstancesByIDAgree: InstancesByID reads what Instance reads, for each instance there,
+// with its secrets opened, and leaves out those not there; on the embedded store (the SQLite
+// file) it returns what the driver's query returns.
+func TestInstancesByIDAgree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newInstances(t)
+	mustCreate(t, s, newInstance("byid-1", "key-byid-1"))
+	disabled := newInstance("byid-2", "key-byid-2")
+	disabled.State = zen7.StateDisabled
+	mustCreate(t, s, disabled)
+	tests := []struct {
+		name string
+		ids  []string
+	}{
+		{"one", []string{"byid-1"}},
+		{"both, and one not there", []string{"byid-1", "byid-none", "byid-2"}},
+		{"none there", []string{"byid-none"}},
+		{"none asked", nil},
+	}
+	for _, tt := range tests {
+		got, err := s.InstancesByID(ctx, tt.ids)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		want := map[string]zen7.Instance{}
+		for _, id := range tt.ids {
+			in, err := s.Instance(ctx, id)
+			if errors.Is(err, zen7.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[id] = in
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: InstancesByID against Instance (-want +got):\n%s", tt.name, diff)
+		}
+		if len(tt.ids) == 0 {
+			continue
+		}
+		query, err := s.InstancesByIDQuery(ctx, tt.ids)
+		if err != nil {
+			t.Fatalf("%s: the driver's query: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(query, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: (-driver +InstancesByID):\n%s", tt.name, diff)
+		}
+	}
 }

@@ -61,7 +61,7 @@ type sqliteFile struct {
 }
 
 // sqliteTables are the tables of the collections sqliteFile reads or writes.
-type sqliteTables struct{ deliveries, leads, outbox, groups, claims, creations string }
+type sqliteTables struct{ deliveries, leads, outbox, groups, claims, creations, instances string }
 
 // The expressions the indexes are built on; a query uses an index only through the same
 // expression.
@@ -163,6 +163,20 @@ func (r *sqliteFile) leads(ctx context.Context, keys []string) ([]leadDoc, error
 	return scanDocs[leadDoc](rows)
 }
 
+// instances is Instances.InstancesByID: the documents of the instances with ids (at least one).
+func (r *sqliteFile) instances(ctx context.Context, ids []string) ([]instanceDoc, error) {
+	conn, tables, err := r.db()
+	if err != nil {
+		return nil, err
+	}
+	r.findOn(ctx, colInstances)
+	rows, err := queryByIDs(ctx, conn, fmt.Sprintf(`SELECT _ferretdb_sjson FROM %s WHERE %s IN (%%s)`, quoteIdent(tables.instances), sqlID), ids)
+	if err != nil {
+		return nil, err
+	}
+	return scanDocs[instanceDoc](rows)
+}
+
 // scanDocs decodes rows of whole stored documents (one _ferretdb_sjson column) into T, and
 // closes rows.
 func scanDocs[T any](rows *sql.Rows) ([]T, error) {
@@ -214,6 +228,7 @@ func (r *sqliteFile) prepare(ctx context.Context) error {
 	t := &r.tables
 	tables := map[string]*string{
 		colDeliveries: &t.deliveries, colLeads: &t.leads, colOutbox: &t.outbox, colGroups: &t.groups, colClaims: &t.claims, colCreations: &t.creations,
+		colInstances: &t.instances,
 	}
 	for col, table := range tables {
 		err := r.conn.QueryRowContext(ctx, `SELECT table_name FROM "_ferretdb_collections" WHERE name = ?`, col).Scan(table)
