@@ -248,6 +248,20 @@ func (o *Outbox) EnqueueDirect(ctx context.Context, ds []zen7.Delivery) ([]bool,
 // InstancesByIDQuery is InstancesByID through the driver, as on MongoDB, whatever the store.
 func (s *Instances) InstancesByIDQuery(ctx context.Context, ids []string) (map[string]zen7.Instance, error) {
 	docs, err := s.docsQuery(ctx, ids)
+	return s.byID(docs, err)
+}
+
+// InstancesByIDDirect is InstancesByID straight from the embedded store's file, without the
+// fallback to the driver; it fails on MongoDB.
+func (s *Instances) InstancesByIDDirect(ctx context.Context, ids []string) (map[string]zen7.Instance, error) {
+	if s.db.sqlite == nil {
+		return nil, errors.New("not the embedded store")
+	}
+	docs, err := s.db.sqlite.instances(ctx, ids)
+	return s.byID(docs, err)
+}
+
+func (s *Instances) byID(docs []instanceDoc, err error) (map[string]zen7.Instance, error) {
 	if err != nil {
 		return nil, err
 	}

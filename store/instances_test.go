@@ -375,12 +375,13 @@ func mustKey(tb testing.TB) []byte {
 }
 
 // TestInstancesByIDAgree: InstancesByID reads what Instance reads, for each instance there,
-// with its secrets opened, and leaves out those not there; on the embedded store (the SQLite
-// file) it returns what the driver's query returns.
+// with its secrets opened, and leaves out those not there; on the embedded store the direct
+// read of the SQLite file, without the fallback to the driver, returns what the driver's
+// query returns.
 func TestInstancesByIDAgree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := newInstances(t)
+	s, db := newInstances(t)
 	mustCreate(t, s, newInstance("byid-1", "key-byid-1"))
 	disabled := newInstance("byid-2", "key-byid-2")
 	disabled.State = zen7.StateDisabled
@@ -422,6 +423,16 @@ func TestInstancesByIDAgree(t *testing.T) {
 		}
 		if diff := cmp.Diff(query, got, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("%s: (-driver +InstancesByID):\n%s", tt.name, diff)
+		}
+		if store.ReportFile(db) == "" {
+			continue // MongoDB: the query is the read
+		}
+		direct, err := s.InstancesByIDDirect(ctx, tt.ids)
+		if err != nil {
+			t.Fatalf("%s: the direct read: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(query, direct, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: (-driver +direct):\n%s", tt.name, diff)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // decodeSJSON turns a document as FerretDB v1 stores it in SQLite (JSON, its BSON types in a
 // schema under "$s": properties "p", key order "$k", each property's type "t", an object's own
-// schema "$s", an array's item types "i") back into BSON. It knows the types the App writes,
+// schema "$s", an array's item types "i", binary data's subtype "s") back into BSON. It knows the types the App writes,
 // which are all FerretDB v1 gives a plain JSON value; any other fails, and the caller reads
 // through FerretDB instead.
 func decodeSJSON(data []byte) (bson.D, error) {
@@ -35,9 +35,10 @@ type sjsonSchema struct {
 }
 
 type sjsonType struct {
-	Type   string       `json:"t"`
-	Schema *sjsonSchema `json:"$s"`
-	Items  []*sjsonType `json:"i"`
+	Type    string       `json:"t"`
+	Schema  *sjsonSchema `json:"$s"`
+	Items   []*sjsonType `json:"i"`
+	Subtype *byte        `json:"s"` // binData's
 }
 
 func (s *sjsonSchema) document(fields map[string]json.RawMessage) (bson.D, error) {
@@ -106,6 +107,12 @@ func (t *sjsonType) value(raw json.RawMessage) (any, error) {
 	case "date":
 		ms, err := unmarshalAs[int64](raw)
 		return bson.DateTime(ms), err
+	case "binData": // base64, as encoding/json writes bytes; the subtype in the schema
+		if t.Subtype == nil {
+			return nil, errors.New("binData without its subtype")
+		}
+		b, err := unmarshalAs[[]byte](raw)
+		return bson.Binary{Subtype: *t.Subtype, Data: b}, err
 	}
 	return nil, fmt.Errorf("type %q not read here", t.Type)
 }

@@ -15,6 +15,7 @@ func FuzzDecodeSJSON(f *testing.F) {
 	f.Add([]byte(`{"$s":{"p":{},"$k":[]}}`))
 	f.Add([]byte(`{"$s":{"p":{"a":{"t":"double"}},"$k":["a","a"]},"a":1.5}`))
 	f.Add([]byte(`{"$s":{"p":{"o":{"t":"object"}},"$k":["o"]},"o":{"x":1}}`))
+	f.Add([]byte(`{"$s":{"p":{"b":{"t":"binData","s":0},"c":{"t":"binData"}},"$k":["b","c"]},"b":"AAEC","c":""}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := decodeSJSON(data)
 		if err != nil {
