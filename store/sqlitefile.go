@@ -151,30 +151,27 @@ func (r *sqliteFile) finished(ctx context.Context, ids []string) (map[string]boo
 
 // leads is Outbox.LeadsFor: the lead records with the keys given.
 func (r *sqliteFile) leads(ctx context.Context, keys []string) ([]leadDoc, error) {
+	return docsByID[leadDoc](ctx, r, colLeads, func(t sqliteTables) string { return t.leads }, keys)
+}
+
+// docsByID reads the documents of collection, whose table table picks, with the given _ids
+// (at least one), by the _id index.
+func docsByID[T any](ctx context.Context, r *sqliteFile, collection string, table func(sqliteTables) string, ids []string) ([]T, error) {
 	conn, tables, err := r.db()
 	if err != nil {
 		return nil, err
 	}
-	r.findOn(ctx, colLeads)
-	rows, err := queryByIDs(ctx, conn, fmt.Sprintf(`SELECT _ferretdb_sjson FROM %s WHERE %s IN (%%s)`, quoteIdent(tables.leads), sqlID), keys)
+	r.findOn(ctx, collection)
+	rows, err := queryByIDs(ctx, conn, fmt.Sprintf(`SELECT _ferretdb_sjson FROM %s WHERE %s IN (%%s)`, quoteIdent(table(tables)), sqlID), ids)
 	if err != nil {
 		return nil, err
 	}
-	return scanDocs[leadDoc](rows)
+	return scanDocs[T](rows)
 }
 
 // instances is Instances.InstancesByID: the documents of the instances with ids (at least one).
 func (r *sqliteFile) instances(ctx context.Context, ids []string) ([]instanceDoc, error) {
-	conn, tables, err := r.db()
-	if err != nil {
-		return nil, err
-	}
-	r.findOn(ctx, colInstances)
-	rows, err := queryByIDs(ctx, conn, fmt.Sprintf(`SELECT _ferretdb_sjson FROM %s WHERE %s IN (%%s)`, quoteIdent(tables.instances), sqlID), ids)
-	if err != nil {
-		return nil, err
-	}
-	return scanDocs[instanceDoc](rows)
+	return docsByID[instanceDoc](ctx, r, colInstances, func(t sqliteTables) string { return t.instances }, ids)
 }
 
 // scanDocs decodes rows of whole stored documents (one _ferretdb_sjson column) into T, and
