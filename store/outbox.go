@@ -1058,7 +1058,9 @@ func (o *Outbox) SaveLead(ctx context.Context, l zen7.Lead) error {
 	return o.SaveLeads(ctx, []zen7.Lead{l})[0]
 }
 
-// SaveLeads implements forwarding.Store: one command of replacing upserts by _id for them all.
+// SaveLeads writes the lead records ls, no two of one prospect, with one command of replacing
+// upserts by _id for them all, and returns an error for each (nil: written). (The worker
+// writes them with its deliveries' outcomes, FinishMany.)
 // On the embedded store they are written in one SQLite transaction (sqliteFile.upsertLeads),
 // where FerretDB would commit each statement on its own; should that fail, through the driver,
 // maxUpdateStatements at a time.
