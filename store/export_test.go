@@ -247,8 +247,11 @@ func (o *Outbox) EnqueueDirect(ctx context.Context, ds []zen7.Delivery) ([]bool,
 
 // InstancesByIDQuery is InstancesByID through the driver, as on MongoDB, whatever the store.
 func (s *Instances) InstancesByIDQuery(ctx context.Context, ids []string) (map[string]zen7.Instance, error) {
-	docs, err := s.docsQuery(ctx, ids)
-	return s.byID(docs, err)
+	list, err := s.find(ctx, "InstancesByIDQuery", idsFilter(ids), 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return byID(list), nil
 }
 
 // InstancesByIDDirect is InstancesByID straight from the embedded store's file, without the
@@ -258,20 +261,12 @@ func (s *Instances) InstancesByIDDirect(ctx context.Context, ids []string) (map[
 		return nil, errors.New("not the embedded store")
 	}
 	docs, err := s.db.sqlite.instances(ctx, ids)
-	return s.byID(docs, err)
-}
-
-func (s *Instances) byID(docs []instanceDoc, err error) (map[string]zen7.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]zen7.Instance{}
-	for _, d := range docs {
-		in, err := s.toInstance(d)
-		if err != nil {
-			return nil, err
-		}
-		out[d.ID] = in
+	list, err := s.openAll(docs)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return byID(list), nil
 }

@@ -405,42 +405,37 @@ func (s *Instances) Instance(ctx context.Context, id string) (zen7.Instance, err
 // (sqliteFile.instances), where FerretDB would scan for an $in; should that fail, it asks the
 // driver.
 func (s *Instances) InstancesByID(ctx context.Context, ids []string) (map[string]zen7.Instance, error) {
-	out := make(map[string]zen7.Instance, len(ids))
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]zen7.Instance{}, nil
 	}
-	var docs []instanceDoc
-	var err error
 	if s.db.sqlite != nil {
-		docs, err = s.db.sqlite.instances(ctx, ids)
-	}
-	if s.db.sqlite == nil || err != nil {
-		docs, err = s.docsQuery(ctx, ids)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store.InstancesByID: %w", err)
-	}
-	for _, d := range docs {
-		in, err := s.toInstance(d)
-		if err != nil {
-			return nil, fmt.Errorf("store.InstancesByID: %s: %w", d.ID, err)
+		if docs, err := s.db.sqlite.instances(ctx, ids); err == nil {
+			list, err := s.openAll(docs)
+			if err != nil {
+				return nil, fmt.Errorf("store.InstancesByID: %w", err)
+			}
+			return byID(list), nil
 		}
-		out[d.ID] = in
 	}
-	return out, nil
+	list, err := s.find(ctx, "store.InstancesByID", idsFilter(ids), 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return byID(list), nil
 }
 
-// docsQuery reads the documents of the instances with ids through the driver.
-func (s *Instances) docsQuery(ctx context.Context, ids []string) ([]instanceDoc, error) {
-	cur, err := s.db.collection(colInstances).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return nil, err
+// idsFilter matches the documents with the given _ids.
+func idsFilter(ids []string) bson.D {
+	return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+}
+
+// byID indexes instances by their id.
+func byID(list []zen7.Instance) map[string]zen7.Instance {
+	out := make(map[string]zen7.Instance, len(list))
+	for _, in := range list {
+		out[in.ID] = in
 	}
-	var docs []instanceDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, err
-	}
-	return docs, nil
+	return out
 }
 
 func (s *Instances) findDoc(ctx context.Context, id string) (instanceDoc, error) {
@@ -672,11 +667,20 @@ func (s *Instances) find(ctx context.Context, op string, filter bson.D, limit in
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	out, err := s.openAll(docs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// openAll turns stored instances into instances, their secrets opened.
+func (s *Instances) openAll(docs []instanceDoc) ([]zen7.Instance, error) {
 	out := make([]zen7.Instance, 0, len(docs))
 	for _, d := range docs {
 		in, err := s.toInstance(d)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return nil, fmt.Errorf("%s: %w", d.ID, err)
 		}
 		out = append(out, in)
 	}
